@@ -1,0 +1,251 @@
+/**
+ * Typed action inputs. Each action declares its inputs once (in src/actions/<name>/inputs.ts) with
+ * these builders; action.yml, the README tables, the CLI help and slipway.yml's schema are derived
+ * from that one declaration, and parseInputs turns raw strings into typed values at the edge.
+ */
+import { z } from 'zod';
+import { InputError, UserError, errorMessage, showValue } from './errors.ts';
+import { DURATION_HELP, PERCENT_HELP, parseDuration, parsePercent } from './duration.ts';
+
+export interface InputSpec<T = unknown> {
+  description: string;
+  required?: boolean;
+  /** The default as action.yml writes it (a string). */
+  default?: string;
+  /** Masked as soon as it is read and never echoed in errors. */
+  secret?: boolean;
+  /** What a valid value looks like, for error messages and help. */
+  expected: string;
+  /** `yaml`: the raw string is parsed as YAML/JSON first, then checked by schema. */
+  format?: 'text' | 'yaml';
+  schema: z.ZodType<T>;
+}
+
+export interface OutputSpec {
+  description: string;
+}
+
+export interface ActionSpec<I extends Record<string, InputSpec<any>> = Record<string, InputSpec<any>>> {
+  /** Folder name: `smoke-test`. */
+  name: string;
+  title: string;
+  description: string;
+  inputs: I;
+  outputs: Record<string, OutputSpec>;
+  /** Has a post: step (cleanup, rollback on cancel). */
+  post?: boolean;
+  branding?: { icon: string; color: string };
+}
+
+export type InputsOf<S extends ActionSpec> = { [K in keyof S['inputs']]: S['inputs'][K] extends InputSpec<infer T> ? T : never };
+
+export function defineAction<I extends Record<string, InputSpec<any>>>(spec: ActionSpec<I>): ActionSpec<I> {
+  return spec;
+}
+
+type Opts = { description: string; required?: boolean; default?: string; secret?: boolean };
+
+function custom<T>(expected: string, parse: (s: string) => T): z.ZodType<T> {
+  return z.string().transform((s, ctx) => {
+    try {
+      return parse(s);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: errorMessage(err) });
+      return z.NEVER;
+    }
+  }) as unknown as z.ZodType<T>;
+}
+
+const TRUE = new Set(['true', 'True', 'TRUE']);
+const FALSE = new Set(['false', 'False', 'FALSE']);
+
+export const f = {
+  string(o: Opts & { pattern?: RegExp; expected?: string; maxLength?: number }): InputSpec<string> {
+    const expected = o.expected ?? (o.pattern ? `text matching ${o.pattern}` : 'text');
+    return {
+      ...o,
+      expected,
+      schema: custom(expected, (s) => {
+        if (s.length > (o.maxLength ?? 10_000)) throw new Error(`longer than ${o.maxLength ?? 10_000} characters`);
+        if (o.pattern && !o.pattern.test(s)) throw new Error(`does not match ${o.pattern}`);
+        return s;
+      }),
+    };
+  },
+  boolean(o: Opts): InputSpec<boolean> {
+    const expected = 'true or false';
+    return {
+      ...o,
+      expected,
+      schema: custom(expected, (s) => {
+        if (TRUE.has(s.trim())) return true;
+        if (FALSE.has(s.trim())) return false;
+        throw new Error('not a boolean');
+      }),
+    };
+  },
+  integer(o: Opts & { min?: number; max?: number }): InputSpec<number> {
+    const min = o.min ?? 0;
+    const max = o.max ?? Number.MAX_SAFE_INTEGER;
+    const expected = `a whole number from ${min} to ${max}`;
+    return {
+      ...o,
+      expected,
+      schema: custom(expected, (s) => {
+        if (!/^-?\d+$/.test(s.trim())) throw new Error('not a whole number');
+        const n = Number(s);
+        if (n < min || n > max) throw new Error('out of range');
+        return n;
+      }),
+    };
+  },
+  number(o: Opts & { min?: number; max?: number }): InputSpec<number> {
+    const expected = `a number${o.min !== undefined ? ` ≥ ${o.min}` : ''}${o.max !== undefined ? ` ≤ ${o.max}` : ''}`;
+    return {
+      ...o,
+      expected,
+      schema: custom(expected, (s) => {
+        if (!/^-?\d+(\.\d+)?$/.test(s.trim())) throw new Error('not a number');
+        const n = Number(s);
+        if ((o.min !== undefined && n < o.min) || (o.max !== undefined && n > o.max)) throw new Error('out of range');
+        return n;
+      }),
+    };
+  },
+  duration(o: Opts & { min?: number; max?: number; allowZero?: boolean }): InputSpec<number> {
+    const expected = DURATION_HELP;
+    return {
+      ...o,
+      expected,
+      schema: custom(expected, (s) => {
+        const ms = parseDuration(s);
+        if (ms === 0 && o.allowZero === false) throw new Error('must be more than zero');
+        if (o.min !== undefined && ms < o.min) throw new Error(`must be at least ${o.min}ms`);
+        if (o.max !== undefined && ms > o.max) throw new Error(`must be at most ${o.max}ms`);
+        return ms;
+      }),
+    };
+  },
+  percent(o: Opts): InputSpec<number> {
+    return { ...o, expected: PERCENT_HELP, schema: custom(PERCENT_HELP, parsePercent) };
+  },
+  enum<const T extends readonly string[]>(values: T, o: Opts): InputSpec<T[number]> {
+    const expected = `one of ${values.join(', ')}`;
+    return {
+      ...o,
+      expected,
+      schema: custom(expected, (s) => {
+        if (!values.includes(s.trim())) throw new Error('unknown value');
+        return s.trim() as T[number];
+      }),
+    };
+  },
+  url(o: Opts & { protocols?: string[] }): InputSpec<string> {
+    const protocols = o.protocols ?? ['http:', 'https:'];
+    const expected = `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`;
+    return {
+      ...o,
+      expected,
+      schema: custom(expected, (s) => {
+        let u: URL;
+        try {
+          u = new URL(s.trim());
+        } catch {
+          throw new Error('not a URL');
+        }
+        if (!protocols.includes(u.protocol)) throw new Error(`unsupported scheme ${u.protocol}`);
+        if (/\s/.test(s.trim())) throw new Error('contains whitespace');
+        return s.trim();
+      }),
+    };
+  },
+  /** Comma- or newline-separated list; empty entries dropped. */
+  list(o: Opts & { item?: RegExp; itemExpected?: string }): InputSpec<string[]> {
+    const expected = `a comma- or newline-separated list${o.itemExpected ? ` of ${o.itemExpected}` : ''}`;
+    return {
+      ...o,
+      expected,
+      schema: custom(expected, (s) => {
+        const items = splitList(s);
+        for (const it of items) if (o.item && !o.item.test(it)) throw new Error(`bad entry ${showValue(it)}`);
+        return items;
+      }),
+    };
+  },
+  /** A YAML or JSON document checked by a zod schema; errors name the path inside it. */
+  yaml<T>(schema: z.ZodType<T>, o: Opts & { expected: string }): InputSpec<T> {
+    return { ...o, format: 'yaml', schema };
+  },
+};
+
+export function splitList(s: string): string[] {
+  return s.split(/[,\n]/).map((x) => x.trim()).filter(Boolean);
+}
+
+/** `checks[2].expect.status` */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  return out;
+}
+
+let yamlModule: typeof import('yaml') | undefined;
+/** The YAML parser, loaded on first use so actions that never see YAML do not pay for it at start-up. */
+export async function loadYaml(): Promise<typeof import('yaml')> {
+  yamlModule ??= await import('yaml');
+  return yamlModule;
+}
+
+/** Parses YAML (JSON is YAML) and reports syntax errors with line and column. */
+export async function parseYamlText(text: string, what: string): Promise<unknown> {
+  const YAML = await loadYaml();
+  const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const pos = e.linePos?.[0];
+    throw new UserError(`${what}: YAML/JSON syntax error${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}: ${e.message.split('\n')[0]}`);
+  }
+  return doc.toJS({ maxAliasCount: 100 });
+}
+
+/** Formats a zod error on a YAML input: every problem with its path. */
+export function zodIssues(error: z.ZodError, max = 3): string {
+  const issues = error.issues.slice(0, max).map((i) => `${formatPath(i.path) || '(top)'}: ${i.message}`);
+  const more = error.issues.length > max ? ` (and ${error.issues.length - max} more)` : '';
+  return issues.join('; ') + more;
+}
+
+/**
+ * Reads and checks every input of an action before anything else happens.
+ * getRaw returns the raw string ('' when unset); defaults come from the spec.
+ * Throws InputError naming the input, the value and what was expected.
+ */
+export async function parseInputs<S extends ActionSpec>(spec: S, getRaw: (name: string) => string | undefined, onSecret?: (value: string) => void): Promise<InputsOf<S>> {
+  const out: Record<string, unknown> = {};
+  for (const [name, input] of Object.entries(spec.inputs)) {
+    let raw = getRaw(name) ?? '';
+    if (input.secret && raw) onSecret?.(raw);
+    if (raw.trim() === '') raw = input.default ?? '';
+    if (raw.trim() === '') {
+      if (input.required) throw new InputError(name, '', `${input.expected} (this input is required)`);
+      out[name] = undefined;
+      continue;
+    }
+    let value: unknown = raw;
+    if (input.format === 'yaml') {
+      try {
+        value = await parseYamlText(raw, `Input '${name}'`);
+      } catch (err) {
+        throw new UserError(`${errorMessage(err)}; expected ${input.expected}`);
+      }
+    }
+    const r = input.schema.safeParse(value);
+    if (!r.success) {
+      if (input.format === 'yaml') throw new UserError(`Input '${name}': ${zodIssues(r.error)}; expected ${input.expected}`);
+      const why = r.error.issues[0]?.message.split(' (expected ')[0];
+      throw new InputError(name, raw, `${input.expected}${why ? ` (${why})` : ''}`, { secret: input.secret });
+    }
+    out[name] = r.data;
+  }
+  return out as InputsOf<S>;
+}

@@ -1,0 +1,163 @@
+import { UserError, errorMessage } from './errors.ts';
+import { redactUrl } from './secrets.ts';
+
+export interface HttpRequest {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array;
+  /** Per attempt. Default 10 s. */
+  timeoutMs?: number;
+  /** Extra attempts after the first. Default 0. */
+  retries?: number;
+  /** First backoff; doubles each attempt, with full jitter. Default 200 ms. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  /** Overall deadline for all attempts, in ms from now. */
+  deadlineMs?: number;
+  /** Which answers are worth retrying. Default: 408, 425, 429, 5xx. Network errors are always retried. */
+  retryOn?: (status: number) => boolean;
+  signal?: AbortSignal;
+  /** Cap on the body read (bytes). Default 4 MiB. */
+  maxBodyBytes?: number;
+  /** Called before each retry (for logs). */
+  onRetry?: (info: { attempt: number; waitMs: number; reason: string }) => void;
+  redirect?: 'follow' | 'manual';
+}
+
+export interface HttpResponse {
+  url: string;
+  status: number;
+  headers: Headers;
+  body: string;
+  /** Time of the last attempt, until the body was read. */
+  durationMs: number;
+  attempts: number;
+  json<T = unknown>(): T;
+}
+
+export class HttpError extends UserError {
+  readonly status?: number;
+  readonly response?: HttpResponse;
+  constructor(message: string, status?: number, response?: HttpResponse) {
+    super(message);
+    this.name = 'HttpError';
+    this.status = status;
+    this.response = response;
+  }
+}
+
+export const defaultRetryOn = (status: number) => status === 408 || status === 425 || status === 429 || status >= 500;
+
+/** Milliseconds to wait from a Retry-After header (seconds or an HTTP date), or undefined. */
+export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value.trim())) return Number(value) * 1000;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason); }, { once: true });
+  });
+
+/** Moves user:password from the URL into a Basic Authorization header (fetch refuses credentials in URLs). */
+export function splitCredentials(url: string, headers: Record<string, string> = {}): { url: string; headers: Record<string, string> } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new UserError(`not a valid URL: ${redactUrl(url).slice(0, 200)}`);
+  }
+  if (!u.username && !u.password) return { url: u.toString(), headers };
+  const basic = Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64');
+  u.username = '';
+  u.password = '';
+  return { url: u.toString(), headers: { authorization: `Basic ${basic}`, ...headers } };
+}
+
+async function readCapped(res: Response, max: number): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      break;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * One HTTP request with per-attempt timeout, retries with exponential backoff and full jitter,
+ * Retry-After honoured, and an overall deadline. Resolves with the last answer (any status);
+ * rejects with HttpError only when no answer came (network error or timeout on every attempt).
+ */
+export async function request(url: string, req: HttpRequest = {}): Promise<HttpResponse> {
+  const { url: target, headers } = splitCredentials(url, req.headers);
+  const retries = req.retries ?? 0;
+  const retryOn = req.retryOn ?? defaultRetryOn;
+  const deadline = req.deadlineMs !== undefined ? Date.now() + req.deadlineMs : Infinity;
+  const base = req.backoffMs ?? 200;
+  const maxBackoff = req.maxBackoffMs ?? 10_000;
+  let lastError = '';
+  for (let attempt = 1; ; attempt++) {
+    const remaining = deadline - Date.now();
+    const timeout = Math.max(1, Math.min(req.timeoutMs ?? 10_000, remaining));
+    const signals = [AbortSignal.timeout(timeout)];
+    if (req.signal) signals.push(req.signal);
+    const started = performance.now();
+    let response: HttpResponse | undefined;
+    let wait: number | undefined;
+    try {
+      const res = await fetch(target, {
+        method: req.method ?? 'GET',
+        headers,
+        body: req.body as RequestInit["body"],
+        signal: AbortSignal.any(signals),
+        redirect: req.redirect ?? 'follow',
+      });
+      const body = await readCapped(res, req.maxBodyBytes ?? 4 << 20);
+      response = {
+        url: target,
+        status: res.status,
+        headers: res.headers,
+        body,
+        durationMs: performance.now() - started,
+        attempts: attempt,
+        json<T>() {
+          try {
+            return JSON.parse(body) as T;
+          } catch {
+            throw new HttpError(`${req.method ?? 'GET'} ${redactUrl(target)} answered ${res.status} with a body that is not JSON: ${body.slice(0, 200)}`, res.status);
+          }
+        },
+      };
+      if (!retryOn(res.status)) return response;
+      lastError = `HTTP ${res.status}`;
+      wait = retryAfterMs(res.headers.get('retry-after'));
+    } catch (err) {
+      if (req.signal?.aborted) throw new HttpError(`${req.method ?? 'GET'} ${redactUrl(target)} cancelled`);
+      const e = err as { name?: string; cause?: { code?: string; message?: string } };
+      lastError = e.name === 'TimeoutError' ? `timed out after ${timeout}ms` : e.cause?.code ?? e.cause?.message ?? errorMessage(err);
+    }
+    const backoff = Math.min(maxBackoff, base * 2 ** (attempt - 1));
+    const delay = wait ?? Math.random() * backoff;
+    if (attempt > retries || Date.now() + delay >= deadline) {
+      if (response) return response;
+      throw new HttpError(`${req.method ?? 'GET'} ${redactUrl(target)} failed after ${attempt} attempt${attempt > 1 ? 's' : ''}: ${lastError}`);
+    }
+    req.onRetry?.({ attempt, waitMs: delay, reason: lastError });
+    await sleep(delay, req.signal);
+  }
+}
+
+export type Http = typeof request;

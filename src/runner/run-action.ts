@@ -1,0 +1,86 @@
+import { tmpdir } from 'node:os';
+import type { ActionSpec, InputsOf } from '../lib/fields.ts';
+import { parseInputs } from '../lib/fields.ts';
+import { UserError, errorMessage } from '../lib/errors.ts';
+import type { ActionContext, ActionResult } from './context.ts';
+import { githubContextFromEnv } from './context.ts';
+import { GithubRuntime, readTextFile, type Runtime } from './runtime.ts';
+
+export type RunFn<S extends ActionSpec> = (inputs: InputsOf<S>, ctx: ActionContext) => Promise<ActionResult>;
+export type PostFn = (ctx: ActionContext) => Promise<ActionResult | void>;
+
+/** One failure line: the runner shows it as the step's error. Long values never flood the log. */
+export function failureLine(message: string, max = 2000): string {
+  const one = message.replace(/\r?\n/g, ' ');
+  return one.length > max ? `${one.slice(0, max)}… (cut)` : one;
+}
+
+export function formatOutput(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(value);
+}
+
+export function makeContext(rt: Runtime, env: Record<string, string | undefined>, signal: AbortSignal): ActionContext {
+  return {
+    log: rt,
+    github: githubContextFromEnv(env, readTextFile),
+    saveState: (n, v) => rt.saveState(n, v),
+    getState: (n) => rt.getState(n),
+    signal,
+    tempDir: env.RUNNER_TEMP || tmpdir(),
+    workspace: env.GITHUB_WORKSPACE || process.cwd(),
+    env,
+  };
+}
+
+/** Writes a result through a runtime; returns true when the action passed. */
+export function deliver(spec: ActionSpec, rt: Runtime, result: ActionResult): boolean {
+  for (const [name, value] of Object.entries(result.outputs)) {
+    if (!(name in spec.outputs)) throw new Error(`${spec.name}: output '${name}' is not declared in its spec`);
+    const text = formatOutput(value);
+    if (text !== undefined) rt.setOutput(name, text);
+  }
+  if (result.summary) rt.appendSummary(result.summary);
+  if (result.failure) {
+    rt.setFailed(failureLine(result.failure));
+    return false;
+  }
+  return true;
+}
+
+/**
+ * The whole life of an action step: read and check inputs (before any side effect), run, write
+ * outputs and the summary, fail with one line. With a post function, the same bundle serves as
+ * the post: step (the runner sets STATE_isPost).
+ */
+export async function runAction<S extends ActionSpec>(spec: S, run: RunFn<S>, post?: PostFn, env: Record<string, string | undefined> = process.env): Promise<void> {
+  const rt = new GithubRuntime(env);
+  const controller = new AbortController();
+  const onSignal = (sig: string) => {
+    rt.warning(`${spec.name}: received ${sig}, cancelling`);
+    controller.abort(new UserError(`cancelled (${sig})`));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const ctx = makeContext(rt, env, controller.signal);
+  try {
+    if (post && rt.getState('isPost') === 'true') {
+      const result = await post(ctx);
+      if (result && !deliver(spec, rt, result)) process.exitCode = 1;
+      return;
+    }
+    if (post) rt.saveState('isPost', 'true');
+    const inputs = await parseInputs(spec, (n) => rt.getInput(n), (s) => rt.mask(s));
+    const result = await run(inputs, ctx);
+    if (!deliver(spec, rt, result)) process.exitCode = 1;
+  } catch (err) {
+    if (!(err instanceof UserError) && err instanceof Error && err.stack) rt.debug(err.stack);
+    rt.setFailed(failureLine(`${spec.name}: ${errorMessage(err)}`));
+    process.exitCode = 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
