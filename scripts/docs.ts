@@ -42,7 +42,11 @@ if (existsSync(readmePath)) {
   let readme = readFileSync(readmePath, 'utf8');
   for (const spec of specs) {
     const re = new RegExp(`(<!-- inputs:${spec.name} -->\\n)[\\s\\S]*?(<!-- /inputs:${spec.name} -->)`);
-    if (!re.test(readme)) { problems.push(`README.md has no <!-- inputs:${spec.name} --> section`); continue; }
+    if (!re.test(readme)) {
+      if (check) { problems.push(`README.md has no <!-- inputs:${spec.name} --> section`); continue; }
+      const section = `## ${spec.name}\n\n${spec.description} Details: [docs/${spec.name}.md](docs/${spec.name}.md).\n\n<!-- inputs:${spec.name} -->\n<!-- /inputs:${spec.name} -->\n\n`;
+      readme = readme.replace('## Development', `${section}## Development`);
+    }
     readme = readme.replace(re, `$1${inputsTable(spec)}\n$2`);
   }
   put('README.md', readme);

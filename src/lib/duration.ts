@@ -1,4 +1,4 @@
-import { UserError } from './errors.ts';
+import { UserError, showValue } from './errors.ts';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
@@ -16,7 +16,7 @@ export function parseDuration(text: string): number {
     total += Number(m[1]) * UNITS[m[2]!]!;
     matched = re.lastIndex;
   }
-  if (matched === 0 || matched !== s.length) throw new UserError(`not a duration: ${JSON.stringify(text)} (expected ${DURATION_HELP})`);
+  if (matched === 0 || matched !== s.length) throw new UserError(`not a duration: ${showValue(text, 60)} (expected ${DURATION_HELP})`);
   return Math.round(total);
 }
 
@@ -36,9 +36,9 @@ export const PERCENT_HELP = 'a percentage such as 25% or 0.5% (0–100)';
 /** Parses `25%` or `0.5%` to a fraction (0.25, 0.005). */
 export function parsePercent(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(text);
-  if (!m) throw new UserError(`not ${PERCENT_HELP}: ${JSON.stringify(text)}`);
+  if (!m) throw new UserError(`not ${PERCENT_HELP}: ${showValue(text, 60)}`);
   const v = Number(m[1]);
-  if (v > 100) throw new UserError(`not ${PERCENT_HELP}: ${JSON.stringify(text)} is over 100%`);
+  if (v > 100) throw new UserError(`not ${PERCENT_HELP}: ${showValue(text, 60)} is over 100%`);
   return v / 100;
 }
 

@@ -199,7 +199,7 @@ export async function loadYaml(): Promise<typeof import('yaml')> {
 /** Parses YAML (JSON is YAML) and reports syntax errors with line and column. */
 export async function parseYamlText(text: string, what: string): Promise<unknown> {
   const YAML = await loadYaml();
-  const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const pos = e.linePos?.[0];
@@ -242,7 +242,7 @@ export async function parseInputs<S extends ActionSpec>(spec: S, getRaw: (name: 
     const r = input.schema.safeParse(value);
     if (!r.success) {
       if (input.format === 'yaml') throw new UserError(`Input '${name}': ${zodIssues(r.error)}; expected ${input.expected}`);
-      const why = r.error.issues[0]?.message.split(' (expected ')[0];
+      const why = r.error.issues[0]?.message.split(' (expected ')[0]?.slice(0, 200);
       throw new InputError(name, raw, `${input.expected}${why ? ` (${why})` : ''}`, { secret: input.secret });
     }
     out[name] = r.data;

@@ -2,3 +2,4 @@ export * from './context.ts';
 export * from './runtime.ts';
 export * from './run-action.ts';
 export { escapeData, escapeProperty, command } from './commands.ts';
+export * from './console.ts';

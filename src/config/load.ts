@@ -1,0 +1,194 @@
+/**
+ * slipway.yml: one file for the pipeline. Each environment's sections are the inputs of an action
+ * (migrate, deploy → deploy-rolling, smoke → smoke-test, gate → slo-gate, notify), checked with that
+ * action's own input spec. `${{ secrets.NAME }}` values are resolved from the environment when used,
+ * never stored; a literal secret is refused. Errors point at the line, column and key.
+ */
+import { readFileSync } from 'node:fs';
+import { LineCounter, isMap, isScalar, parseDocument, type Document } from 'yaml';
+import { z } from 'zod';
+import type { ActionSpec } from '../lib/fields.ts';
+import { parseInputs, formatPath } from '../lib/fields.ts';
+import { UserError, errorMessage } from '../lib/errors.ts';
+import { urlSecrets } from '../lib/secrets.ts';
+import { suggest } from '../lib/suggest.ts';
+import { windowSchema, type DeployWindow } from './window.ts';
+
+/** Section name in slipway.yml → the action whose inputs it holds. */
+export const SECTIONS = { migrate: 'migrate', deploy: 'deploy-rolling', smoke: 'smoke-test', gate: 'slo-gate', notify: 'notify' } as const;
+export type SectionName = keyof typeof SECTIONS;
+
+const anyMap = z.record(z.string(), z.unknown());
+export const environmentSchema = z.strictObject({
+  url: z.string().url().optional(),
+  'database-url': z.string().optional(),
+  migrate: anyMap.optional(),
+  deploy: anyMap.optional(),
+  smoke: anyMap.optional(),
+  gate: anyMap.optional(),
+  notify: anyMap.optional(),
+  window: windowSchema.optional(),
+});
+
+export const configSchema = z.strictObject({
+  version: z.literal(1),
+  app: z.strictObject({ name: z.string().min(1), image: z.string().optional() }).optional(),
+  build: anyMap.optional(),
+  environments: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'expected an environment name like staging or production'), environmentSchema).refine((e) => Object.keys(e).length > 0, 'expected at least one environment'),
+});
+
+export type SlipwayConfig = z.output<typeof configSchema>;
+
+export interface LoadedConfig {
+  path: string;
+  config: SlipwayConfig;
+  /** Raw input strings per environment and action (secrets still as references). */
+  inputs(environment: string, action: string): Record<string, string>;
+  window(environment: string): DeployWindow | undefined;
+  environments(): string[];
+}
+
+const SECRET_REF = /^\$\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/;
+
+export class ConfigError extends UserError {
+  constructor(file: string, line: number | undefined, col: number | undefined, key: string, message: string) {
+    super(`${file}${line ? `:${line}:${col ?? 1}` : ''}: ${key ? `${key}: ` : ''}${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Action inputs take strings: lists and maps become YAML/JSON text, lists of plain values a comma list. */
+export function toInputString(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string' || typeof v === 'number') && value.every((v) => !String(v).includes(','))) {
+    return value.join(',');
+  }
+  return JSON.stringify(value);
+}
+
+function position(doc: Document, lc: LineCounter, path: (string | number)[]): { line?: number; col?: number } {
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+    if (node && node.range) {
+      // For a key, point at the key: find the pair in the parent map.
+      const parent = n > 0 ? (doc.getIn(path.slice(0, n - 1), true) as unknown) : undefined;
+      if (n === path.length && isMap(parent)) {
+        const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === path[n - 1]);
+        const keyRange = pair && isScalar(pair.key) ? pair.key.range : undefined;
+        if (keyRange) return lc.linePos(keyRange[0]);
+      }
+      return lc.linePos(node.range[0]);
+    }
+  }
+  return {};
+}
+
+export async function loadConfigText(text: string, file: string, specs: Record<string, ActionSpec>): Promise<LoadedConfig> {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length) {
+    const e = doc.errors[0]!;
+    const pos = e.linePos?.[0];
+    throw new ConfigError(file, pos?.line, pos?.col, '', `YAML syntax error: ${e.message.split('\n')[0]}`);
+  }
+  const raw = doc.toJS({ maxAliasCount: 100 });
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const path = issue.path as (string | number)[];
+    const keys = (issue as { keys?: string[] }).keys;
+    const at = position(doc, lc, keys?.length ? [...path, keys[0]!] : path);
+    let message = issue.message;
+    if (keys?.length) {
+      const allowed = issue.path.length === 0 ? Object.keys(configSchema.shape) : issue.path.length === 2 && issue.path[0] === 'environments' ? Object.keys(environmentSchema.shape) : [];
+      const hint = suggest(keys[0]!, allowed);
+      message = `unknown key ${JSON.stringify(keys[0])}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : allowed.length ? ` (expected one of ${allowed.join(', ')})` : ''}`;
+    }
+    throw new ConfigError(file, at.line, at.col, formatPath(keys?.length ? [...path, keys[0]!] : path), message);
+  }
+  const config = parsed.data;
+
+  // Every section key must be an input of its action, with a value that action accepts.
+  const check = async (section: Record<string, unknown>, spec: ActionSpec, path: (string | number)[]) => {
+    for (const [key, value] of Object.entries(section)) {
+      const at = position(doc, lc, [...path, key]);
+      const where = formatPath([...path, key]);
+      const input = spec.inputs[key];
+      if (!input) {
+        const hint = suggest(key, Object.keys(spec.inputs));
+        throw new ConfigError(file, at.line, at.col, where, `not an input of ${spec.name}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}`);
+      }
+      const text = toInputString(value);
+      const ref = SECRET_REF.exec(text.trim());
+      if (input.secret && !ref && text) throw new ConfigError(file, at.line, at.col, where, 'is a secret: write ${{ secrets.NAME }} and keep the value in a secret, not in this file');
+      if (!ref && urlSecrets(text).length) throw new ConfigError(file, at.line, at.col, where, 'contains a password or token: use ${{ secrets.NAME }} instead');
+      if (ref) continue;
+      try {
+        await parseInputs({ ...spec, inputs: { [key]: { ...input, required: false } } }, () => text);
+      } catch (err) {
+        throw new ConfigError(file, at.line, at.col, where, errorMessage(err).replace(/^Input '[^']+': /, ''));
+      }
+    }
+  };
+  for (const [envName, env] of Object.entries(config.environments)) {
+    const dbAt = position(doc, lc, ['environments', envName, 'database-url']);
+    if (env['database-url'] && !SECRET_REF.test(env['database-url'].trim())) {
+      throw new ConfigError(file, dbAt.line, dbAt.col, `environments.${envName}.database-url`, 'is a secret: write ${{ secrets.NAME }}');
+    }
+    for (const [section, action] of Object.entries(SECTIONS)) {
+      const values = env[section as SectionName];
+      if (!values) continue;
+      const spec = specs[action];
+      if (!spec) throw new ConfigError(file, undefined, undefined, `environments.${envName}.${section}`, `action ${action} is not available`);
+      await check(values, spec, ['environments', envName, section]);
+    }
+  }
+  if (config.build && specs['build-and-tag']) await check(config.build, specs['build-and-tag'], ['build']);
+
+  return {
+    path: file,
+    config,
+    environments: () => Object.keys(config.environments),
+    window: (e) => config.environments[e]?.window,
+    inputs(environment, action) {
+      const env = config.environments[environment];
+      if (!env) {
+        const hint = suggest(environment, Object.keys(config.environments));
+        throw new UserError(`${file}: no environment ${JSON.stringify(environment)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}; it has ${Object.keys(config.environments).join(', ')}`);
+      }
+      const section = action === 'build-and-tag' ? config.build : (Object.entries(SECTIONS).find(([, a]) => a === action)?.[0] as SectionName | undefined);
+      const values = typeof section === 'string' ? env[section] : section;
+      const out: Record<string, string> = {};
+      if (action === 'smoke-test' && env.url) out.url = env.url;
+      if (action === 'migrate' && env['database-url']) out['database-url'] = env['database-url'];
+      for (const [k, v] of Object.entries(values ?? {})) out[k] = toInputString(v);
+      return out;
+    },
+  };
+}
+
+export async function loadConfig(path: string, specs: Record<string, ActionSpec>): Promise<LoadedConfig> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new UserError(`config file not found: ${path}`);
+  }
+  return loadConfigText(text, path, specs);
+}
+
+/** Replaces `${{ secrets.NAME }}` with the environment variable NAME; fails naming the variable when unset. */
+export function resolveSecrets(inputs: Record<string, string>, env: Record<string, string | undefined>, onSecret: (v: string) => void): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(inputs)) {
+    const ref = SECRET_REF.exec(v.trim());
+    if (!ref) { out[k] = v; continue; }
+    const value = env[ref[1]!];
+    if (value === undefined || value === '') throw new UserError(`input '${k}' refers to secret ${ref[1]}, but the environment variable ${ref[1]} is not set`);
+    onSecret(value);
+    out[k] = value;
+  }
+  return out;
+}
