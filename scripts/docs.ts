@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { inputsTable, manifestFor } from '../src/lib/action-manifest.ts';
 import { TOP_LEVEL_ACTION, loadSpecs, root } from './actions.ts';
+import { configJsonSchema } from '../src/config/json-schema.ts';
 
 const check = process.argv.includes('--check');
 const problems: string[] = [];
@@ -35,6 +36,8 @@ for (const spec of specs) {
     put('action.yml', header(src) + YAML.stringify(top, { lineWidth: 0 }));
   }
 }
+
+put('schema/slipway.schema.json', `${JSON.stringify(configJsonSchema(Object.fromEntries(specs.map((s) => [s.name, s]))), null, 2)}\n`);
 
 // README: replace the text between <!-- inputs:NAME --> and <!-- /inputs:NAME --> with the table.
 const readmePath = join(root, 'README.md');

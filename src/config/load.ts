@@ -141,7 +141,7 @@ export async function loadConfigText(text: string, file: string, specs: Record<s
       const values = env[section as SectionName];
       if (!values) continue;
       const spec = specs[action];
-      if (!spec) throw new ConfigError(file, undefined, undefined, `environments.${envName}.${section}`, `action ${action} is not available`);
+      if (!spec) continue; // checked by whoever loads with that action's spec (slipway validate loads all)
       await check(values, spec, ['environments', envName, section]);
     }
   }
@@ -191,4 +191,13 @@ export function resolveSecrets(inputs: Record<string, string>, env: Record<strin
     out[k] = value;
   }
   return out;
+}
+
+/**
+ * The inputs an action takes from slipway.yml when a workflow step sets SLIPWAY_CONFIG and
+ * SLIPWAY_ENVIRONMENT: the section's values, with secrets resolved from the environment.
+ */
+export async function configInputsFor(path: string, environment: string, spec: ActionSpec, env: Record<string, string | undefined>, onSecret: (v: string) => void): Promise<Record<string, string>> {
+  const config = await loadConfig(path, { [spec.name]: spec });
+  return resolveSecrets(config.inputs(environment, spec.name), env, onSecret);
 }

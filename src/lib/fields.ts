@@ -18,6 +18,10 @@ export interface InputSpec<T = unknown> {
   expected: string;
   /** `yaml`: the raw string is parsed as YAML/JSON first, then checked by schema. */
   format?: 'text' | 'yaml';
+  /** The value's shape in slipway.yml (for its JSON Schema and the CLI help). */
+  kind?: 'string' | 'boolean' | 'integer' | 'number' | 'duration' | 'percent' | 'url' | 'list' | 'yaml' | 'enum';
+  /** Allowed values of an enum input. */
+  values?: readonly string[];
   schema: z.ZodType<T>;
 }
 
@@ -64,6 +68,7 @@ export const f = {
     const expected = o.expected ?? (o.pattern ? `text matching ${o.pattern}` : 'text');
     return {
       ...o,
+      kind: 'string',
       expected,
       schema: custom(expected, (s) => {
         if (s.length > (o.maxLength ?? 10_000)) throw new Error(`longer than ${o.maxLength ?? 10_000} characters`);
@@ -76,6 +81,7 @@ export const f = {
     const expected = 'true or false';
     return {
       ...o,
+      kind: 'boolean',
       expected,
       schema: custom(expected, (s) => {
         if (TRUE.has(s.trim())) return true;
@@ -90,6 +96,7 @@ export const f = {
     const expected = `a whole number from ${min} to ${max}`;
     return {
       ...o,
+      kind: 'integer',
       expected,
       schema: custom(expected, (s) => {
         if (!/^-?\d+$/.test(s.trim())) throw new Error('not a whole number');
@@ -103,6 +110,7 @@ export const f = {
     const expected = `a number${o.min !== undefined ? ` ≥ ${o.min}` : ''}${o.max !== undefined ? ` ≤ ${o.max}` : ''}`;
     return {
       ...o,
+      kind: 'number',
       expected,
       schema: custom(expected, (s) => {
         if (!/^-?\d+(\.\d+)?$/.test(s.trim())) throw new Error('not a number');
@@ -116,6 +124,7 @@ export const f = {
     const expected = DURATION_HELP;
     return {
       ...o,
+      kind: 'duration',
       expected,
       schema: custom(expected, (s) => {
         const ms = parseDuration(s);
@@ -127,12 +136,14 @@ export const f = {
     };
   },
   percent(o: Opts): InputSpec<number> {
-    return { ...o, expected: PERCENT_HELP, schema: custom(PERCENT_HELP, parsePercent) };
+    return { ...o, kind: 'percent', expected: PERCENT_HELP, schema: custom(PERCENT_HELP, parsePercent) };
   },
   enum<const T extends readonly string[]>(values: T, o: Opts): InputSpec<T[number]> {
     const expected = `one of ${values.join(', ')}`;
     return {
       ...o,
+      kind: 'enum',
+      values,
       expected,
       schema: custom(expected, (s) => {
         if (!values.includes(s.trim())) throw new Error('unknown value');
@@ -145,6 +156,7 @@ export const f = {
     const expected = `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`;
     return {
       ...o,
+      kind: 'url',
       expected,
       schema: custom(expected, (s) => {
         let u: URL;
@@ -164,6 +176,7 @@ export const f = {
     const expected = `a comma- or newline-separated list${o.itemExpected ? ` of ${o.itemExpected}` : ''}`;
     return {
       ...o,
+      kind: 'list',
       expected,
       schema: custom(expected, (s) => {
         const items = splitList(s);
@@ -174,7 +187,7 @@ export const f = {
   },
   /** A YAML or JSON document checked by a zod schema; errors name the path inside it. */
   yaml<T>(schema: z.ZodType<T>, o: Opts & { expected: string }): InputSpec<T> {
-    return { ...o, format: 'yaml', schema };
+    return { ...o, kind: 'yaml', format: 'yaml', schema };
   },
 };
 

@@ -50,6 +50,16 @@ export function deliver(spec: ActionSpec, rt: Runtime, result: ActionResult): bo
   return true;
 }
 
+/** Inputs from slipway.yml when the step sets SLIPWAY_CONFIG and SLIPWAY_ENVIRONMENT (loaded only then). */
+async function configInputs(spec: ActionSpec, rt: Runtime, env: Record<string, string | undefined>): Promise<Record<string, string>> {
+  const path = env.SLIPWAY_CONFIG;
+  const environment = env.SLIPWAY_ENVIRONMENT;
+  if (!path || !environment) return {};
+  const { configInputsFor } = await import('../config/load.ts');
+  const full = path.startsWith('/') ? path : `${env.GITHUB_WORKSPACE || process.cwd()}/${path}`;
+  return configInputsFor(full, environment, spec, env, (s) => rt.mask(s));
+}
+
 /**
  * The whole life of an action step: read and check inputs (before any side effect), run, write
  * outputs and the summary, fail with one line. With a post function, the same bundle serves as
@@ -72,7 +82,13 @@ export async function runAction<S extends ActionSpec>(spec: S, run: RunFn<S>, po
       return;
     }
     if (post) rt.saveState('isPost', 'true');
-    const inputs = await parseInputs(spec, (n) => rt.getInput(n), (s) => rt.mask(s));
+    const fromConfig = await configInputs(spec, rt, env);
+    const raw = (n: string) => {
+      const given = rt.getInput(n);
+      // The runner fills unset inputs with action.yml defaults; slipway.yml beats a default, a value given in the workflow beats slipway.yml.
+      return fromConfig[n] !== undefined && (given === '' || given === spec.inputs[n]?.default) ? fromConfig[n] : given;
+    };
+    const inputs = await parseInputs(spec, raw, (s) => rt.mask(s));
     const result = await run(inputs, ctx);
     if (!deliver(spec, rt, result)) process.exitCode = 1;
   } catch (err) {
