@@ -63,6 +63,25 @@ export function checkWorkflows(root: string, files: WorkflowFile[] = loadWorkflo
   const problems: string[] = [];
   const byPath = new Map(files.map((f) => [f.path, f]));
   const p = (file: string, where: string, msg: string) => problems.push(`${file}: ${where}: ${msg}`);
+  /** A job's outputs; for a job that calls a reusable workflow, that workflow's declared outputs. */
+  const jobOutputs = (job: Obj): string[] => {
+    const target = typeof job.uses === 'string' ? selfTarget(job.uses) : undefined;
+    if (target?.kind === 'workflow') return Object.keys(callTrigger(byPath.get(target.name)?.doc ?? {})?.outputs ?? {});
+    return Object.keys(job.outputs ?? {});
+  };
+  /** Checks a steps.X.outputs.Y reference against the job's steps (before index `before`, when given). */
+  const checkStepRef = (file: string, where: string, steps: Obj[], before: number | undefined, id: string, out: string, root: string) => {
+    const ref = steps.find((s) => s.id === id);
+    if (!ref) return p(file, where, `steps.${id}: no step with that id in this job`);
+    if (before !== undefined && steps.indexOf(ref) >= before) p(file, where, `steps.${id} is not an earlier step`);
+    const t = typeof ref.uses === 'string' ? selfTarget(ref.uses) : undefined;
+    if (t?.kind === 'action') {
+      const a = loadAction(root, t.name);
+      if (a && !(out in (a.outputs ?? {}))) p(file, where, `steps.${id}.outputs.${out}: action ${t.name || '(top-level)'} has no output ${out}`);
+    } else if (typeof ref.run === 'string' && !ref.run.includes(`${out}=`) && !ref.run.includes(`${out}<<`)) {
+      p(file, where, `steps.${id}.outputs.${out}: the run step never writes ${out} to GITHUB_OUTPUT`);
+    }
+  };
 
   for (const { path, doc } of files) {
     const on = doc.on ?? doc.true;
@@ -80,7 +99,7 @@ export function checkWorkflows(root: string, files: WorkflowFile[] = loadWorkflo
         for (const m of e.matchAll(/jobs\.([\w-]+)\.outputs\.([\w-]+)/g)) {
           const job = jobs[m[1]!];
           if (!job) p(path, `outputs.${name}`, `refers to unknown job ${m[1]}`);
-          else if (!(m[2]! in (job.outputs ?? {}))) p(path, `outputs.${name}`, `job ${m[1]} has no output ${m[2]}`);
+          else if (!jobOutputs(job).includes(m[2]!)) p(path, `outputs.${name}`, `job ${m[1]} has no output ${m[2]}`);
         }
       }
     }
@@ -97,10 +116,7 @@ export function checkWorkflows(root: string, files: WorkflowFile[] = loadWorkflo
           if (!needs.includes(j)) { p(path, where, `uses needs.${j} but does not need ${j}`); continue; }
           const dep = jobs[j];
           if (!dep) continue;
-          let outputs: string[] = Object.keys(dep.outputs ?? {});
-          const target = typeof dep.uses === 'string' ? selfTarget(dep.uses) : undefined;
-          if (target?.kind === 'workflow') outputs = Object.keys(callTrigger(byPath.get(target.name)?.doc ?? {}) ?.outputs ?? {});
-          if (!outputs.includes(k)) p(path, where, `needs.${j}.outputs.${k}: job ${j} has no output ${k}`);
+          if (!jobOutputs(dep).includes(k)) p(path, where, `needs.${j}.outputs.${k}: job ${j} has no output ${k}`);
         }
         if (call) {
           for (const m of e.matchAll(/\binputs\.([\w-]+)/g)) if (!declaredInputs.has(m[1]!)) p(path, where, `inputs.${m[1]} is not a declared input`);
@@ -130,25 +146,14 @@ export function checkWorkflows(root: string, files: WorkflowFile[] = loadWorkflo
       }
 
       const steps: Obj[] = job.steps ?? [];
-      const stepsById = new Map<string, Obj>();
-      steps.forEach((s) => s.id && stepsById.set(s.id, s));
+      for (const [name, value] of Object.entries<unknown>(job.outputs ?? {})) {
+        for (const e of expressions(value)) for (const m of e.matchAll(/steps\.([\w-]+)\.outputs\.([\w-]+)/g)) checkStepRef(path, `${where}.outputs.${name}`, steps, undefined, m[1]!, m[2]!, root);
+      }
       steps.forEach((step, i) => {
         const sw = `${where}.steps[${i}]${step.id ? ` (${step.id})` : step.name ? ` (${step.name})` : ''}`;
         if (typeof step.run === 'string' && step.run.includes('${{')) p(path, sw, 'has ${{ }} inside run: (pass values through env:)');
         for (const e of expressions(step)) {
-          for (const m of e.matchAll(/steps\.([\w-]+)\.outputs\.([\w-]+)/g)) {
-            const [, id, out] = m as unknown as [string, string, string];
-            const ref = stepsById.get(id);
-            if (!ref) { p(path, sw, `steps.${id}: no step with that id in this job`); continue; }
-            if (steps.indexOf(ref) >= i) p(path, sw, `steps.${id} is not an earlier step`);
-            const t = typeof ref.uses === 'string' ? selfTarget(ref.uses) : undefined;
-            if (t?.kind === 'action') {
-              const a = loadAction(root, t.name);
-              if (a && !(out in (a.outputs ?? {}))) p(path, sw, `steps.${id}.outputs.${out}: action ${t.name || '(top-level)'} has no output ${out}`);
-            } else if (typeof ref.run === 'string' && !ref.run.includes(`${out}=`) && !ref.run.includes(`${out}<<`)) {
-              p(path, sw, `steps.${id}.outputs.${out}: the run step never writes ${out} to GITHUB_OUTPUT`);
-            }
-          }
+          for (const m of e.matchAll(/steps\.([\w-]+)\.outputs\.([\w-]+)/g)) checkStepRef(path, sw, steps, i, m[1]!, m[2]!, root);
         }
         if (typeof step.uses !== 'string') return;
         const t = selfTarget(step.uses);
