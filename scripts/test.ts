@@ -17,15 +17,12 @@ rmSync(report, { force: true });
 
 const vitest = spawnSync(join(root, 'node_modules/.bin/vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)], { stdio: 'inherit', cwd: root });
 
-let passed = 0;
-let failed = 0;
-let skipped = 0;
-if (existsSync(report)) {
-  const r = JSON.parse(readFileSync(report, 'utf8')) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number; numFailedTestSuites: number };
-  passed = r.numPassedTests;
-  failed = r.numFailedTests + r.numFailedTestSuites;
-  skipped = r.numPendingTests + r.numTodoTests;
-} else failed = 1;
+const counts = existsSync(report)
+  ? (JSON.parse(readFileSync(report, 'utf8')) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number; numFailedTestSuites: number })
+  : undefined;
+let passed = counts?.numPassedTests ?? 0;
+let failed = counts ? counts.numFailedTests + counts.numFailedTestSuites : 1;
+const skipped = counts ? counts.numPendingTests + counts.numTodoTests : 0;
 
 // Secret scan: every secret a test registered, searched in every recorded run.
 const secrets = existsSync(join(tmp, 'secrets.txt'))

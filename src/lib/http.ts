@@ -108,8 +108,8 @@ export async function request(url: string, req: HttpRequest = {}): Promise<HttpR
   const deadline = req.deadlineMs !== undefined ? Date.now() + req.deadlineMs : Infinity;
   const base = req.backoffMs ?? 200;
   const maxBackoff = req.maxBackoffMs ?? 10_000;
-  let lastError = '';
   for (let attempt = 1; ; attempt++) {
+    let lastError: string;
     const remaining = deadline - Date.now();
     const timeout = Math.max(1, Math.min(req.timeoutMs ?? 10_000, remaining));
     const signals = [AbortSignal.timeout(timeout)];

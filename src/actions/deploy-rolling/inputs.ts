@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import { defineAction, f, type InputSpec } from '../../lib/fields.ts';
+import { errorMessage } from '../../lib/errors.ts';
+import { BATCHES_HELP, parseBatches, type BatchSize } from '../../deploy/batches.ts';
+
+const argv = z.array(z.union([z.string(), z.number()]).transform(String)).min(1, 'needs at least the program name');
+const argvInput = (description: string): InputSpec<string[]> =>
+  f.yaml(argv, { description, expected: 'a YAML or JSON argument list such as ["node", "server.js", "--port", "{port}"]' });
+
+function batchesInput(description: string, expected: string, single: boolean): InputSpec<BatchSize[]> {
+  return {
+    description,
+    expected,
+    schema: z.string().transform((s, ctx) => {
+      try {
+        const b = parseBatches(s);
+        if (single && b.length !== 1) throw new Error('one size only');
+        return b;
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: errorMessage(err) });
+        return z.NEVER;
+      }
+    }) as unknown as z.ZodType<BatchSize[]>,
+  };
+}
+
+const hostObject = z
+  .object({
+    host: z.string().min(1),
+    name: z.string().regex(/^[A-Za-z0-9._:@-]+$/, 'letters, digits and . _ : @ - only').optional(),
+    'app-port': z.number().int().min(1).max(65535).optional(),
+    'deploy-root': z.string().regex(/^\//, 'an absolute path').optional(),
+  })
+  .strict();
+const hostsSchema = z.union([
+  z.string().transform((s) => s.split(/[,\s]+/).filter(Boolean).map((host) => ({ host }))),
+  z.array(z.union([z.string().transform((host) => ({ host })), hostObject])).min(1),
+]);
+export type HostsInput = z.infer<typeof hostsSchema>;
+
+export const spec = defineAction({
+  name: 'deploy-rolling',
+  title: 'Slipway deploy-rolling',
+  description:
+    'Rolling deploy in batches with readiness checks, load-balancer drain, gates between batches and automatic rollback, on VM hosts over SSH behind nginx, or through your own commands.',
+  branding: { icon: 'refresh-cw', color: 'blue' },
+  post: true,
+  inputs: {
+    target: f.enum(['hosts', 'command'] as const, { description: 'Where to deploy: hosts (SSH + nginx) or command (your own start/stop/drain commands).', default: 'hosts' }),
+    version: f.string({ description: 'The version (release name) to deploy. Required unless rollback is true.', pattern: /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/, expected: "a release name of letters, digits, '.', '_', '+', '-'" }),
+    rollback: f.boolean({ description: 'Put every instance back on the previous version kept on the target, without a new build.', default: 'false' }),
+    batches: batchesInput('Batch sizes: a ramp like 1,25%,100% (each entry is one batch: a count or a percentage of the fleet; the last repeats). Default 1 (one instance at a time).', BATCHES_HELP, false),
+    'max-unavailable': batchesInput('Instead of batches: how many instances (or what percentage) may be switched at once.', 'a whole number ≥ 1 or a percentage such as 25%', true),
+    pause: f.duration({ description: 'Wait between batches (before the gate).', default: '0s', max: 3_600_000 }),
+    'ready-path': f.string({ description: 'Readiness path polled on each instance (GET, 2xx = ready).', default: '/ready', pattern: /^\/\S*$/, expected: 'a path starting with /' }),
+    'ready-timeout': f.duration({ description: 'Time an instance has to become ready.', default: '60s', min: 100, max: 3_600_000 }),
+    'ready-interval': f.duration({ description: 'Time between readiness probes.', default: '250ms', min: 10, max: 60_000 }),
+    'healthy-threshold': f.integer({ description: 'Consecutive 2xx answers needed.', default: '2', min: 1, max: 100 }),
+    'min-ready': f.duration({ description: 'How long an instance must stay ready before its batch counts as done.', default: '0s', max: 3_600_000 }),
+    'drain-timeout': f.duration({ description: 'After an instance left the load balancer: time for in-flight requests (SIGTERM), then SIGKILL.', default: '30s', max: 3_600_000 }),
+    'gate-command': argvInput('A command run between batches (argument list; {batch}, {version}, {new_urls} substituted); exit 0 = pass.'),
+    'gate-url': f.url({ description: 'An HTTP check between batches: GET, 2xx = pass.' }),
+    'gate-slo': f.string({ description: 'SLO objectives checked between batches by probing the new instances (baseline: the old ones), e.g. "error-ratio <= 1%, p99 <= 1s".' }),
+    'gate-duration': f.duration({ description: 'How long the SLO gate probes after each batch.', default: '30s', min: 1000, max: 3_600_000 }),
+    'gate-rate': f.number({ description: 'Requests per second the SLO gate sends.', default: '20', min: 0.1, max: 10_000 }),
+    hosts: f.yaml(hostsSchema, {
+      description: 'hosts target: the hosts, as "web1,web2:2222,deploy@web3" or a YAML list of {host: "[user@]host[:port]", name, app-port, deploy-root}.',
+      expected: 'a comma-separated list of [user@]host[:port], or a YAML list of {host, name, app-port, deploy-root}',
+    }),
+    'ssh-user': f.string({ description: 'hosts target: SSH login user.', default: 'deploy', pattern: /^[A-Za-z0-9._][A-Za-z0-9._-]*$/, expected: 'a user name' }),
+    'ssh-port': f.integer({ description: 'hosts target: SSH port.', default: '22', min: 1, max: 65535 }),
+    'ssh-key': f.string({ description: 'hosts target: private key (secret; written 0600 to RUNNER_TEMP and deleted after). Without it, ssh-agent is used.', secret: true, expected: 'an OpenSSH private key' }),
+    'known-hosts': f.string({ description: 'hosts target: known_hosts lines for the hosts (host key verification is always on unless insecure-skip-host-key-check).', expected: 'known_hosts lines' }),
+    'host-key': f.string({ description: 'hosts target: the public host key(s) the hosts present ("ssh-ed25519 AAAA…", one per line), or known_hosts lines.', expected: 'host public keys' }),
+    'insecure-skip-host-key-check': f.boolean({ description: 'hosts target: accept any host key (man-in-the-middle risk; warns loudly).', default: 'false' }),
+    'app-port': f.integer({ description: 'hosts target: port the app listens on (PORT); per host with the YAML form.', default: '8080', min: 1, max: 65535 }),
+    'deploy-root': f.string({ description: 'hosts target: directory holding releases/, current and previous on each host.', default: '/srv/app', pattern: /^\/\S*$/, expected: 'an absolute path' }),
+    artifact: f.string({ description: 'hosts target: local directory or .tar.gz uploaded as releases/<version> where missing.' }),
+    'start-command': argvInput('Start command (argument list). hosts: runs in the release directory in the background; {version}, {port}, {release_dir}, {deploy_root}, {host}, {instance} substituted. command target: starts {version} on {instance}.'),
+    'stop-command': argvInput('Stop command (argument list). hosts default: SIGTERM to the started process, SIGKILL after drain-timeout.'),
+    'systemd-unit': f.string({ description: 'hosts target: restart this systemd unit (it runs from <deploy-root>/current) instead of start-command.', pattern: /^[A-Za-z0-9@._:-]+$/, expected: 'a unit name' }),
+    env: f.yaml(z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.union([z.string(), z.number(), z.boolean()]).transform(String)), {
+      description: 'hosts target: environment for the start command (YAML map; placeholders allowed). APP_VERSION and PORT are always set.',
+      expected: 'a YAML or JSON map of variable names to values',
+    }),
+    'keep-releases': f.integer({ description: 'hosts target: releases kept on each host (current and previous are always kept).', default: '5', min: 2, max: 1000 }),
+    'instance-url': f.string({ description: 'URL of an instance, for readiness and gates: hosts {host} {port}; command {instance}.', default: 'http://{host}:{port}', pattern: /^https?:\/\/\S+$/, expected: 'a URL template such as http://{host}:{port}' }),
+    'nginx-host': f.string({ description: 'hosts target: where nginx runs: "local" (this machine), [user@]host[:port] over SSH, or empty for no load balancer.', pattern: /^(local|(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9.[\]:-]+)$/, expected: 'local or [user@]host[:port]' }),
+    'nginx-upstream-file': f.string({ description: 'hosts target: the file Slipway writes the upstream block into (include it in the http {} of nginx.conf).', default: '/etc/nginx/conf.d/slipway-upstream.conf', pattern: /^\/\S*$/, expected: 'an absolute path' }),
+    'nginx-upstream-name': f.string({ description: 'hosts target: name of the generated upstream.', default: 'app', pattern: /^[A-Za-z0-9_]+$/, expected: 'an nginx upstream name' }),
+    'nginx-command': argvInput('hosts target: how nginx is called (argument list); -t and -s reload are appended.'),
+    instances: f.list({ description: 'command target: instance names.', item: /^[A-Za-z0-9._:@-]+$/, itemExpected: 'names' }),
+    'drain-command': argvInput('command target: takes {instance} out of the load balancer.'),
+    'undrain-command': argvInput('command target: puts {instance} back.'),
+    'ready-command': argvInput('command target: exit 0 when {instance} is ready (instead of HTTP).'),
+    'switch-back-command': argvInput('command target: starts the earlier {version} on {instance} (default: start-command).'),
+    'version-command': argvInput('command target: prints the version {instance} runs.'),
+    'previous-version': f.string({ description: 'command target without version-command: the version every instance runs now.', pattern: /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/, expected: 'a release name' }),
+  },
+  outputs: {
+    version: { description: 'The version the fleet runs after a successful deploy (the target version).' },
+    'previous-version': { description: 'The version most instances ran before.' },
+    instances: { description: 'JSON map: instance → {version, status, readyMs}.' },
+    'rolled-back': { description: "'true' when a failure rolled the fleet back (or rollback mode ran), else 'false'." },
+    duration: { description: 'Seconds the rollout took.' },
+  },
+});

@@ -1,0 +1,326 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseInputs, type InputsOf } from '../../lib/fields.ts';
+import type { ActionContext, ActionResult } from '../../runner/context.ts';
+import { InputError, UserError, errorMessage } from '../../lib/errors.ts';
+import { exec as defaultExec, lastLines, type Exec } from '../../lib/exec.ts';
+import { request, type Http } from '../../lib/http.ts';
+import { formatDuration } from '../../lib/duration.ts';
+import { heading } from '../../lib/markdown.ts';
+import { needsUndo, resumeRollback, rollbackFleet, rollout, type DeployTarget, type EngineOptions, type GateFn, type GateResult, type RolloutResult, type RolloutState } from '../../deploy/engine.ts';
+import { HostsTarget, parseHostEntry, substitute, type HostSpec } from '../../deploy/hosts.ts';
+import { CommandTarget } from '../../deploy/command.ts';
+import { SshClient, buildKnownHosts, writePrivateKey, type SshHost } from '../../deploy/ssh.ts';
+import { fleetVersions, headline, mixedFleet, renderSummary } from '../../deploy/summary.ts';
+import { spec } from './inputs.ts';
+
+export type DeployInputs = InputsOf<typeof spec>;
+
+export interface DeployDeps {
+  /** A ready target (the CLI's local fleet); otherwise built from the inputs. */
+  target?: DeployTarget;
+  exec?: Exec;
+  http?: Http;
+}
+
+export const STATE_KEY = 'rollout';
+
+/** Checks the inputs that depend on each other, before anything happens. */
+export function checkInputs(i: DeployInputs): void {
+  if (!i.rollback && !i.version) throw new InputError('version', '', 'a release name (required unless rollback is true)');
+  if (i.batches && i['max-unavailable']) throw new UserError("Inputs 'batches' and 'max-unavailable' both given: use one of them");
+  if (i.target === 'hosts') {
+    if (!i.hosts?.length) throw new InputError('hosts', '', 'the hosts to deploy to (required with target: hosts)');
+    if (!i['start-command'] && !i['systemd-unit']) throw new InputError('start-command', '', 'an argument list such as ["node", "server.js"] (or give systemd-unit) with target: hosts');
+    if (!i['known-hosts'] && !i['host-key'] && !i['insecure-skip-host-key-check']) {
+      throw new UserError("Host key verification is on: give the 'host-key' input (the public key the hosts present, e.g. from `ssh-keyscan`) or 'known-hosts'. Only if you accept the risk: insecure-skip-host-key-check: true");
+    }
+    if (i['nginx-host'] && !i['nginx-command']) {
+      // nginx-command defaults to ["nginx"]; nothing to check.
+    }
+  }
+  if (i.target === 'command') {
+    if (!i.instances?.length) throw new InputError('instances', '', 'instance names (required with target: command)');
+    if (!i['start-command']) throw new InputError('start-command', '', 'an argument list (required with target: command)');
+    if (!i['ready-command'] && !/\{instance\}/.test(i['instance-url'])) {
+      throw new InputError('instance-url', i['instance-url'], 'a URL template with {instance} (or give ready-command) with target: command');
+    }
+  }
+}
+
+interface Built {
+  target: DeployTarget;
+  cleanup: () => void;
+}
+
+function hostSpecs(i: DeployInputs): HostSpec[] {
+  const defaults = { user: i['ssh-user'], port: i['ssh-port'] };
+  const list = (i.hosts ?? []).map((h) => {
+    const o = h as { host: string; name?: string; 'app-port'?: number; 'deploy-root'?: string };
+    let ssh: SshHost;
+    try {
+      ssh = parseHostEntry(o.host, defaults);
+    } catch (err) {
+      throw new UserError(`Input 'hosts': ${errorMessage(err)}`);
+    }
+    return { ...ssh, name: o.name, appPort: o['app-port'] ?? i['app-port'], deployRoot: o['deploy-root'] ?? i['deploy-root'] };
+  });
+  const sameHost = new Set(list.map((h) => h.host)).size < list.length;
+  return list.map((h) => ({ id: h.name ?? (sameHost || h.port !== 22 ? `${h.host}:${h.port}` : h.host), host: h.host, port: h.port, user: h.user, appPort: h.appPort, deployRoot: h.deployRoot }));
+}
+
+/** Builds the target from the inputs. The SSH key and known_hosts go to a private temp dir. */
+export function buildTarget(i: DeployInputs, ctx: ActionContext, deps: DeployDeps): Built {
+  const exec = deps.exec ?? defaultExec;
+  if (i.target === 'command') {
+    const target = new CommandTarget({
+      instances: i.instances ?? [],
+      commands: {
+        start: i['start-command']!,
+        stop: i['stop-command'],
+        drain: i['drain-command'],
+        undrain: i['undrain-command'],
+        readyCheck: i['ready-command'],
+        switchBack: i['switch-back-command'],
+        version: i['version-command'],
+      },
+      urlTemplate: i['instance-url'],
+      readyPath: i['ready-path'],
+      previousVersion: i['previous-version'],
+      cwd: ctx.workspace,
+      env: ctx.env as NodeJS.ProcessEnv,
+      exec,
+    });
+    return { target, cleanup: () => {} };
+  }
+  const hosts = hostSpecs(i);
+  let nginxHost: 'local' | SshHost | undefined;
+  if (i['nginx-host']) {
+    try {
+      nginxHost = i['nginx-host'] === 'local' ? 'local' : parseHostEntry(i['nginx-host'], { user: i['ssh-user'], port: i['ssh-port'] });
+    } catch (err) {
+      throw new UserError(`Input 'nginx-host': ${errorMessage(err)}`);
+    }
+  }
+  const keyed = [...hosts, ...(nginxHost && nginxHost !== 'local' ? [nginxHost] : [])];
+  const knownHosts = i['insecure-skip-host-key-check'] && !i['known-hosts'] && !i['host-key'] ? undefined : buildKnownHosts(i['known-hosts'], i['host-key'], keyed);
+  const dir = mkdtempSync(join(ctx.tempDir, 'slipway-ssh-'));
+  let ssh: SshClient;
+  try {
+    const keyPath = i['ssh-key'] ? writePrivateKey(dir, i['ssh-key']) : undefined;
+    let knownHostsPath: string | undefined;
+    if (knownHosts) {
+      knownHostsPath = join(dir, 'known_hosts');
+      writeFileSync(knownHostsPath, knownHosts, { mode: 0o600 });
+    }
+    if (i['insecure-skip-host-key-check']) {
+      ctx.log.warning('insecure-skip-host-key-check is true: SSH host keys are NOT verified. Anyone between this runner and the hosts can impersonate them and receive your deploy key. Give host-key or known-hosts instead.');
+    }
+    if (!keyPath && !ctx.env.SSH_AUTH_SOCK) ctx.log.warning('no ssh-key input and no ssh-agent (SSH_AUTH_SOCK): SSH authentication will likely fail');
+    ssh = new SshClient({ keyPath, knownHostsPath, insecure: i['insecure-skip-host-key-check'], env: ctx.env, exec });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const target = new HostsTarget({
+    hosts,
+    ssh,
+    artifact: i.artifact ? (i.artifact.startsWith('/') ? i.artifact : join(ctx.workspace, i.artifact)) : undefined,
+    start: i['start-command'],
+    stop: i['stop-command'],
+    systemdUnit: i['systemd-unit'],
+    env: i.env,
+    urlTemplate: i['instance-url'],
+    readyPath: i['ready-path'],
+    keepReleases: i['keep-releases'],
+    drainTimeoutMs: i['drain-timeout'],
+    nginx: nginxHost ? { host: nginxHost, file: i['nginx-upstream-file'], name: i['nginx-upstream-name'], command: i['nginx-command'] ?? ['nginx'] } : undefined,
+    log: ctx.log,
+    exec,
+    tempDir: ctx.tempDir,
+  });
+  return { target, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The gate between batches, from gate-command, gate-url and gate-slo (all must pass). */
+export async function buildGate(i: DeployInputs, ctx: ActionContext, deps: DeployDeps): Promise<GateFn | undefined> {
+  const gates: { name: string; fn: GateFn }[] = [];
+  const exec = deps.exec ?? defaultExec;
+  const cmd = i['gate-command'];
+  if (cmd) {
+    gates.push({
+      name: 'gate-command',
+      fn: async (g) => {
+        const vars = { batch: String(g.batch), version: i.version ?? '', new_urls: g.newInstances.map((n) => n.url).join(',') };
+        const a = cmd.map((x) => substitute(x, vars));
+        const r = await exec(a[0]!, a.slice(1), { signal: g.signal, timeoutMs: 600_000, cwd: ctx.workspace, env: ctx.env as NodeJS.ProcessEnv });
+        const out = lastLines(r.stdout || r.stderr, 2);
+        return { pass: r.code === 0, reason: `${a[0]} exited with code ${r.code}${out ? `: ${out}` : ''}` };
+      },
+    });
+  }
+  const url = i['gate-url'];
+  if (url) {
+    const http = deps.http ?? request;
+    gates.push({
+      name: 'gate-url',
+      fn: async (g) => {
+        try {
+          const r = await http(url, { timeoutMs: 10_000, retries: 2, signal: g.signal });
+          return { pass: r.status >= 200 && r.status < 300, reason: `GET answered ${r.status}` };
+        } catch (err) {
+          return { pass: false, reason: errorMessage(err) };
+        }
+      },
+    });
+  }
+  if (i['gate-slo']) {
+    const { createSloGate } = await import('../../metrics/gate.ts');
+    const slo = createSloGate({
+      objectives: i['gate-slo'],
+      provider: 'probe',
+      durationMs: i['gate-duration'],
+      intervalMs: Math.min(10_000, i['gate-duration']),
+      probe: { rate: i['gate-rate'] },
+      log: ctx.log,
+      http: deps.http,
+    });
+    gates.push({
+      name: 'gate-slo',
+      fn: async (g) => {
+        const out = await slo({
+          urls: g.newInstances.map((n) => n.url),
+          version: i.version ?? '',
+          baselineUrls: g.oldInstances.map((n) => n.url),
+          baselineVersion: g.oldInstances[0]?.version,
+          signal: g.signal,
+        });
+        return { pass: out.pass, verdict: out.verdict, reason: out.reason, details: out.report };
+      },
+    });
+  }
+  if (!gates.length) return undefined;
+  return async (g) => {
+    const results: (GateResult & { name: string })[] = [];
+    for (const { name, fn } of gates) {
+      const r = await fn(g);
+      results.push({ ...r, name });
+      if (!r.pass) break;
+    }
+    const failed = results.find((r) => !r.pass);
+    return {
+      pass: !failed,
+      verdict: failed ? failed.verdict ?? 'fail' : 'pass',
+      reason: results.map((r) => `${r.name}: ${r.reason}`).join('; '),
+      details: results.map((r) => r.details).filter(Boolean),
+    };
+  };
+}
+
+export function resultOutputs(r: RolloutResult): ActionResult['outputs'] {
+  const versions = fleetVersions(r);
+  const instances: Record<string, { version: string; status: string; readyMs?: number }> = {};
+  for (const s of r.instances) instances[s.id] = { version: versions[s.id] ?? '', status: s.status, readyMs: s.readyMs };
+  return {
+    version: r.status === 'succeeded' || r.status === 'unchanged' ? r.version : r.previousVersion ?? '',
+    'previous-version': r.previousVersion ?? '',
+    instances,
+    'rolled-back': r.status === 'rolled-back' || (r.mode === 'rollback' && (r.status === 'succeeded' || r.status === 'unchanged')),
+    duration: (r.durationMs / 1000).toFixed(1),
+  };
+}
+
+function failureLine(r: RolloutResult): string | undefined {
+  if (r.status === 'succeeded' || r.status === 'unchanged') return undefined;
+  const f = r.failure;
+  const why = f ? `${f.reason}${f.lastAnswer ? ` (last readiness answer: ${f.lastAnswer})` : ''}` : 'failed';
+  const rolled = r.instances.filter((s) => s.status === 'rolled-back').map((s) => s.id);
+  switch (r.status) {
+    case 'rolled-back':
+      return `deploy-rolling: ${why}; rolled back ${rolled.length ? rolled.join(', ') : 'nothing (no instance had been switched)'} to ${r.previousVersion}`;
+    case 'rollback-failed':
+      return `deploy-rolling: ${why}; the rollback failed too: ${mixedFleet(r) ?? Object.entries(fleetVersions(r)).map(([k, v]) => `${k} runs ${v}`).join(', ')}`;
+    case 'cancelled':
+      return 'deploy-rolling: cancelled; the post step rolls back the instances already switched';
+    default:
+      return `deploy-rolling: ${why}`;
+  }
+}
+
+export async function run(inputs: DeployInputs, ctx: ActionContext, deps: DeployDeps = {}): Promise<ActionResult> {
+  checkInputs(inputs);
+  const gate = await buildGate(inputs, ctx, deps);
+  const built = deps.target ? { target: deps.target, cleanup: () => {} } : buildTarget(inputs, ctx, deps);
+  const opts: EngineOptions = {
+    batches: inputs['max-unavailable'] ?? inputs.batches ?? [{ count: 1 }],
+    readiness: {
+      threshold: inputs['healthy-threshold'],
+      timeoutMs: inputs['ready-timeout'],
+      intervalMs: inputs['ready-interval'],
+      minReadyMs: inputs['min-ready'],
+      requestTimeoutMs: Math.min(5_000, Math.max(500, inputs['ready-interval'] * 4)),
+    },
+    pauseMs: inputs.pause,
+    gate,
+    signal: ctx.signal,
+    log: ctx.log,
+    http: deps.http,
+    saveState: (s) => ctx.saveState(STATE_KEY, JSON.stringify(s)),
+  };
+  let result: RolloutResult;
+  try {
+    result = inputs.rollback ? await rollbackFleet(built.target, opts) : await rollout(built.target, inputs.version!, opts);
+  } finally {
+    await built.target.close().catch(() => undefined);
+    built.cleanup();
+  }
+  return {
+    outputs: resultOutputs(result),
+    summary: renderSummary(result, { target: `${built.target.kind}, ${result.instances.length} instance(s)` }),
+    failure: failureLine(result),
+  };
+}
+
+/** The post: step. Rolls back an unfinished rollout from the saved state; otherwise does nothing. */
+export async function post(ctx: ActionContext, deps: DeployDeps = {}): Promise<ActionResult | void> {
+  const raw = ctx.getState(STATE_KEY);
+  if (!raw) return;
+  let state: RolloutState;
+  try {
+    state = JSON.parse(raw) as RolloutState;
+  } catch {
+    ctx.log.warning('deploy-rolling post: the saved rollout state is not readable; nothing to do');
+    return;
+  }
+  if (!needsUndo(state)) return;
+  ctx.log.warning(`deploy-rolling post: the ${state.mode} to ${state.version} did not finish; rolling back the instances it switched`);
+  const inputs = await parseInputs(spec, (n) => ctx.env[`INPUT_${n.replace(/ /g, '_').toUpperCase()}`], (s) => ctx.log.mask(s));
+  const built = deps.target ? { target: deps.target, cleanup: () => {} } : buildTarget(inputs, ctx, deps);
+  let result: RolloutResult;
+  try {
+    result = await resumeRollback(built.target, state, {
+      readiness: {
+        threshold: inputs['healthy-threshold'],
+        timeoutMs: inputs['ready-timeout'],
+        intervalMs: inputs['ready-interval'],
+        minReadyMs: inputs['min-ready'],
+        requestTimeoutMs: Math.min(5_000, Math.max(500, inputs['ready-interval'] * 4)),
+      },
+      log: ctx.log,
+      http: deps.http,
+      saveState: (s) => ctx.saveState(STATE_KEY, JSON.stringify(s)),
+    });
+  } finally {
+    await built.target.close().catch(() => undefined);
+    built.cleanup();
+  }
+  const mixed = mixedFleet(result);
+  const ok = result.status === 'rolled-back';
+  return {
+    outputs: resultOutputs(result),
+    summary: heading(`Post step: ${ok ? 'rolled back the cancelled rollout' : 'rollback after cancellation failed'}`) + '\n' + renderSummary(result).replace(/^## .*\n/, `### ${headline(result)}\n`),
+    failure: ok
+      ? undefined
+      : `deploy-rolling post: rolling back the cancelled rollout failed${mixed ? `: ${mixed}` : ''} (took ${formatDuration(result.durationMs)})`,
+  };
+}

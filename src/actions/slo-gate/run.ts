@@ -1,0 +1,109 @@
+import type { InputsOf } from '../../lib/fields.ts';
+import type { ActionContext, ActionResult } from '../../runner/context.ts';
+import type { Http } from '../../lib/http.ts';
+import { UserError } from '../../lib/errors.ts';
+import { formatDuration } from '../../lib/duration.ts';
+import { redactUrl, urlSecrets } from '../../lib/secrets.ts';
+import { createSloGate, renderSloSummary, type GateDeps, type SloGateOptions } from '../../metrics/gate.ts';
+import { parseObjectives } from '../../metrics/objectives.ts';
+import type { spec } from './inputs.ts';
+
+export type SloGateInputs = InputsOf<typeof spec>;
+
+/** Turns the action's inputs into gate options; throws UserError on combinations that cannot work. */
+export function gateOptions(inputs: SloGateInputs): { options: SloGateOptions; provider: 'probe' | 'prometheus' } {
+  const provider = inputs.provider === 'auto' ? (inputs['prometheus-url'] ? 'prometheus' : 'probe') : inputs.provider;
+  if (provider === 'prometheus' && !inputs['prometheus-url']) throw new UserError("Input 'prometheus-url': got nothing; expected the Prometheus server's URL (provider is prometheus)");
+  if (provider === 'probe' && !inputs.urls?.length) {
+    throw new UserError(
+      inputs.provider === 'auto'
+        ? "slo-gate needs a source: set 'prometheus-url' (provider prometheus) or 'urls' (provider probe)"
+        : "Input 'urls': got nothing; expected the URLs to probe (provider is probe)",
+    );
+  }
+  if (provider === 'probe' && (inputs['error-ratio-query'] || inputs['latency-query'] || inputs['requests-query'])) {
+    throw new UserError('custom queries (error-ratio-query, latency-query, requests-query) need provider prometheus');
+  }
+  if (inputs['requests-query'] && !inputs['error-ratio-query'] && !inputs['latency-query']) {
+    throw new UserError("Input 'requests-query' only gives a sample size to error-ratio-query or latency-query: set one of them");
+  }
+  if (inputs['prometheus-token'] && (inputs['prometheus-username'] || inputs['prometheus-password'])) {
+    throw new UserError("Set either 'prometheus-token' (bearer) or 'prometheus-username'/'prometheus-password' (basic auth), not both");
+  }
+  if (inputs.override && inputs.mode !== 'budget') throw new UserError("Input 'override' only applies to mode: budget (it lets a deploy through when the error budget is spent)");
+  const options: SloGateOptions = {
+    provider,
+    objectives: inputs.objectives ?? parseObjectives(''),
+    mode: inputs.mode,
+    override: inputs.override,
+    durationMs: inputs.duration,
+    intervalMs: inputs.interval,
+    failureLimit: inputs['failure-limit'],
+    errorLimit: inputs['error-limit'],
+    confidence: inputs.confidence,
+    minSamples: inputs['min-samples'],
+    nodata: inputs.nodata,
+    onInconclusive: inputs['on-inconclusive'],
+    baselineErrorTolerance: inputs['baseline-error-tolerance'],
+    baselineLatencyTolerance: inputs['baseline-latency-tolerance'],
+    probe: {
+      paths: inputs.paths,
+      rate: inputs.rate,
+      concurrency: inputs.concurrency,
+      timeoutMs: inputs['request-timeout'],
+    },
+    prometheus: inputs['prometheus-url']
+      ? {
+          url: inputs['prometheus-url'],
+          token: inputs['prometheus-token'],
+          username: inputs['prometheus-username'],
+          password: inputs['prometheus-password'],
+          timeoutMs: inputs['query-timeout'],
+          retries: inputs['query-retries'],
+          windowMs: inputs.window,
+          metrics: {
+            requestsMetric: inputs['requests-metric'],
+            latencyMetric: inputs['latency-metric'],
+            versionLabel: inputs['version-label'],
+            codeLabel: inputs['code-label'],
+            selector: inputs.selector ?? '',
+          },
+          queries: { errorRatio: inputs['error-ratio-query'], requests: inputs['requests-query'], latency: inputs['latency-query'] },
+        }
+      : undefined,
+  };
+  return { options, provider };
+}
+
+export async function run(inputs: SloGateInputs, ctx: ActionContext, deps: { http?: Http; sleep?: GateDeps['sleep']; now?: GateDeps['now'] } = {}): Promise<ActionResult> {
+  for (const u of [inputs['prometheus-url'] ?? '', ...(inputs.urls ?? []), ...(inputs['baseline-urls'] ?? [])]) for (const s of urlSecrets(u)) ctx.log.mask(s);
+  for (const s of [inputs['prometheus-token'], inputs['prometheus-password']]) if (s) ctx.log.mask(s);
+  const { options, provider } = gateOptions(inputs);
+  // Checks every option (objectives against the mode, duration against interval …) before any traffic.
+  const gate = createSloGate({ ...options, log: ctx.log, http: deps.http, sleep: deps.sleep, now: deps.now });
+  const source = provider === 'prometheus' ? `Prometheus ${redactUrl(inputs['prometheus-url']!)}${inputs.version ? `, version ${inputs.version}` : ''}` : `probe of ${(inputs.urls ?? []).map(redactUrl).join(', ')}`;
+  ctx.log.info(`slo-gate: ${options.mode === 'budget' ? 'error budget check' : 'gate'} from ${source}; objectives: ${(options.objectives as { text: string }[]).map((o) => o.text).join('; ')}`);
+  const outcome = await ctx.log.group(`slo-gate: ${options.mode === 'budget' ? 'error budget' : 'analysis'}`, () =>
+    gate({
+      urls: inputs.urls ?? [],
+      version: inputs.version ?? '',
+      baselineUrls: inputs['baseline-urls'],
+      baselineVersion: inputs['baseline-version'],
+      signal: ctx.signal,
+    }),
+  );
+  const r = outcome.report;
+  ctx.log.info(`slo-gate: ${outcome.verdict} after ${formatDuration(r.elapsedMs)}: ${outcome.reason}`);
+  if (r.budget?.overridden) ctx.log.warning(`slo-gate: the error budget is spent; deploy allowed by override: ${r.budget.override}`);
+  return {
+    outputs: {
+      verdict: outcome.verdict,
+      passed: outcome.pass,
+      reason: outcome.reason,
+      report: r,
+      'error-budget-remaining': r.budget ? Number(r.budget.remaining.toFixed(6)) : undefined,
+    },
+    summary: renderSloSummary(r),
+    failure: outcome.pass ? undefined : `slo-gate: ${outcome.verdict}: ${outcome.reason}`,
+  };
+}

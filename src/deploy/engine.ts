@@ -1,0 +1,688 @@
+/**
+ * The rollout engine: batches, readiness, drain, gates, automatic rollback, saved state.
+ * It never knows which platform it drives: everything platform-specific is behind DeployTarget.
+ *
+ * ## The target interface (implemented by hosts.ts, local.ts, command.ts; kubernetes.ts later)
+ *
+ * A target is a set of instances (a host, a process, a pod, a slot) that each run one version of
+ * the application. Every method takes an AbortSignal (the job was cancelled) and throws on
+ * failure (prefer UserError with a one-line reason that names the instance). Methods that take a
+ * list act on all of it at once (one load-balancer reload for a whole batch).
+ *
+ * | member | contract |
+ * | --- | --- |
+ * | `kind` | `'hosts'`, `'local'`, `'command'`, … (logs and saved state) |
+ * | `strategy` | `'in-place'`: the new version replaces the old one in the same slot (stop, then start). `'beside'`: the new version starts next to the old one, traffic moves, then the old one stops |
+ * | `instances()` | every instance, in a stable order (the rollout order): `{ id, url }` (url: where the instance serves, for gates) |
+ * | `currentVersion(i)` | the version instance i runs now, or undefined when it runs none |
+ * | `previousVersion(i)` | the version kept on the target to go back to (rollback mode), or undefined |
+ * | `prepare?(version, instances)` | before anything is switched: upload/fetch the release, check the load balancer config. A failure here changes nothing |
+ * | `drain(list)` | take the instances out of the load balancer and wait until in-flight requests finished (bounded by the target's drain timeout) |
+ * | `undrain(list)` | put them back in |
+ * | `stop(i)` | stop what runs on i (in-place: before start; beside: the old copy after traffic moved), SIGTERM then SIGKILL after a grace period |
+ * | `deploy(i, version)` | start `version` on i; resolves with `{ readyUrl }` once started (not ready). The engine then polls readyUrl |
+ * | `switchBack(i, version)` | start an earlier `version` again (kept on the target, no new upload); same result as deploy |
+ * | `probe?(i, readyUrl)` | own readiness check (command target); default: HTTP GET readyUrl, 2xx = ready |
+ * | `exited?(i)` | the started process has ended: the reason (fails readiness at once), else undefined |
+ * | `logs?(i, lines)` | the last log lines of what runs on i, for failure summaries |
+ * | `finish?(version, instances)` | after a successful rollout (prune old releases) |
+ * | `close()` | release connections and temp files; called once, always |
+ *
+ * Sequence per batch, in-place: `drain(batch)` → per instance in parallel: `stop` → `deploy` →
+ * readiness (`healthy-threshold` consecutive 2xx within `ready-timeout`, then `min-ready` still
+ * ready) → `undrain(batch)`. Beside: per instance `deploy` → readiness → `undrain(batch)` →
+ * `stop` (old copies). Between batches: `pause`, then the gate. A failure anywhere (readiness
+ * timeout, process exit, gate fail, target error) rolls back every switched instance in reverse
+ * order with the same discipline (`switchBack` instead of `deploy`); instances whose rollback
+ * fails stay out of traffic and the result names which instance runs which version.
+ * State (RolloutState, JSON) is handed to `saveState` before and after every batch, so a post
+ * step can finish the undo after a cancellation (resumeRollback).
+ */
+import { errorMessage, UserError } from '../lib/errors.ts';
+import { request, type Http } from '../lib/http.ts';
+import type { Reporter } from '../lib/report.ts';
+import { formatDuration } from '../lib/duration.ts';
+import { redactUrl } from '../lib/secrets.ts';
+import { splitIntoBatches, type BatchSize } from './batches.ts';
+
+export interface InstanceRef {
+  id: string;
+  /** Base URL where the instance serves traffic (for gates and the summary). */
+  url: string;
+}
+
+export interface Started {
+  /** Full URL polled for readiness (the target appends the readiness path). */
+  readyUrl: string;
+}
+
+export interface ReadyProbe {
+  ok: boolean;
+  /** What the check saw: `HTTP 503 {"ready":false}` or `ECONNREFUSED`. */
+  answer: string;
+}
+
+export interface DeployTarget {
+  readonly kind: string;
+  readonly strategy: 'in-place' | 'beside';
+  instances(signal: AbortSignal): Promise<InstanceRef[]>;
+  currentVersion(inst: InstanceRef, signal: AbortSignal): Promise<string | undefined>;
+  previousVersion(inst: InstanceRef, signal: AbortSignal): Promise<string | undefined>;
+  prepare?(version: string, insts: InstanceRef[], signal: AbortSignal): Promise<void>;
+  drain(insts: InstanceRef[], signal: AbortSignal): Promise<void>;
+  undrain(insts: InstanceRef[], signal: AbortSignal): Promise<void>;
+  stop(inst: InstanceRef, signal: AbortSignal): Promise<void>;
+  deploy(inst: InstanceRef, version: string, signal: AbortSignal): Promise<Started>;
+  switchBack(inst: InstanceRef, version: string, signal: AbortSignal): Promise<Started>;
+  probe?(inst: InstanceRef, readyUrl: string, signal: AbortSignal): Promise<ReadyProbe>;
+  exited?(inst: InstanceRef): string | undefined;
+  logs?(inst: InstanceRef, lines: number, signal: AbortSignal): Promise<string>;
+  finish?(version: string, insts: InstanceRef[], signal: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What a gate between batches sees. */
+export interface GateContext {
+  batch: number;
+  totalBatches: number;
+  newInstances: { id: string; url: string; version: string }[];
+  oldInstances: { id: string; url: string; version: string }[];
+  signal: AbortSignal;
+}
+export interface GateResult {
+  pass: boolean;
+  verdict?: string;
+  reason: string;
+  details?: unknown;
+}
+export type GateFn = (ctx: GateContext) => Promise<GateResult>;
+
+export interface ReadinessOptions {
+  /** Consecutive 2xx answers needed. */
+  threshold: number;
+  /** Time allowed to become ready (ms). */
+  timeoutMs: number;
+  /** Time between probes (ms). */
+  intervalMs: number;
+  /** Must stay ready this long after the threshold is met (ms). */
+  minReadyMs: number;
+  /** Timeout of one probe request (ms). */
+  requestTimeoutMs: number;
+}
+
+export const DEFAULT_READINESS: ReadinessOptions = { threshold: 1, timeoutMs: 60_000, intervalMs: 250, minReadyMs: 0, requestTimeoutMs: 2_000 };
+
+export type InstanceStatus = 'old' | 'drained' | 'switching' | 'new' | 'rolled-back' | 'rollback-failed';
+
+export interface InstanceState {
+  id: string;
+  url: string;
+  /** 1-based batch number. */
+  batch: number;
+  /** The version before the rollout (undefined: none ran). */
+  from?: string;
+  to: string;
+  status: InstanceStatus;
+  /** Time from start to ready (ms), forward and back. */
+  readyMs?: number;
+  rollbackReadyMs?: number;
+  error?: string;
+}
+
+export interface BatchRecord {
+  batch: number;
+  instances: string[];
+  startedAt: number;
+  endedAt?: number;
+  outcome: 'done' | 'failed' | 'cancelled' | 'running';
+  gate?: GateResult & { durationMs: number };
+}
+
+/** Saved after every step (GITHUB_STATE). */
+export interface RolloutState {
+  schema: 1;
+  /** 'rollout': deploy a new version; 'rollback': rollback mode (back to the kept version). */
+  mode: 'rollout' | 'rollback';
+  target: string;
+  version: string;
+  previousVersion?: string;
+  startedAt: number;
+  finished: boolean;
+  totalBatches: number;
+  instances: InstanceState[];
+}
+
+export interface Failure {
+  instance?: string;
+  /** One line: why. */
+  reason: string;
+  lastAnswer?: string;
+  logs?: string;
+  phase: 'prepare' | 'drain' | 'start' | 'readiness' | 'undrain' | 'gate' | 'cancelled' | 'target';
+}
+
+export type RolloutStatus = 'succeeded' | 'unchanged' | 'rolled-back' | 'rollback-failed' | 'cancelled' | 'failed';
+
+export interface RolloutResult {
+  status: RolloutStatus;
+  mode: 'rollout' | 'rollback';
+  version: string;
+  previousVersion?: string;
+  startedAt: number;
+  durationMs: number;
+  batches: BatchRecord[];
+  instances: InstanceState[];
+  failure?: Failure;
+  /** Versions read back after a rollback (instance → version or 'unknown: why'). */
+  finalVersions?: Record<string, string>;
+  rollbackMs?: number;
+  warnings: string[];
+}
+
+export interface EngineOptions {
+  batches: readonly BatchSize[];
+  readiness?: Partial<ReadinessOptions>;
+  pauseMs?: number;
+  gate?: GateFn;
+  signal?: AbortSignal;
+  log: Reporter;
+  saveState?: (state: RolloutState) => void;
+  http?: Http;
+  /** On cancellation: roll back now (CLI), or leave it to a post step (action; default). */
+  rollbackOnCancel?: boolean;
+  /** Lines of process log to show for a failed instance. Default 10. */
+  logLines?: number;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+/** The HTTP readiness probe: GET, 2xx = ready; the answer keeps the status and the start of the body. */
+export async function httpProbe(url: string, timeoutMs: number, signal: AbortSignal, http: Http = request): Promise<ReadyProbe> {
+  try {
+    const r = await http(url, { timeoutMs, retries: 0, signal, redirect: 'manual' });
+    const body = r.body.replace(/\s+/g, ' ').trim().slice(0, 200);
+    return { ok: r.status >= 200 && r.status < 300, answer: `HTTP ${r.status}${body ? ` ${body}` : ''}` };
+  } catch (err) {
+    const m = errorMessage(err).replace(`GET ${redactUrl(url)} failed after 1 attempt: `, '');
+    return { ok: false, answer: m };
+  }
+}
+
+export interface ReadyOutcome {
+  ok: boolean;
+  readyMs: number;
+  lastAnswer: string;
+  reason?: string;
+}
+
+/**
+ * Polls check() until it passes `threshold` times in a row within timeoutMs, then keeps polling
+ * for minReadyMs (any failure then fails). exited() ends the wait at once.
+ */
+export async function waitReady(
+  check: () => Promise<ReadyProbe>,
+  opts: ReadinessOptions & { signal: AbortSignal; exited?: () => string | undefined },
+): Promise<ReadyOutcome> {
+  const t0 = performance.now();
+  const deadline = t0 + opts.timeoutMs;
+  let streak = 0;
+  let last = '(no answer yet)';
+  for (;;) {
+    if (opts.signal.aborted) throw opts.signal.reason ?? new UserError('cancelled');
+    const gone = opts.exited?.();
+    if (gone) return { ok: false, readyMs: performance.now() - t0, lastAnswer: last, reason: `process exited: ${gone}` };
+    const p = await check();
+    last = p.answer;
+    streak = p.ok ? streak + 1 : 0;
+    if (streak >= opts.threshold) break;
+    if (performance.now() >= deadline) {
+      return { ok: false, readyMs: performance.now() - t0, lastAnswer: last, reason: `not ready within ${formatDuration(opts.timeoutMs)}` };
+    }
+    await sleep(Math.min(opts.intervalMs, Math.max(0, deadline - performance.now())), opts.signal);
+  }
+  const readyMs = performance.now() - t0;
+  const until = performance.now() + opts.minReadyMs;
+  while (performance.now() < until) {
+    await sleep(Math.min(opts.intervalMs, Math.max(0, until - performance.now())), opts.signal);
+    const gone = opts.exited?.();
+    if (gone) return { ok: false, readyMs, lastAnswer: last, reason: `process exited during min-ready: ${gone}` };
+    const p = await check();
+    last = p.answer;
+    if (!p.ok) return { ok: false, readyMs, lastAnswer: last, reason: `became unready during min-ready ${formatDuration(opts.minReadyMs)}` };
+  }
+  return { ok: true, readyMs, lastAnswer: last };
+}
+
+interface Plan {
+  inst: InstanceRef;
+  state: InstanceState;
+}
+
+class Cancelled extends Error {}
+
+/** Shared machinery of rollout, rollback mode and the post-step undo. */
+class Run {
+  readonly target: DeployTarget;
+  readonly opts: EngineOptions;
+  readonly readiness: ReadinessOptions;
+  readonly signal: AbortSignal;
+  readonly state: RolloutState;
+  readonly batches: BatchRecord[] = [];
+  readonly warnings: string[] = [];
+  readonly http: Http;
+  constructor(target: DeployTarget, opts: EngineOptions, state: RolloutState) {
+    this.target = target;
+    this.opts = opts;
+    this.readiness = { ...DEFAULT_READINESS, ...opts.readiness };
+    this.signal = opts.signal ?? new AbortController().signal;
+    this.state = state;
+    this.http = opts.http ?? request;
+  }
+  save() {
+    try {
+      this.opts.saveState?.(structuredClone(this.state));
+    } catch (err) {
+      this.opts.log.warning(`could not save rollout state: ${errorMessage(err)}`);
+    }
+  }
+  private check(inst: InstanceRef, readyUrl: string, signal: AbortSignal): Promise<ReadyProbe> {
+    if (this.target.probe) return this.target.probe(inst, readyUrl, signal).catch((e) => ({ ok: false, answer: errorMessage(e) }));
+    return httpProbe(readyUrl, this.readiness.requestTimeoutMs, signal, this.http);
+  }
+  private async logsOf(inst: InstanceRef): Promise<string | undefined> {
+    if (!this.target.logs) return undefined;
+    try {
+      const ctl = AbortSignal.timeout(10_000);
+      return (await this.target.logs(inst, this.opts.logLines ?? 10, ctl)).trim() || undefined;
+    } catch (err) {
+      return `(could not read logs: ${errorMessage(err)})`;
+    }
+  }
+
+  /**
+   * Switches one group to the versions in their plans (deploy forward, switchBack when undoing).
+   * Forward: the first failure cancels the siblings and the group fails. Undo: every member is
+   * tried; the ready ones go back into traffic, the others stay out.
+   */
+  async switchGroup(group: Plan[], direction: 'forward' | 'undo', how: 'deploy' | 'switchBack', record: BatchRecord): Promise<Failure | undefined> {
+    const t = this.target;
+    const forward = direction === 'forward';
+    const groupCtl = new AbortController();
+    const signal = AbortSignal.any([this.signal, groupCtl.signal]);
+    const insts = group.map((p) => p.inst);
+    const undoFailed = (p: Plan, reason: string) => {
+      p.state.status = 'rollback-failed';
+      p.state.error = reason;
+    };
+    if (t.strategy === 'in-place') {
+      try {
+        await t.drain(insts, this.signal);
+      } catch (err) {
+        if (this.signal.aborted) throw new Cancelled();
+        const reason = `drain failed: ${errorMessage(err)}`;
+        if (!forward) group.forEach((p) => undoFailed(p, reason));
+        return { phase: 'drain', instance: insts.map((i) => i.id).join(', '), reason };
+      }
+      if (forward) for (const p of group) if (p.state.status === 'old') p.state.status = 'drained';
+      this.save();
+    }
+    const started = performance.now();
+    const outcomes = await Promise.all(
+      group.map(async (p): Promise<Failure | undefined> => {
+        const version = forward ? p.state.to : p.state.from;
+        try {
+          if (!version) throw new UserError('no previous version to switch back to');
+          if (forward) p.state.status = 'switching';
+          this.save();
+          if (t.strategy === 'in-place') await t.stop(p.inst, signal);
+          const s = how === 'deploy' ? await t.deploy(p.inst, version, signal) : await t.switchBack(p.inst, version, signal);
+          const r = await waitReady(() => this.check(p.inst, s.readyUrl, signal), {
+            ...this.readiness,
+            signal,
+            exited: t.exited ? () => t.exited!(p.inst) : undefined,
+          });
+          if (!r.ok) {
+            const fail: Failure = { phase: 'readiness', instance: p.inst.id, reason: `${p.inst.id} ${r.reason}`, lastAnswer: r.lastAnswer };
+            groupCtl.abort(new Cancelled());
+            fail.logs = await this.logsOf(p.inst);
+            if (!forward) undoFailed(p, `${r.reason}; last answer: ${r.lastAnswer}`);
+            return fail;
+          }
+          const took = performance.now() - started;
+          if (forward) p.state.readyMs = Math.round(took);
+          else p.state.rollbackReadyMs = Math.round(took);
+          this.opts.log.info(`  ${p.inst.id}: ${version} ready in ${formatDuration(took)}`);
+          return undefined;
+        } catch (err) {
+          if (this.signal.aborted) return { phase: 'cancelled', instance: p.inst.id, reason: 'cancelled' };
+          if (groupCtl.signal.aborted && forward) return undefined; // a sibling failed first
+          groupCtl.abort(new Cancelled());
+          const reason = `${p.inst.id}: ${errorMessage(err)}`;
+          if (!forward) undoFailed(p, errorMessage(err));
+          return { phase: 'start', instance: p.inst.id, reason, logs: await this.logsOf(p.inst) };
+        }
+      }),
+    );
+    if (this.signal.aborted) throw new Cancelled();
+    const failure = outcomes.find((o) => o !== undefined);
+    if (forward && failure) return failure;
+    // Into traffic: everything forward; only what came back when undoing.
+    const good = forward ? group : group.filter((p) => p.state.status !== 'rollback-failed');
+    try {
+      if (good.length) await t.undrain(good.map((p) => p.inst), this.signal);
+      if (t.strategy === 'beside') await Promise.all(good.map((p) => t.stop(p.inst, signal)));
+    } catch (err) {
+      if (this.signal.aborted) throw new Cancelled();
+      const reason = `${t.strategy === 'beside' ? 'switching traffic' : 'undrain'} failed: ${errorMessage(err)}`;
+      if (!forward) good.forEach((p) => undoFailed(p, reason));
+      return { phase: 'undrain', instance: good.map((p) => p.inst.id).join(', '), reason };
+    }
+    for (const p of good) p.state.status = forward ? 'new' : 'rolled-back';
+    record.endedAt = Date.now();
+    this.save();
+    return failure;
+  }
+
+  /** Undo: every instance that is not on its `from` version goes back, last batch first. */
+  async undo(plans: Plan[]): Promise<void> {
+    const t0 = performance.now();
+    const touched = plans.filter((p) => p.state.status !== 'old' && p.state.status !== 'rolled-back');
+    const drainedOnly = touched.filter((p) => p.state.status === 'drained');
+    const toSwitch = touched.filter((p) => p.state.status !== 'drained');
+    this.opts.log.info(`rolling back ${toSwitch.length} instance(s)${drainedOnly.length ? `, putting ${drainedOnly.length} drained instance(s) back` : ''}`);
+    // Keep everything that is not known-good out of traffic while we work.
+    if (toSwitch.length && this.target.strategy === 'in-place') {
+      try {
+        await this.target.drain(toSwitch.map((p) => p.inst), this.signal);
+      } catch (err) {
+        this.opts.log.warning(`could not take switched instances out of traffic: ${errorMessage(err)}`);
+      }
+    }
+    const byBatch = new Map<number, Plan[]>();
+    for (const p of toSwitch) byBatch.set(p.state.batch, [...(byBatch.get(p.state.batch) ?? []), p]);
+    for (const b of [...byBatch.keys()].sort((a, z) => z - a)) {
+      const group = byBatch.get(b)!;
+      await this.opts.log.group(`rollback batch ${b}: ${group.map((p) => p.inst.id).join(', ')}`, async () => {
+        const rec: BatchRecord = { batch: b, instances: group.map((p) => p.inst.id), startedAt: Date.now(), outcome: 'running' };
+        const f = await this.switchGroup(group, 'undo', 'switchBack', rec);
+        rec.outcome = f ? 'failed' : 'done';
+        rec.endedAt = Date.now();
+        if (f) this.opts.log.error(`rollback of ${f.instance ?? 'batch'} failed: ${f.reason}${f.lastAnswer ? ` (last answer: ${f.lastAnswer})` : ''}`);
+      });
+    }
+    if (drainedOnly.length) {
+      try {
+        await this.target.undrain(drainedOnly.map((p) => p.inst), this.signal);
+        for (const p of drainedOnly) p.state.status = 'rolled-back';
+      } catch (err) {
+        for (const p of drainedOnly) {
+          p.state.status = 'rollback-failed';
+          p.state.error = `still out of traffic: ${errorMessage(err)}`;
+        }
+      }
+    }
+    this.save();
+    this.rollbackMs = performance.now() - t0;
+  }
+  rollbackMs?: number;
+
+  async readVersions(insts: InstanceRef[]): Promise<Record<string, string>> {
+    const got = await Promise.all(
+      insts.map(async (i) => {
+        try {
+          return (await this.target.currentVersion(i, AbortSignal.timeout(15_000))) ?? '(none)';
+        } catch (err) {
+          return `unknown: ${errorMessage(err)}`;
+        }
+      }),
+    );
+    return Object.fromEntries(insts.map((i, k) => [i.id, got[k]!]));
+  }
+}
+
+function mostCommon(values: (string | undefined)[]): string | undefined {
+  const counts = new Map<string, number>();
+  for (const v of values) if (v !== undefined) counts.set(v, (counts.get(v) ?? 0) + 1);
+  let best: string | undefined;
+  let n = 0;
+  for (const [v, c] of counts) if (c > n) [best, n] = [v, c];
+  return best;
+}
+
+/**
+ * Shared loop: switch the plans batch by batch (rollout or rollback mode); undo on failure.
+ * `how` is 'deploy' for a rollout and 'switchBack' for rollback mode (to an earlier version).
+ */
+async function converge(
+  target: DeployTarget,
+  opts: EngineOptions,
+  mode: 'rollout' | 'rollback',
+  version: string,
+  all: InstanceRef[],
+  versions: (string | undefined)[],
+  targetVersion: (i: number) => string,
+): Promise<RolloutResult> {
+  const startedAt = Date.now();
+  const t0 = performance.now();
+  const plans: Plan[] = [];
+  all.forEach((inst, i) => {
+    const to = targetVersion(i);
+    if (versions[i] === to) return;
+    plans.push({ inst, state: { id: inst.id, url: inst.url, batch: 0, from: versions[i], to, status: 'old' } });
+  });
+  const previousVersion = mostCommon(plans.map((p) => p.state.from)) ?? mostCommon(versions);
+  const groups = splitIntoBatches(plans, opts.batches);
+  groups.forEach((g, k) => g.forEach((p) => (p.state.batch = k + 1)));
+  const state: RolloutState = { schema: 1, mode, target: target.kind, version, previousVersion, startedAt, finished: false, totalBatches: groups.length, instances: plans.map((p) => p.state) };
+  const run = new Run(target, opts, state);
+  const result = (status: RolloutStatus, failure?: Failure, finalVersions?: Record<string, string>): RolloutResult => ({
+    status,
+    mode,
+    version,
+    previousVersion,
+    startedAt,
+    durationMs: performance.now() - t0,
+    batches: run.batches,
+    instances: [
+      ...plans.map((p) => p.state),
+      ...all.filter((i) => !plans.some((p) => p.inst.id === i.id)).map((i): InstanceState => ({ id: i.id, url: i.url, batch: 0, from: version, to: version, status: 'new' })),
+    ],
+    failure,
+    finalVersions,
+    rollbackMs: run.rollbackMs,
+    warnings: run.warnings,
+  });
+  if (plans.length === 0) {
+    opts.log.info(`every instance already runs ${version}: nothing to do`);
+    state.finished = true;
+    return result('unchanged');
+  }
+  if (target.strategy === 'in-place' && groups.some((g) => g.length >= all.length)) {
+    run.warnings.push(`a batch covers every instance (${all.length}): with in-place switching no instance serves traffic during that batch`);
+    opts.log.warning(run.warnings.at(-1)!);
+  }
+  run.save();
+
+  let failure: Failure | undefined;
+  try {
+    if (mode === 'rollout' && target.prepare) {
+      try {
+        await opts.log.group(`prepare ${version} on ${plans.length} instance(s)`, () => target.prepare!(version, plans.map((p) => p.inst), run.signal));
+      } catch (err) {
+        if (run.signal.aborted) throw new Cancelled();
+        state.finished = true;
+        run.save();
+        return result('failed', { phase: 'prepare', reason: `prepare failed, nothing was switched: ${errorMessage(err)}` });
+      }
+    }
+    for (let k = 0; k < groups.length; k++) {
+      const group = groups[k]!;
+      const rec: BatchRecord = { batch: k + 1, instances: group.map((p) => p.inst.id), startedAt: Date.now(), outcome: 'running' };
+      run.batches.push(rec);
+      failure = await opts.log.group(`batch ${k + 1}/${groups.length}: ${rec.instances.join(', ')} → ${mode === 'rollout' ? version : 'previous version'}`, () =>
+        run.switchGroup(group, 'forward', mode === 'rollout' ? 'deploy' : 'switchBack', rec),
+      );
+      rec.endedAt = Date.now();
+      if (failure) {
+        rec.outcome = 'failed';
+        break;
+      }
+      rec.outcome = 'done';
+      opts.log.info(`batch ${k + 1}/${groups.length}: ${rec.instances.join(', ')} ready in ${formatDuration(rec.endedAt - rec.startedAt)}`);
+      if (k < groups.length - 1) {
+        if (opts.pauseMs) {
+          opts.log.info(`pause ${formatDuration(opts.pauseMs)}`);
+          await sleep(opts.pauseMs, run.signal);
+        }
+        if (opts.gate) {
+          const g0 = performance.now();
+          const newSet = new Set(plans.filter((p) => p.state.status === 'new').map((p) => p.inst.id));
+          const ctxInst = (i: InstanceRef, idx: number) => ({ id: i.id, url: i.url, version: newSet.has(i.id) ? version : versions[idx] ?? '' });
+          let verdict: GateResult;
+          try {
+            verdict = await opts.gate({
+              batch: k + 1,
+              totalBatches: groups.length,
+              newInstances: all.map(ctxInst).filter((i) => newSet.has(i.id) || i.version === version),
+              oldInstances: all.map(ctxInst).filter((i) => !newSet.has(i.id) && i.version !== version),
+              signal: run.signal,
+            });
+          } catch (err) {
+            if (run.signal.aborted) throw new Cancelled();
+            verdict = { pass: false, verdict: 'error', reason: `gate error: ${errorMessage(err)}` };
+          }
+          rec.gate = { ...verdict, durationMs: performance.now() - g0 };
+          opts.log.info(`gate after batch ${k + 1}: ${verdict.pass ? 'pass' : 'FAIL'}: ${verdict.reason}`);
+          if (!verdict.pass) {
+            failure = { phase: 'gate', reason: `gate failed after batch ${k + 1}: ${verdict.reason}` };
+            break;
+          }
+        }
+      }
+    }
+  } catch (err) {
+    if (!(err instanceof Cancelled) && !run.signal.aborted) {
+      failure = { phase: 'target', reason: errorMessage(err) };
+    } else {
+      failure = { phase: 'cancelled', reason: 'the rollout was cancelled' };
+    }
+  }
+  if (run.signal.aborted) failure = { phase: 'cancelled', reason: 'the rollout was cancelled', instance: failure?.instance };
+
+  if (!failure) {
+    state.finished = true;
+    run.save();
+    if (mode === 'rollout' && target.finish) {
+      try {
+        await target.finish(version, all, run.signal);
+      } catch (err) {
+        run.warnings.push(`cleanup after the rollout failed: ${errorMessage(err)}`);
+      }
+    }
+    return result('succeeded');
+  }
+  const last = run.batches.at(-1);
+  if (last && last.outcome === 'running') last.outcome = failure.phase === 'cancelled' ? 'cancelled' : 'failed';
+  if (failure.phase === 'cancelled' && !opts.rollbackOnCancel) {
+    opts.log.warning('rollout cancelled: the saved state lets the post step roll back what was switched');
+    run.save();
+    return result('cancelled', failure);
+  }
+  opts.log.error(`${mode === 'rollout' ? 'rollout' : 'rollback'} failed: ${failure.reason}${failure.lastAnswer ? ` (last answer: ${failure.lastAnswer})` : ''}`);
+  // Undo with a signal of its own: a cancelled CLI run still rolls back.
+  const undoRun = new Run(target, { ...opts, signal: AbortSignal.timeout(10 * 60_000) }, state);
+  await undoRun.undo(plans);
+  run.rollbackMs = undoRun.rollbackMs;
+  state.finished = true;
+  run.save();
+  const finalVersions = await run.readVersions(all);
+  const ok = plans.every((p) => p.state.status === 'rolled-back' || p.state.status === 'old');
+  return result(ok ? 'rolled-back' : 'rollback-failed', failure, finalVersions);
+}
+
+/** Deploys `version` to every instance of the target in batches; rolls back on failure. */
+export async function rollout(target: DeployTarget, version: string, opts: EngineOptions): Promise<RolloutResult> {
+  const signal = opts.signal ?? new AbortController().signal;
+  const all = await target.instances(signal);
+  if (all.length === 0) throw new UserError(`the ${target.kind} target has no instances`);
+  const versions = await Promise.all(all.map((i) => target.currentVersion(i, signal)));
+  opts.log.info(`fleet: ${all.map((i, k) => `${i.id}=${versions[k] ?? '(none)'}`).join(', ')}`);
+  return converge(target, opts, 'rollout', version, all, versions, () => version);
+}
+
+/**
+ * Rollback mode: puts every instance back on the version kept on the target (previousVersion),
+ * or on `toVersion` when given. Fails before any change when an instance keeps no earlier version.
+ */
+export async function rollbackFleet(target: DeployTarget, opts: EngineOptions & { toVersion?: string }): Promise<RolloutResult> {
+  const signal = opts.signal ?? new AbortController().signal;
+  const all = await target.instances(signal);
+  if (all.length === 0) throw new UserError(`the ${target.kind} target has no instances`);
+  const versions = await Promise.all(all.map((i) => target.currentVersion(i, signal)));
+  const prev = opts.toVersion ? all.map(() => opts.toVersion) : await Promise.all(all.map((i) => target.previousVersion(i, signal)));
+  const missing = all.filter((_, k) => !prev[k]);
+  if (missing.length) throw new UserError(`rollback: no previous version is kept on ${missing.map((i) => i.id).join(', ')}; nothing was changed`);
+  const to = mostCommon(prev)!;
+  if (new Set(prev).size > 1) opts.log.warning(`instances keep different previous versions: ${all.map((i, k) => `${i.id}=${prev[k]}`).join(', ')}`);
+  opts.log.info(`rollback: ${all.map((i, k) => `${i.id} ${versions[k] ?? '(none)'} → ${prev[k]}`).join(', ')}`);
+  return converge(target, opts, 'rollback', to, all, versions, (k) => prev[k]!);
+}
+
+/**
+ * The post step after a cancellation: undoes what the saved state says was switched (every
+ * instance not known to be back on its old version), then reads the versions back.
+ */
+export async function resumeRollback(target: DeployTarget, saved: RolloutState, opts: Omit<EngineOptions, 'batches'>): Promise<RolloutResult> {
+  const t0 = performance.now();
+  const signal = opts.signal ?? AbortSignal.timeout(10 * 60_000);
+  const all = await target.instances(signal);
+  const byId = new Map(all.map((i) => [i.id, i]));
+  const state: RolloutState = structuredClone(saved);
+  const plans: Plan[] = [];
+  for (const s of state.instances) {
+    const inst = byId.get(s.id);
+    if (!inst) {
+      s.status = 'rollback-failed';
+      s.error = 'no longer listed by the target';
+      continue;
+    }
+    plans.push({ inst, state: s });
+  }
+  const run = new Run(target, { ...opts, batches: [], signal }, state);
+  await run.undo(plans);
+  state.finished = true;
+  run.save();
+  const finalVersions = await run.readVersions(all);
+  const ok = state.instances.every((p) => p.status === 'rolled-back' || p.status === 'old');
+  return {
+    status: ok ? 'rolled-back' : 'rollback-failed',
+    mode: state.mode,
+    version: state.version,
+    previousVersion: state.previousVersion,
+    startedAt: state.startedAt,
+    durationMs: performance.now() - t0,
+    batches: [],
+    instances: state.instances,
+    failure: { phase: 'cancelled', reason: 'the rollout was cancelled before it finished' },
+    finalVersions,
+    rollbackMs: run.rollbackMs,
+    warnings: [],
+  };
+}
+
+/** Whether a saved state still needs the post step (an unfinished rollout that switched something). */
+export function needsUndo(state: RolloutState | undefined): boolean {
+  return !!state && !state.finished && state.instances.some((s) => s.status !== 'old' && s.status !== 'rolled-back');
+}

@@ -1,0 +1,353 @@
+/**
+ * The `hosts` target: VMs over SSH, releases side by side (Capistrano-style), nginx in front.
+ *
+ * On each host, under its deploy root:
+ *   releases/<version>/   one directory per version (uploaded from the artifact, or already there)
+ *   current  -> releases/<version>   what runs
+ *   previous -> releases/<version>   what ran before the last deploy (rollback mode goes there)
+ *   shared/app.pid, shared/app.log   the process started by the built-in start (nohup, pid file)
+ * Start: the start command (argument array; `{version}`, `{port}`, `{release_dir}`, `{deploy_root}`,
+ * `{host}`, `{instance}` substituted per argument) runs in the release directory in the background,
+ * or `systemctl restart <unit>` when a systemd unit is given. Stop: the stop command, `systemctl
+ * stop`, or SIGTERM to the pid file's process and SIGKILL after the drain timeout.
+ * Drain: the instance is marked `down` in the generated nginx upstream (nginx -t, then reload).
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { exec as defaultExec, execOk, type Exec } from '../lib/exec.ts';
+import { UserError, errorMessage } from '../lib/errors.ts';
+import type { Reporter } from '../lib/report.ts';
+import type { DeployTarget, InstanceRef, Started } from './engine.ts';
+import { NginxUpstream, localNginxHost, sshNginxHost } from './nginx.ts';
+import { SshClient, remoteCommand, sshTargetName, type SshHost } from './ssh.ts';
+
+export interface HostSpec extends SshHost {
+  /** Instance id shown everywhere (`web1`, or `host:port`). */
+  id: string;
+  appPort: number;
+  deployRoot: string;
+}
+
+export interface HostsTargetOptions {
+  hosts: HostSpec[];
+  ssh: SshClient;
+  /** Local directory or .tar.gz uploaded as releases/<version> when a host does not have it. */
+  artifact?: string;
+  /** Start command (argument array with placeholders). Runs in the foreground of a nohup'ed background job. */
+  start?: string[];
+  stop?: string[];
+  systemdUnit?: string;
+  /** How systemctl is called (default ['sudo', '-n', 'systemctl']). */
+  systemctl?: string[];
+  /** Environment for the start command (values may use placeholders). APP_VERSION and PORT are always set. */
+  env?: Record<string, string>;
+  /** Instance URL template: `http://{host}:{port}`. */
+  urlTemplate?: string;
+  readyPath: string;
+  keepReleases: number;
+  /** SIGTERM → SIGKILL grace of the built-in stop (ms). */
+  drainTimeoutMs: number;
+  nginx?: {
+    /** 'local' or an SSH host. */
+    host: 'local' | SshHost;
+    file: string;
+    name: string;
+    command: string[];
+    /** host:port of an instance in the upstream; template, default `{host}:{port}`. */
+    addressTemplate?: string;
+    settleMs?: number;
+  };
+  log: Reporter;
+  exec?: Exec;
+  tempDir?: string;
+}
+
+const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+
+export function checkVersionName(v: string, input = 'version'): string {
+  if (!VERSION_RE.test(v)) throw new UserError(`Input '${input}': got ${JSON.stringify(v)}; expected a release name of letters, digits, '.', '_', '+', '-' (it becomes a directory name), at most 128 characters`);
+  return v;
+}
+
+/** Substitutes {name} placeholders in one argument (no shell, no splitting). Unknown names stay. */
+export function substitute(arg: string, vars: Record<string, string>): string {
+  return arg.replace(/\{([a-z_]+)\}/g, (m, k: string) => (k in vars ? vars[k]! : m));
+}
+
+// Fixed remote scripts: user values arrive as $1, $2, … only.
+const READ_VERSIONS = `cd "$1" 2>/dev/null || { echo; echo; exit 0; }
+c=$(readlink current 2>/dev/null || true); p=$(readlink previous 2>/dev/null || true)
+printf '%s\\n%s\\n' "\${c##*/}" "\${p##*/}"`;
+
+const HAS_RELEASE = `if [ -d "$1/releases/$2" ]; then echo yes; else echo no; fi`;
+
+const UNPACK = `set -e
+mkdir -p "$1/releases" "$1/shared"
+tmp="$1/releases/.incoming-$2"
+rm -rf "$tmp"; mkdir -p "$tmp"
+tar -xzf - -C "$tmp"
+touch "$tmp"
+if [ -d "$1/releases/$2" ]; then rm -rf "$tmp"; else mv "$tmp" "$1/releases/$2"; fi`;
+
+/**
+ * $1 root, $2 version, $3 'deploy'|'switchback', $4 mode ('nohup'|'none'), $5 the command line
+ * quoted by us (kept in the release as .slipway-start), then the command argv. A switch back
+ * starts a release the way it was started when it was deployed (its own environment), from
+ * .slipway-start when present.
+ * `previous` is not touched here: finish() moves it once a rollout succeeded, so an undone rollout
+ * leaves it as it was.
+ */
+const SWITCH_AND_START = `set -e
+root=$1; ver=$2; how=$3; mode=$4; line=$5; shift 5
+rel="$root/releases/$ver"
+[ -d "$rel" ] || { echo "release $ver is not on this host ($rel)" >&2; exit 3; }
+if [ "$how" = deploy ]; then printf '%s\n' "$line" > "$rel/.slipway-start"
+elif [ -f "$rel/.slipway-start" ]; then eval "set -- $(cat "$rel/.slipway-start")"; fi
+mkdir -p "$root/shared"
+ln -sfn "releases/$ver" "$root/.current.tmp" && mv -Tf "$root/.current.tmp" "$root/current"
+cd "$rel"
+echo "=== slipway: starting $ver $(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$root/shared/app.log"
+if [ "$mode" = nohup ]; then
+  nohup "$@" >> "$root/shared/app.log" 2>&1 < /dev/null &
+  echo $! > "$root/shared/app.pid"
+else
+  "$@"
+fi`;
+
+/** Shell function: the process exists and is not a zombie (an exited child not yet reaped). */
+const ALIVE_FN = `alive() { kill -0 "$1" 2>/dev/null || return 1; if [ -r "/proc/$1/status" ]; then ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; fi; }`;
+
+/** $1 root, $2 grace in twentieths of a second. */
+const STOP_PIDFILE = `${ALIVE_FN}
+pidf="$1/shared/app.pid"
+[ -f "$pidf" ] || exit 0
+pid=$(cat "$pidf")
+if [ -n "$pid" ] && alive "$pid"; then
+  kill -TERM "$pid" 2>/dev/null || true
+  i=0
+  while alive "$pid" && [ "$i" -lt "$2" ]; do sleep 0.05; i=$((i+1)); done
+  if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; echo "killed $pid after the drain timeout"; fi
+fi
+rm -f "$pidf"`;
+
+const ALIVE = `${ALIVE_FN}
+pidf="$1/shared/app.pid"; if [ -f "$pidf" ] && alive "$(cat "$pidf")"; then echo alive; else echo dead; fi`;
+
+/** $1 root, $2 how many to keep. Never removes current or previous. */
+const PRUNE = `cd "$1/releases" 2>/dev/null || exit 0
+c=$(readlink ../current 2>/dev/null || true); p=$(readlink ../previous 2>/dev/null || true)
+n=0
+for r in $(ls -1t); do
+  n=$((n+1))
+  [ "$n" -le "$2" ] && continue
+  [ "releases/$r" = "$c" ] && continue
+  [ "releases/$r" = "$p" ] && continue
+  rm -rf "./$r"
+done`;
+
+/** $1 root, $2 the version that ran before a successful rollout. */
+const SET_PREVIOUS = `[ -d "$1/releases/$2" ] || exit 0
+ln -sfn "releases/$2" "$1/.previous.tmp" && mv -Tf "$1/.previous.tmp" "$1/previous"`;
+
+const LOGS = `tail -n "$2" "$1/shared/app.log" 2>/dev/null || true`;
+
+export class HostsTarget implements DeployTarget {
+  readonly kind = 'hosts';
+  readonly strategy = 'in-place' as const;
+  private readonly o: HostsTargetOptions;
+  private readonly byId: Map<string, HostSpec>;
+  private readonly nginx?: NginxUpstream;
+  private readonly exec: Exec;
+  private readonly versions = new Map<string, { current?: string; previous?: string }>();
+  /** The version each instance ran before this rollout switched it (for `previous` on success). */
+  private readonly from = new Map<string, string | undefined>();
+  private tarball?: string;
+  private scratch?: string;
+
+  constructor(o: HostsTargetOptions) {
+    this.o = o;
+    this.exec = o.exec ?? defaultExec;
+    this.byId = new Map(o.hosts.map((h) => [h.id, h]));
+    if (this.byId.size !== o.hosts.length) throw new UserError('hosts: two hosts have the same name');
+    if (o.nginx) {
+      const n = o.nginx;
+      this.nginx = new NginxUpstream({
+        host: n.host === 'local' ? localNginxHost(this.exec) : sshNginxHost(o.ssh, n.host),
+        file: n.file,
+        name: n.name,
+        command: n.command,
+        servers: o.hosts.map((h) => ({ id: h.id, address: substitute(n.addressTemplate ?? '{host}:{port}', this.vars(h, '')) })),
+        settleMs: n.settleMs,
+      });
+    }
+  }
+
+  private vars(h: HostSpec, version: string): Record<string, string> {
+    return {
+      version,
+      port: String(h.appPort),
+      app_port: String(h.appPort),
+      host: h.host,
+      instance: h.id,
+      deploy_root: h.deployRoot,
+      release_dir: `${h.deployRoot}/releases/${version}`,
+    };
+  }
+  private host(i: InstanceRef): HostSpec {
+    const h = this.byId.get(i.id);
+    if (!h) throw new UserError(`hosts: unknown instance ${i.id}`);
+    return h;
+  }
+  private urlOf(h: HostSpec): string {
+    return substitute(this.o.urlTemplate ?? 'http://{host}:{port}', this.vars(h, ''));
+  }
+
+  async instances(): Promise<InstanceRef[]> {
+    return this.o.hosts.map((h) => ({ id: h.id, url: this.urlOf(h) }));
+  }
+
+  private async readVersions(i: InstanceRef, signal: AbortSignal) {
+    const h = this.host(i);
+    const r = await this.o.ssh.script(h, READ_VERSIONS, [h.deployRoot], 'reading the current release', { signal, timeoutMs: 60_000 });
+    const [current, previous] = r.stdout.split('\n');
+    const v = { current: current?.trim() || undefined, previous: previous?.trim() || undefined };
+    this.versions.set(i.id, v);
+    return v;
+  }
+  async currentVersion(i: InstanceRef, signal: AbortSignal) {
+    return (await this.readVersions(i, signal)).current;
+  }
+  async previousVersion(i: InstanceRef, signal: AbortSignal) {
+    return (this.versions.get(i.id) ?? (await this.readVersions(i, signal))).previous;
+  }
+
+  /** Uploads the release where it is missing and checks nginx, before anything is switched. */
+  async prepare(version: string, insts: InstanceRef[], signal: AbortSignal): Promise<void> {
+    const hosts = insts.map((i) => this.host(i));
+    const has = await Promise.all(hosts.map(async (h) => (await this.o.ssh.script(h, HAS_RELEASE, [h.deployRoot, version], 'checking the release', { signal })).stdout.trim() === 'yes'));
+    const missing = hosts.filter((_, k) => !has[k]);
+    if (missing.length) {
+      if (!this.o.artifact) throw new UserError(`release ${version} is not on ${missing.map((h) => h.id).join(', ')} and no artifact was given to upload`);
+      const tar = await this.pack(signal);
+      const t0 = performance.now();
+      await Promise.all(missing.map((h) => this.o.ssh.streamFile(h, tar, UNPACK, [h.deployRoot, version], `uploading release ${version}`, { signal })));
+      this.o.log.info(`uploaded ${version} to ${missing.length} host(s) in ${Math.round(performance.now() - t0)} ms`);
+    }
+    if (this.nginx) {
+      await this.nginx.adopt(signal);
+      await this.nginx.check(signal);
+    }
+  }
+
+  private async pack(signal: AbortSignal): Promise<string> {
+    if (this.tarball) return this.tarball;
+    const a = this.o.artifact!;
+    let st;
+    try {
+      st = statSync(a);
+    } catch {
+      throw new UserError(`Input 'artifact': ${a} does not exist`);
+    }
+    if (st.isFile()) {
+      if (!/\.(tar\.gz|tgz)$/.test(a)) throw new UserError(`Input 'artifact': ${a} is a file but not a .tar.gz/.tgz archive (give a directory or a .tar.gz)`);
+      return (this.tarball = a);
+    }
+    this.scratch = mkdtempSync(join(this.o.tempDir ?? '/tmp', 'slipway-artifact-'));
+    const out = join(this.scratch, 'release.tar.gz');
+    await execOk('tar', ['-czf', out, '-C', a, '.'], { signal, timeoutMs: 300_000, what: 'packing the artifact' });
+    return (this.tarball = out);
+  }
+
+  async drain(insts: InstanceRef[], signal: AbortSignal): Promise<void> {
+    if (this.nginx) await this.nginx.setDown(insts.map((i) => i.id), true, signal);
+  }
+  async undrain(insts: InstanceRef[], signal: AbortSignal): Promise<void> {
+    if (this.nginx) await this.nginx.setDown(insts.map((i) => i.id), false, signal);
+  }
+
+  async stop(i: InstanceRef, signal: AbortSignal): Promise<void> {
+    const h = this.host(i);
+    const cur = this.versions.get(i.id)?.current ?? '';
+    const vars = this.vars(h, cur);
+    if (this.o.stop) {
+      await this.o.ssh.runOk(h, this.o.stop.map((a) => substitute(a, vars)), 'the stop command', { signal, timeoutMs: this.o.drainTimeoutMs + 30_000 });
+    } else if (this.o.systemdUnit) {
+      await this.o.ssh.runOk(h, [...(this.o.systemctl ?? ['sudo', '-n', 'systemctl']), 'stop', this.o.systemdUnit], 'systemctl stop', { signal, timeoutMs: this.o.drainTimeoutMs + 30_000 });
+    } else {
+      const r = await this.o.ssh.script(h, STOP_PIDFILE, [h.deployRoot, String(Math.ceil(this.o.drainTimeoutMs / 50))], 'stopping the app', { signal, timeoutMs: this.o.drainTimeoutMs + 30_000 });
+      if (r.stdout.trim()) this.o.log.warning(`${i.id}: ${r.stdout.trim()}`);
+    }
+  }
+
+  private async start(i: InstanceRef, version: string, how: 'deploy' | 'switchback', signal: AbortSignal): Promise<Started> {
+    const h = this.host(i);
+    const vars = this.vars(h, version);
+    let mode = 'nohup';
+    let argv: string[];
+    if (this.o.systemdUnit) {
+      mode = 'none';
+      argv = [...(this.o.systemctl ?? ['sudo', '-n', 'systemctl']), 'restart', this.o.systemdUnit];
+    } else {
+      const env = { ...Object.fromEntries(Object.entries(this.o.env ?? {}).map(([k, v]) => [k, substitute(v, vars)])), APP_VERSION: version, PORT: String(h.appPort) };
+      argv = ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...(this.o.start ?? []).map((a) => substitute(a, vars))];
+    }
+    await this.o.ssh.script(h, SWITCH_AND_START, [h.deployRoot, version, how, mode, remoteCommand(argv), ...argv], how === 'deploy' ? `starting ${version}` : `switching back to ${version}`, { signal, timeoutMs: 120_000 });
+    const v = this.versions.get(i.id) ?? {};
+    if (how === 'deploy' && !this.from.has(i.id)) this.from.set(i.id, v.current);
+    v.current = version;
+    this.versions.set(i.id, v);
+    return { readyUrl: this.urlOf(h) + this.o.readyPath };
+  }
+  deploy(i: InstanceRef, version: string, signal: AbortSignal) {
+    return this.start(i, version, 'deploy', signal);
+  }
+  switchBack(i: InstanceRef, version: string, signal: AbortSignal) {
+    return this.start(i, version, 'switchback', signal);
+  }
+
+  async logs(i: InstanceRef, lines: number, signal: AbortSignal): Promise<string> {
+    const h = this.host(i);
+    const [log, alive] = await Promise.all([
+      this.o.ssh.script(h, LOGS, [h.deployRoot, String(lines)], 'reading the app log', { signal, timeoutMs: 15_000 }),
+      this.o.systemdUnit ? Promise.resolve(undefined) : this.o.ssh.script(h, ALIVE, [h.deployRoot], 'checking the app process', { signal, timeoutMs: 15_000 }),
+    ]);
+    const state = alive ? (alive.stdout.trim() === 'alive' ? '(process running)' : '(process not running)') : '';
+    return `${log.stdout.trimEnd()}${state ? `\n${state}` : ''}`;
+  }
+
+  /** After a successful rollout: `previous` → what ran before, then prune old releases. */
+  async finish(version: string, insts: InstanceRef[], signal: AbortSignal): Promise<void> {
+    await Promise.all(
+      insts.map(async (i) => {
+        const h = this.host(i);
+        try {
+          const before = this.from.get(i.id);
+          if (before && before !== version) {
+            await this.o.ssh.script(h, SET_PREVIOUS, [h.deployRoot, before], 'recording the previous release', { signal });
+            const v = this.versions.get(i.id);
+            if (v) v.previous = before;
+          }
+          await this.o.ssh.script(h, PRUNE, [h.deployRoot, String(this.o.keepReleases)], 'pruning old releases', { signal });
+        } catch (e) {
+          this.o.log.warning(`${h.id}: ${errorMessage(e)}`);
+        }
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.o.ssh.close();
+    if (this.scratch) rmSync(this.scratch, { recursive: true, force: true });
+  }
+}
+
+/** Parses `[user@]host[:port]` (IPv6 as `[::1]:22`). */
+export function parseHostEntry(text: string, defaults: { user: string; port: number }): SshHost {
+  const m = /^(?:([A-Za-z0-9._][A-Za-z0-9._-]*)@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*)(?::(\d{1,5}))?$/.exec(text.trim());
+  if (!m) throw new UserError(`host ${JSON.stringify(text)} is not [user@]host[:port]`);
+  const port = m[3] ? Number(m[3]) : defaults.port;
+  if (port < 1 || port > 65535) throw new UserError(`host ${JSON.stringify(text)}: port out of range`);
+  return { user: m[1] ?? defaults.user, host: m[2]!.replace(/^\[|\]$/g, ''), port };
+}
+
+export { sshTargetName };

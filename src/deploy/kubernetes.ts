@@ -1,0 +1,1240 @@
+/**
+ * The Kubernetes target: rolling, canary and blue/green deploys of a Deployment through kubectl
+ * (the user's kubeconfig, context and namespace; argument arrays; state read with `-o json`).
+ *
+ * ## How it maps onto the engine (engine.ts)
+ * The engine replaces instances itself, batch by batch, through DeployTarget. On Kubernetes the
+ * Deployment controller replaces pods (maxSurge/maxUnavailable), so this file is not a
+ * DeployTarget: it is a driver with the same vocabulary.
+ * - Batches/steps: `steps` are cumulative fractions of the replicas (canary-steps `5%,50%,100%`
+ *   → [0.05, 0.5, 1]); engine-style `batches` (`1,25%,100%`, each entry one batch) are turned
+ *   into cumulative steps once the replica count is known. A step is reached when
+ *   max(1, ceil(fraction × replicas)) pods of the new version are available.
+ * - The gate is the engine's GateFn, called between steps (not after the last), with a
+ *   GateContext whose instances are pods (id = pod name, url = http://podIP:containerPort or ''
+ *   when the pod has no IP or port, version = the `version` label value) plus a `kubernetes`
+ *   field (namespace, deployment, label selectors for the new and the old pods) so a metrics
+ *   gate compares by the version label. Rolling: the rollout is paused (`kubectl rollout pause`)
+ *   while the gate runs and resumed after. Canary: the canary Deployment is sized to the step,
+ *   then the gate runs. Blue/green: the gate runs once, after the Service switched.
+ * - Results use the engine's RolloutStatus (`succeeded`, `unchanged`, `rolled-back`,
+ *   `rollback-failed`, `failed`); `toEngineResult` converts a KubeRolloutResult into the engine's
+ *   RolloutResult (pods as instances) for the action's outputs and summary.
+ * - Rollback: rolling → `kubectl rollout undo --to-revision=<revision before>` and wait until
+ *   complete; canary → delete the canary Deployment (and undo the stable one if the promotion
+ *   failed); blue/green → switch the Service selector back (before the switch: scale the idle
+ *   slot down). A cancelled rollout (signal) is undone at once, with a signal of its own.
+ *
+ * ## Strategies
+ * - rolling: one strategic-merge patch sets the container image, the change-cause annotation
+ *   (`kubernetes.io/change-cause`: image, commit, run URL), the `version` label when the
+ *   template already has one, `progressDeadlineSeconds` when given, and `maxUnavailable: 0,
+ *   maxSurge: 1` unless the user chose a strategy (a last-applied manifest that names one, or
+ *   anything else than the API default RollingUpdate 25%/25%). `manifests` mode instead applies
+ *   a directory of manifests (client-side `kubectl apply`) with the image substituted, then
+ *   follows the Deployment the same way.
+ * - canary: `<name>-canary` beside the stable Deployment: its pods carry the stable template's
+ *   labels (so the same Service selects them) plus `track: canary` and `version: <v>`; its
+ *   selector is the stable one plus `track: canary`. Sized per step, gated, grown; at 100% the
+ *   stable Deployment gets the new image (a rolling update, `version` label set) and the canary
+ *   is deleted.
+ * - blue-green: two slots, `<name>` (blue) and `<name>-green`, told apart by the label
+ *   `slipway.dev/slot` which the Service selector includes. The idle slot gets the new image and
+ *   the live slot's replica count, must become fully ready, then the Service selector switches
+ *   in one patch. The old slot keeps running (annotation `slipway.dev/keep-until`) for
+ *   keep-previous; `switchBack()` moves the selector back instantly while it runs, and
+ *   `expirePrevious()` (for a later step or a scheduled workflow; the next blue/green rollout reuses that slot anyway) scales it to 0
+ *   after that time. The first blue/green rollout prepares a Service whose selector has no slot
+ *   label: it adds `slipway.dev/slot: blue` to the blue template (a same-image rolling update),
+ *   then to the Service selector, so green pods never receive traffic before the switch.
+ */
+import { parseAllDocuments } from 'yaml';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { errorMessage, InputError, UserError } from '../lib/errors.ts';
+import { formatDuration, formatPercent } from '../lib/duration.ts';
+import type { Reporter } from '../lib/report.ts';
+import type { BatchSize } from './batches.ts';
+import type { GateContext, GateFn, GateResult, InstanceState, RolloutResult, RolloutStatus } from './engine.ts';
+import { assessRollout, Kubectl, KubectlError, revisionOf, selectorString, type KubectlOptions, type KubeObject, type PodView, type RolloutView } from './kubernetes-kubectl.ts';
+
+export { Kubectl, KubectlError, assessRollout, selectorString, type RolloutView, type PodView } from './kubernetes-kubectl.ts';
+
+export type KubeStrategy = 'rolling' | 'canary' | 'blue-green';
+
+export const SLOT_LABEL = 'slipway.dev/slot';
+export const KEEP_UNTIL_ANNOTATION = 'slipway.dev/keep-until';
+export const CHANGE_CAUSE = 'kubernetes.io/change-cause';
+export const VERSION_LABEL = 'version';
+export const TRACK_LABEL = 'track';
+
+export interface KubernetesDeployerOptions extends KubectlOptions {
+  /** The Deployment (input `deployment`). Required unless `manifests` holds exactly one Deployment. */
+  deployment?: string;
+  /** Input `namespace`. Default: the context's namespace, else `default`. */
+  namespace?: string;
+  /** Input `container`: the container whose image changes. Default: the only one, else the one named like the Deployment. */
+  container?: string;
+  /** Input `manifests`: a directory of YAML/JSON manifests applied with the image substituted (rolling only). */
+  manifests?: string;
+  /** The Service in front of the pods (canary check, blue/green switch). Default: the one Service whose selector matches the pods. */
+  service?: string;
+  /** Input `progress-deadline` (ms): set as spec.progressDeadlineSeconds and used as Slipway's own no-progress timeout. Default: the Deployment's (600 s). */
+  progressDeadlineMs?: number;
+  /** Input `keep-previous` (ms): blue/green keeps the old slot running this long. Default 10 min; 0 scales it down at once. */
+  keepPreviousMs?: number;
+  /** Status poll interval (ms). Default 1000. */
+  pollMs?: number;
+  /** For the change-cause annotation. */
+  commitSha?: string;
+  runUrl?: string;
+  /** Replaces the generated change-cause text. */
+  changeCause?: string;
+  /** Value of the `version` label. Default: the image tag, else the first 12 hex digits of its digest. */
+  version?: string;
+}
+
+export interface KubeRolloutRequest {
+  /** The image to deploy, ideally by digest (`registry/app@sha256:…`). */
+  image: string;
+  strategy?: KubeStrategy;
+  /** Cumulative fractions (0, 1]: [0.05, 0.5, 1]. Default: rolling [1], canary [0.05, 0.5, 1]. */
+  steps?: readonly number[];
+  /** Engine-style batches (each entry one batch), used when steps is not given. */
+  batches?: readonly BatchSize[];
+  gate?: GateFn;
+  signal?: AbortSignal;
+  log: Reporter;
+}
+
+export interface KubeGateContext extends GateContext {
+  kubernetes: {
+    namespace: string;
+    deployment: string;
+    strategy: KubeStrategy;
+    /** Label selector of the new pods and of the old (baseline) pods. */
+    newSelector: string;
+    oldSelector: string;
+    versionLabel: string;
+  };
+}
+
+export interface KubePod {
+  name: string;
+  version: string;
+  image: string;
+  /** ReplicaSet revision (rolling) or Deployment (canary/blue-green) the pod belongs to. */
+  owner?: string;
+  ready: boolean;
+  createdAt?: string;
+  /** The pod's Ready condition time (the API's, second precision). */
+  readyAt?: string;
+  /** First time Slipway saw it ready, from the start of the rollout (ms). */
+  readyAfterMs?: number;
+  restarts: number;
+  why?: string;
+}
+
+export interface KubeStep {
+  step: number;
+  fraction: number;
+  /** New pods wanted at this step. */
+  target: number;
+  /** New pods available when the step was reached. */
+  available: number;
+  startedAt: number;
+  endedAt?: number;
+  gate?: GateResult & { durationMs: number };
+  outcome: 'running' | 'done' | 'failed' | 'cancelled';
+}
+
+export interface KubeFailure {
+  phase: 'prepare' | 'apply' | 'rollout' | 'gate' | 'switch' | 'promote' | 'cancelled';
+  reason: string;
+  /** The rollout state last seen (`1 of 3 updated, 0 available`) and why pods were not ready. */
+  lastState?: string;
+}
+
+export interface KubeRolloutResult {
+  status: RolloutStatus;
+  strategy: KubeStrategy;
+  namespace: string;
+  context?: string;
+  deployment: string;
+  image: string;
+  version: string;
+  previousImage?: string;
+  previousVersion?: string;
+  /** Deployment revision after the rollout (or after the undo), and before it. */
+  revision?: number;
+  previousRevision?: number;
+  replicas: number;
+  startedAt: number;
+  durationMs: number;
+  rollbackMs?: number;
+  steps: KubeStep[];
+  pods: KubePod[];
+  canary?: { deployment: string; sizes: number[]; deleted: boolean };
+  blueGreen?: { service: string; from: string; to: string; switched: boolean; switchedBack: boolean; previousDeployment: string; keepUntil?: string };
+  failure?: KubeFailure;
+  /** Image the Deployment (the live slot for blue/green) runs at the end, read back. */
+  finalImage?: string;
+  events: { atMs: number; message: string }[];
+  warnings: string[];
+}
+
+export interface KubernetesDeployer {
+  readonly options: Readonly<KubernetesDeployerOptions>;
+  rollout(req: KubeRolloutRequest): Promise<KubeRolloutResult>;
+  /** Blue/green: moves the Service back to the previous slot while it still runs. */
+  switchBack(o: { log: Reporter; signal?: AbortSignal }): Promise<{ from: string; to: string; service: string }>;
+  /** Blue/green: scales the non-live slot to 0 once its keep-until time passed. Returns its name when it did. */
+  expirePrevious(o: { log: Reporter; signal?: AbortSignal; now?: Date }): Promise<string | undefined>;
+}
+
+const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const IMAGE = /^[A-Za-z0-9][A-Za-z0-9._\-/:]*(@sha256:[0-9a-f]{64})?$/;
+
+/** max(1, ceil(fraction × replicas)), never more than replicas (replicas 0 → 0). */
+export function podsForStep(fraction: number, replicas: number): number {
+  if (replicas <= 0) return 0;
+  return Math.min(replicas, Math.max(1, Math.ceil(fraction * replicas - 1e-9)));
+}
+
+/** Cumulative step fractions, sorted, ending with 1. */
+export function normalizeSteps(steps: readonly number[] | undefined, batches: readonly BatchSize[] | undefined, replicas: number, fallback: readonly number[]): number[] {
+  let out: number[];
+  if (steps && steps.length) out = [...steps];
+  else if (batches && batches.length && replicas > 0) {
+    out = [];
+    let done = 0;
+    for (let i = 0; done < replicas && i < 10_000; i++) {
+      const b = batches[Math.min(i, batches.length - 1)]!;
+      const size = 'count' in b ? b.count : Math.max(1, Math.ceil(b.fraction * replicas));
+      done = Math.min(replicas, done + size);
+      out.push(done / replicas);
+    }
+  } else out = [...fallback];
+  for (const s of out) if (!(s > 0 && s <= 1)) throw new UserError(`step ${formatPercent(s)} is not in (0%, 100%]`);
+  out = [...new Set(out)].sort((a, b) => a - b);
+  if (out.at(-1) !== 1) out.push(1);
+  return out;
+}
+
+/** The repository part of an image reference (no tag, no digest). */
+export function imageRepository(image: string): string {
+  const noDigest = image.split('@')[0]!;
+  const slash = noDigest.lastIndexOf('/');
+  const colon = noDigest.lastIndexOf(':');
+  return colon > slash ? noDigest.slice(0, colon) : noDigest;
+}
+
+/** A label value naming the version: the tag, else the digest's first 12 hex digits. */
+export function versionFromImage(image: string): string {
+  const [ref, digest] = image.split('@');
+  const repo = imageRepository(ref!);
+  const tag = ref!.length > repo.length ? ref!.slice(repo.length + 1) : undefined;
+  const raw = tag ?? (digest ? digest.replace(/^sha256:/, '').slice(0, 12) : 'latest');
+  return sanitizeLabel(raw);
+}
+
+export function sanitizeLabel(v: string): string {
+  return v.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 63).replace(/^[^A-Za-z0-9]+/, '').replace(/[^A-Za-z0-9]+$/, '') || 'unknown';
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+class Cancelled extends Error {}
+
+/** Checks the options before anything runs; throws InputError naming the action input. */
+export function validateKubernetesOptions(o: KubernetesDeployerOptions, strategy?: KubeStrategy): void {
+  if (o.deployment !== undefined && (!NAME.test(o.deployment) || o.deployment.length > 63 - 7)) {
+    throw new InputError('deployment', o.deployment, 'a Deployment name (lowercase letters, digits and -, at most 56 characters so that -canary/-green fit)');
+  }
+  if (!o.deployment && !o.manifests) throw new InputError('deployment', o.deployment, 'the name of the Deployment to roll out (required unless manifests holds exactly one Deployment)');
+  if (o.namespace !== undefined && (!NAME.test(o.namespace) || o.namespace.length > 63)) throw new InputError('namespace', o.namespace, 'a namespace name (lowercase letters, digits and -)');
+  if (o.container !== undefined && (!NAME.test(o.container) || o.container.length > 63)) throw new InputError('container', o.container, 'a container name (lowercase letters, digits and -)');
+  if (o.service !== undefined && !NAME.test(o.service)) throw new InputError('service', o.service, 'a Service name');
+  if (o.context !== undefined && (!o.context || /[\s]/.test(o.context) || o.context.startsWith('-'))) throw new InputError('context', o.context, 'a kubeconfig context name');
+  if (o.kubeconfig !== undefined && (!o.kubeconfig || o.kubeconfig.startsWith('-'))) throw new InputError('kubeconfig', o.kubeconfig, 'the path of a kubeconfig file');
+  if (o.progressDeadlineMs !== undefined && !(o.progressDeadlineMs >= 1000)) throw new InputError('progress-deadline', String(o.progressDeadlineMs), 'a duration of at least 1s');
+  if (o.keepPreviousMs !== undefined && !(o.keepPreviousMs >= 0)) throw new InputError('keep-previous', String(o.keepPreviousMs), 'a duration');
+  if (o.manifests !== undefined) {
+    let ok = false;
+    try {
+      ok = statSync(o.manifests).isDirectory();
+    } catch {}
+    if (!ok) throw new InputError('manifests', o.manifests, 'a directory of Kubernetes manifests (.yaml, .yml, .json)');
+    if (strategy && strategy !== 'rolling') throw new InputError('manifests', o.manifests, `no manifests with strategy ${strategy} (manifests mode supports the rolling strategy only)`);
+  }
+  if (o.version !== undefined && sanitizeLabel(o.version) !== o.version) throw new InputError('version', o.version, 'a label value (letters, digits, - _ ., at most 63 characters, starting and ending with a letter or digit)');
+}
+
+export function createKubernetesDeployer(options: KubernetesDeployerOptions): KubernetesDeployer {
+  validateKubernetesOptions(options);
+  return {
+    options,
+    rollout: (req) => new KubeRun(options, req.log, req.signal).rollout(req),
+    switchBack: (o) => new KubeRun(options, o.log, o.signal).switchBack(),
+    expirePrevious: (o) => new KubeRun(options, o.log, o.signal).expirePrevious(o.now ?? new Date()),
+  };
+}
+
+interface Slot {
+  name: string;
+  slot: 'blue' | 'green';
+}
+
+/** One rollout (or switch-back): the kubectl client, the timeline, the result being built. */
+class KubeRun {
+  readonly o: KubernetesDeployerOptions;
+  readonly log: Reporter;
+  readonly signal: AbortSignal;
+  k!: Kubectl;
+  readonly t0 = performance.now();
+  readonly startedAt = Date.now();
+  readonly events: { atMs: number; message: string }[] = [];
+  readonly warnings: string[] = [];
+  readonly seenReady = new Map<string, number>();
+  readonly pollMs: number;
+
+  constructor(o: KubernetesDeployerOptions, log: Reporter, signal?: AbortSignal) {
+    this.o = o;
+    this.log = log;
+    this.signal = signal ?? new AbortController().signal;
+    this.pollMs = o.pollMs ?? 1000;
+  }
+
+  note(message: string) {
+    this.events.push({ atMs: performance.now() - this.t0, message });
+    this.log.info(message);
+  }
+  warn(message: string) {
+    this.warnings.push(message);
+    this.log.warning(message);
+  }
+  checkCancel() {
+    if (this.signal.aborted) throw new Cancelled();
+  }
+
+  /** Resolves the namespace (context default) and checks context and namespace exist. */
+  async connect(): Promise<void> {
+    const probe = new Kubectl({ ...this.o, namespace: this.o.namespace ?? 'default' });
+    let ns = this.o.namespace;
+    if (!ns) {
+      let cfg: KubeObject;
+      try {
+        cfg = await probe.json(['config', 'view', '--minify'], { signal: this.signal, namespaced: false });
+      } catch (err) {
+        throw new UserError(`kubeconfig: ${errorMessage(err).replace(/^kubectl config view: /, '')}${this.o.context ? ` (context ${JSON.stringify(this.o.context)})` : ''}`);
+      }
+      ns = cfg.contexts?.[0]?.context?.namespace || 'default';
+    } else if (this.o.context) {
+      try {
+        await probe.json(['config', 'view', '--minify'], { signal: this.signal, namespaced: false });
+      } catch (err) {
+        throw new UserError(`kubeconfig: ${errorMessage(err).replace(/^kubectl config view: /, '')}`);
+      }
+    }
+    this.k = new Kubectl({ ...this.o, namespace: ns! });
+    try {
+      await this.k.json(['get', 'namespace', ns!], { signal: this.signal, namespaced: false });
+    } catch (err) {
+      if (err instanceof KubectlError && err.reason === 'NotFound') {
+        throw new UserError(`namespace ${JSON.stringify(ns)} not found${this.o.context ? ` in context ${JSON.stringify(this.o.context)}` : ''} (check the namespace input or the context's namespace)`);
+      }
+      if (!(err instanceof KubectlError && err.reason === 'Forbidden')) throw err;
+    }
+  }
+
+  async getDeployment(name: string): Promise<KubeObject> {
+    const d = await this.k.find('deployment', name, this.signal);
+    if (!d) throw new UserError(`Deployment ${JSON.stringify(name)} not found in namespace ${JSON.stringify(this.k.namespace)}${this.k.context ? ` (context ${this.k.context})` : ''}`);
+    return d;
+  }
+
+  pickContainer(d: KubeObject): KubeObject {
+    const cs: KubeObject[] = d.spec?.template?.spec?.containers ?? [];
+    const name = d.metadata?.name;
+    if (this.o.container) {
+      const c = cs.find((x) => x.name === this.o.container);
+      if (!c) throw new InputError('container', this.o.container, `a container of Deployment ${name}: ${cs.map((x) => x.name).join(', ') || '(none)'}`);
+      return c;
+    }
+    if (cs.length === 1) return cs[0]!;
+    const same = cs.find((x) => x.name === name);
+    if (same) return same;
+    throw new InputError('container', undefined, `one of the containers of Deployment ${name} (it has ${cs.length}: ${cs.map((x) => x.name).join(', ')})`);
+  }
+
+  changeCause(image: string): string {
+    if (this.o.changeCause) return this.o.changeCause;
+    const parts = [`slipway: ${image}`];
+    const extra = [this.o.commitSha ? `commit ${this.o.commitSha}` : '', this.o.runUrl ? `run ${this.o.runUrl}` : ''].filter(Boolean);
+    return extra.length ? `${parts[0]} (${extra.join(', ')})` : parts[0]!;
+  }
+
+  private readonly selectors = new Map<string, string>();
+
+  /**
+   * The rollout as the API shows it. `withPods`: also the ReplicaSets and pods (one more kubectl
+   * call, run in parallel once the selector is known); without, the Deployment status only.
+   */
+  async observe(name: string, container?: string, withPods = true): Promise<RolloutView> {
+    let sel = this.selectors.get(name);
+    const listPods = (s: string) => this.k.json<KubeObject>(['get', 'replicasets,pods', '-l', s], { signal: this.signal });
+    let d: KubeObject;
+    let list: KubeObject | undefined;
+    if (withPods && sel) [d, list] = await Promise.all([this.getDeployment(name), listPods(sel)]);
+    else {
+      d = await this.getDeployment(name);
+      sel = selectorString(d.spec?.selector);
+      this.selectors.set(name, sel);
+      if (withPods) list = await listPods(sel);
+    }
+    const items: KubeObject[] = list?.items ?? [];
+    const view = assessRollout(d, items.filter((i) => i.kind === 'ReplicaSet'), items.filter((i) => i.kind === 'Pod'), container);
+    const at = performance.now() - this.t0;
+    for (const p of view.pods) if (p.ready && !this.seenReady.has(p.name)) this.seenReady.set(p.name, at);
+    return view;
+  }
+
+  /** Pods of Deployments selected by `sel`, for canary/blue-green (no rollout view needed). */
+  async pods(sel: string): Promise<KubeObject[]> {
+    const list = await this.k.json<KubeObject>(['get', 'pods', '-l', sel], { signal: this.signal });
+    return list.items ?? [];
+  }
+
+  podRecord(p: PodView, version: string, owner?: string): KubePod {
+    return { name: p.name, version, image: p.image, owner, ready: p.ready, createdAt: p.createdAt, readyAt: p.readyAt, readyAfterMs: this.seenReady.get(p.name), restarts: p.restarts, why: p.why };
+  }
+
+  gateInstances(pods: PodView[], version: (p: PodView) => string, port: number | undefined) {
+    return pods.map((p) => ({ id: p.name, url: p.ip && port ? `http://${p.ip}:${port}` : '', version: version(p) }));
+  }
+
+  /**
+   * Follows a Deployment's rollout until complete. `targets` are new-pod counts at which the
+   * rollout is paused and `onStep` (the gate) runs; a gate failure ends the follow.
+   */
+  async follow(
+    name: string,
+    o: { container?: string; deadlineMs: number; targets?: number[]; onStep?: (idx: number, view: RolloutView) => Promise<GateResult | undefined>; what: string },
+  ): Promise<{ ok: true; view: RolloutView } | { ok: false; reason: string; view?: RolloutView; gate?: boolean }> {
+    let sig = '';
+    let progressAt = performance.now();
+    let next = 0;
+    let pausedByUs = false;
+    const slack = Math.max(5000, o.deadlineMs * 0.2);
+    let lastMsg = '';
+    const pending = () => !!(o.targets && o.onStep && next < o.targets.length);
+    for (;;) {
+      this.checkCancel();
+      let view = await this.observe(name, o.container, pending());
+      const s = `${view.observed}/${view.updated}/${view.available}/${view.total}/${view.newAvailable}/${view.pods.filter((p) => p.ready).length}`;
+      if (s !== sig) {
+        sig = s;
+        progressAt = performance.now();
+      }
+      if (view.message !== lastMsg) {
+        lastMsg = view.message;
+        this.log.info(`${o.what}: ${view.message}`);
+      }
+      const withPods = async () => (view.pods.length || !view.observed ? view : await this.observe(name, o.container, true));
+      if (view.observed && view.deadlineExceeded && !view.paused) return { ok: false, reason: `${o.what}: Deployment ${name} exceeded its progress deadline (${view.deadlineExceeded})`, view: await withPods() };
+      if (pending() && view.observed) {
+        const target = o.targets![next]!;
+        // Pause as soon as the controller asked for the step's pods, so that it starts no more.
+        if (!pausedByUs && !view.complete && !view.paused && view.newDesired >= target) {
+          await this.k.run(['rollout', 'pause', `deployment/${name}`], { signal: this.signal });
+          pausedByUs = true;
+          this.log.info(`${o.what}: paused at ${view.newDesired} new pod(s) for step ${next + 1}`);
+          continue;
+        }
+        if (view.newAvailable >= target || view.complete) {
+          let idx = next;
+          while (idx + 1 < o.targets!.length && view.newAvailable >= o.targets![idx + 1]!) idx++;
+          if (!pausedByUs && !view.complete) {
+            await this.k.run(['rollout', 'pause', `deployment/${name}`], { signal: this.signal });
+            pausedByUs = true;
+            view = await this.observe(name, o.container, true);
+          }
+          let verdict: GateResult | undefined;
+          try {
+            verdict = await o.onStep!(idx, view);
+          } finally {
+            if (pausedByUs && (verdict?.pass ?? !this.signal.aborted)) {
+              await this.k.run(['rollout', 'resume', `deployment/${name}`], { signal: this.signal });
+              pausedByUs = false;
+            }
+          }
+          if (verdict && !verdict.pass) return { ok: false, reason: verdict.reason, view, gate: true };
+          next = idx + 1;
+          progressAt = performance.now();
+          continue;
+        }
+      }
+      if (view.complete && !pending()) return { ok: true, view: await withPods() };
+      if (performance.now() - progressAt > o.deadlineMs + slack) {
+        return { ok: false, reason: `${o.what}: no progress for ${formatDuration(performance.now() - progressAt)} (progress deadline ${formatDuration(o.deadlineMs)}); last state: ${view.message}`, view: await withPods() };
+      }
+      await sleep(this.pollMs, this.signal).catch(() => undefined);
+    }
+  }
+
+  lastState(view?: RolloutView): string | undefined {
+    if (!view) return undefined;
+    const bad = view.pods.filter((p) => p.isNew && !p.ready);
+    return `${view.message}${bad.length ? `; not ready: ${bad.slice(0, 5).map((p) => `${p.name} (${p.why ?? 'not ready'})`).join(', ')}` : ''}`;
+  }
+
+  deadlineFor(d: KubeObject): number {
+    return this.o.progressDeadlineMs ?? (d.spec?.progressDeadlineSeconds ?? 600) * 1000;
+  }
+
+  /** Undo with a signal of its own, so a cancelled run still rolls back. */
+  withOwnSignal<T>(ms: number, fn: () => Promise<T>): Promise<T> {
+    const saved = this.signal;
+    const own = AbortSignal.timeout(ms);
+    (this as { signal: AbortSignal }).signal = own;
+    return fn().finally(() => {
+      (this as { signal: AbortSignal }).signal = saved;
+    });
+  }
+
+  /** Rolls a Deployment back to `toRevision` (or patches the old image back) and waits until complete. */
+  async undo(name: string, container: string, toRevision: number | undefined, toImage: string | undefined, deadlineMs: number): Promise<{ ok: boolean; reason?: string; view?: RolloutView }> {
+    const t = performance.now();
+    const d = await this.getDeployment(name);
+    if (d.spec?.paused) await this.k.run(['rollout', 'resume', `deployment/${name}`], { signal: this.signal });
+    let done = false;
+    if (toRevision !== undefined) {
+      try {
+        await this.k.run(['rollout', 'undo', `deployment/${name}`, `--to-revision=${toRevision}`], { signal: this.signal });
+        this.note(`rollout undo: Deployment ${name} back to revision ${toRevision}`);
+        done = true;
+      } catch (err) {
+        this.warn(`kubectl rollout undo failed (${errorMessage(err)}); setting the previous image back instead`);
+      }
+    }
+    if (!done) {
+      if (!toImage) return { ok: false, reason: 'no earlier revision or image to go back to' };
+      await this.patch(name, { spec: { template: { spec: { containers: [{ name: container, image: toImage }] } } } });
+      this.note(`Deployment ${name}: image set back to ${toImage}`);
+    }
+    const f = await this.follow(name, { container, deadlineMs, what: 'rollback' });
+    this.note(f.ok ? `rollback complete in ${formatDuration(performance.now() - t)}` : `rollback did not complete: ${f.reason}`);
+    return f.ok ? { ok: true, view: f.view } : { ok: false, reason: f.reason, view: f.view };
+  }
+
+  async patch(name: string, body: unknown, kind = 'deployment', type: 'strategic' | 'merge' = 'strategic'): Promise<void> {
+    await this.k.run(['patch', kind, name, '--type', type, '-p', JSON.stringify(body)], { signal: this.signal });
+  }
+
+  base(strategy: KubeStrategy, deployment: string, image: string, version: string): KubeRolloutResult {
+    return {
+      status: 'failed',
+      strategy,
+      namespace: this.k?.namespace ?? this.o.namespace ?? '',
+      context: this.o.context,
+      deployment,
+      image,
+      version,
+      replicas: 0,
+      startedAt: this.startedAt,
+      durationMs: 0,
+      steps: [],
+      pods: [],
+      events: this.events,
+      warnings: this.warnings,
+    };
+  }
+
+  finish(r: KubeRolloutResult): KubeRolloutResult {
+    r.durationMs = performance.now() - this.t0;
+    r.namespace = this.k?.namespace ?? r.namespace;
+    return r;
+  }
+
+  async rollout(req: KubeRolloutRequest): Promise<KubeRolloutResult> {
+    const strategy = req.strategy ?? 'rolling';
+    validateKubernetesOptions(this.o, strategy);
+    if (!req.image || !IMAGE.test(req.image) || req.image.length > 512) throw new InputError('image', req.image, 'an image reference such as registry.example.com/app@sha256:<64 hex> or registry.example.com/app:1.2.3');
+    if (!req.image.includes('@sha256:')) this.warn(`image ${req.image} has no digest: a tag can move; deploy by digest (build-and-tag's image output) to be sure what runs`);
+    const version = this.o.version ?? versionFromImage(req.image);
+    await this.connect();
+    this.note(`Kubernetes ${strategy} deploy of ${req.image} (version ${version}) in namespace ${this.k.namespace}${this.o.context ? `, context ${this.o.context}` : ''}`);
+    const gate = req.gate;
+    try {
+      if (strategy === 'rolling') return this.finish(await this.rolling(req, version, gate));
+      if (strategy === 'canary') return this.finish(await this.canary(req, version, gate));
+      return this.finish(await this.blueGreen(req, version, gate));
+    } catch (err) {
+      if (err instanceof Cancelled) throw new UserError('the Kubernetes rollout was cancelled before anything was changed');
+      throw err;
+    }
+  }
+
+  // ---------------------------------------------------------------- rolling
+
+  strategyPatch(d: KubeObject): KubeObject | undefined {
+    let userChose = false;
+    const last = d.metadata?.annotations?.['kubectl.kubernetes.io/last-applied-configuration'];
+    if (last) {
+      try {
+        userChose = !!JSON.parse(last)?.spec?.strategy;
+      } catch {}
+    }
+    const st = d.spec?.strategy;
+    const isDefault = st?.type === 'RollingUpdate' && st.rollingUpdate?.maxSurge === '25%' && st.rollingUpdate?.maxUnavailable === '25%';
+    if (userChose || !isDefault) return undefined;
+    return { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } };
+  }
+
+  loadManifests(dir: string, image: string, version: string, cause: string): { docs: KubeObject[]; deployment: string; container: string } {
+    const files = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
+    if (!files.length) throw new InputError('manifests', dir, 'a directory with at least one .yaml, .yml or .json manifest');
+    const docs: KubeObject[] = [];
+    for (const f of files) {
+      const text = readFileSync(join(dir, f), 'utf8');
+      for (const doc of parseAllDocuments(text)) {
+        if (doc.errors.length) throw new UserError(`manifests: ${f}: ${doc.errors[0]!.message.split('\n')[0]}`);
+        const v = doc.toJS() as KubeObject | null;
+        if (!v) continue;
+        if (typeof v !== 'object' || !v.kind || !v.apiVersion) throw new UserError(`manifests: ${f}: a document without kind/apiVersion`);
+        if (v.kind === 'List') docs.push(...(v.items ?? []));
+        else docs.push(v);
+      }
+    }
+    const deployments = docs.filter((d) => d.kind === 'Deployment');
+    const name = this.o.deployment ?? (deployments.length === 1 ? deployments[0]!.metadata?.name : undefined);
+    if (!name) throw new InputError('deployment', undefined, `the Deployment to follow (the manifests hold ${deployments.length}: ${deployments.map((d) => d.metadata?.name).join(', ') || 'none'})`);
+    const target = deployments.find((d) => d.metadata?.name === name);
+    if (!target) throw new InputError('deployment', name, `a Deployment defined in ${dir} (found: ${deployments.map((d) => d.metadata?.name).join(', ') || 'none'})`);
+    const repo = imageRepository(image);
+    let container = '';
+    for (const d of deployments) {
+      const cs: KubeObject[] = d.spec?.template?.spec?.containers ?? [];
+      for (const c of cs) {
+        const hit = this.o.container ? d === target && c.name === this.o.container : typeof c.image === 'string' && imageRepository(c.image) === repo;
+        if (!hit) continue;
+        c.image = image;
+        if (d === target) container ||= c.name;
+      }
+      if (d === target) {
+        d.metadata = { ...d.metadata, annotations: { ...d.metadata?.annotations, [CHANGE_CAUSE]: cause } };
+        d.spec ??= {};
+        if (!d.spec.strategy) d.spec.strategy = { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } };
+        if (this.o.progressDeadlineMs !== undefined) d.spec.progressDeadlineSeconds = Math.ceil(this.o.progressDeadlineMs / 1000);
+        const labels = d.spec.template?.metadata?.labels;
+        if (labels && VERSION_LABEL in labels) labels[VERSION_LABEL] = version;
+      }
+    }
+    if (!container) {
+      throw new InputError(this.o.container ? 'container' : 'image', this.o.container ?? image, this.o.container ? `a container of Deployment ${name} in the manifests` : `an image whose repository (${repo}) matches a container of Deployment ${name} in the manifests, or the container input`);
+    }
+    return { docs, deployment: name, container };
+  }
+
+  async rolling(req: KubeRolloutRequest, version: string, gate?: GateFn): Promise<KubeRolloutResult> {
+    const cause = this.changeCause(req.image);
+    let name = this.o.deployment!;
+    let containerName: string;
+    let manifests: ReturnType<KubeRun['loadManifests']> | undefined;
+    if (this.o.manifests) {
+      manifests = this.loadManifests(this.o.manifests, req.image, version, cause);
+      name = manifests.deployment;
+      containerName = manifests.container;
+    }
+    const before = manifests ? await this.k.find('deployment', name, this.signal) : await this.getDeployment(name);
+    const r = this.base('rolling', name, req.image, version);
+    if (before) {
+      const c = this.pickContainer(before);
+      containerName ??= c.name;
+      const cur = (before.spec.template.spec.containers as KubeObject[]).find((x) => x.name === containerName);
+      r.previousImage = cur?.image;
+      r.previousVersion = before.spec.template.metadata?.labels?.[VERSION_LABEL] ?? (cur?.image ? versionFromImage(cur.image) : undefined);
+      r.previousRevision = revisionOf(before);
+      r.replicas = before.spec.replicas ?? 1;
+      if (before.spec.paused) this.warn(`Deployment ${name} was paused; Slipway resumes it for this rollout`);
+    }
+    const container = containerName!;
+    const deadlineMs = before ? this.deadlineFor(before) : (this.o.progressDeadlineMs ?? 600_000);
+    if (before && !manifests && r.previousImage === req.image) {
+      const view = await this.observe(name, container);
+      if (view.complete) {
+        this.note(`Deployment ${name} already runs ${req.image} (revision ${view.revision}); nothing to do`);
+        r.status = 'unchanged';
+        r.revision = view.revision;
+        r.finalImage = req.image;
+        r.pods = view.pods.map((p) => this.podRecord(p, version, view.newReplicaSet));
+        return r;
+      }
+    }
+    // Change.
+    try {
+      if (manifests) {
+        // A stream of JSON objects, not a List: kubectl then validates each object by its own kind.
+        const out = await this.k.run(['apply', '-f', '-'], { input: manifests.docs.map((d) => JSON.stringify(d)).join('\n'), signal: this.signal });
+        this.note(`applied ${manifests.docs.length} object(s) from ${this.o.manifests}: ${out.trim().split('\n').join('; ')}`);
+      } else {
+        const spec: KubeObject = { template: { spec: { containers: [{ name: container, image: req.image }] } } };
+        const labels = before!.spec.template.metadata?.labels ?? {};
+        if (VERSION_LABEL in labels) spec.template.metadata = { labels: { [VERSION_LABEL]: version } };
+        const st = this.strategyPatch(before!);
+        if (st) spec.strategy = st;
+        if (this.o.progressDeadlineMs !== undefined) spec.progressDeadlineSeconds = Math.ceil(this.o.progressDeadlineMs / 1000);
+        if (before!.spec.paused) spec.paused = false;
+        await this.patch(name, { metadata: { annotations: { [CHANGE_CAUSE]: cause } }, spec });
+        this.note(`Deployment ${name}: ${container} → ${req.image}${st ? ' (maxUnavailable 0, maxSurge 1)' : ''}`);
+      }
+    } catch (err) {
+      if (err instanceof Cancelled) throw err;
+      r.failure = { phase: manifests ? 'apply' : 'prepare', reason: errorMessage(err) };
+      r.status = 'failed';
+      this.log.error(r.failure.reason);
+      return r;
+    }
+    const now = await this.getDeployment(name);
+    r.replicas = now.spec.replicas ?? 1;
+    const fractions = normalizeSteps(req.steps, req.batches, r.replicas, [1]);
+    const targets = fractions.slice(0, -1).map((f) => podsForStep(f, r.replicas));
+    const port = (now.spec.template.spec.containers as KubeObject[]).find((c) => c.name === container)?.ports?.[0]?.containerPort;
+    const sel = selectorString(now.spec.selector);
+    let current: KubeStep = { step: 1, fraction: fractions[0]!, target: podsForStep(fractions[0]!, r.replicas), available: 0, startedAt: Date.now(), outcome: 'running' };
+    r.steps.push(current);
+    let outcome: Awaited<ReturnType<KubeRun['follow']>>;
+    try {
+      outcome = await this.follow(name, {
+        container,
+        deadlineMs,
+        what: 'rollout',
+        targets: gate ? targets : undefined,
+        onStep: async (idx, view) => {
+          current.available = view.newAvailable;
+          current.endedAt = Date.now();
+          current.step = idx + 1;
+          current.fraction = fractions[idx]!;
+          current.target = targets[idx]!;
+          this.note(`step ${idx + 1}/${fractions.length}: ${view.newAvailable} of ${r.replicas} pods on ${version} (${formatPercent(fractions[idx]!)} wanted); rollout paused for the gate`);
+          const g0 = performance.now();
+          const ctx: KubeGateContext = {
+            batch: idx + 1,
+            totalBatches: fractions.length,
+            newInstances: this.gateInstances(view.pods.filter((p) => p.isNew), () => version, port),
+            oldInstances: this.gateInstances(view.pods.filter((p) => !p.isNew), () => r.previousVersion ?? '', port),
+            signal: this.signal,
+            kubernetes: { namespace: this.k.namespace, deployment: name, strategy: 'rolling', newSelector: `${sel},pod-template-hash=${view.newHash}`, oldSelector: `${sel},pod-template-hash!=${view.newHash}`, versionLabel: VERSION_LABEL },
+          };
+          const v = await this.runGate(gate!, ctx);
+          current.gate = { ...v, durationMs: performance.now() - g0 };
+          current.outcome = v.pass ? 'done' : 'failed';
+          if (v.pass) {
+            current = { step: idx + 2, fraction: fractions[idx + 1]!, target: podsForStep(fractions[idx + 1]!, r.replicas), available: view.newAvailable, startedAt: Date.now(), outcome: 'running' };
+            r.steps.push(current);
+          }
+          return v;
+        },
+      });
+    } catch (err) {
+      if (!(err instanceof Cancelled) && !this.signal.aborted) throw err;
+      outcome = { ok: false, reason: 'the rollout was cancelled' };
+    }
+    const cancelled = this.signal.aborted;
+    if (outcome.ok) {
+      current.available = outcome.view.newAvailable;
+      current.endedAt = Date.now();
+      current.outcome = 'done';
+      r.status = 'succeeded';
+      r.revision = outcome.view.revision;
+      r.finalImage = req.image;
+      r.pods = outcome.view.pods.map((p) => this.podRecord(p, version, outcome.view.newReplicaSet));
+      this.note(`rollout complete: revision ${outcome.view.revision}, ${outcome.view.available}/${r.replicas} available`);
+      return r;
+    }
+    // Failure: undo.
+    current.endedAt ??= Date.now();
+    if (current.outcome === 'running') current.outcome = cancelled ? 'cancelled' : 'failed';
+    r.failure = { phase: cancelled ? 'cancelled' : outcome.gate ? 'gate' : manifests ? 'apply' : 'rollout', reason: outcome.gate ? `gate failed after step ${current.step}: ${outcome.reason}` : outcome.reason, lastState: this.lastState(outcome.view) };
+    r.pods = (outcome.view?.pods ?? []).map((p) => this.podRecord(p, p.isNew ? version : (r.previousVersion ?? ''), p.isNew ? outcome.view?.newReplicaSet : undefined));
+    this.log.error(`rollout failed: ${r.failure.reason}${r.failure.lastState ? ` (${r.failure.lastState})` : ''}`);
+    if (!before) {
+      r.status = 'failed';
+      this.warn(`Deployment ${name} did not exist before: there is no earlier revision to go back to; it is left as it is for inspection`);
+      return r;
+    }
+    const u0 = performance.now();
+    const undone = await this.withOwnSignal(deadlineMs * 2 + 60_000, () => this.undo(name, container, r.previousRevision, r.previousImage, deadlineMs));
+    r.rollbackMs = performance.now() - u0;
+    r.status = undone.ok ? 'rolled-back' : 'rollback-failed';
+    if (!undone.ok) r.failure.reason += `; rollback: ${undone.reason}`;
+    if (undone.view) r.revision = undone.view.revision;
+    const after = await this.getDeployment(name).catch(() => undefined);
+    r.finalImage = (after?.spec?.template?.spec?.containers as KubeObject[] | undefined)?.find((c) => c.name === container)?.image;
+    return r;
+  }
+
+  async runGate(gate: GateFn, ctx: KubeGateContext): Promise<GateResult> {
+    try {
+      const v = await gate(ctx);
+      this.note(`gate after step ${ctx.batch}: ${v.pass ? 'pass' : 'FAIL'}: ${v.reason}`);
+      return v;
+    } catch (err) {
+      if (this.signal.aborted) throw new Cancelled();
+      const v = { pass: false, verdict: 'error', reason: `gate error: ${errorMessage(err)}` };
+      this.note(`gate after step ${ctx.batch}: FAIL: ${v.reason}`);
+      return v;
+    }
+  }
+
+  // ---------------------------------------------------------------- canary & blue/green helpers
+
+  /** The Service in front of a Deployment's pods: the named one, or the only one whose selector matches. */
+  async findService(templateLabels: Record<string, string>, required: boolean): Promise<KubeObject | undefined> {
+    if (this.o.service) {
+      const s = await this.k.find('service', this.o.service, this.signal);
+      if (!s) throw new UserError(`Service ${JSON.stringify(this.o.service)} not found in namespace ${JSON.stringify(this.k.namespace)}`);
+      return s;
+    }
+    const list = await this.k.json<KubeObject>(['get', 'services'], { signal: this.signal });
+    const matching = (list.items ?? []).filter((s: KubeObject) => {
+      const sel: Record<string, string> = s.spec?.selector ?? {};
+      const keys = Object.keys(sel).filter((k) => k !== SLOT_LABEL);
+      return keys.length > 0 && keys.every((k) => templateLabels[k] === sel[k]);
+    });
+    if (matching.length === 1) return matching[0];
+    if (matching.length > 1) throw new InputError('service', undefined, `the Service to use (several select these pods: ${matching.map((s: KubeObject) => s.metadata.name).join(', ')})`);
+    if (required) throw new UserError(`no Service in namespace ${JSON.stringify(this.k.namespace)} selects the pods of this Deployment (labels ${JSON.stringify(templateLabels)}); blue/green switches a Service's selector`);
+    return undefined;
+  }
+
+  /** A Deployment manifest derived from `from`: new name, extra selector/template labels, image, replicas. */
+  derive(from: KubeObject, name: string, extraSelector: Record<string, string>, extraLabels: Record<string, string>, container: string, image: string, replicas: number, cause: string): KubeObject {
+    const spec = structuredClone(from.spec);
+    delete spec.paused;
+    spec.replicas = replicas;
+    spec.selector = { ...spec.selector, matchLabels: { ...(spec.selector?.matchLabels ?? {}), ...extraSelector } };
+    spec.template.metadata = { ...spec.template.metadata, labels: { ...(spec.template.metadata?.labels ?? {}), ...extraSelector, ...extraLabels } };
+    for (const c of spec.template.spec.containers as KubeObject[]) if (c.name === container) c.image = image;
+    if (this.o.progressDeadlineMs !== undefined) spec.progressDeadlineSeconds = Math.ceil(this.o.progressDeadlineMs / 1000);
+    const annotations: Record<string, string> = {};
+    for (const [k, v] of Object.entries((from.metadata?.annotations ?? {}) as Record<string, string>)) {
+      if (!k.startsWith('deployment.kubernetes.io/') && k !== 'kubectl.kubernetes.io/last-applied-configuration' && k !== KEEP_UNTIL_ANNOTATION) annotations[k] = v;
+    }
+    annotations[CHANGE_CAUSE] = cause;
+    return { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: this.k.namespace, labels: { ...(from.metadata?.labels ?? {}), ...extraSelector }, annotations }, spec };
+  }
+
+  async deleteDeployment(name: string): Promise<void> {
+    await this.k.run(['delete', 'deployment', name, '--ignore-not-found', '--wait=false'], { signal: this.signal });
+  }
+
+  async scale(name: string, replicas: number): Promise<void> {
+    await this.patch(name, { spec: { replicas } }, 'deployment', 'merge');
+  }
+
+  // ---------------------------------------------------------------- canary
+
+  async canary(req: KubeRolloutRequest, version: string, gate?: GateFn): Promise<KubeRolloutResult> {
+    const name = this.o.deployment!;
+    const canaryName = `${name}-canary`;
+    const stable = await this.getDeployment(name);
+    const c = this.pickContainer(stable);
+    const cause = this.changeCause(req.image);
+    const r = this.base('canary', name, req.image, version);
+    r.previousImage = c.image;
+    r.previousRevision = revisionOf(stable);
+    const stableLabels: Record<string, string> = stable.spec.template.metadata?.labels ?? {};
+    r.previousVersion = stableLabels[VERSION_LABEL] ?? versionFromImage(c.image);
+    r.replicas = stable.spec.replicas ?? 1;
+    if (r.replicas < 1) throw new UserError(`Deployment ${name} has 0 replicas: a canary needs a stable Deployment with at least one replica`);
+    const deadlineMs = this.deadlineFor(stable);
+    const fractions = normalizeSteps(req.steps, req.batches, r.replicas, [0.05, 0.5, 1]);
+    const sizes = fractions.slice(0, -1).map((f) => podsForStep(f, r.replicas));
+    r.canary = { deployment: canaryName, sizes: [], deleted: false };
+    if (c.image === req.image) {
+      this.note(`Deployment ${name} already runs ${req.image}; nothing to do`);
+      r.status = 'unchanged';
+      r.finalImage = c.image;
+      r.revision = r.previousRevision;
+      return r;
+    }
+    const svc = await this.findService(stableLabels, false);
+    if (svc) {
+      const sel: Record<string, string> = svc.spec?.selector ?? {};
+      for (const key of [VERSION_LABEL, TRACK_LABEL]) {
+        if (key in sel) throw new UserError(`Service ${svc.metadata.name} selects on the label ${JSON.stringify(key)}: canary pods carry ${key}=${key === TRACK_LABEL ? 'canary' : version} and would get no traffic; remove ${key} from the Service selector`);
+      }
+      this.note(`Service ${svc.metadata.name} (selector ${selectorString({ matchLabels: sel })}) will send traffic to the canary pods too`);
+    } else this.warn(`no Service selects the pods of ${name}: the canary gets no Service traffic`);
+    const leftover = await this.k.find('deployment', canaryName, this.signal);
+    if (leftover) {
+      this.warn(`a leftover ${canaryName} from an earlier run was deleted first`);
+      await this.deleteDeployment(canaryName);
+    }
+    const port = c.ports?.[0]?.containerPort as number | undefined;
+    const stableSel = selectorString(stable.spec.selector);
+    const canarySel = `${stableSel},${TRACK_LABEL}=canary`;
+    const fail = async (phase: KubeFailure['phase'], reason: string, view?: RolloutView): Promise<KubeRolloutResult> => {
+      r.failure = { phase: this.signal.aborted ? 'cancelled' : phase, reason, lastState: this.lastState(view) };
+      this.log.error(`canary failed: ${reason}`);
+      const u0 = performance.now();
+      await this.withOwnSignal(120_000, async () => {
+        try {
+          await this.deleteDeployment(canaryName);
+          r.canary!.deleted = true;
+          this.note(`deleted ${canaryName}: all traffic is back on ${r.previousVersion}`);
+        } catch (err) {
+          this.warn(`could not delete ${canaryName}: ${errorMessage(err)}`);
+        }
+      });
+      r.rollbackMs = performance.now() - u0;
+      r.status = r.canary!.deleted ? 'rolled-back' : 'rollback-failed';
+      r.finalImage = r.previousImage;
+      return r;
+    };
+    try {
+      for (let i = 0; i < sizes.length; i++) {
+        this.checkCancel();
+        const n = sizes[i]!;
+        const step: KubeStep = { step: i + 1, fraction: fractions[i]!, target: n, available: 0, startedAt: Date.now(), outcome: 'running' };
+        r.steps.push(step);
+        if (i === 0) {
+          const manifest = this.derive(stable, canaryName, { [TRACK_LABEL]: 'canary' }, { [VERSION_LABEL]: version }, c.name, req.image, n, cause);
+          try {
+            await this.k.run(['apply', '-f', '-'], { input: JSON.stringify(manifest), signal: this.signal });
+          } catch (err) {
+            if (err instanceof Cancelled || this.signal.aborted) throw new Cancelled();
+            step.outcome = 'failed';
+            return await fail('prepare', `could not create ${canaryName}: ${errorMessage(err)}`);
+          }
+        } else await this.scale(canaryName, n);
+        r.canary.sizes.push(n);
+        this.note(`step ${i + 1}/${fractions.length}: ${canaryName} sized to ${n} of ${r.replicas} pods (${formatPercent(fractions[i]!)}; about ${formatPercent(n / (n + r.replicas), 0)} of the pods behind the Service)`);
+        const f = await this.follow(canaryName, { container: c.name, deadlineMs, what: `canary step ${i + 1}` });
+        if (!f.ok) {
+          step.outcome = this.signal.aborted ? 'cancelled' : 'failed';
+          step.endedAt = Date.now();
+          r.pods = (f.view?.pods ?? []).map((p) => this.podRecord(p, version, canaryName));
+          return await fail('rollout', f.reason, f.view);
+        }
+        step.available = f.view.newAvailable;
+        step.endedAt = Date.now();
+        r.pods = f.view.pods.map((p) => this.podRecord(p, version, canaryName));
+        if (gate) {
+          const stablePods = (await this.pods(stableSel)).filter((p) => p.metadata?.labels?.[TRACK_LABEL] !== 'canary');
+          const g0 = performance.now();
+          const ctx: KubeGateContext = {
+            batch: i + 1,
+            totalBatches: fractions.length,
+            newInstances: this.gateInstances(f.view.pods, () => version, port),
+            oldInstances: stablePods.map((p) => ({ id: p.metadata.name, url: p.status?.podIP && port ? `http://${p.status.podIP}:${port}` : '', version: p.metadata?.labels?.[VERSION_LABEL] ?? r.previousVersion! })),
+            signal: this.signal,
+            kubernetes: { namespace: this.k.namespace, deployment: name, strategy: 'canary', newSelector: canarySel, oldSelector: `${stableSel},${TRACK_LABEL}!=canary`, versionLabel: VERSION_LABEL },
+          };
+          const v = await this.runGate(gate, ctx);
+          step.gate = { ...v, durationMs: performance.now() - g0 };
+          if (!v.pass) {
+            step.outcome = 'failed';
+            return await fail('gate', `gate failed after step ${i + 1}: ${v.reason}`, f.view);
+          }
+        }
+        step.outcome = 'done';
+      }
+      // Promote: the stable Deployment gets the new image, then the canary goes away.
+      this.checkCancel();
+      const step: KubeStep = { step: fractions.length, fraction: 1, target: r.replicas, available: 0, startedAt: Date.now(), outcome: 'running' };
+      r.steps.push(step);
+      const st = this.strategyPatch(stable);
+      await this.patch(name, {
+        metadata: { annotations: { [CHANGE_CAUSE]: cause } },
+        spec: { template: { metadata: { labels: { [VERSION_LABEL]: version } }, spec: { containers: [{ name: c.name, image: req.image }] } }, ...(st ? { strategy: st } : {}), ...(this.o.progressDeadlineMs !== undefined ? { progressDeadlineSeconds: Math.ceil(this.o.progressDeadlineMs / 1000) } : {}) },
+      });
+      this.note(`promote: Deployment ${name} → ${req.image} (version label ${version})`);
+      const f = await this.follow(name, { container: c.name, deadlineMs, what: 'promote' });
+      step.endedAt = Date.now();
+      if (!f.ok) {
+        step.outcome = this.signal.aborted ? 'cancelled' : 'failed';
+        const res = await fail('promote', f.reason, f.view);
+        const undone = await this.withOwnSignal(deadlineMs * 2 + 60_000, () => this.undo(name, c.name, r.previousRevision, r.previousImage, deadlineMs));
+        if (!undone.ok) {
+          res.status = 'rollback-failed';
+          res.failure!.reason += `; rollback: ${undone.reason}`;
+        }
+        return res;
+      }
+      step.available = f.view.newAvailable;
+      step.outcome = 'done';
+      r.revision = f.view.revision;
+      r.pods = f.view.pods.map((p) => this.podRecord(p, version, name));
+    } catch (err) {
+      if (err instanceof Cancelled || this.signal.aborted) {
+        const last = r.steps.at(-1);
+        if (last?.outcome === 'running') last.outcome = 'cancelled';
+        return await fail('cancelled', 'the rollout was cancelled');
+      }
+      throw err;
+    }
+    try {
+      await this.deleteDeployment(canaryName);
+      r.canary.deleted = true;
+      this.note(`promoted; deleted ${canaryName}`);
+    } catch (err) {
+      this.warn(`promoted, but ${canaryName} could not be deleted: ${errorMessage(err)}`);
+    }
+    r.status = 'succeeded';
+    r.finalImage = req.image;
+    return r;
+  }
+
+  // ---------------------------------------------------------------- blue/green
+
+  slots(name: string): { blue: Slot; green: Slot } {
+    return { blue: { name, slot: 'blue' }, green: { name: `${name}-green`, slot: 'green' } };
+  }
+
+  async blueGreen(req: KubeRolloutRequest, version: string, gate?: GateFn): Promise<KubeRolloutResult> {
+    const name = this.o.deployment!;
+    const cause = this.changeCause(req.image);
+    const { blue, green } = this.slots(name);
+    const blueD = await this.getDeployment(name);
+    const c = this.pickContainer(blueD);
+    const blueLabels: Record<string, string> = blueD.spec.template.metadata?.labels ?? {};
+    let svc = (await this.findService(blueLabels, true))!;
+    const liveSlot = svc.spec.selector?.[SLOT_LABEL] === 'green' ? green : blue;
+    const idle = liveSlot === blue ? green : blue;
+    const liveD = liveSlot === blue ? blueD : await this.getDeployment(green.name);
+    const liveC = (liveD.spec.template.spec.containers as KubeObject[]).find((x) => x.name === c.name)!;
+    const r = this.base('blue-green', name, req.image, version);
+    r.previousImage = liveC.image;
+    r.previousVersion = liveD.spec.template.metadata?.labels?.[VERSION_LABEL] ?? versionFromImage(liveC.image);
+    r.previousRevision = revisionOf(liveD);
+    r.replicas = liveD.spec.replicas ?? 1;
+    const deadlineMs = this.deadlineFor(liveD);
+    const selectorBefore = { ...svc.spec.selector };
+    r.blueGreen = { service: svc.metadata.name, from: liveSlot.name, to: idle.name, switched: false, switchedBack: false, previousDeployment: liveSlot.name };
+    if (liveC.image === req.image) {
+      this.note(`the live slot ${liveSlot.name} already runs ${req.image}; nothing to do`);
+      r.status = 'unchanged';
+      r.finalImage = req.image;
+      r.revision = r.previousRevision;
+      return r;
+    }
+    this.note(`Service ${svc.metadata.name} sends traffic to ${liveSlot.name} (${liveSlot.slot}); deploying ${req.image} to ${idle.name} (${idle.slot})`);
+    const port = c.ports?.[0]?.containerPort as number | undefined;
+    const bgStep: KubeStep = { step: 1, fraction: 1, target: r.replicas, available: 0, startedAt: Date.now(), outcome: 'running' };
+    r.steps.push(bgStep);
+    let createdIdle = false;
+    const abandonIdle = async (phase: KubeFailure['phase'], reason: string, view?: RolloutView) => {
+      r.failure = { phase: this.signal.aborted ? 'cancelled' : phase, reason, lastState: this.lastState(view) };
+      bgStep.outcome = this.signal.aborted ? 'cancelled' : 'failed';
+      bgStep.endedAt = Date.now();
+      this.log.error(`blue/green failed before the switch: ${reason}`);
+      const u0 = performance.now();
+      await this.withOwnSignal(120_000, async () => {
+        try {
+          if (createdIdle) await this.deleteDeployment(idle.name);
+          else await this.scale(idle.name, 0);
+          this.note(`${createdIdle ? 'deleted' : 'scaled to 0'} ${idle.name}; the Service still sends traffic to ${liveSlot.name}`);
+        } catch (err) {
+          this.warn(`could not clean up ${idle.name}: ${errorMessage(err)}`);
+        }
+      });
+      r.rollbackMs = performance.now() - u0;
+      r.status = 'rolled-back';
+      r.finalImage = r.previousImage;
+      return r;
+    };
+    try {
+      // One-time preparation: make the Service select by slot.
+      if (!(SLOT_LABEL in (svc.spec.selector ?? {}))) {
+        this.note(`preparing blue/green: Deployment ${blue.name} pods get the label ${SLOT_LABEL}=blue (a same-image rolling update), then Service ${svc.metadata.name} selects ${SLOT_LABEL}=blue`);
+        if (blueLabels[SLOT_LABEL] !== 'blue') {
+          await this.patch(blue.name, { spec: { template: { metadata: { labels: { [SLOT_LABEL]: 'blue' } } } } });
+          const f = await this.follow(blue.name, { container: c.name, deadlineMs, what: 'prepare blue slot' });
+          if (!f.ok) {
+            r.failure = { phase: 'prepare', reason: `could not label the blue slot: ${f.reason}`, lastState: this.lastState(f.view) };
+            r.status = 'failed';
+            bgStep.outcome = 'failed';
+            return r;
+          }
+        }
+        await this.patch(svc.metadata.name, { spec: { selector: { [SLOT_LABEL]: 'blue' } } }, 'service', 'merge');
+        svc = (await this.k.find('service', svc.metadata.name, this.signal))!;
+      }
+      this.checkCancel();
+      // The idle slot gets the new image and the live replica count.
+      const idleD = await this.k.find('deployment', idle.name, this.signal);
+      if (!idleD) {
+        if (idle !== green) throw new UserError(`Deployment ${idle.name} (the blue slot) is missing`);
+        const manifest = this.derive(blueD, green.name, { [SLOT_LABEL]: 'green' }, { [VERSION_LABEL]: version }, c.name, req.image, r.replicas, cause);
+        await this.k.run(['apply', '-f', '-'], { input: JSON.stringify(manifest), signal: this.signal });
+        createdIdle = true;
+        this.note(`created Deployment ${green.name} with ${r.replicas} replica(s) of ${req.image}`);
+      } else {
+        await this.patch(idle.name, {
+          metadata: { annotations: { [CHANGE_CAUSE]: cause, [KEEP_UNTIL_ANNOTATION]: null } },
+          spec: { replicas: r.replicas, paused: false, template: { metadata: { labels: { [VERSION_LABEL]: version, [SLOT_LABEL]: idle.slot } }, spec: { containers: [{ name: c.name, image: req.image }] } } },
+        });
+        this.note(`Deployment ${idle.name}: ${r.replicas} replica(s) of ${req.image}`);
+      }
+      const f = await this.follow(idle.name, { container: c.name, deadlineMs, what: `${idle.slot} slot` });
+      if (!f.ok) return await abandonIdle('rollout', f.reason, f.view);
+      bgStep.available = f.view.newAvailable;
+      r.pods = f.view.pods.filter((p) => p.isNew).map((p) => this.podRecord(p, version, idle.name));
+      r.revision = f.view.revision;
+      this.checkCancel();
+      // Switch.
+      await this.patch(svc.metadata.name, { spec: { selector: { [SLOT_LABEL]: idle.slot } } }, 'service', 'merge');
+      const after = await this.k.find('service', svc.metadata.name, this.signal);
+      if (after?.spec?.selector?.[SLOT_LABEL] !== idle.slot) return await abandonIdle('switch', `Service ${svc.metadata.name} selector did not change (it reads ${JSON.stringify(after?.spec?.selector)})`);
+      r.blueGreen.switched = true;
+      bgStep.endedAt = Date.now();
+      this.note(`switched Service ${svc.metadata.name}: ${selectorString({ matchLabels: selectorBefore })} → ${selectorString({ matchLabels: after.spec.selector })}`);
+      if (gate) {
+        const oldPods = await this.pods(`${selectorString(liveD.spec.selector)},${SLOT_LABEL}=${liveSlot.slot}`);
+        const g0 = performance.now();
+        const ctx: KubeGateContext = {
+          batch: 1,
+          totalBatches: 1,
+          newInstances: this.gateInstances(f.view.pods.filter((p) => p.isNew), () => version, port),
+          oldInstances: oldPods.map((p) => ({ id: p.metadata.name, url: p.status?.podIP && port ? `http://${p.status.podIP}:${port}` : '', version: r.previousVersion! })),
+          signal: this.signal,
+          kubernetes: { namespace: this.k.namespace, deployment: idle.name, strategy: 'blue-green', newSelector: `${selectorString({ matchLabels: after.spec.selector })}`, oldSelector: `${selectorString({ matchLabels: { ...after.spec.selector, [SLOT_LABEL]: liveSlot.slot } })}`, versionLabel: VERSION_LABEL },
+        };
+        const v = await this.runGate(gate, ctx);
+        bgStep.gate = { ...v, durationMs: performance.now() - g0 };
+        if (!v.pass) {
+          bgStep.outcome = 'failed';
+          r.failure = { phase: 'gate', reason: `gate failed after the switch: ${v.reason}` };
+          return await this.switchBackAfterFailure(r, svc.metadata.name, liveSlot, idle);
+        }
+      }
+      bgStep.outcome = 'done';
+    } catch (err) {
+      if (err instanceof Cancelled || this.signal.aborted) {
+        if (r.blueGreen.switched) {
+          r.failure = { phase: 'cancelled', reason: 'the rollout was cancelled after the switch' };
+          bgStep.outcome = 'cancelled';
+          return await this.switchBackAfterFailure(r, svc.metadata.name, liveSlot, idle);
+        }
+        return await abandonIdle('cancelled', 'the rollout was cancelled');
+      }
+      throw err;
+    }
+    // Keep the previous slot for instant switch-back.
+    const keep = this.o.keepPreviousMs ?? 600_000;
+    if (keep === 0) {
+      await this.scale(liveSlot.name, 0).catch((err) => this.warn(`could not scale ${liveSlot.name} down: ${errorMessage(err)}`));
+      this.note(`keep-previous 0: scaled ${liveSlot.name} to 0`);
+    } else {
+      const until = new Date(Date.now() + keep).toISOString().replace(/\.\d+Z$/, 'Z');
+      await this.patch(liveSlot.name, { metadata: { annotations: { [KEEP_UNTIL_ANNOTATION]: until } } }, 'deployment', 'merge').catch((err) => this.warn(`could not annotate ${liveSlot.name}: ${errorMessage(err)}`));
+      r.blueGreen.keepUntil = until;
+      this.note(`${liveSlot.name} keeps running until ${until} (keep-previous ${formatDuration(keep)}) for an instant switch back`);
+    }
+    r.status = 'succeeded';
+    r.finalImage = req.image;
+    return r;
+  }
+
+  async switchBackAfterFailure(r: KubeRolloutResult, service: string, back: Slot, from: Slot): Promise<KubeRolloutResult> {
+    this.log.error(`blue/green: ${r.failure?.reason}; switching back to ${back.name}`);
+    const u0 = performance.now();
+    await this.withOwnSignal(120_000, async () => {
+      try {
+        await this.patch(service, { spec: { selector: { [SLOT_LABEL]: back.slot } } }, 'service', 'merge');
+        const s = await this.k.find('service', service, this.signal);
+        r.blueGreen!.switchedBack = s?.spec?.selector?.[SLOT_LABEL] === back.slot;
+      } catch (err) {
+        this.warn(`switch back failed: ${errorMessage(err)}`);
+      }
+      if (r.blueGreen!.switchedBack) {
+        this.note(`switched Service ${service} back to ${back.name}`);
+        await this.scale(from.name, 0).catch((err) => this.warn(`could not scale ${from.name} down: ${errorMessage(err)}`));
+      }
+    });
+    r.rollbackMs = performance.now() - u0;
+    r.status = r.blueGreen!.switchedBack ? 'rolled-back' : 'rollback-failed';
+    r.finalImage = r.blueGreen!.switchedBack ? r.previousImage : r.image;
+    return r;
+  }
+
+  async liveAndPrevious(): Promise<{ svc: KubeObject; live: Slot; previous: Slot }> {
+    await this.connect();
+    const name = this.o.deployment!;
+    const { blue, green } = this.slots(name);
+    const blueD = await this.getDeployment(name);
+    const svc = (await this.findService(blueD.spec.template.metadata?.labels ?? {}, true))!;
+    const slot = svc.spec.selector?.[SLOT_LABEL];
+    if (!slot) throw new UserError(`Service ${svc.metadata.name} does not select by ${SLOT_LABEL}: no blue/green rollout ran here yet`);
+    const live = slot === 'green' ? green : blue;
+    return { svc, live, previous: live === blue ? green : blue };
+  }
+
+  async switchBack(): Promise<{ from: string; to: string; service: string }> {
+    const { svc, live, previous } = await this.liveAndPrevious();
+    const view = await this.observe(previous.name);
+    if (view.replicas === 0 || view.available < view.replicas) {
+      throw new UserError(`cannot switch back: ${previous.name} has ${view.available} of ${view.replicas} replicas available (keep-previous expired or it was scaled down); deploy the previous image instead`);
+    }
+    await this.patch(svc.metadata.name, { spec: { selector: { [SLOT_LABEL]: previous.slot } } }, 'service', 'merge');
+    this.note(`switched Service ${svc.metadata.name} back: ${live.name} → ${previous.name}`);
+    return { from: live.name, to: previous.name, service: svc.metadata.name };
+  }
+
+  async expirePrevious(now: Date): Promise<string | undefined> {
+    const { previous } = await this.liveAndPrevious();
+    const d = await this.k.find('deployment', previous.name, this.signal);
+    if (!d || (d.spec?.replicas ?? 0) === 0) return undefined;
+    const until = d.metadata?.annotations?.[KEEP_UNTIL_ANNOTATION];
+    if (until && Date.parse(until) > now.getTime()) {
+      this.log.info(`${previous.name} is kept until ${until}`);
+      return undefined;
+    }
+    await this.scale(previous.name, 0);
+    this.note(`keep-previous over: scaled ${previous.name} to 0`);
+    return previous.name;
+  }
+}
+
+/** The engine's RolloutResult view of a Kubernetes rollout (pods as instances), for outputs and summaries. */
+export function toEngineResult(r: KubeRolloutResult): RolloutResult {
+  const rolledBack = r.status === 'rolled-back';
+  const instances: InstanceState[] = r.pods.map((p) => ({
+    id: p.name,
+    url: '',
+    batch: r.steps.length,
+    from: r.previousVersion,
+    to: r.version,
+    status: rolledBack ? 'rolled-back' : r.status === 'succeeded' || r.status === 'unchanged' ? (p.ready ? 'new' : 'switching') : p.version === r.version ? 'rollback-failed' : 'old',
+    readyMs: p.readyAfterMs,
+    error: p.ready ? undefined : p.why,
+  }));
+  return {
+    status: r.status,
+    mode: 'rollout',
+    version: r.version,
+    previousVersion: r.previousVersion,
+    startedAt: r.startedAt,
+    durationMs: r.durationMs,
+    batches: r.steps.map((s) => ({ batch: s.step, instances: [], startedAt: s.startedAt, endedAt: s.endedAt, outcome: s.outcome, gate: s.gate })),
+    instances,
+    failure: r.failure ? { phase: r.failure.phase === 'gate' ? 'gate' : r.failure.phase === 'cancelled' ? 'cancelled' : r.failure.phase === 'prepare' ? 'prepare' : r.failure.phase === 'rollout' ? 'readiness' : 'target', reason: r.failure.reason, lastAnswer: r.failure.lastState } : undefined,
+    finalVersions: { [r.deployment]: r.finalImage ?? 'unknown' },
+    rollbackMs: r.rollbackMs,
+    warnings: r.warnings,
+  };
+}

@@ -1,0 +1,92 @@
+/** The job summary of a rollout: what happened, in what order, how long, and why it stopped. */
+import { formatDuration } from '../lib/duration.ts';
+import { code, heading, table } from '../lib/markdown.ts';
+import type { RolloutResult } from './engine.ts';
+
+const TITLES: Record<RolloutResult['status'], string> = {
+  succeeded: '✅ deployed',
+  unchanged: '✅ already deployed',
+  'rolled-back': '↩️ failed and rolled back',
+  'rollback-failed': '❌ failed, and the rollback failed too',
+  cancelled: '⚠️ cancelled',
+  failed: '❌ failed before anything was switched',
+};
+
+/** One line a person reads first. */
+export function headline(r: RolloutResult): string {
+  const what = r.mode === 'rollback' ? `Rollback to ${r.version}` : `Rolling deploy of ${r.version}`;
+  return `${what}: ${TITLES[r.status]}`;
+}
+
+/** instance → version, for the `instances` output and the mixed-fleet message. */
+export function fleetVersions(r: RolloutResult): Record<string, string> {
+  if (r.finalVersions) return r.finalVersions;
+  const out: Record<string, string> = {};
+  for (const s of r.instances) {
+    const v = s.status === 'new' ? s.to : s.status === 'rolled-back' || s.status === 'old' ? s.from : undefined;
+    out[s.id] = v ?? `unknown (${s.status})`;
+  }
+  return out;
+}
+
+/** "web1 runs v1, web2 runs v2" when the fleet is not on one version, else undefined. */
+export function mixedFleet(r: RolloutResult): string | undefined {
+  const v = fleetVersions(r);
+  if (new Set(Object.values(v)).size <= 1) return undefined;
+  return Object.entries(v).map(([id, ver]) => `${id} runs ${ver}`).join(', ');
+}
+
+export function renderSummary(r: RolloutResult, opts: { target?: string } = {}): string {
+  let md = heading(headline(r));
+  md += `\nTarget: ${opts.target ?? r.instances.length + ' instance(s)'} · from ${r.previousVersion ?? '(none)'} to ${r.version} · ${formatDuration(r.durationMs)}`;
+  if (r.rollbackMs !== undefined) md += ` · rollback took ${formatDuration(r.rollbackMs)}`;
+  md += '\n\n';
+  if (r.failure) {
+    md += heading('Why', 3);
+    md += `${r.failure.instance ? `**${r.failure.instance}**: ` : ''}${r.failure.reason}\n\n`;
+    if (r.failure.lastAnswer) md += `Last readiness answer: \`${r.failure.lastAnswer.replace(/`/g, "'")}\`\n\n`;
+    if (r.failure.logs) md += `Last log lines of ${r.failure.instance ?? 'the instance'}:\n\n${code(r.failure.logs)}\n`;
+  }
+  if (r.batches.length) {
+    md += heading('Timeline', 3);
+    const t0 = r.startedAt;
+    const rows = r.batches.map((b) => {
+      const ready = b.instances
+        .map((id) => r.instances.find((s) => s.id === id))
+        .map((s) => (s ? `${s.id} ${s.readyMs !== undefined ? formatDuration(s.readyMs) : '—'}` : ''))
+        .join(', ');
+      return [
+        b.batch,
+        b.instances.join(', '),
+        `+${formatDuration(b.startedAt - t0)}`,
+        ready,
+        b.endedAt ? formatDuration(b.endedAt - b.startedAt) : '—',
+        b.gate ? `${b.gate.pass ? '✅' : '❌'} ${b.gate.verdict ?? (b.gate.pass ? 'pass' : 'fail')}: ${b.gate.reason}` : '—',
+        b.outcome,
+      ];
+    });
+    md += table(['Batch', 'Instances', 'Started', 'Ready in', 'Took', 'Gate', 'Outcome'], rows);
+    md += '\n';
+  }
+  md += heading('Instances', 3);
+  const final = r.finalVersions;
+  md += table(
+    ['Instance', 'From', 'To', 'Batch', 'Status', 'Ready in', ...(final ? ['Runs now'] : []), 'Note'],
+    r.instances.map((s) => [
+      s.id,
+      s.from ?? '(none)',
+      s.to,
+      s.batch || '—',
+      s.status,
+      s.readyMs !== undefined ? formatDuration(s.readyMs) : s.rollbackReadyMs !== undefined ? `back in ${formatDuration(s.rollbackReadyMs)}` : '—',
+      ...(final ? [final[s.id] ?? '—'] : []),
+      s.error ?? '',
+    ]),
+  );
+  const rolled = r.instances.filter((s) => s.status === 'rolled-back').sort((a, b) => b.batch - a.batch);
+  if (rolled.length) md += `\nRolled back: ${rolled.map((s) => `${s.id} (→ ${s.from})`).join(', ')}\n`;
+  const mixed = mixedFleet(r);
+  if (mixed && r.status !== 'succeeded' && r.status !== 'unchanged' && r.status !== 'cancelled') md += `\n**The fleet is on mixed versions:** ${mixed}\n`;
+  for (const w of r.warnings) md += `\n> ⚠️ ${w}\n`;
+  return md;
+}

@@ -1,0 +1,747 @@
+/**
+ * The fake cluster's state and its controllers: an object store (namespaces, Deployments,
+ * ReplicaSets, Pods, Services) with API-server semantics (defaults, generation, resourceVersion,
+ * schema validation against the Kubernetes OpenAPI definitions shipped by `kubernetes-models`,
+ * 422 Status on invalid objects), plus a deployment controller, a ReplicaSet controller and a
+ * "kubelet" that move pods to Running and Ready over time ticks.
+ *
+ * The deployment controller follows kube-controller-manager's rolling-update arithmetic
+ * (maxSurge rounds up, maxUnavailable rounds down, both 0 → maxUnavailable 1; scale the new
+ * ReplicaSet up to replicas+maxSurge, scale old ones down while available ≥ replicas −
+ * maxUnavailable), one ReplicaSet per pod-template hash with `deployment.kubernetes.io/revision`
+ * (an old template coming back gets the next revision, which is how `kubectl rollout undo`
+ * works), pause (no new ReplicaSet, no scaling of the rollout), Recreate, and the Progressing
+ * condition with `ProgressDeadlineExceeded` once no progress happened for progressDeadlineSeconds.
+ *
+ * Pods whose image matches `badImage` (default: contains "bad") start but never become ready.
+ * Deliberately left out: scheduling, resources, probes, events, endpoints, watches of anything
+ * but a single object, graceful termination (pods go away at once), server-side apply.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { Deployment as DeploymentModel } from 'kubernetes-models/apps/v1/Deployment';
+import { ReplicaSet as ReplicaSetModel } from 'kubernetes-models/apps/v1/ReplicaSet';
+import { Pod as PodModel } from 'kubernetes-models/v1/Pod';
+import { Service as ServiceModel } from 'kubernetes-models/v1/Service';
+import { Namespace as NamespaceModel } from 'kubernetes-models/v1/Namespace';
+import { matchesRequirements, selectorRequirements, type Requirement } from './patch.ts';
+
+export type K8sObject = Record<string, any>;
+
+export type Resource = 'namespaces' | 'deployments' | 'replicasets' | 'pods' | 'services';
+
+export interface ResourceInfo {
+  resource: Resource;
+  kind: string;
+  group: string;
+  version: string;
+  namespaced: boolean;
+  singular: string;
+  shortNames: string[];
+  validate: (obj: K8sObject) => void;
+}
+
+const validator = (Model: new (o: any) => { validate(): void }) => (obj: K8sObject) => new Model(obj).validate();
+
+export const RESOURCES: Record<Resource, ResourceInfo> = {
+  namespaces: { resource: 'namespaces', kind: 'Namespace', group: '', version: 'v1', namespaced: false, singular: 'namespace', shortNames: ['ns'], validate: validator(NamespaceModel) },
+  pods: { resource: 'pods', kind: 'Pod', group: '', version: 'v1', namespaced: true, singular: 'pod', shortNames: ['po'], validate: validator(PodModel) },
+  services: { resource: 'services', kind: 'Service', group: '', version: 'v1', namespaced: true, singular: 'service', shortNames: ['svc'], validate: validator(ServiceModel) },
+  deployments: { resource: 'deployments', kind: 'Deployment', group: 'apps', version: 'v1', namespaced: true, singular: 'deployment', shortNames: ['deploy'], validate: validator(DeploymentModel) },
+  replicasets: { resource: 'replicasets', kind: 'ReplicaSet', group: 'apps', version: 'v1', namespaced: true, singular: 'replicaset', shortNames: ['rs'], validate: validator(ReplicaSetModel) },
+};
+
+export const apiVersionOf = (info: ResourceInfo) => (info.group ? `${info.group}/${info.version}` : info.version);
+
+/** An error answered as a metav1.Status. */
+export class ApiError extends Error {
+  readonly code: number;
+  readonly reason: string;
+  readonly details?: K8sObject;
+  constructor(code: number, reason: string, message: string, details?: K8sObject) {
+    super(message);
+    this.code = code;
+    this.reason = reason;
+    this.details = details;
+  }
+  status(): K8sObject {
+    return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: this.message, reason: this.reason, ...(this.details ? { details: this.details } : {}), code: this.code };
+  }
+}
+
+const qualified = (info: ResourceInfo) => (info.group ? `${info.resource}.${info.group}` : info.resource);
+export const notFound = (info: ResourceInfo, name: string) =>
+  new ApiError(404, 'NotFound', `${qualified(info)} "${name}" not found`, { name, group: info.group || undefined, kind: info.resource });
+
+function invalid(info: ResourceInfo, name: string, causes: { field: string; message: string }[]): ApiError {
+  const kindGroup = info.group ? `${info.kind}.${info.group}` : info.kind;
+  const text = causes.map((c) => `${c.field}: ${c.message}`).join(', ');
+  return new ApiError(422, 'Invalid', `${kindGroup} "${name}" is invalid: ${causes.length > 1 ? `[${text}]` : text}`, {
+    name,
+    group: info.group || undefined,
+    kind: info.kind,
+    causes: causes.map((c) => ({ reason: 'FieldValueInvalid', message: c.message, field: c.field })),
+  });
+}
+
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const LABEL_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
+function labelCauses(field: string, labels: unknown): { field: string; message: string }[] {
+  const out: { field: string; message: string }[] = [];
+  if (!labels || typeof labels !== 'object') return out;
+  for (const [k, v] of Object.entries(labels as Record<string, unknown>)) {
+    if (!LABEL_NAME.test(k) || k.split('/').at(-1)!.length > 63) out.push({ field, message: `Invalid value: ${JSON.stringify(k)}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character` });
+    if (typeof v !== 'string' || v.length > 63 || !LABEL_VALUE.test(v)) out.push({ field, message: `Invalid value: ${JSON.stringify(v)}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345'), and at most 63 characters` });
+  }
+  return out;
+}
+
+/** Schema validation (OpenAPI definitions from kubernetes-models) plus the API server's own checks. */
+export function validateObject(info: ResourceInfo, obj: K8sObject, old?: K8sObject): void {
+  const name = String(obj.metadata?.name ?? '');
+  const causes: { field: string; message: string }[] = [];
+  try {
+    info.validate(obj);
+  } catch (err: any) {
+    for (const e of (err?.errors ?? [{ instancePath: '', message: String(err?.message ?? err) }]) as { instancePath: string; message?: string; params?: any }[]) {
+      const field = e.instancePath.replace(/^\//, '').replace(/\/(\d+)(?=\/|$)/g, '[$1]').replace(/\//g, '.') || '<root>';
+      causes.push({ field, message: `Invalid value: ${e.message ?? 'invalid'}${e.params?.missingProperty ? ` (${e.params.missingProperty})` : ''}` });
+    }
+  }
+  if (!name) causes.push({ field: 'metadata.name', message: 'Required value: name or generateName is required' });
+  else if (name.length > 253 || !(info.resource === 'namespaces' || info.resource === 'services' ? DNS1123_LABEL : DNS1123_SUBDOMAIN).test(name)) {
+    causes.push({ field: 'metadata.name', message: `Invalid value: ${JSON.stringify(name)}: a lowercase RFC 1123 ${info.resource === 'namespaces' || info.resource === 'services' ? 'label' : 'subdomain'} must consist of lower case alphanumeric characters, '-' or '.'` });
+  }
+  causes.push(...labelCauses('metadata.labels', obj.metadata?.labels));
+  if (info.resource === 'deployments' || info.resource === 'replicasets') {
+    const sel = obj.spec?.selector;
+    const tl = obj.spec?.template?.metadata?.labels;
+    causes.push(...labelCauses('spec.template.metadata.labels', tl));
+    if (!sel || (!Object.keys(sel.matchLabels ?? {}).length && !(sel.matchExpressions ?? []).length)) causes.push({ field: 'spec.selector', message: 'Required value' });
+    else if (!matchesRequirements(tl, selectorRequirements(sel))) {
+      causes.push({ field: 'spec.template.metadata.labels', message: `Invalid value: ${JSON.stringify(tl ?? {})}: \`selector\` does not match template \`labels\`` });
+    }
+    if (typeof obj.spec?.replicas === 'number' && obj.spec.replicas < 0) causes.push({ field: 'spec.replicas', message: `Invalid value: ${obj.spec.replicas}: must be greater than or equal to 0` });
+    if (old && JSON.stringify(old.spec?.selector) !== JSON.stringify(sel)) causes.push({ field: 'spec.selector', message: `Invalid value: ${JSON.stringify(sel)}: field is immutable` });
+    const containers = obj.spec?.template?.spec?.containers;
+    if (Array.isArray(containers)) {
+      containers.forEach((c: any, i: number) => {
+        if (!c?.image) causes.push({ field: `spec.template.spec.containers[${i}].image`, message: 'Required value' });
+      });
+      if (containers.length === 0) causes.push({ field: 'spec.template.spec.containers', message: 'Required value' });
+    }
+  }
+  if (info.resource === 'deployments') {
+    const st = obj.spec?.strategy;
+    if (st?.type === 'Recreate' && st.rollingUpdate) causes.push({ field: 'spec.strategy.rollingUpdate', message: "Forbidden: may not be specified when strategy `type` is 'Recreate'" });
+    if (st?.type === 'RollingUpdate' && st.rollingUpdate) {
+      const s = st.rollingUpdate.maxSurge;
+      const u = st.rollingUpdate.maxUnavailable;
+      if ((s === 0 || s === '0%') && (u === 0 || u === '0%')) causes.push({ field: 'spec.strategy.rollingUpdate.maxUnavailable', message: 'Invalid value: 0: may not be 0 when `maxSurge` is 0' });
+    }
+    const pds = obj.spec?.progressDeadlineSeconds;
+    if (typeof pds === 'number' && typeof obj.spec?.minReadySeconds === 'number' && pds <= obj.spec.minReadySeconds) causes.push({ field: 'spec.progressDeadlineSeconds', message: 'Invalid value: must be greater than minReadySeconds' });
+  }
+  if (info.resource === 'services') causes.push(...labelCauses('spec.selector', obj.spec?.selector));
+  if (causes.length) throw invalid(info, name, causes);
+}
+
+const HASH_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+function safeEncode(bytes: Buffer, n: number): string {
+  let s = '';
+  for (let i = 0; i < n; i++) s += HASH_ALPHABET[bytes[i]! % HASH_ALPHABET.length];
+  return s;
+}
+const randomSuffix = (n = 5) => safeEncode(createHash('sha256').update(randomUUID()).digest(), n);
+
+function stable(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${stable((v as any)[k])}`).join(',')}}`;
+  return JSON.stringify(v);
+}
+
+/** pod-template-hash: the template without that label, hashed and safe-encoded like the controller does. */
+export function templateHash(template: K8sObject): string {
+  const t = structuredClone(template);
+  if (t.metadata?.labels) delete t.metadata.labels['pod-template-hash'];
+  return safeEncode(createHash('sha256').update(stable(t)).digest(), 10);
+}
+
+const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+
+function defaultPodSpec(spec: K8sObject | undefined) {
+  if (!spec) return;
+  spec.restartPolicy ??= 'Always';
+  spec.terminationGracePeriodSeconds ??= 30;
+  spec.dnsPolicy ??= 'ClusterFirst';
+  spec.securityContext ??= {};
+  spec.schedulerName ??= 'default-scheduler';
+  for (const c of [...(spec.containers ?? []), ...(spec.initContainers ?? [])]) {
+    if (!c || typeof c !== 'object') continue;
+    c.terminationMessagePath ??= '/dev/termination-log';
+    c.terminationMessagePolicy ??= 'File';
+    c.resources ??= {};
+    if (typeof c.image === 'string') c.imagePullPolicy ??= /:latest$/.test(c.image) || !/[:@]/.test(c.image.split('/').at(-1)!) ? 'Always' : 'IfNotPresent';
+    for (const p of c.ports ?? []) p.protocol ??= 'TCP';
+  }
+}
+
+/** The API server's defaulting for the kinds the fake stores. */
+export function applyDefaults(resource: Resource, obj: K8sObject) {
+  obj.metadata ??= {};
+  if (resource === 'deployments' || resource === 'replicasets') {
+    obj.spec ??= {};
+    obj.spec.replicas ??= 1;
+    if (resource === 'deployments') {
+      obj.spec.strategy ??= { type: 'RollingUpdate' };
+      obj.spec.strategy.type ??= 'RollingUpdate';
+      if (obj.spec.strategy.type === 'RollingUpdate') {
+        obj.spec.strategy.rollingUpdate ??= {};
+        obj.spec.strategy.rollingUpdate.maxUnavailable ??= '25%';
+        obj.spec.strategy.rollingUpdate.maxSurge ??= '25%';
+      }
+      obj.spec.revisionHistoryLimit ??= 10;
+      obj.spec.progressDeadlineSeconds ??= 600;
+    }
+    defaultPodSpec(obj.spec.template?.spec);
+  }
+  if (resource === 'pods') defaultPodSpec(obj.spec);
+  if (resource === 'services') {
+    obj.spec ??= {};
+    obj.spec.type ??= 'ClusterIP';
+    obj.spec.sessionAffinity ??= 'None';
+    for (const p of obj.spec.ports ?? []) {
+      p.protocol ??= 'TCP';
+      p.targetPort ??= p.port;
+    }
+  }
+}
+
+export interface FakeClusterOptions {
+  /** Controller tick (ms). Default 50. */
+  tickMs?: number;
+  /** Time from pod creation to Running (ms). Default 50. */
+  podStartMs?: number;
+  /** Time from pod creation to Ready (ms). Default 250. */
+  podReadyMs?: number;
+  /** Pods whose image matches never become ready. Default /bad/. */
+  badImage?: RegExp;
+  /** Namespaces that exist at start (besides default and kube-system). */
+  namespaces?: string[];
+}
+
+interface DeployMemory {
+  lastProgressAt: number;
+  signature: string;
+  resumedAt?: number;
+}
+
+interface PodMemory {
+  createdAt: number;
+}
+
+export class FakeCluster {
+  readonly opts: Required<FakeClusterOptions>;
+  private readonly store = new Map<string, K8sObject>();
+  private rv = 1000;
+  private ipCounter = 10;
+  private clusterIpCounter = 10;
+  private readonly deployMem = new Map<string, DeployMemory>();
+  private readonly podMem = new Map<string, PodMemory>();
+  private timer?: NodeJS.Timeout;
+  /** Called after every change (for watches). */
+  onChange?: (resource: Resource, type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: K8sObject) => void;
+
+  constructor(opts: FakeClusterOptions = {}) {
+    this.opts = { tickMs: 50, podStartMs: 50, podReadyMs: 250, badImage: /bad/, namespaces: [], ...opts };
+    for (const ns of ['default', 'kube-system', ...this.opts.namespaces]) this.create('namespaces', undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  }
+
+  start() {
+    this.timer ??= setInterval(() => this.tick(), this.opts.tickMs);
+    this.timer.unref();
+  }
+  stop() {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private key(resource: Resource, ns: string | undefined, name: string) {
+    return `${resource}/${ns ?? ''}/${name}`;
+  }
+
+  nextResourceVersion(): string {
+    return String(++this.rv);
+  }
+
+  get(resource: Resource, ns: string | undefined, name: string): K8sObject {
+    const info = RESOURCES[resource];
+    if (info.namespaced) this.requireNamespace(ns!, false, info, name);
+    const o = this.store.get(this.key(resource, ns, name));
+    if (!o) throw notFound(info, name);
+    return structuredClone(o);
+  }
+
+  tryGet(resource: Resource, ns: string | undefined, name: string): K8sObject | undefined {
+    const o = this.store.get(this.key(resource, ns, name));
+    return o ? structuredClone(o) : undefined;
+  }
+
+  list(resource: Resource, ns: string | undefined, reqs: Requirement[] = [], fieldName?: string): K8sObject[] {
+    const out: K8sObject[] = [];
+    for (const [k, o] of this.store) {
+      if (!k.startsWith(`${resource}/`)) continue;
+      if (ns !== undefined && RESOURCES[resource].namespaced && o.metadata.namespace !== ns) continue;
+      if (fieldName !== undefined && o.metadata.name !== fieldName) continue;
+      if (!matchesRequirements(o.metadata.labels, reqs)) continue;
+      out.push(structuredClone(o));
+    }
+    return out.sort((a, b) => String(a.metadata.name).localeCompare(String(b.metadata.name)));
+  }
+
+  private requireNamespace(ns: string, forCreate: boolean, info: ResourceInfo, name: string) {
+    if (this.store.has(this.key('namespaces', undefined, ns))) return;
+    if (forCreate) throw new ApiError(404, 'NotFound', `namespaces "${ns}" not found`, { name: ns, kind: 'namespaces' });
+    throw notFound(info, name);
+  }
+
+  /** Create (POST). Validates, defaults, assigns uid/resourceVersion/generation. */
+  create(resource: Resource, ns: string | undefined, body: K8sObject, opts: { dryRun?: boolean; system?: boolean } = {}): K8sObject {
+    const info = RESOURCES[resource];
+    const obj = structuredClone(body);
+    obj.apiVersion = apiVersionOf(info);
+    obj.kind = info.kind;
+    obj.metadata ??= {};
+    if (!obj.metadata.name && obj.metadata.generateName) obj.metadata.name = `${obj.metadata.generateName}${randomSuffix()}`;
+    const name = String(obj.metadata.name ?? '');
+    if (info.namespaced) {
+      if (obj.metadata.namespace && obj.metadata.namespace !== ns) {
+        throw new ApiError(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
+      }
+      obj.metadata.namespace = ns;
+      this.requireNamespace(ns!, true, info, name);
+    }
+    applyDefaults(resource, obj);
+    validateObject(info, obj);
+    if (this.store.has(this.key(resource, ns, name))) {
+      throw new ApiError(409, 'AlreadyExists', `${qualified(info)} "${name}" already exists`, { name, group: info.group || undefined, kind: info.resource });
+    }
+    delete obj.status;
+    obj.metadata.uid = randomUUID();
+    obj.metadata.creationTimestamp = now();
+    obj.metadata.resourceVersion = this.nextResourceVersion();
+    if (resource === 'deployments' || resource === 'replicasets') obj.metadata.generation = 1;
+    if (resource === 'deployments') obj.status = {};
+    if (resource === 'replicasets') obj.status = { replicas: 0 };
+    if (resource === 'namespaces') {
+      obj.spec = { finalizers: ['kubernetes'] };
+      obj.status = { phase: 'Active' };
+      obj.metadata.labels = { ...obj.metadata.labels, 'kubernetes.io/metadata.name': name };
+    }
+    if (resource === 'services') {
+      obj.spec.clusterIP ??= `10.96.0.${this.clusterIpCounter++}`;
+      obj.spec.clusterIPs = [obj.spec.clusterIP];
+      obj.status = { loadBalancer: {} };
+    }
+    if (resource === 'pods') {
+      this.podMem.set(obj.metadata.uid, { createdAt: performance.now() });
+      obj.status = { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now() }], qosClass: 'BestEffort' };
+      obj.spec.nodeName = 'fake-node';
+    }
+    if (opts.dryRun) return obj;
+    this.store.set(this.key(resource, ns, name), obj);
+    this.onChange?.(resource, 'ADDED', obj);
+    return structuredClone(obj);
+  }
+
+  /**
+   * Replaces an object with `next` (after a PUT or a patch): keeps server-owned metadata and
+   * status, bumps generation when the spec changed, validates.
+   */
+  update(resource: Resource, ns: string | undefined, name: string, next: K8sObject, opts: { checkResourceVersion?: boolean; dryRun?: boolean; status?: boolean } = {}): K8sObject {
+    const info = RESOURCES[resource];
+    const old = this.store.get(this.key(resource, ns, name));
+    if (!old) {
+      if (info.namespaced) this.requireNamespace(ns!, false, info, name);
+      throw notFound(info, name);
+    }
+    const obj = structuredClone(next);
+    if (opts.checkResourceVersion && obj.metadata?.resourceVersion && obj.metadata.resourceVersion !== old.metadata.resourceVersion) {
+      throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(info)} "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, group: info.group || undefined, kind: info.resource });
+    }
+    if (obj.metadata?.name !== undefined && obj.metadata.name !== name) throw new ApiError(400, 'BadRequest', `the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`);
+    obj.apiVersion = apiVersionOf(info);
+    obj.kind = info.kind;
+    obj.metadata = { ...obj.metadata, name, namespace: old.metadata.namespace, uid: old.metadata.uid, creationTimestamp: old.metadata.creationTimestamp };
+    if (!info.namespaced) delete obj.metadata.namespace;
+    if (old.metadata.generation !== undefined) obj.metadata.generation = old.metadata.generation;
+    if (opts.status) obj.spec = old.spec;
+    else obj.status = old.status;
+    applyDefaults(resource, obj);
+    validateObject(info, obj, old);
+    if (resource === 'services' && obj.spec.clusterIP !== old.spec.clusterIP) {
+      if (obj.spec.clusterIP === undefined) obj.spec.clusterIP = old.spec.clusterIP;
+      else throw invalid(info, name, [{ field: 'spec.clusterIP', message: `Invalid value: ${JSON.stringify(obj.spec.clusterIP)}: field is immutable` }]);
+    }
+    if (resource === 'services') obj.spec.clusterIPs = [obj.spec.clusterIP];
+    if (obj.metadata.generation !== undefined && stable(obj.spec) !== stable(old.spec)) obj.metadata.generation += 1;
+    const unchanged = stable({ ...obj, metadata: { ...obj.metadata, resourceVersion: undefined, managedFields: undefined } }) === stable({ ...old, metadata: { ...old.metadata, resourceVersion: undefined, managedFields: undefined } });
+    obj.metadata.resourceVersion = unchanged ? old.metadata.resourceVersion : this.nextResourceVersion();
+    if (opts.dryRun) return obj;
+    this.store.set(this.key(resource, ns, name), obj);
+    if (!unchanged) this.onChange?.(resource, 'MODIFIED', obj);
+    return structuredClone(obj);
+  }
+
+  /** Delete with background cascading through ownerReferences. */
+  delete(resource: Resource, ns: string | undefined, name: string): K8sObject {
+    const info = RESOURCES[resource];
+    const k = this.key(resource, ns, name);
+    const obj = this.store.get(k);
+    if (!obj) {
+      if (info.namespaced) this.requireNamespace(ns!, false, info, name);
+      throw notFound(info, name);
+    }
+    this.store.delete(k);
+    this.onChange?.(resource, 'DELETED', obj);
+    if (resource === 'namespaces') {
+      for (const [key, o] of [...this.store]) if (o.metadata.namespace === name) this.store.delete(key);
+    }
+    this.collectGarbage();
+    return obj;
+  }
+
+  private collectGarbage() {
+    for (let pass = 0; pass < 3; pass++) {
+      const uids = new Set([...this.store.values()].map((o) => o.metadata.uid));
+      for (const [k, o] of [...this.store]) {
+        const owners: any[] = o.metadata.ownerReferences ?? [];
+        if (owners.length && owners.every((r) => !uids.has(r.uid))) {
+          this.store.delete(k);
+          this.onChange?.(k.split('/')[0] as Resource, 'DELETED', o);
+        }
+      }
+    }
+  }
+
+  /** Writes a controller-owned object directly (status and spec), bumping resourceVersion. */
+  private put(resource: Resource, obj: K8sObject) {
+    const k = this.key(resource, obj.metadata.namespace, obj.metadata.name);
+    const old = this.store.get(k);
+    if (old && stable(old) === stable(obj)) return;
+    obj.metadata.resourceVersion = this.nextResourceVersion();
+    this.store.set(k, obj);
+    this.onChange?.(resource, old ? 'MODIFIED' : 'ADDED', obj);
+  }
+
+  private owned(resource: Resource, owner: K8sObject): K8sObject[] {
+    const out: K8sObject[] = [];
+    for (const [k, o] of this.store) {
+      if (!k.startsWith(`${resource}/`) || o.metadata.namespace !== owner.metadata.namespace) continue;
+      if ((o.metadata.ownerReferences ?? []).some((r: any) => r.uid === owner.metadata.uid && r.controller)) out.push(o);
+    }
+    return out;
+  }
+
+  /** One controller round: kubelet, ReplicaSets, Deployments. */
+  tick() {
+    const t = performance.now();
+    for (const [k, pod] of [...this.store]) if (k.startsWith('pods/')) this.kubelet(pod, t);
+    for (const [k, d] of [...this.store]) if (k.startsWith('deployments/')) this.syncDeployment(structuredClone(d), t);
+    for (const [k, rs] of [...this.store]) if (k.startsWith('replicasets/')) this.syncReplicaSet(structuredClone(rs));
+    for (const [k, d] of [...this.store]) if (k.startsWith('deployments/')) this.deploymentStatus(structuredClone(d), t);
+  }
+
+  private kubelet(live: K8sObject, t: number) {
+    const mem = this.podMem.get(live.metadata.uid);
+    if (!mem) return;
+    const pod = structuredClone(live);
+    const age = t - mem.createdAt;
+    const containers: any[] = pod.spec.containers ?? [];
+    const bad = containers.some((c) => this.opts.badImage.test(String(c.image)));
+    const running = age >= this.opts.podStartMs;
+    const ready = running && !bad && age >= this.opts.podReadyMs;
+    const wasReady = (pod.status.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
+    if (!running) return;
+    const ts = now();
+    const cond = (type: string, ok: boolean, prev?: any) => ({
+      type,
+      status: ok ? 'True' : 'False',
+      lastProbeTime: null,
+      lastTransitionTime: prev && prev.status === (ok ? 'True' : 'False') ? prev.lastTransitionTime : ts,
+      ...(ok ? {} : { reason: 'ContainersNotReady', message: `containers with unready status: [${containers.map((c) => c.name).join(' ')}]` }),
+    });
+    const prev = (type: string) => (pod.status.conditions ?? []).find((c: any) => c.type === type);
+    if (pod.status.phase === 'Running' && wasReady === ready) return;
+    pod.status = {
+      phase: 'Running',
+      conditions: [
+        { type: 'PodReadyToStartContainers', status: 'True', lastProbeTime: null, lastTransitionTime: prev('PodReadyToStartContainers')?.lastTransitionTime ?? ts },
+        { type: 'Initialized', status: 'True', lastProbeTime: null, lastTransitionTime: prev('Initialized')?.lastTransitionTime ?? ts },
+        cond('Ready', ready, prev('Ready')),
+        cond('ContainersReady', ready, prev('ContainersReady')),
+        prev('PodScheduled') ?? { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: ts },
+      ],
+      hostIP: '172.18.0.2',
+      hostIPs: [{ ip: '172.18.0.2' }],
+      podIP: live.status.podIP ?? `10.244.0.${this.ipCounter++ % 250}`,
+      startTime: live.status.startTime ?? ts,
+      containerStatuses: containers.map((c) => ({
+        name: c.name,
+        image: c.image,
+        imageID: `${String(c.image).split('@')[0]!.split(':')[0]}@sha256:${createHash('sha256').update(String(c.image)).digest('hex')}`,
+        containerID: `containerd://${createHash('sha256').update(`${pod.metadata.uid}/${c.name}`).digest('hex')}`,
+        ready,
+        started: true,
+        restartCount: 0,
+        state: { running: { startedAt: live.status.startTime ?? ts } },
+      })),
+      qosClass: 'BestEffort',
+    };
+    pod.status.podIPs = [{ ip: pod.status.podIP }];
+    this.put('pods', pod);
+  }
+
+  private syncReplicaSet(rs: K8sObject) {
+    const pods = this.owned('pods', rs);
+    const want = rs.spec.replicas ?? 1;
+    if (pods.length < want) {
+      for (let i = pods.length; i < want; i++) {
+        const tpl = structuredClone(rs.spec.template ?? {});
+        this.create('pods', rs.metadata.namespace, {
+          metadata: {
+            name: `${rs.metadata.name}-${randomSuffix()}`,
+            labels: tpl.metadata?.labels ?? {},
+            annotations: tpl.metadata?.annotations,
+            ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs.metadata.name, uid: rs.metadata.uid, controller: true, blockOwnerDeletion: true }],
+          },
+          spec: tpl.spec,
+        });
+      }
+    } else if (pods.length > want) {
+      const isReady = (p: K8sObject) => (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
+      // The ReplicaSet controller deletes not-ready pods first, then the youngest.
+      const victims = [...pods].sort((a, b) => Number(isReady(a)) - Number(isReady(b)) || String(b.metadata.creationTimestamp).localeCompare(String(a.metadata.creationTimestamp))).slice(0, pods.length - want);
+      for (const p of victims) {
+        this.store.delete(this.key('pods', p.metadata.namespace, p.metadata.name));
+        this.podMem.delete(p.metadata.uid);
+        this.onChange?.('pods', 'DELETED', p);
+      }
+    }
+    const now2 = this.owned('pods', rs);
+    const ready = now2.filter((p) => (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True')).length;
+    rs.status = {
+      replicas: now2.length,
+      fullyLabeledReplicas: now2.length,
+      ...(ready ? { readyReplicas: ready, availableReplicas: ready } : {}),
+      observedGeneration: rs.metadata.generation,
+    };
+    this.put('replicasets', rs);
+  }
+
+  private resolveIntOrPercent(v: unknown, total: number, roundUp: boolean): number {
+    if (typeof v === 'number') return v;
+    const m = /^(\d+)%$/.exec(String(v ?? '0'));
+    if (!m) return Number(v) || 0;
+    const x = (Number(m[1]) * total) / 100;
+    return roundUp ? Math.ceil(x) : Math.floor(x);
+  }
+
+  private surgeAndUnavailable(d: K8sObject): { surge: number; unavailable: number } {
+    const replicas = d.spec.replicas ?? 1;
+    const ru = d.spec.strategy?.rollingUpdate ?? {};
+    const surge = this.resolveIntOrPercent(ru.maxSurge ?? '25%', replicas, true);
+    let unavailable = this.resolveIntOrPercent(ru.maxUnavailable ?? '25%', replicas, false);
+    if (surge === 0 && unavailable === 0) unavailable = 1;
+    return { surge, unavailable: Math.min(unavailable, replicas) };
+  }
+
+  private revisionOf(rs: K8sObject): number {
+    return Number(rs.metadata.annotations?.['deployment.kubernetes.io/revision'] ?? 0);
+  }
+
+  private syncDeployment(d: K8sObject, _t: number) {
+    const hash = templateHash(d.spec.template);
+    const rss = this.owned('replicasets', d).map((r) => structuredClone(r));
+    let newRS = rss.find((r) => r.metadata.labels?.['pod-template-hash'] === hash);
+    const maxRev = Math.max(0, ...rss.map((r) => this.revisionOf(r)));
+    const copyAnnotations = (rs: K8sObject) => {
+      const skip = new Set(['kubectl.kubernetes.io/last-applied-configuration', 'deployment.kubernetes.io/revision', 'deployment.kubernetes.io/revision-history', 'deployment.kubernetes.io/desired-replicas', 'deployment.kubernetes.io/max-replicas']);
+      for (const [k, v] of Object.entries(d.metadata.annotations ?? {})) if (!skip.has(k)) rs.metadata.annotations[k] = v;
+    };
+    const paused = !!d.spec.paused;
+    if (!newRS && !paused) {
+      const labels = { ...(d.spec.template.metadata?.labels ?? {}), 'pod-template-hash': hash };
+      const template = structuredClone(d.spec.template);
+      template.metadata = { ...template.metadata, labels };
+      const recreate = d.spec.strategy?.type === 'Recreate';
+      const oldPods = rss.reduce((n, r) => n + (r.spec.replicas ?? 0), 0);
+      newRS = this.create('replicasets', d.metadata.namespace, {
+        metadata: {
+          name: `${d.metadata.name}-${hash}`,
+          labels,
+          annotations: { 'deployment.kubernetes.io/revision': String(maxRev + 1), 'deployment.kubernetes.io/desired-replicas': String(d.spec.replicas), 'deployment.kubernetes.io/max-replicas': String((d.spec.replicas ?? 1) + this.surgeAndUnavailable(d).surge) },
+          ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: d.metadata.name, uid: d.metadata.uid, controller: true, blockOwnerDeletion: true }],
+        },
+        spec: { replicas: oldPods === 0 && !recreate ? Math.min(d.spec.replicas ?? 1, (d.spec.replicas ?? 1) + this.surgeAndUnavailable(d).surge) : 0, minReadySeconds: d.spec.minReadySeconds ?? 0, selector: { matchLabels: { ...(d.spec.selector.matchLabels ?? {}), 'pod-template-hash': hash }, ...(d.spec.selector.matchExpressions ? { matchExpressions: d.spec.selector.matchExpressions } : {}) }, template },
+      });
+      const stored = this.store.get(this.key('replicasets', d.metadata.namespace, newRS.metadata.name))!;
+      copyAnnotations(stored);
+      this.mem(d).lastProgressAt = performance.now();
+      newRS = structuredClone(stored);
+      rss.push(newRS);
+    } else if (newRS && this.revisionOf(newRS) < maxRev) {
+      // An older template is back (rollout undo): it becomes the newest revision.
+      const stored = this.store.get(this.key('replicasets', d.metadata.namespace, newRS.metadata.name))!;
+      const hist = [stored.metadata.annotations['deployment.kubernetes.io/revision-history'], String(this.revisionOf(newRS))].filter(Boolean).join(',');
+      stored.metadata.annotations['deployment.kubernetes.io/revision'] = String(maxRev + 1);
+      stored.metadata.annotations['deployment.kubernetes.io/revision-history'] = hist;
+      copyAnnotations(stored);
+      stored.metadata.resourceVersion = this.nextResourceVersion();
+      this.mem(d).lastProgressAt = performance.now();
+      newRS = structuredClone(stored);
+    }
+    if (newRS) {
+      const rev = this.revisionOf(this.store.get(this.key('replicasets', d.metadata.namespace, newRS.metadata.name))!);
+      const live = this.store.get(this.key('deployments', d.metadata.namespace, d.metadata.name))!;
+      if (live.metadata.annotations?.['deployment.kubernetes.io/revision'] !== String(rev)) {
+        live.metadata.annotations = { ...live.metadata.annotations, 'deployment.kubernetes.io/revision': String(rev) };
+        live.metadata.resourceVersion = this.nextResourceVersion();
+      }
+    }
+    if (paused || !newRS) return;
+    const replicas = d.spec.replicas ?? 1;
+    const olds = rss.filter((r) => r.metadata.uid !== newRS!.metadata.uid).sort((a, b) => this.revisionOf(a) - this.revisionOf(b));
+    const scale = (rs: K8sObject, n: number) => {
+      const stored = this.store.get(this.key('replicasets', rs.metadata.namespace, rs.metadata.name));
+      if (!stored || stored.spec.replicas === n) return;
+      stored.spec.replicas = n;
+      stored.metadata.generation = (stored.metadata.generation ?? 1) + 1;
+      stored.metadata.annotations = { ...stored.metadata.annotations, 'deployment.kubernetes.io/desired-replicas': String(replicas) };
+      stored.metadata.resourceVersion = this.nextResourceVersion();
+      rs.spec.replicas = n;
+    };
+    const avail = (rs: K8sObject) => rs.status?.availableReplicas ?? 0;
+    if (d.spec.strategy?.type === 'Recreate') {
+      for (const o of olds) scale(o, 0);
+      const oldPods = olds.reduce((n, o) => n + this.owned('pods', o).length, 0);
+      if (oldPods === 0) scale(newRS, replicas);
+    } else {
+      const { surge, unavailable } = this.surgeAndUnavailable(d);
+      const all = [newRS, ...olds];
+      const count = () => all.reduce((n, r) => n + (r.spec.replicas ?? 0), 0);
+      // Scale up the new ReplicaSet within maxSurge.
+      if ((newRS.spec.replicas ?? 0) > replicas) scale(newRS, replicas);
+      else if ((newRS.spec.replicas ?? 0) < replicas) {
+        const up = Math.min(replicas + surge - count(), replicas - (newRS.spec.replicas ?? 0));
+        if (up > 0) scale(newRS, (newRS.spec.replicas ?? 0) + up);
+      }
+      // Scale down old ReplicaSets while enough pods stay available.
+      const minAvailable = replicas - unavailable;
+      const newUnavailable = (newRS.spec.replicas ?? 0) - avail(newRS);
+      let maxScaledDown = count() - minAvailable - newUnavailable;
+      if (maxScaledDown > 0) {
+        for (const o of olds) {
+          if (maxScaledDown <= 0) break;
+          const unhealthy = (o.spec.replicas ?? 0) - avail(o);
+          const cut = Math.min(unhealthy, maxScaledDown);
+          if (cut > 0) {
+            scale(o, (o.spec.replicas ?? 0) - cut);
+            maxScaledDown -= cut;
+          }
+        }
+        const available = all.reduce((n, r) => n + Math.min(avail(r), r.spec.replicas ?? 0), 0);
+        let total = available - minAvailable;
+        for (const o of olds) {
+          if (total <= 0) break;
+          const cut = Math.min(o.spec.replicas ?? 0, total);
+          if (cut > 0) {
+            scale(o, (o.spec.replicas ?? 0) - cut);
+            total -= cut;
+          }
+        }
+      }
+    }
+    // Old ReplicaSets beyond revisionHistoryLimit go away once scaled to 0.
+    const idle = olds.filter((o) => (o.spec.replicas ?? 0) === 0 && this.owned('pods', o).length === 0);
+    const limit = d.spec.revisionHistoryLimit ?? 10;
+    for (const o of idle.slice(0, Math.max(0, idle.length - limit))) this.delete('replicasets', o.metadata.namespace, o.metadata.name);
+  }
+
+  private mem(d: K8sObject): DeployMemory {
+    let m = this.deployMem.get(d.metadata.uid);
+    if (!m) {
+      m = { lastProgressAt: performance.now(), signature: '' };
+      this.deployMem.set(d.metadata.uid, m);
+    }
+    return m;
+  }
+
+  private deploymentStatus(d: K8sObject, t: number) {
+    const rss = this.owned('replicasets', d);
+    const hash = templateHash(d.spec.template);
+    const newRS = rss.find((r) => r.metadata.labels?.['pod-template-hash'] === hash);
+    const replicas = d.spec.replicas ?? 1;
+    const sum = (f: (r: K8sObject) => number) => rss.reduce((n, r) => n + f(r), 0);
+    const total = sum((r) => r.status?.replicas ?? 0);
+    const updated = newRS?.status?.replicas ?? 0;
+    const ready = sum((r) => r.status?.readyReplicas ?? 0);
+    const available = sum((r) => r.status?.availableReplicas ?? 0);
+    const m = this.mem(d);
+    const signature = `${newRS?.metadata.name}/${newRS?.spec.replicas}/${updated}/${newRS?.status?.availableReplicas ?? 0}/${sum((r) => r.spec.replicas ?? 0)}`;
+    if (signature !== m.signature) {
+      m.signature = signature;
+      m.lastProgressAt = t;
+    }
+    const { unavailable } = d.spec.strategy?.type === 'Recreate' ? { unavailable: replicas } : this.surgeAndUnavailable(d);
+    const prevConds: any[] = d.status?.conditions ?? [];
+    const prev = (type: string) => prevConds.find((c) => c.type === type);
+    const ts = now();
+    const mk = (type: string, status: string, reason: string, message: string) => {
+      const p = prev(type);
+      const same = p && p.status === status && p.reason === reason;
+      return { type, status, lastUpdateTime: same && reason !== 'ReplicaSetUpdated' ? p.lastUpdateTime : ts, lastTransitionTime: p && p.status === status ? p.lastTransitionTime : ts, reason, message };
+    };
+    const availableOk = available >= replicas - unavailable;
+    const conds: any[] = [
+      mk('Available', availableOk ? 'True' : 'False', availableOk ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable', availableOk ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.'),
+    ];
+    const rsName = newRS?.metadata.name ?? d.metadata.name;
+    const complete = !!newRS && updated === replicas && total === replicas && available === replicas && (newRS.status?.availableReplicas ?? 0) === replicas;
+    const p = prev('Progressing');
+    let progressing;
+    if (d.spec.paused) {
+      progressing = mk('Progressing', 'Unknown', 'DeploymentPaused', 'Deployment is paused');
+    } else if (p?.reason === 'DeploymentPaused') {
+      m.lastProgressAt = t;
+      progressing = mk('Progressing', 'Unknown', 'DeploymentResumed', 'Deployment is resumed');
+    } else if (complete) {
+      progressing = p?.reason === 'NewReplicaSetAvailable' ? p : mk('Progressing', 'True', 'NewReplicaSetAvailable', `ReplicaSet "${rsName}" has successfully progressed.`);
+    } else if (m.lastProgressAt === t || !p) {
+      progressing = { ...mk('Progressing', 'True', 'ReplicaSetUpdated', `ReplicaSet "${rsName}" is progressing.`), lastUpdateTime: ts };
+    } else if (d.spec.progressDeadlineSeconds !== undefined && t - m.lastProgressAt > d.spec.progressDeadlineSeconds * 1000) {
+      progressing = mk('Progressing', 'False', 'ProgressDeadlineExceeded', `ReplicaSet "${rsName}" has timed out progressing.`);
+    } else progressing = p.reason === 'ProgressDeadlineExceeded' ? mk('Progressing', 'True', 'ReplicaSetUpdated', `ReplicaSet "${rsName}" is progressing.`) : p;
+    conds.push(progressing);
+    const live = this.store.get(this.key('deployments', d.metadata.namespace, d.metadata.name));
+    if (!live) return;
+    const next = structuredClone(live);
+    next.status = {
+      observedGeneration: live.metadata.generation,
+      replicas: total,
+      updatedReplicas: updated,
+      ...(ready ? { readyReplicas: ready } : {}),
+      ...(available ? { availableReplicas: available } : {}),
+      ...(replicas - available > 0 ? { unavailableReplicas: replicas - available } : {}),
+      conditions: conds,
+    };
+    this.put('deployments', next);
+  }
+
+  /** Everything stored, for test assertions. */
+  all(resource: Resource, ns?: string): K8sObject[] {
+    return this.list(resource, ns);
+  }
+}

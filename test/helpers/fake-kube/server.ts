@@ -1,0 +1,310 @@
+/**
+ * A fake Kubernetes API server for tests, answering the requests kubectl 1.32 really sends
+ * (seen with `kubectl -v=8`): /version, legacy discovery (/api, /apis, /api/v1, /apis/apps/v1;
+ * the aggregated discovery media types are not offered, so kubectl falls back to these), GET /
+ * LIST (label and field selectors) / POST / PUT / PATCH (strategic merge, JSON merge, JSON patch)
+ * / DELETE of namespaces, Deployments, ReplicaSets, Pods and Services, `?watch=true` on a single
+ * object, and `dryRun=All`. Bodies must be JSON: protobuf (which kubectl's typed generators such as
+ * `kubectl create namespace` send) answers 415. Server-side apply (`application/apply-patch+yaml`) answers 415: the
+ * fake does not implement field managers. OpenAPI: see OPENAPI_V3 below: /openapi/v3 lists the operations and their parameters (kubectl
+ * learns from it that the server validates fields, so it sends `fieldValidation=Strict` and does
+ * no client-side schema work); /openapi/v2 answers 404, so kubectl cannot validate a `kind: List`
+ * client-side against the fake (send a stream of documents instead). The fake validates every object it
+ * stores against the OpenAPI definitions shipped in `kubernetes-models`.
+ *
+ * Usage:
+ *   const kube = await startFakeKube({ namespaces: ['shop'] });
+ *   const kubeconfig = kube.writeKubeconfig(dir);   // context "fake", namespace "default"
+ *   kube.cluster.create('deployments', 'shop', {...}); kube.cluster.tick();
+ *   await kube.stop();
+ */
+import http from 'node:http';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ApiError, FakeCluster, RESOURCES, apiVersionOf, notFound, type FakeClusterOptions, type K8sObject, type Resource } from './cluster.ts';
+import { PatchError, jsonPatch, mergePatch, parseLabelSelector, strategicMerge, type Json } from './patch.ts';
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  contentType?: string;
+  body?: unknown;
+  status: number;
+}
+
+export interface FakeKube {
+  url: string;
+  port: number;
+  cluster: FakeCluster;
+  /** Every request answered, in order (discovery included). */
+  requests: RecordedRequest[];
+  /** Writes a kubeconfig for this server into dir; returns its path. */
+  writeKubeconfig(dir: string, opts?: { context?: string; namespace?: string }): string;
+  /** Requests that changed something (POST/PUT/PATCH/DELETE) on a resource kind. */
+  writes(resource?: Resource): RecordedRequest[];
+  stop(): Promise<void>;
+}
+
+export interface FakeKubeOptions extends FakeClusterOptions {
+  port?: number;
+}
+
+const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+
+function resourceList(groupVersion: string): K8sObject {
+  const resources = Object.values(RESOURCES)
+    .filter((r) => apiVersionOf(r) === groupVersion)
+    .flatMap((r) => [
+      { name: r.resource, singularName: r.singular, namespaced: r.namespaced, kind: r.kind, verbs: VERBS, shortNames: r.shortNames, ...(r.resource === 'pods' || r.resource === 'services' ? { categories: ['all'] } : {}), ...(r.group === 'apps' ? { categories: ['all'] } : {}) },
+      ...(r.resource === 'namespaces' ? [] : [{ name: `${r.resource}/status`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['get', 'patch', 'update'] }]),
+    ]);
+  return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion, resources };
+}
+
+const DISCOVERY: Record<string, K8sObject> = {
+  '/version': { major: '1', minor: '32', gitVersion: 'v1.32.0-fake', gitCommit: '0000000000000000000000000000000000000000', gitTreeState: 'clean', buildDate: '2025-01-01T00:00:00Z', goVersion: 'go1.23', compiler: 'gc', platform: 'linux/amd64' },
+  '/api': { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '127.0.0.1' }] },
+  '/apis': {
+    kind: 'APIGroupList',
+    apiVersion: 'v1',
+    groups: [{ name: 'apps', versions: [{ groupVersion: 'apps/v1', version: 'v1' }], preferredVersion: { groupVersion: 'apps/v1', version: 'v1' } }],
+  },
+  '/api/v1': resourceList('v1'),
+  '/apis/apps/v1': resourceList('apps/v1'),
+};
+
+/**
+ * OpenAPI v3 documents listing the operations the fake serves and their query parameters
+ * (kubectl reads them to learn that the server validates fields itself: `fieldValidation`).
+ * They carry no component schemas, so kubectl computes apply patches from its built-in types.
+ */
+function openapiV3(groupVersion: string): K8sObject {
+  const paths: Record<string, K8sObject> = {};
+  const param = (name: string) => ({ name, in: 'query', schema: { type: 'string', uniqueItems: true } });
+  for (const r of Object.values(RESOURCES).filter((x) => apiVersionOf(x) === groupVersion)) {
+    const gvk = { group: r.group, version: r.version, kind: r.kind };
+    const base = `${r.group ? `/apis/${r.group}` : '/api'}/${r.version}${r.namespaced ? '/namespaces/{namespace}' : ''}/${r.resource}`;
+    const op = (action: string, params: string[]) => ({ operationId: `${action}${r.kind}`, 'x-kubernetes-action': action, 'x-kubernetes-group-version-kind': gvk, parameters: params.map(param), responses: { '200': { description: 'OK' } } });
+    paths[base] = { get: op('list', ['labelSelector', 'fieldSelector', 'watch', 'limit']), post: op('post', ['dryRun', 'fieldManager', 'fieldValidation']) };
+    paths[`${base}/{name}`] = {
+      get: op('get', []),
+      put: op('put', ['dryRun', 'fieldManager', 'fieldValidation']),
+      patch: { ...op('patch', ['dryRun', 'fieldManager', 'fieldValidation', 'force']), requestBody: { content: { 'application/json-patch+json': {}, 'application/merge-patch+json': {}, 'application/strategic-merge-patch+json': {} }, required: true } },
+      delete: op('delete', ['dryRun', 'propagationPolicy', 'gracePeriodSeconds']),
+    };
+  }
+  return { openapi: '3.0.0', info: { title: 'Kubernetes (fake)', version: 'v1.32.0-fake' }, paths, components: { schemas: {} } };
+}
+
+const OPENAPI_V3: Record<string, K8sObject> = { '/openapi/v3/api/v1': openapiV3('v1'), '/openapi/v3/apis/apps/v1': openapiV3('apps/v1') };
+const OPENAPI_V3_ROOT = { paths: { 'api/v1': { serverRelativeURL: '/openapi/v3/api/v1?hash=FAKE1' }, 'apis/apps/v1': { serverRelativeURL: '/openapi/v3/apis/apps/v1?hash=FAKE2' } } };
+
+interface Route {
+  resource: Resource;
+  namespace?: string;
+  name?: string;
+  sub?: string;
+}
+
+function route(path: string): Route | undefined {
+  const parts = path.split('/').filter(Boolean);
+  let rest: string[];
+  if (parts[0] === 'api' && parts[1] === 'v1') rest = parts.slice(2);
+  else if (parts[0] === 'apis' && parts[1] === 'apps' && parts[2] === 'v1') rest = parts.slice(3);
+  else return undefined;
+  const group = parts[0] === 'api' ? 'v1' : 'apps/v1';
+  let namespace: string | undefined;
+  if (rest[0] === 'namespaces' && rest.length >= 3) {
+    namespace = rest[1];
+    rest = rest.slice(2);
+  }
+  const resource = rest[0] as Resource;
+  const info = RESOURCES[resource];
+  if (!info || apiVersionOf(info) !== group) return undefined;
+  if (info.namespaced !== (namespace !== undefined) && rest.length > 1) return undefined;
+  return { resource, namespace, name: rest[1], sub: rest[2] };
+}
+
+function listKind(resource: Resource) {
+  return `${RESOURCES[resource].kind}List`;
+}
+
+export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKube> {
+  const cluster = new FakeCluster(opts);
+  const requests: RecordedRequest[] = [];
+  const watchers = new Set<{ resource: Resource; ns?: string; name?: string; res: http.ServerResponse }>();
+  cluster.onChange = (resource, type, obj) => {
+    for (const w of watchers) {
+      if (w.resource !== resource || (w.ns !== undefined && obj.metadata.namespace !== w.ns) || (w.name !== undefined && obj.metadata.name !== w.name)) continue;
+      w.res.write(`${JSON.stringify({ type, object: obj })}\n`);
+    }
+  };
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://fake');
+      const query = Object.fromEntries(url.searchParams);
+      const text = Buffer.concat(chunks).toString('utf8');
+      const contentType = req.headers['content-type']?.split(';')[0];
+      const rec: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query, contentType, status: 200 };
+      if (text) {
+        try {
+          rec.body = JSON.parse(text);
+        } catch {
+          rec.body = text;
+        }
+      }
+      requests.push(rec);
+      const send = (status: number, body: unknown) => {
+        rec.status = status;
+        res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-cache, private' });
+        res.end(JSON.stringify(body));
+      };
+      try {
+        handle(req.method ?? 'GET', url.pathname, query, contentType, text, send, res, rec);
+      } catch (err) {
+        if (err instanceof ApiError) send(err.code, err.status());
+        else if (err instanceof PatchError) send(422, new ApiError(422, 'Invalid', err.message).status());
+        else send(500, new ApiError(500, 'InternalError', `fake kube: ${String((err as Error)?.stack ?? err)}`).status());
+      }
+    });
+  });
+
+  function handle(method: string, path: string, query: Record<string, string>, contentType: string | undefined, text: string, send: (s: number, b: unknown) => void, res: http.ServerResponse, rec: RecordedRequest) {
+    if (method === 'GET' && DISCOVERY[path]) return send(200, DISCOVERY[path]);
+    if (method === 'GET' && path === '/openapi/v3') return send(200, OPENAPI_V3_ROOT);
+    if (method === 'GET' && OPENAPI_V3[path]) return send(200, OPENAPI_V3[path]);
+    if (path.startsWith('/openapi/')) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    const r = route(path);
+    if (!r || (r.sub && r.sub !== 'status')) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    const info = RESOURCES[r.resource];
+    const dryRun = query.dryRun === 'All';
+    const parse = (): any => {
+      if (contentType && contentType !== 'application/json' && !contentType.endsWith('patch+json')) {
+        // Like a server without the protobuf/CBOR serializers (kubectl's typed generators send protobuf).
+        throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
+      }
+      try {
+        return JSON.parse(text);
+      } catch {
+        throw new ApiError(400, 'BadRequest', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
+      }
+    };
+    if (method === 'GET' && !r.name) {
+      if (r.namespace !== undefined && !cluster.tryGet('namespaces', undefined, r.namespace)) {
+        // A list in a missing namespace is empty on a real server too.
+      }
+      const reqs = query.labelSelector ? parseLabelSelector(query.labelSelector) : [];
+      const fieldName = /^metadata\.name=(.+)$/.exec(query.fieldSelector ?? '')?.[1];
+      const items = cluster.list(r.resource, r.namespace, reqs, fieldName);
+      if (query.watch === 'true' || query.watch === '1') {
+        res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+        for (const o of items) res.write(`${JSON.stringify({ type: 'ADDED', object: o })}\n`);
+        const w = { resource: r.resource, ns: r.namespace, name: fieldName, res };
+        watchers.add(w);
+        const end = () => {
+          watchers.delete(w);
+          res.end();
+        };
+        const t = setTimeout(end, Math.min(Number(query.timeoutSeconds ?? 30), 30) * 1000);
+        t.unref();
+        res.on('close', () => {
+          clearTimeout(t);
+          watchers.delete(w);
+        });
+        return;
+      }
+      return send(200, { kind: listKind(r.resource), apiVersion: apiVersionOf(info), metadata: { resourceVersion: cluster.nextResourceVersion() }, items: items.map(({ kind: _k, apiVersion: _a, ...rest }) => rest) });
+    }
+    if (method === 'GET') return send(200, cluster.get(r.resource, r.namespace, r.name!));
+    if (method === 'POST' && !r.name) return send(201, cluster.create(r.resource, r.namespace, parse(), { dryRun }));
+    if (method === 'PUT' && r.name) return send(200, cluster.update(r.resource, r.namespace, r.name, parse(), { checkResourceVersion: true, dryRun, status: r.sub === 'status' }));
+    if (method === 'PATCH' && r.name) {
+      const current = cluster.tryGet(r.resource, r.namespace, r.name);
+      if (!current) {
+        cluster.get(r.resource, r.namespace, r.name);
+        throw notFound(info, r.name);
+      }
+      const patch = contentType === 'application/json-patch+json' ? (JSON.parse(text) as Json) : (parse() as Json);
+      let next: Json;
+      switch (contentType) {
+        case 'application/strategic-merge-patch+json':
+          next = strategicMerge(current as Json, patch);
+          break;
+        case 'application/merge-patch+json':
+          next = mergePatch(current as Json, patch);
+          break;
+        case 'application/json-patch+json':
+          next = jsonPatch(current as Json, patch);
+          break;
+        case 'application/apply-patch+yaml':
+          throw new ApiError(415, 'UnsupportedMediaType', 'the fake API server does not implement server-side apply (application/apply-patch+yaml); use client-side apply');
+        default:
+          throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`);
+      }
+      rec.body = patch;
+      return send(200, cluster.update(r.resource, r.namespace, r.name, next as K8sObject, { dryRun, status: r.sub === 'status' }));
+    }
+    if (method === 'DELETE' && r.name) {
+      const gone = dryRun ? cluster.get(r.resource, r.namespace, r.name) : cluster.delete(r.resource, r.namespace, r.name);
+      return send(200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name: r.name, group: info.group || undefined, kind: r.resource, uid: gone.metadata.uid } });
+    }
+    throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as { port: number }).port;
+  const url = `http://127.0.0.1:${port}`;
+  cluster.start();
+  return {
+    url,
+    port,
+    cluster,
+    requests,
+    writeKubeconfig(dir, o = {}) {
+      const file = join(dir, 'kubeconfig');
+      const ctx = o.context ?? 'fake';
+      writeFileSync(
+        file,
+        [
+          'apiVersion: v1',
+          'kind: Config',
+          'clusters:',
+          `- name: fake`,
+          '  cluster:',
+          `    server: ${url}`,
+          'users:',
+          '- name: fake-user',
+          '  user:',
+          '    token: fake-token',
+          'contexts:',
+          `- name: ${ctx}`,
+          '  context:',
+          '    cluster: fake',
+          '    user: fake-user',
+          `    namespace: ${o.namespace ?? 'default'}`,
+          `current-context: ${ctx}`,
+          '',
+        ].join('\n'),
+        { mode: 0o600 },
+      );
+      return file;
+    },
+    writes(resource) {
+      return requests.filter((q) => q.method !== 'GET' && q.status < 300 && (!resource || route(q.path)?.resource === resource));
+    },
+    async stop() {
+      cluster.stop();
+      for (const w of watchers) w.res.end();
+      watchers.clear();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
