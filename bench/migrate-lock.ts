@@ -98,7 +98,7 @@ async function scenario(mode: Mode) {
   const release = sleep(HOLD_MS).then(() => long.query('COMMIT')).then(() => long.end());
   await sleep(MIGRATION_START_MS);
   const migStart = performance.now();
-  let outcome = '';
+  let outcome: string;
   let retries = 0;
   if (mode === 'naive') {
     const m = await client(url, 'naive-migration');

@@ -65,6 +65,8 @@ export interface JudgeSettings {
   nodata: Verdict;
   baselineErrorTolerance: number;
   baselineLatencyTolerance: number;
+  /** Default BASELINE_LATENCY_MIN_DELTA_MS. */
+  baselineLatencyMinDeltaMs?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -258,6 +260,12 @@ function latencyGroups(l: LatencyData | undefined): { groups: Grouped[]; median:
   return undefined;
 }
 
+/**
+ * A slowdown of the median smaller than this is never a failure, however significant: on a fast
+ * service, 2.3 ms against 2.1 ms is a real difference (Mann-Whitney sees it) that no user feels.
+ */
+export const BASELINE_LATENCY_MIN_DELTA_MS = 10;
+
 /** The new version against the baseline over the same period: two-proportion z-test and Mann-Whitney U. */
 export function judgeBaseline(cur: Measurement, base: Measurement, s: JudgeSettings): ObjectiveRow[] {
   const alpha = 1 - s.confidence;
@@ -294,14 +302,15 @@ export function judgeBaseline(cur: Measurement, base: Measurement, s: JudgeSetti
   const ratio = lb.median > 0 ? lc.median / lb.median : lc.median > 0 ? Infinity : 1;
   const measured = `median ${formatMs(lc.median)} vs ${formatMs(lb.median)} (×${Number.isFinite(ratio) ? ratio.toFixed(2) : '∞'}; U p ${mw.pValue.toPrecision(2)})`;
   const row: ObjectiveRow = { ...latBase, measured, samples: lc.n, value: ratio, verdict: 'pass', reason: '' };
-  if (mw.pValue < alpha && ratio > 1 + s.baselineLatencyTolerance) {
+  const minDelta = s.baselineLatencyMinDeltaMs ?? BASELINE_LATENCY_MIN_DELTA_MS;
+  if (mw.pValue < alpha && ratio > 1 + s.baselineLatencyTolerance && lc.median - lb.median > minDelta) {
     row.verdict = 'fail';
-    row.reason = `the new version is significantly slower (Mann-Whitney one-sided p ${mw.pValue.toPrecision(2)} < ${alpha.toPrecision(2)}) and its median is ×${ratio.toFixed(2)} the baseline's (tolerance ×${(1 + s.baselineLatencyTolerance).toFixed(2)})`;
+    row.reason = `the new version is significantly slower (Mann-Whitney one-sided p ${mw.pValue.toPrecision(2)} < ${alpha.toPrecision(2)}) and its median is ×${ratio.toFixed(2)} the baseline's (tolerance ×${(1 + s.baselineLatencyTolerance).toFixed(2)}, and more than ${formatMs(minDelta)} slower)`;
   } else if (Math.min(lc.n, lb.n) < s.minSamples) {
     row.verdict = 'inconclusive';
     row.samplesNeeded = s.minSamples;
     row.reason = `only ${Math.min(lc.n, lb.n)} requests on one side; min-samples is ${s.minSamples}`;
-  } else row.reason = mw.pValue < alpha ? `slower, but within the tolerance (×${ratio.toFixed(2)})` : `no significant slowdown (p ${mw.pValue.toPrecision(2)})`;
+  } else row.reason = mw.pValue < alpha ? `slower, but within the tolerance (×${ratio.toFixed(2)}, ${formatMs(Math.max(0, lc.median - lb.median))} on the median)` : `no significant slowdown (p ${mw.pValue.toPrecision(2)})`;
   rows.push(row);
   return rows;
 }

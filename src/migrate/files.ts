@@ -25,7 +25,7 @@ export interface MigrationFile {
   retryable: boolean;
 }
 
-export const FILE_PATTERN = /^(\d+)_([A-Za-z0-9][A-Za-z0-9_.\-]*)\.sql$/;
+export const FILE_PATTERN = /^(\d+)_([A-Za-z0-9][A-Za-z0-9_.-]*)\.sql$/;
 
 export function sha256(text: string | Buffer): string {
   return createHash('sha256').update(text).digest('hex');

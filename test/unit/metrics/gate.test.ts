@@ -126,6 +126,14 @@ describe('judging one measurement', () => {
     const bitSlower = judgeBaseline(m(2000, 2, fast(2000, 21)), base, S);
     expect(bitSlower[1]).toMatchObject({ verdict: 'pass', reason: expect.stringMatching(/within the tolerance/) });
   });
+
+  it('does not fail a fast service on a slowdown no user feels (under 10 ms on the median)', () => {
+    const micro = (n: number, ms: number) => Array.from({ length: n }, (_, i) => ms + (i % 10) / 10);
+    const base = m(2000, 0, micro(2000, 2));
+    const slower = judgeBaseline(m(2000, 0, micro(2000, 2.5)), base, S); // ×1.2 and significant, but 0.5 ms
+    expect(slower[1]).toMatchObject({ verdict: 'pass', reason: expect.stringMatching(/within the tolerance/) });
+    expect(judgeBaseline(m(2000, 0, micro(2000, 2.5)), base, { ...S, baselineLatencyMinDeltaMs: 0 })[1]!.verdict).toBe('fail');
+  });
 });
 
 describe('analysis over time', () => {
