@@ -26,7 +26,15 @@
  * | `exited?(i)` | the started process has ended: the reason (fails readiness at once), else undefined |
  * | `logs?(i, lines)` | the last log lines of what runs on i, for failure summaries |
  * | `finish?(version, instances)` | after a successful rollout (prune old releases) |
+ * | `setWeights?(weights, apply)` | canary: load-balancer weights by instance id (undefined: all equal); `apply` false = keep them for the next drain/undrain reload |
  * | `close()` | release connections and temp files; called once, always |
+ *
+ * Strategies: rolling is the batch loop below. **Canary** (`EngineOptions.canary`: cumulative
+ * shares of traffic such as [0.1, 0.5, 1]) is the same loop with batches derived from the shares
+ * (step k has max(1, ceil(share × n)) instances switched in total) and weights set before each
+ * step's undrain so the new instances receive the step's share (`canaryWeights`); the gate runs
+ * between steps; on failure weights are cleared and the usual undo runs. **Blue/green** needs a
+ * second slot per instance and lives in strategies.ts (BlueGreenTarget).
  *
  * Sequence per batch, in-place: `drain(batch)` → per instance in parallel: `stop` → `deploy` →
  * readiness (`healthy-threshold` consecutive 2xx within `ready-timeout`, then `min-ready` still
@@ -78,8 +86,11 @@ export interface DeployTarget {
   exited?(inst: InstanceRef): string | undefined;
   logs?(inst: InstanceRef, lines: number, signal: AbortSignal): Promise<string>;
   finish?(version: string, insts: InstanceRef[], signal: AbortSignal): Promise<void>;
+  setWeights?(weights: Record<string, number> | undefined, signal: AbortSignal, apply: boolean): Promise<void>;
   close(): Promise<void>;
 }
+
+export type StrategyName = 'rolling' | 'canary' | 'blue-green';
 
 /** What a gate between batches sees. */
 export interface GateContext {
@@ -136,6 +147,9 @@ export interface BatchRecord {
   endedAt?: number;
   outcome: 'done' | 'failed' | 'cancelled' | 'running';
   gate?: GateResult & { durationMs: number };
+  /** Canary: the new version's share of traffic after this step, and the weights set. */
+  share?: number;
+  weights?: Record<string, number>;
 }
 
 /** Saved after every step (GITHUB_STATE). */
@@ -150,6 +164,10 @@ export interface RolloutState {
   finished: boolean;
   totalBatches: number;
   instances: InstanceState[];
+  /** Absent: rolling (or canary: undone like rolling). */
+  strategy?: StrategyName;
+  /** Blue/green: each instance's live slot before, the slot the new version starts in, whether traffic moved. */
+  blueGreen?: { from: Record<string, string>; to: Record<string, string>; switched: boolean };
 }
 
 export interface Failure {
@@ -163,8 +181,26 @@ export interface Failure {
 
 export type RolloutStatus = 'succeeded' | 'unchanged' | 'rolled-back' | 'rollback-failed' | 'cancelled' | 'failed';
 
+export interface BlueGreenRecord {
+  /** instance → slot (`blue`/`green`) that served before, and the one the new version started in. */
+  from: Record<string, string>;
+  to: Record<string, string>;
+  switched: boolean;
+  switchedBack: boolean;
+  /** Time of the one load-balancer change that moved every instance's traffic (ms). */
+  switchMs?: number;
+  switchBackMs?: number;
+  /** Instances whose idle slot already ran the version (no start needed). */
+  reused: string[];
+  /** The old set keeps running until then (ISO time), or 'stopped'. */
+  keepUntil?: string;
+}
+
 export interface RolloutResult {
   status: RolloutStatus;
+  /** Absent: rolling. */
+  strategy?: StrategyName;
+  blueGreen?: BlueGreenRecord;
   mode: 'rollout' | 'rollback';
   version: string;
   previousVersion?: string;
@@ -192,6 +228,39 @@ export interface EngineOptions {
   rollbackOnCancel?: boolean;
   /** Lines of process log to show for a failed instance. Default 10. */
   logLines?: number;
+  /**
+   * Canary: cumulative shares of traffic for the new version, ending with 1 ([0.1, 0.5, 1]).
+   * Replaces `batches`; needs a target with setWeights.
+   */
+  canary?: readonly number[];
+}
+
+/**
+ * Integer load-balancer weights so that `newIds` together receive `share` of the traffic and
+ * `oldIds` the rest (within 0.5 percentage points, weights ≤ 1000). Undefined when one side is
+ * empty (all equal).
+ */
+export function canaryWeights(newIds: readonly string[], oldIds: readonly string[], share: number): Record<string, number> | undefined {
+  if (!newIds.length || !oldIds.length) return undefined;
+  const m = newIds.length;
+  const n = oldIds.length;
+  const ratio = (share / m) / ((1 - share) / n); // weight of one new instance ÷ weight of one old one
+  let best = { wn: 1, wo: 1, err: Infinity };
+  for (let base = 1; base <= 1000; base++) {
+    const [wn, wo] = ratio >= 1 ? [Math.round(base * ratio), base] : [base, Math.round(base / ratio)];
+    if (wn < 1 || wo < 1 || wn > 1000 || wo > 1000) continue;
+    const err = Math.abs((wn * m) / (wn * m + wo * n) - share);
+    if (err < best.err - 1e-12) best = { wn, wo, err };
+    if (err <= 0.005) break;
+  }
+  return Object.fromEntries([...newIds.map((id) => [id, best.wn]), ...oldIds.map((id) => [id, best.wo])]);
+}
+
+/** Share of traffic the weights give to `ids` (for logs and tests). */
+export function shareOf(weights: Record<string, number> | undefined, ids: readonly string[], all: readonly string[]): number {
+  const w = (id: string) => weights?.[id] ?? 1;
+  const total = all.reduce((a, id) => a + w(id), 0);
+  return total ? ids.reduce((a, id) => a + w(id), 0) / total : 0;
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -483,12 +552,24 @@ async function converge(
     plans.push({ inst, state: { id: inst.id, url: inst.url, batch: 0, from: versions[i], to, status: 'old' } });
   });
   const previousVersion = mostCommon(plans.map((p) => p.state.from)) ?? mostCommon(versions);
-  const groups = splitIntoBatches(plans, opts.batches);
+  const canary = mode === 'rollout' ? opts.canary : undefined;
+  if (canary && !target.setWeights) throw new UserError(`the ${target.kind} target cannot weight traffic (canary needs a load balancer)`);
+  const groups: Plan[][] = [];
+  if (canary) {
+    let at = 0;
+    for (const share of canary) {
+      const upTo = Math.min(plans.length, Math.max(1, Math.ceil(share * plans.length - 1e-9)));
+      groups.push(plans.slice(at, Math.max(at, upTo)));
+      at = Math.max(at, upTo);
+    }
+    if (at < plans.length) groups[groups.length - 1]!.push(...plans.slice(at));
+  } else groups.push(...splitIntoBatches(plans, opts.batches));
   groups.forEach((g, k) => g.forEach((p) => (p.state.batch = k + 1)));
-  const state: RolloutState = { schema: 1, mode, target: target.kind, version, previousVersion, startedAt, finished: false, totalBatches: groups.length, instances: plans.map((p) => p.state) };
+  const state: RolloutState = { schema: 1, mode, target: target.kind, version, previousVersion, startedAt, finished: false, totalBatches: groups.length, instances: plans.map((p) => p.state), ...(canary ? { strategy: 'canary' as const } : {}) };
   const run = new Run(target, opts, state);
   const result = (status: RolloutStatus, failure?: Failure, finalVersions?: Record<string, string>): RolloutResult => ({
     status,
+    ...(canary ? { strategy: 'canary' as const } : {}),
     mode,
     version,
     previousVersion,
@@ -531,7 +612,25 @@ async function converge(
       const group = groups[k]!;
       const rec: BatchRecord = { batch: k + 1, instances: group.map((p) => p.inst.id), startedAt: Date.now(), outcome: 'running' };
       run.batches.push(rec);
-      failure = await opts.log.group(`batch ${k + 1}/${groups.length}: ${rec.instances.join(', ')} → ${mode === 'rollout' ? version : 'previous version'}`, () =>
+      if (canary) {
+        // Weights for this step, in effect from the batch's own reloads (drain, undrain).
+        const share = canary[k]!;
+        const upNew = new Set([...all.filter((_, i) => versions[i] === version).map((i) => i.id), ...groups.slice(0, k + 1).flat().map((p) => p.inst.id)]);
+        const ids = all.map((i) => i.id);
+        const w = canaryWeights(ids.filter((id) => upNew.has(id)), ids.filter((id) => !upNew.has(id)), share);
+        rec.share = share;
+        rec.weights = w;
+        opts.log.info(`canary step ${k + 1}/${groups.length}: ${upNew.size} of ${all.length} instance(s) on ${version}, ${Math.round(shareOf(w, [...upNew], ids) * 1000) / 10}% of traffic${w ? ` (weights ${Object.entries(w).map(([id, x]) => `${id}=${x}`).join(', ')})` : ''}`);
+        try {
+          await target.setWeights!(w, run.signal, group.length === 0);
+        } catch (err) {
+          if (run.signal.aborted) throw new Cancelled();
+          failure = { phase: 'target', reason: `setting the canary weights failed: ${errorMessage(err)}` };
+          rec.outcome = 'failed';
+          break;
+        }
+      }
+      failure = await opts.log.group(`${canary ? 'canary step' : 'batch'} ${k + 1}/${groups.length}: ${rec.instances.join(', ') || '(weights only)'} → ${mode === 'rollout' ? version : 'previous version'}`, () =>
         run.switchGroup(group, 'forward', mode === 'rollout' ? 'deploy' : 'switchBack', rec),
       );
       rec.endedAt = Date.now();
@@ -602,7 +701,9 @@ async function converge(
   }
   opts.log.error(`${mode === 'rollout' ? 'rollout' : 'rollback'} failed: ${failure.reason}${failure.lastAnswer ? ` (last answer: ${failure.lastAnswer})` : ''}`);
   // Undo with a signal of its own: a cancelled CLI run still rolls back.
-  const undoRun = new Run(target, { ...opts, signal: AbortSignal.timeout(10 * 60_000) }, state);
+  const undoSignal = AbortSignal.timeout(10 * 60_000);
+  if (canary) await target.setWeights!(undefined, undoSignal, false).catch((err) => run.warnings.push(`clearing the canary weights failed: ${errorMessage(err)}`));
+  const undoRun = new Run(target, { ...opts, signal: undoSignal }, state);
   await undoRun.undo(plans);
   run.rollbackMs = undoRun.rollbackMs;
   state.finished = true;

@@ -11,6 +11,13 @@
  * or `systemctl restart <unit>` when a systemd unit is given. Stop: the stop command, `systemctl
  * stop`, or SIGTERM to the pid file's process and SIGKILL after the drain timeout.
  * Drain: the instance is marked `down` in the generated nginx upstream (nginx -t, then reload).
+ *
+ * Two slots per host for blue/green (strategies.ts): `blue` on app-port (pid file shared/app.pid,
+ * start line .slipway-start) and `green` on app-port + greenPortOffset (shared/app-green.pid,
+ * .slipway-start-green). shared/slot names the live slot (absent = blue); slot-blue/slot-green
+ * -> releases/<version> say what each slot runs; `current` follows the live slot. Rolling and
+ * canary work in place on the live slot. keepPrevious leaves a `sleep; stop` job on the host
+ * (shared/expire-<slot>.pid) that stops the old slot unless it became live again.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +25,7 @@ import { exec as defaultExec, execOk, type Exec } from '../lib/exec.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import type { Reporter } from '../lib/report.ts';
 import type { DeployTarget, InstanceRef, Started } from './engine.ts';
+import type { BlueGreenTarget, Slot, SlotInfo } from './strategies.ts';
 import { NginxUpstream, localNginxHost, sshNginxHost } from './nginx.ts';
 import { SshClient, remoteCommand, sshTargetName, type SshHost } from './ssh.ts';
 
@@ -60,6 +68,10 @@ export interface HostsTargetOptions {
   log: Reporter;
   exec?: Exec;
   tempDir?: string;
+  /** The green slot's port is appPort + this (blue/green). Default 1. */
+  greenPortOffset?: number;
+  /** List each host's idle slot (marked down) in the upstream too (blue/green runs). */
+  listIdleSlots?: boolean;
 }
 
 const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
@@ -75,10 +87,6 @@ export function substitute(arg: string, vars: Record<string, string>): string {
 }
 
 // Fixed remote scripts: user values arrive as $1, $2, … only.
-const READ_VERSIONS = `cd "$1" 2>/dev/null || { echo; echo; exit 0; }
-c=$(readlink current 2>/dev/null || true); p=$(readlink previous 2>/dev/null || true)
-printf '%s\\n%s\\n' "\${c##*/}" "\${p##*/}"`;
-
 const HAS_RELEASE = `if [ -d "$1/releases/$2" ]; then echo yes; else echo no; fi`;
 
 const UNPACK = `set -e
@@ -90,26 +98,29 @@ touch "$tmp"
 if [ -d "$1/releases/$2" ]; then rm -rf "$tmp"; else mv "$tmp" "$1/releases/$2"; fi`;
 
 /**
- * $1 root, $2 version, $3 'deploy'|'switchback', $4 mode ('nohup'|'none'), $5 the command line
- * quoted by us (kept in the release as .slipway-start), then the command argv. A switch back
+ * $1 root, $2 version, $3 'deploy'|'switchback'|'slot', $4 mode ('nohup'|'none'), $5 the command line
+ * quoted by us (kept in the release as .slipway-start[-green]), $6 the slot, then the command
+ * argv. 'slot' starts the release in that slot without touching `current` (blue/green). A switch back
  * starts a release the way it was started when it was deployed (its own environment), from
  * .slipway-start when present.
  * `previous` is not touched here: finish() moves it once a rollout succeeded, so an undone rollout
  * leaves it as it was.
  */
 const SWITCH_AND_START = `set -e
-root=$1; ver=$2; how=$3; mode=$4; line=$5; shift 5
+root=$1; ver=$2; how=$3; mode=$4; line=$5; slot=$6; shift 6
+sfx=; [ "$slot" = green ] && sfx=-green
 rel="$root/releases/$ver"
 [ -d "$rel" ] || { echo "release $ver is not on this host ($rel)" >&2; exit 3; }
-if [ "$how" = deploy ]; then printf '%s\n' "$line" > "$rel/.slipway-start"
-elif [ -f "$rel/.slipway-start" ]; then eval "set -- $(cat "$rel/.slipway-start")"; fi
+if [ "$how" != switchback ]; then printf '%s\n' "$line" > "$rel/.slipway-start$sfx"
+elif [ -f "$rel/.slipway-start$sfx" ]; then eval "set -- $(cat "$rel/.slipway-start$sfx")"; fi
 mkdir -p "$root/shared"
-ln -sfn "releases/$ver" "$root/.current.tmp" && mv -Tf "$root/.current.tmp" "$root/current"
+ln -sfn "releases/$ver" "$root/.slot.tmp" && mv -Tf "$root/.slot.tmp" "$root/slot-$slot"
+if [ "$how" != slot ]; then ln -sfn "releases/$ver" "$root/.current.tmp" && mv -Tf "$root/.current.tmp" "$root/current"; fi
 cd "$rel"
-echo "=== slipway: starting $ver $(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$root/shared/app.log"
+echo "=== slipway: starting $ver in the $slot slot $(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$root/shared/app.log"
 if [ "$mode" = nohup ]; then
   nohup "$@" >> "$root/shared/app.log" 2>&1 < /dev/null &
-  echo $! > "$root/shared/app.pid"
+  echo $! > "$root/shared/app$sfx.pid"
 else
   "$@"
 fi`;
@@ -117,9 +128,56 @@ fi`;
 /** Shell function: the process exists and is not a zombie (an exited child not yet reaped). */
 const ALIVE_FN = `alive() { kill -0 "$1" 2>/dev/null || return 1; if [ -r "/proc/$1/status" ]; then ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; fi; }`;
 
-/** $1 root, $2 grace in twentieths of a second. */
+/** Prints current, previous, the live slot, the idle slot's version and alive/dead. Backfills slot-<live>. */
+const READ_STATE = `${ALIVE_FN}
+cd "$1" 2>/dev/null || { printf '\n\n\n\n\n'; exit 0; }
+c=$(readlink current 2>/dev/null || true); p=$(readlink previous 2>/dev/null || true)
+s=$(cat shared/slot 2>/dev/null || true); [ "$s" = green ] || s=blue
+if [ "$s" = blue ]; then i=green; ipid=shared/app-green.pid; else i=blue; ipid=shared/app.pid; fi
+if [ -n "$c" ] && [ ! -L "slot-$s" ]; then ln -sfn "$c" "slot-$s" 2>/dev/null || true; fi
+iv=$(readlink "slot-$i" 2>/dev/null || true)
+ia=dead; if [ -f "$ipid" ] && alive "$(cat "$ipid")"; then ia=alive; fi
+printf '%s\n%s\n%s\n%s\n%s\n' "\${c##*/}" "\${p##*/}" "$s" "\${iv##*/}" "$ia"`;
+
+/** $1 root, $2 the slot that becomes live: shared/slot, current -> that slot's release. */
+const RECORD_SLOT = `set -e
+cd "$1"
+r=$(readlink "slot-$2" 2>/dev/null || true)
+[ -n "$r" ] || { echo "the $2 slot has no release" >&2; exit 3; }
+mkdir -p shared
+printf '%s\n' "$2" > shared/.slot.tmp && mv -f shared/.slot.tmp shared/slot
+ln -sfn "$r" .current.tmp && mv -Tf .current.tmp current
+ef="shared/expire-$2.pid"
+if [ -f "$ef" ]; then kill "$(cat "$ef")" 2>/dev/null || true; rm -f "$ef"; fi`;
+
+/** The background job of keepPrevious: $1 root, $2 slot, $3 pid file, $4 seconds, $5 grace (twentieths of a second). */
+const EXPIRE_JOB = `${ALIVE_FN}
+sleep "$4"
+s=$(cat "$1/shared/slot" 2>/dev/null || echo blue)
+[ "$s" = "$2" ] && exit 0
+pidf="$1/shared/$3"
+if [ -f "$pidf" ]; then
+  pid=$(cat "$pidf")
+  if [ -n "$pid" ] && alive "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    i=0; while alive "$pid" && [ "$i" -lt "$5" ]; do sleep 0.05; i=$((i+1)); done
+    if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
+  fi
+  rm -f "$pidf"
+fi
+rm -f "$1/shared/expire-$2.pid"`;
+
+/** $1 root, $2 slot, $3 pid file, $4 seconds or 'cancel', $5 grace, $6 the job script. */
+const EXPIRE = `ef="$1/shared/expire-$2.pid"
+if [ -f "$ef" ]; then kill "$(cat "$ef")" 2>/dev/null || true; rm -f "$ef"; fi
+[ "$4" = cancel ] && exit 0
+mkdir -p "$1/shared"
+nohup sh -c "$6" slipway "$1" "$2" "$3" "$4" "$5" > /dev/null 2>&1 < /dev/null &
+echo $! > "$ef"`;
+
+/** $1 root, $2 grace in twentieths of a second, $3 pid file name. */
 const STOP_PIDFILE = `${ALIVE_FN}
-pidf="$1/shared/app.pid"
+pidf="$1/shared/$3"
 [ -f "$pidf" ] || exit 0
 pid=$(cat "$pidf")
 if [ -n "$pid" ] && alive "$pid"; then
@@ -131,7 +189,7 @@ fi
 rm -f "$pidf"`;
 
 const ALIVE = `${ALIVE_FN}
-pidf="$1/shared/app.pid"; if [ -f "$pidf" ] && alive "$(cat "$pidf")"; then echo alive; else echo dead; fi`;
+pidf="$1/shared/$2"; if [ -f "$pidf" ] && alive "$(cat "$pidf")"; then echo alive; else echo dead; fi`;
 
 /** $1 root, $2 how many to keep. Never removes current or previous. */
 const PRUNE = `cd "$1/releases" 2>/dev/null || exit 0

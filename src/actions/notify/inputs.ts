@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defineAction, f } from '../../lib/fields.ts';
 
 const report = z.unknown();
-const CHANNEL_NAMES = ['slack', 'webhook', 'github', 'pr-comment'];
+const CHANNEL_NAMES = ['slack', 'webhook', 'github', 'pr-comment', 'summary'];
 
 export const spec = defineAction({
   name: 'notify',
@@ -12,7 +12,7 @@ export const spec = defineAction({
   inputs: {
     event: f.enum(['started', 'succeeded', 'failed', 'rolled-back', 'approval-waiting'] as const, { description: 'What happened.', required: true }),
     environment: f.string({ description: 'Environment name, e.g. production.', required: true, maxLength: 255 }),
-    channels: f.list({ description: `Where to send: any of ${CHANNEL_NAMES.join(', ')}.`, default: 'github', item: /^(slack|webhook|github|pr-comment)$/, itemExpected: CHANNEL_NAMES.join(', ') }),
+    channels: f.list({ description: `Where to send: any of ${CHANNEL_NAMES.join(', ')} (summary: only this step's job summary; with event approval-waiting and a github-token it lists the commits since the environment's last successful deployment, for the approver).`, default: 'github', item: /^(slack|webhook|github|pr-comment|summary)$/, itemExpected: CHANNEL_NAMES.join(', ') }),
     'if-failure-only': f.boolean({ description: 'Send to slack, webhook and pr-comment only for failed and rolled-back events (GitHub deployment statuses are always recorded).', default: 'false' }),
     'fail-on-error': f.boolean({ description: 'Fail the step when a channel fails. By default a broken notifier only warns: it never fails a deploy that succeeded.', default: 'false' }),
     'on-rollback': f.enum(['none', 'open-issue'] as const, { description: 'On a rolled-back event, open-issue opens a GitHub issue with the timeline, gate numbers, versions and a post-mortem template.', default: 'none' }),

@@ -6,7 +6,7 @@ import { heading, table, ok } from '../../lib/markdown.ts';
 import type { Http } from '../../lib/http.ts';
 import { urlSecrets } from '../../lib/secrets.ts';
 import { normalizeGate, normalizeMigrations, normalizeNotes, normalizeTimeline, renderMarkdown, type NotifyEvent } from '../../notify/message.ts';
-import { sendNotification, type Channel, type NotifyConfig, type NotifyReport } from '../../notify/send.ts';
+import { releasePlanCommits, sendNotification, type Channel, type NotifyConfig, type NotifyReport } from '../../notify/send.ts';
 import type { spec } from './inputs.ts';
 
 export type NotifyInputs = InputsOf<typeof spec>;
@@ -126,6 +126,10 @@ export async function run(inputs: NotifyInputs, ctx: ActionContext, deps: Notify
   const config = configFromInputs(inputs, event, ctx.github, deps);
   const report = await ctx.log.group(`notify: ${event.kind} (${event.environment})`, () => sendNotification(event, config, { log: ctx.log, http: deps.http, signal: ctx.signal }));
   const failedList = report.failed.join(',');
+  let plan = '';
+  if (event.kind === 'approval-waiting' && config.github) {
+    plan = heading('Release plan: what you are approving', 3) + (await releasePlanCommits(event, config.github));
+  }
   return {
     outputs: {
       sent: report.results.map((x) => ({ channel: x.channel, ok: x.ok, skipped: x.skipped ?? false, detail: x.detail, error: x.error })),
@@ -137,7 +141,7 @@ export async function run(inputs: NotifyInputs, ctx: ActionContext, deps: Notify
       'comment-url': report.commentUrl ?? '',
       'issue-url': report.issueUrl ?? '',
     },
-    summary: notifySummary(event, report),
+    summary: notifySummary(event, report) + plan,
     failure: inputs['fail-on-error'] && report.failed.length ? `notify: ${report.failed.length} channel(s) failed: ${report.results.filter((x) => !x.ok).map((x) => `${x.channel} (${x.error})`).join('; ')}` : undefined,
   };
 }

@@ -84,6 +84,7 @@ export interface FakeDeployment {
 }
 
 export interface FakeComment { id: number; issue: number; body: string; created_at: string; updated_at: string }
+export interface FakeCommit { sha: string; message: string; author: string }
 export interface FakeIssue { number: number; title: string; body: string; labels: string[] }
 
 export interface Injected { status: number; headers?: Record<string, string>; body?: unknown; times?: number }
@@ -94,6 +95,8 @@ export interface FakeGithub {
   deployments: FakeDeployment[];
   comments: FakeComment[];
   issues: FakeIssue[];
+  /** The repository's history, oldest first: compare base...head answers the commits after base up to head. */
+  history: FakeCommit[];
   /** The next `times` calls of an operation answer this instead (429 with Retry-After, 403, 500…). */
   inject(operationId: string, answer: Injected): void;
   /** Problems the fake found in its own answers (must stay empty). */
@@ -140,6 +143,7 @@ export async function startFakeGithub(opts: { token: string; repository?: string
   const deployments: FakeDeployment[] = [];
   const comments: FakeComment[] = [];
   const issues: FakeIssue[] = [];
+  const history: FakeCommit[] = [];
   const injected = new Map<string, Injected[]>();
   const selfCheck: string[] = [];
   let nextId = 1000;
@@ -242,7 +246,23 @@ export async function startFakeGithub(opts: { token: string; repository?: string
       issues.push(i);
       return [201, issueJson(i)];
     },
-    'repos/compare-commits': () => [404, { message: 'Not Found', documentation_url: DOCS }],
+    'repos/compare-commits': (p) => {
+      const from = history.findIndex((c) => c.sha === p.base);
+      const to = history.findIndex((c) => c.sha === p.head);
+      if (from < 0 || to < 0) return [404, { message: 'Not Found', documentation_url: DOCS }];
+      const api = `https://api.github.com/repos/${repository}`;
+      const commit = (c: FakeCommit, i: number) => ({
+        url: `${api}/commits/${c.sha}`, sha: c.sha, node_id: `C_${i}`, html_url: `https://github.com/${repository}/commit/${c.sha}`, comments_url: `${api}/commits/${c.sha}/comments`,
+        commit: { message: c.message, author: { name: c.author, email: `${c.author}@example.com`, date: now() } }, author: user(c.author, 100 + i), committer: user(c.author, 100 + i), parents: i > 0 ? [{ sha: history[i - 1]!.sha }] : [],
+      });
+      const between = history.slice(from + 1, to + 1).map((c, k) => commit(c, from + 1 + k));
+      const ahead = Math.max(0, to - from);
+      return [200, {
+        url: `${api}/compare/${p.base}...${p.head}`, html_url: `https://github.com/${repository}/compare/${p.base}...${p.head}`, permalink_url: `https://github.com/${repository}/compare/${p.base}...${p.head}`,
+        diff_url: `https://github.com/${repository}/compare/${p.base}...${p.head}.diff`, patch_url: `https://github.com/${repository}/compare/${p.base}...${p.head}.patch`,
+        base_commit: commit(history[from]!, from), merge_base_commit: commit(history[from]!, from), status: ahead > 0 ? 'ahead' : 'identical', ahead_by: ahead, behind_by: 0, total_commits: ahead, commits: between, files: [],
+      }];
+    },
     'repos/get-commit': () => [404, { message: 'No commit found for SHA', documentation_url: DOCS, status: '404' }],
   };
 
@@ -322,6 +342,7 @@ export async function startFakeGithub(opts: { token: string; repository?: string
     deployments,
     comments,
     issues,
+    history,
     selfCheck,
     inject(operationId, answer) {
       if (!(operationId in OPERATIONS)) throw new Error(`unknown operation ${operationId}`);

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeGithub, type FakeGithub } from '../../helpers/fakes/fake-github.ts';
 import { findOpenDeployment, githubClient, lastSuccessfulDeployment, type GithubClient } from '../../../src/notify/github.ts';
-import { sendNotification } from '../../../src/notify/send.ts';
+import { releasePlanCommits, sendNotification } from '../../../src/notify/send.ts';
 import { commentMarker, type NotifyEvent } from '../../../src/notify/message.ts';
 import { MemoryReporter } from '../../../src/lib/report.ts';
 
@@ -154,5 +154,26 @@ describe('PR comment and incident issue', () => {
     const before = gh.issues.length;
     await sendNotification(event({ kind: 'failed' }), { channels: [], onRollback: 'open-issue', github: { token: TOKEN, repository: 'acme/shop', apiUrl: gh.url } }, { log: new MemoryReporter() });
     expect(gh.issues.length).toBe(before);
+  });
+});
+
+describe('release plan for the approver', () => {
+  it('lists the commits since the environment\'s last successful deployment', async () => {
+    const env = 'production-plan';
+    const shas = ['a', 'b', 'c', 'd'].map((ch) => ch.repeat(40));
+    gh.history.push(
+      { sha: shas[0]!, message: 'Initial release', author: 'ada' },
+      { sha: shas[1]!, message: 'Add display names\n\nLong body', author: 'grace' },
+      { sha: shas[2]!, message: 'Fix | pipes in titles', author: 'linus' },
+      { sha: shas[3]!, message: 'Index users by created_at', author: 'ada' },
+    );
+    await sendNotification(event({ environment: env, kind: 'succeeded', version: { label: 'v1', sha: shas[0] } }), cfg({ reuseOpenDeployment: false }), { log: new MemoryReporter() });
+    const plan = await releasePlanCommits(event({ environment: env, kind: 'approval-waiting', version: { sha: shas[3] } }), { token: TOKEN, repository: 'acme/shop', apiUrl: gh.url });
+    expect(plan).toContain(`3 commit(s) since the last successful ${env} deployment (\`aaaaaaa\``);
+    expect(plan.split('\n').filter((l) => l.startsWith('| `')).map((l) => l.split(' | ')[0])).toEqual(['| `ddddddd`', '| `ccccccc`', '| `bbbbbbb`']);
+    expect(plan).toContain('Fix \\| pipes in titles');
+    expect(plan).not.toContain('Long body');
+    const first = await releasePlanCommits(event({ environment: 'never-deployed', kind: 'approval-waiting', version: { sha: shas[3] } }), { token: TOKEN, repository: 'acme/shop', apiUrl: gh.url });
+    expect(first).toBe('No successful deployment to never-deployed yet: this release is the first.\n');
   });
 });

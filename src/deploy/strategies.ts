@@ -1,0 +1,372 @@
+/**
+ * Blue/green on the nginx-based targets (hosts, local): every instance has two slots, `blue`
+ * (its usual port) and `green` (a second port). The whole new set starts in the idle slots, must
+ * become ready, then the load balancer moves every instance's traffic to the new slots in ONE
+ * checked reload. The old set keeps running (`keepPreviousMs`) so switching back is one more
+ * reload; a failed gate (it runs once, after the switch, with the old set as its baseline) or a
+ * cancellation switches back at once. Rolling and canary stay in engine.ts.
+ *
+ * ## The slot interface (implemented by hosts.ts and local.ts beside DeployTarget)
+ * | member | contract |
+ * | --- | --- |
+ * | `slotInfo(i)` | the live slot, the version it runs, and what runs in the idle slot |
+ * | `startSlot(i, slot, version)` | stop whatever runs in that slot, start `version` there (never in traffic yet); resolves when started with its readyUrl |
+ * | `stopSlot(i, slot)` | SIGTERM, SIGKILL after the drain timeout |
+ * | `slotUrl(i, slot)`, `slotReadyUrl(i, slot)` | base URL of that slot (gates probe it directly), its readiness URL |
+ * | `switchTraffic(live)` | routes each instance to the given slot in ONE load-balancer reload and records it as live (`current` on hosts) |
+ * | `keepPrevious(i, slot, ms)` | keep that slot running for ms, then stop it unless it became live again (0: stop now); returns the ISO time |
+ * | `slotExited?(i, slot)` | the slot's process ended: why |
+ */
+import { errorMessage, UserError } from '../lib/errors.ts';
+import { formatDuration } from '../lib/duration.ts';
+import { request } from '../lib/http.ts';
+import {
+  DEFAULT_READINESS,
+  httpProbe,
+  waitReady,
+  type BatchRecord,
+  type BlueGreenRecord,
+  type EngineOptions,
+  type Failure,
+  type GateResult,
+  type InstanceRef,
+  type InstanceState,
+  type ReadinessOptions,
+  type ReadyProbe,
+  type RolloutResult,
+  type RolloutState,
+  type Started,
+} from './engine.ts';
+
+export type Slot = 'blue' | 'green';
+export const otherSlot = (s: Slot): Slot => (s === 'blue' ? 'green' : 'blue');
+
+export interface SlotInfo {
+  live: Slot;
+  liveVersion?: string;
+  /** Version last started in the idle slot, and whether it still runs. */
+  idleVersion?: string;
+  idleRunning: boolean;
+}
+
+export interface BlueGreenTarget {
+  readonly kind: string;
+  instances(signal: AbortSignal): Promise<InstanceRef[]>;
+  slotInfo(inst: InstanceRef, signal: AbortSignal): Promise<SlotInfo>;
+  prepare?(version: string, insts: InstanceRef[], signal: AbortSignal): Promise<void>;
+  startSlot(inst: InstanceRef, slot: Slot, version: string, signal: AbortSignal): Promise<Started>;
+  stopSlot(inst: InstanceRef, slot: Slot, signal: AbortSignal): Promise<void>;
+  slotUrl(inst: InstanceRef, slot: Slot): string;
+  slotReadyUrl(inst: InstanceRef, slot: Slot): string;
+  switchTraffic(live: Record<string, Slot>, signal: AbortSignal): Promise<void>;
+  keepPrevious(inst: InstanceRef, slot: Slot, ms: number, signal: AbortSignal): Promise<string>;
+  probe?(inst: InstanceRef, readyUrl: string, signal: AbortSignal): Promise<ReadyProbe>;
+  slotExited?(inst: InstanceRef, slot: Slot): string | undefined;
+  logs?(inst: InstanceRef, lines: number, signal: AbortSignal): Promise<string>;
+  finish?(version: string, insts: InstanceRef[], signal: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function isBlueGreenTarget(t: unknown): t is BlueGreenTarget {
+  return !!t && typeof (t as BlueGreenTarget).switchTraffic === 'function' && typeof (t as BlueGreenTarget).startSlot === 'function';
+}
+
+export interface BlueGreenOptions extends Omit<EngineOptions, 'batches' | 'canary'> {
+  /** How long the old set keeps running after a successful switch. 0: stopped right after the gate. */
+  keepPreviousMs: number;
+}
+
+/**
+ * Blue/green deploy of `version` (mode 'rollback': back to the version kept in the idle slots or
+ * on the target; a slot that still runs it is reused, so the switch back is instant).
+ */
+export async function blueGreenRollout(target: BlueGreenTarget, version: string, opts: BlueGreenOptions & { mode?: 'rollout' | 'rollback' }): Promise<RolloutResult> {
+  const mode = opts.mode ?? 'rollout';
+  const signal = opts.signal ?? new AbortController().signal;
+  const readiness: ReadinessOptions = { ...DEFAULT_READINESS, ...opts.readiness };
+  const log = opts.log;
+  const startedAt = Date.now();
+  const t0 = performance.now();
+  const all = await target.instances(signal);
+  if (all.length === 0) throw new UserError(`the ${target.kind} target has no instances`);
+  const infos = await Promise.all(all.map((i) => target.slotInfo(i, signal)));
+  log.info(`fleet: ${all.map((i, k) => `${i.id}=${infos[k]!.liveVersion ?? '(none)'} (${infos[k]!.live}${infos[k]!.idleRunning ? `; idle ${otherSlot(infos[k]!.live)} runs ${infos[k]!.idleVersion}` : ''})`).join(', ')}`);
+  const from: Record<string, Slot> = {};
+  const to: Record<string, Slot> = {};
+  all.forEach((i, k) => {
+    from[i.id] = infos[k]!.live;
+    to[i.id] = infos[k]!.liveVersion === version ? infos[k]!.live : otherSlot(infos[k]!.live);
+  });
+  const moving = all.filter((i) => to[i.id] !== from[i.id]);
+  const states: InstanceState[] = all.map((i, k) => ({ id: i.id, url: target.slotUrl(i, to[i.id]!), batch: moving.includes(i) ? 1 : 0, from: infos[k]!.liveVersion, to: version, status: moving.includes(i) ? 'old' : 'new' }));
+  const previousVersion = mostCommon(moving.map((i) => infos[all.indexOf(i)]!.liveVersion)) ?? mostCommon(infos.map((x) => x.liveVersion));
+  const bg: BlueGreenRecord = { from, to, switched: false, switchedBack: false, reused: [] };
+  const batches: BatchRecord[] = [];
+  const warnings: string[] = [];
+  const state: RolloutState = { schema: 1, mode, target: target.kind, version, previousVersion, startedAt, finished: false, totalBatches: 1, instances: states, strategy: 'blue-green', blueGreen: { from, to, switched: false } };
+  const save = () => {
+    try {
+      opts.saveState?.(structuredClone(state));
+    } catch (err) {
+      log.warning(`could not save rollout state: ${errorMessage(err)}`);
+    }
+  };
+  const result = (status: RolloutResult['status'], failure?: Failure, rollbackMs?: number): RolloutResult => ({
+    status,
+    strategy: 'blue-green',
+    blueGreen: bg,
+    mode,
+    version,
+    previousVersion,
+    startedAt,
+    durationMs: performance.now() - t0,
+    batches,
+    instances: states,
+    failure,
+    rollbackMs,
+    finalVersions: Object.fromEntries(all.map((i, k) => [i.id, bg.switched && !bg.switchedBack ? version : (infos[k]!.liveVersion ?? '(none)')])),
+    warnings,
+  });
+  if (!moving.length) {
+    log.info(`every instance already serves ${version}: nothing to do`);
+    state.finished = true;
+    return result('unchanged');
+  }
+  save();
+  const stateOf = (i: InstanceRef) => states.find((s) => s.id === i.id)!;
+  if (mode === 'rollout' && target.prepare) {
+    try {
+      await log.group(`prepare ${version} on ${moving.length} instance(s)`, () => target.prepare!(version, moving, signal));
+    } catch (err) {
+      state.finished = true;
+      save();
+      if (signal.aborted) return result('cancelled', { phase: 'cancelled', reason: 'the rollout was cancelled before anything was started' });
+      return result('failed', { phase: 'prepare', reason: `prepare failed, nothing was switched: ${errorMessage(err)}` });
+    }
+  }
+
+  // 1. The whole new set in the idle slots.
+  const rec: BatchRecord = { batch: 1, instances: moving.map((i) => i.id), startedAt: Date.now(), outcome: 'running' };
+  batches.push(rec);
+  const started = new Set<string>();
+  const startCtl = new AbortController();
+  const startSignal = AbortSignal.any([signal, startCtl.signal]);
+  const check = (i: InstanceRef, url: string, s: AbortSignal) =>
+    target.probe ? target.probe(i, url, s).catch((e) => ({ ok: false, answer: errorMessage(e) })) : httpProbe(url, readiness.requestTimeoutMs, s, opts.http ?? request);
+  let failure: Failure | undefined;
+  const startFailures = await log.group(`start ${version} on the idle slots: ${moving.map((i) => `${i.id}→${to[i.id]}`).join(', ')}`, () =>
+    Promise.all(
+      moving.map(async (i): Promise<Failure | undefined> => {
+        const st = stateOf(i);
+        const k = all.indexOf(i);
+        const slot = to[i.id]!;
+        const t = performance.now();
+        try {
+          st.status = 'switching';
+          save();
+          let readyUrl: string;
+          if (infos[k]!.idleRunning && infos[k]!.idleVersion === version) {
+            bg.reused.push(i.id);
+            readyUrl = target.slotReadyUrl(i, slot);
+            log.info(`${i.id}: ${version} still runs in the ${slot} slot: no start needed`);
+          } else {
+            started.add(i.id);
+            readyUrl = (await target.startSlot(i, slot, version, startSignal)).readyUrl;
+          }
+          const out = await waitReady(() => check(i, readyUrl, startSignal), { ...readiness, signal: startSignal, exited: target.slotExited ? () => target.slotExited!(i, slot) : undefined });
+          st.readyMs = performance.now() - t;
+          if (!out.ok) {
+            startCtl.abort();
+            return { phase: 'readiness', instance: i.id, reason: `${i.id} (${slot} slot): ${out.reason}`, lastAnswer: out.lastAnswer, logs: await logsOf(target, i) };
+          }
+          log.info(`${i.id}: ${version} ready in the ${slot} slot in ${formatDuration(st.readyMs)}`);
+          return undefined;
+        } catch (err) {
+          if (signal.aborted) return { phase: 'cancelled', reason: 'the rollout was cancelled' };
+          startCtl.abort();
+          if (startCtl.signal.aborted && !(err instanceof UserError)) return undefined;
+          return { phase: 'start', instance: i.id, reason: `${i.id} (${slot} slot): ${errorMessage(err)}`, logs: await logsOf(target, i) };
+        }
+      }),
+    ),
+  );
+  failure = signal.aborted ? { phase: 'cancelled', reason: 'the rollout was cancelled' } : startFailures.find((f) => f !== undefined);
+  const own = () => AbortSignal.timeout(5 * 60_000);
+  const stopNew = async (which: InstanceRef[]) => {
+    await Promise.all(which.map((i) => target.stopSlot(i, to[i.id]!, own()).catch((err) => warnings.push(`${i.id}: stopping the ${to[i.id]} slot failed: ${errorMessage(err)}`))));
+  };
+  if (failure) {
+    rec.outcome = failure.phase === 'cancelled' ? 'cancelled' : 'failed';
+    rec.endedAt = Date.now();
+    log.error(`blue/green: ${failure.reason}${failure.lastAnswer ? ` (last answer: ${failure.lastAnswer})` : ''}; traffic was never switched`);
+    const u0 = performance.now();
+    await stopNew(moving.filter((i) => started.has(i.id)));
+    for (const s of states) if (s.status === 'switching') s.status = 'rolled-back';
+    state.finished = true;
+    save();
+    return result(failure.phase === 'cancelled' ? 'cancelled' : 'rolled-back', failure, performance.now() - u0);
+  }
+
+  // 2. One reload moves every instance's traffic.
+  try {
+    const s0 = performance.now();
+    await target.switchTraffic(to, signal);
+    bg.switchMs = performance.now() - s0;
+    bg.switched = true;
+    state.blueGreen!.switched = true;
+    for (const i of moving) stateOf(i).status = 'new';
+    rec.outcome = 'done';
+    rec.endedAt = Date.now();
+    save();
+    log.info(`switched ${moving.length} instance(s) to ${version} in one reload (${formatDuration(bg.switchMs)}): ${moving.map((i) => `${i.id} ${from[i.id]}→${to[i.id]}`).join(', ')}`);
+  } catch (err) {
+    rec.outcome = signal.aborted ? 'cancelled' : 'failed';
+    rec.endedAt = Date.now();
+    failure = signal.aborted ? { phase: 'cancelled', reason: 'the rollout was cancelled' } : { phase: 'undrain', reason: `switching traffic failed, it stays on the old set: ${errorMessage(err)}` };
+    log.error(`blue/green: ${failure.reason}`);
+    const u0 = performance.now();
+    // The switch is one checked reload: when it failed, traffic did not move. Put the record back to be sure.
+    await target.switchTraffic(from, own()).catch((e) => warnings.push(`restoring the old slots failed: ${errorMessage(e)}`));
+    await stopNew(moving.filter((i) => started.has(i.id)));
+    for (const i of moving) stateOf(i).status = 'rolled-back';
+    state.finished = true;
+    save();
+    return result(signal.aborted ? 'cancelled' : 'rolled-back', failure, performance.now() - u0);
+  }
+
+  // 3. The gate, with the old set still running as its baseline.
+  if (opts.gate) {
+    const g0 = performance.now();
+    let verdict: GateResult;
+    try {
+      verdict = await opts.gate({
+        batch: 1,
+        totalBatches: 1,
+        newInstances: all.map((i) => ({ id: i.id, url: target.slotUrl(i, to[i.id]!), version })),
+        oldInstances: moving.map((i) => ({ id: i.id, url: target.slotUrl(i, from[i.id]!), version: infos[all.indexOf(i)]!.liveVersion ?? '' })),
+        signal,
+      });
+    } catch (err) {
+      verdict = signal.aborted ? { pass: false, verdict: 'cancelled', reason: 'cancelled during the gate' } : { pass: false, verdict: 'error', reason: `gate error: ${errorMessage(err)}` };
+    }
+    rec.gate = { ...verdict, durationMs: performance.now() - g0 };
+    log.info(`gate after the switch: ${verdict.pass ? 'pass' : 'FAIL'}: ${verdict.reason}`);
+    if (!verdict.pass || signal.aborted) {
+      failure = signal.aborted ? { phase: 'cancelled', reason: 'the rollout was cancelled' } : { phase: 'gate', reason: `gate failed after the switch: ${verdict.reason}` };
+    }
+  } else if (signal.aborted) failure = { phase: 'cancelled', reason: 'the rollout was cancelled' };
+  if (failure) {
+    const u0 = performance.now();
+    await switchBack(target, moving, from, to, bg, states, log, warnings);
+    state.blueGreen!.switched = !bg.switchedBack;
+    state.finished = true;
+    save();
+    if (bg.switchedBack) await stopNew(moving.filter((i) => started.has(i.id)));
+    return result(bg.switchedBack ? (failure.phase === 'cancelled' ? 'cancelled' : 'rolled-back') : 'rollback-failed', failure, performance.now() - u0);
+  }
+
+  // 4. Keep the old set for an instant switch back, then finish.
+  const keep = await Promise.all(moving.map((i) => target.keepPrevious(i, from[i.id]!, opts.keepPreviousMs, own()).catch((err) => {
+    warnings.push(`${i.id}: keeping the ${from[i.id]} slot failed: ${errorMessage(err)}`);
+    return '';
+  })));
+  bg.keepUntil = opts.keepPreviousMs > 0 ? keep.find(Boolean) : 'stopped';
+  if (opts.keepPreviousMs > 0) log.info(`the old set keeps running until ${bg.keepUntil} for an instant switch back`);
+  state.finished = true;
+  save();
+  if (target.finish) await target.finish(version, all, own()).catch((err) => warnings.push(`cleanup after the rollout failed: ${errorMessage(err)}`));
+  return result('succeeded');
+}
+
+async function switchBack(target: BlueGreenTarget, moving: InstanceRef[], from: Record<string, Slot>, to: Record<string, Slot>, bg: BlueGreenRecord, states: InstanceState[], log: EngineOptions['log'], warnings: string[]) {
+  const back: Record<string, Slot> = { ...to };
+  for (const i of moving) back[i.id] = from[i.id]!;
+  const b0 = performance.now();
+  try {
+    await target.switchTraffic(back, AbortSignal.timeout(5 * 60_000));
+    bg.switchBackMs = performance.now() - b0;
+    bg.switchedBack = true;
+    for (const s of states) if (s.status === 'new' && moving.some((i) => i.id === s.id)) s.status = 'rolled-back';
+    log.info(`switched back to the old set in one reload (${formatDuration(bg.switchBackMs)})`);
+  } catch (err) {
+    for (const s of states) if (moving.some((i) => i.id === s.id)) {
+      s.status = 'rollback-failed';
+      s.error = errorMessage(err);
+    }
+    log.error(`switching back failed: ${errorMessage(err)}`);
+    warnings.push(`switching back failed: ${errorMessage(err)}`);
+  }
+}
+
+/**
+ * Rollback mode with blue/green: back to the version the idle slots still run (instant: no
+ * start), else to `fallback` (the version kept on the target), started in the idle slots.
+ */
+export async function blueGreenRollback(target: BlueGreenTarget, opts: BlueGreenOptions & { fallback?: (inst: InstanceRef) => Promise<string | undefined> }): Promise<RolloutResult> {
+  const signal = opts.signal ?? new AbortController().signal;
+  const all = await target.instances(signal);
+  const infos = await Promise.all(all.map((i) => target.slotInfo(i, signal)));
+  const kept = mostCommon(infos.filter((x) => x.idleRunning && x.idleVersion !== x.liveVersion).map((x) => x.idleVersion));
+  let to = kept;
+  if (!to && opts.fallback) to = mostCommon(await Promise.all(all.map((i) => opts.fallback!(i))));
+  if (!to) throw new UserError(`rollback: no idle slot runs an earlier version and no previous version is kept on ${all.map((i) => i.id).join(', ')}; nothing was changed`);
+  opts.log.info(`blue/green rollback to ${to}${kept ? ' (still running in the idle slots)' : ''}`);
+  return blueGreenRollout(target, to, { ...opts, mode: 'rollback' });
+}
+
+/** The post step after a cancelled blue/green rollout: switch back if traffic moved, stop the new set. */
+export async function resumeBlueGreen(target: BlueGreenTarget, saved: RolloutState, opts: Omit<BlueGreenOptions, 'keepPreviousMs'>): Promise<RolloutResult> {
+  const t0 = performance.now();
+  const state = structuredClone(saved);
+  const signal = opts.signal ?? AbortSignal.timeout(10 * 60_000);
+  const all = await target.instances(signal);
+  const from = (state.blueGreen?.from ?? {}) as Record<string, Slot>;
+  const to = (state.blueGreen?.to ?? {}) as Record<string, Slot>;
+  const moving = all.filter((i) => from[i.id] && to[i.id] && from[i.id] !== to[i.id]);
+  const bg: BlueGreenRecord = { from, to, switched: !!state.blueGreen?.switched, switchedBack: false, reused: [] };
+  const warnings: string[] = [];
+  if (bg.switched) await switchBack(target, moving, from, to, bg, state.instances, opts.log, warnings);
+  else {
+    // Traffic never moved: make sure the record says the old slots (a switch may have been half-written).
+    await target.switchTraffic({ ...to, ...Object.fromEntries(moving.map((i) => [i.id, from[i.id]!])) }, signal).catch((err) => warnings.push(`restoring the old slots: ${errorMessage(err)}`));
+    for (const s of state.instances) if (s.status !== 'old') s.status = 'rolled-back';
+  }
+  if (!bg.switched || bg.switchedBack) await Promise.all(moving.map((i) => target.stopSlot(i, to[i.id]!, signal).catch((err) => warnings.push(`${i.id}: ${errorMessage(err)}`))));
+  state.finished = true;
+  opts.saveState?.(state);
+  const ok = !bg.switched || bg.switchedBack;
+  return {
+    status: ok ? 'rolled-back' : 'rollback-failed',
+    strategy: 'blue-green',
+    blueGreen: bg,
+    mode: state.mode,
+    version: state.version,
+    previousVersion: state.previousVersion,
+    startedAt: state.startedAt,
+    durationMs: performance.now() - t0,
+    batches: [],
+    instances: state.instances,
+    failure: { phase: 'cancelled', reason: 'the rollout was cancelled before it finished' },
+    rollbackMs: performance.now() - t0,
+    finalVersions: Object.fromEntries(state.instances.map((s) => [s.id, ok ? (s.from ?? '(none)') : s.to])),
+    warnings,
+  };
+}
+
+async function logsOf(target: BlueGreenTarget, i: InstanceRef): Promise<string | undefined> {
+  if (!target.logs) return undefined;
+  try {
+    return (await target.logs(i, 10, AbortSignal.timeout(10_000))).trim() || undefined;
+  } catch (err) {
+    return `(could not read logs: ${errorMessage(err)})`;
+  }
+}
+
+function mostCommon(values: (string | undefined)[]): string | undefined {
+  const counts = new Map<string, number>();
+  for (const v of values) if (v !== undefined) counts.set(v, (counts.get(v) ?? 0) + 1);
+  let best: string | undefined;
+  let n = 0;
+  for (const [v, c] of counts) if (c > n) [best, n] = [v, c];
+  return best;
+}
