@@ -191,15 +191,18 @@ rm -f "$pidf"`;
 const ALIVE = `${ALIVE_FN}
 pidf="$1/shared/$2"; if [ -f "$pidf" ] && alive "$(cat "$pidf")"; then echo alive; else echo dead; fi`;
 
-/** $1 root, $2 how many to keep. Never removes current or previous. */
+/** $1 root, $2 how many to keep. Never removes current, previous or what a slot runs. */
 const PRUNE = `cd "$1/releases" 2>/dev/null || exit 0
 c=$(readlink ../current 2>/dev/null || true); p=$(readlink ../previous 2>/dev/null || true)
+b=$(readlink ../slot-blue 2>/dev/null || true); g=$(readlink ../slot-green 2>/dev/null || true)
 n=0
 for r in $(ls -1t); do
   n=$((n+1))
   [ "$n" -le "$2" ] && continue
   [ "releases/$r" = "$c" ] && continue
   [ "releases/$r" = "$p" ] && continue
+  [ "releases/$r" = "$b" ] && continue
+  [ "releases/$r" = "$g" ] && continue
   rm -rf "./$r"
 done`;
 
@@ -209,7 +212,7 @@ ln -sfn "releases/$2" "$1/.previous.tmp" && mv -Tf "$1/.previous.tmp" "$1/previo
 
 const LOGS = `tail -n "$2" "$1/shared/app.log" 2>/dev/null || true`;
 
-export class HostsTarget implements DeployTarget {
+export class HostsTarget implements DeployTarget, BlueGreenTarget {
   readonly kind = 'hosts';
   readonly strategy = 'in-place' as const;
   private readonly o: HostsTargetOptions;
@@ -217,6 +220,8 @@ export class HostsTarget implements DeployTarget {
   private readonly nginx?: NginxUpstream;
   private readonly exec: Exec;
   private readonly versions = new Map<string, { current?: string; previous?: string }>();
+  /** Live slot and idle slot state per host (read by instances()). */
+  private readonly slots = new Map<string, { live: Slot; idleVersion?: string; idleRunning: boolean }>();
   /** The version each instance ran before this rollout switched it (for `previous` on success). */
   private readonly from = new Map<string, string | undefined>();
   private tarball?: string;
@@ -234,49 +239,81 @@ export class HostsTarget implements DeployTarget {
         file: n.file,
         name: n.name,
         command: n.command,
-        servers: o.hosts.map((h) => ({ id: h.id, address: substitute(n.addressTemplate ?? '{host}:{port}', this.vars(h, '')) })),
+        servers: o.hosts.map((h) => ({ id: h.id, address: this.addressOf(h, 'blue') })),
         settleMs: n.settleMs,
       });
     }
   }
 
-  private vars(h: HostSpec, version: string): Record<string, string> {
+  /** Whether a load balancer is configured (canary and blue/green need one). */
+  get hasBalancer(): boolean {
+    return !!this.nginx;
+  }
+  /** Reloads done by this target (benchmarks). */
+  get nginxUpstream(): NginxUpstream | undefined {
+    return this.nginx;
+  }
+
+  private live(h: HostSpec): Slot {
+    return this.slots.get(h.id)?.live ?? 'blue';
+  }
+  portOf(h: HostSpec, slot: Slot): number {
+    return slot === 'blue' ? h.appPort : h.appPort + (this.o.greenPortOffset ?? 1);
+  }
+  private pidName(slot: Slot): string {
+    return slot === 'blue' ? 'app.pid' : 'app-green.pid';
+  }
+  private vars(h: HostSpec, version: string, slot: Slot = this.live(h)): Record<string, string> {
     return {
       version,
-      port: String(h.appPort),
-      app_port: String(h.appPort),
+      port: String(this.portOf(h, slot)),
+      app_port: String(this.portOf(h, slot)),
       host: h.host,
       instance: h.id,
       deploy_root: h.deployRoot,
       release_dir: `${h.deployRoot}/releases/${version}`,
+      slot,
     };
+  }
+  private addressOf(h: HostSpec, slot: Slot): string {
+    return substitute(this.o.nginx?.addressTemplate ?? '{host}:{port}', this.vars(h, '', slot));
   }
   private host(i: InstanceRef): HostSpec {
     const h = this.byId.get(i.id);
     if (!h) throw new UserError(`hosts: unknown instance ${i.id}`);
     return h;
   }
-  private urlOf(h: HostSpec): string {
-    return substitute(this.o.urlTemplate ?? 'http://{host}:{port}', this.vars(h, ''));
+  private urlOf(h: HostSpec, slot: Slot = this.live(h)): string {
+    return substitute(this.o.urlTemplate ?? 'http://{host}:{port}', this.vars(h, '', slot));
+  }
+  /** The upstream's servers for a live-slot map (idle slots listed as down when asked to). */
+  private serversFor(live: (h: HostSpec) => Slot) {
+    return this.o.hosts.flatMap((h) => [
+      { id: h.id, address: this.addressOf(h, live(h)) },
+      ...(this.o.listIdleSlots ? [{ id: `${h.id}@idle`, address: this.addressOf(h, live(h) === 'blue' ? 'green' : 'blue'), down: true }] : []),
+    ]);
   }
 
-  async instances(): Promise<InstanceRef[]> {
+  /** Reads every host's state (versions, live slot): the rollout starts here. */
+  async instances(signal: AbortSignal): Promise<InstanceRef[]> {
+    await Promise.all(this.o.hosts.map((h) => this.readState(h, signal)));
+    if (this.nginx) this.nginx.servers = this.serversFor((h) => this.live(h));
     return this.o.hosts.map((h) => ({ id: h.id, url: this.urlOf(h) }));
   }
 
-  private async readVersions(i: InstanceRef, signal: AbortSignal) {
-    const h = this.host(i);
-    const r = await this.o.ssh.script(h, READ_VERSIONS, [h.deployRoot], 'reading the current release', { signal, timeoutMs: 60_000 });
-    const [current, previous] = r.stdout.split('\n');
-    const v = { current: current?.trim() || undefined, previous: previous?.trim() || undefined };
-    this.versions.set(i.id, v);
+  private async readState(h: HostSpec, signal: AbortSignal) {
+    const r = await this.o.ssh.script(h, READ_STATE, [h.deployRoot], 'reading the current release', { signal, timeoutMs: 60_000 });
+    const [current, previous, slot, idleVersion, idle] = r.stdout.split('\n').map((x) => x.trim());
+    const v = { current: current || undefined, previous: previous || undefined };
+    this.versions.set(h.id, v);
+    this.slots.set(h.id, { live: slot === 'green' ? 'green' : 'blue', idleVersion: idleVersion || undefined, idleRunning: idle === 'alive' });
     return v;
   }
   async currentVersion(i: InstanceRef, signal: AbortSignal) {
-    return (await this.readVersions(i, signal)).current;
+    return (await this.readState(this.host(i), signal)).current;
   }
   async previousVersion(i: InstanceRef, signal: AbortSignal) {
-    return (this.versions.get(i.id) ?? (await this.readVersions(i, signal))).previous;
+    return (this.versions.get(i.id) ?? (await this.readState(this.host(i), signal))).previous;
   }
 
   /** Uploads the release where it is missing and checks nginx, before anything is switched. */
@@ -322,39 +359,47 @@ export class HostsTarget implements DeployTarget {
   async undrain(insts: InstanceRef[], signal: AbortSignal): Promise<void> {
     if (this.nginx) await this.nginx.setDown(insts.map((i) => i.id), false, signal);
   }
+  async setWeights(weights: Record<string, number> | undefined, signal: AbortSignal, apply: boolean): Promise<void> {
+    if (!this.nginx) throw new UserError('hosts: canary weights need nginx in front (the nginx-host input)');
+    await this.nginx.setWeights(weights, signal, apply);
+  }
 
-  async stop(i: InstanceRef, signal: AbortSignal): Promise<void> {
-    const h = this.host(i);
-    const cur = this.versions.get(i.id)?.current ?? '';
-    const vars = this.vars(h, cur);
+  private async stopIn(h: HostSpec, slot: Slot, version: string, signal: AbortSignal): Promise<void> {
+    const vars = this.vars(h, version, slot);
     if (this.o.stop) {
       await this.o.ssh.runOk(h, this.o.stop.map((a) => substitute(a, vars)), 'the stop command', { signal, timeoutMs: this.o.drainTimeoutMs + 30_000 });
     } else if (this.o.systemdUnit) {
       await this.o.ssh.runOk(h, [...(this.o.systemctl ?? ['sudo', '-n', 'systemctl']), 'stop', this.o.systemdUnit], 'systemctl stop', { signal, timeoutMs: this.o.drainTimeoutMs + 30_000 });
     } else {
-      const r = await this.o.ssh.script(h, STOP_PIDFILE, [h.deployRoot, String(Math.ceil(this.o.drainTimeoutMs / 50))], 'stopping the app', { signal, timeoutMs: this.o.drainTimeoutMs + 30_000 });
-      if (r.stdout.trim()) this.o.log.warning(`${i.id}: ${r.stdout.trim()}`);
+      const r = await this.o.ssh.script(h, STOP_PIDFILE, [h.deployRoot, String(Math.ceil(this.o.drainTimeoutMs / 50)), this.pidName(slot)], 'stopping the app', { signal, timeoutMs: this.o.drainTimeoutMs + 30_000 });
+      if (r.stdout.trim()) this.o.log.warning(`${h.id}: ${r.stdout.trim()}`);
     }
   }
-
-  private async start(i: InstanceRef, version: string, how: 'deploy' | 'switchback', signal: AbortSignal): Promise<Started> {
+  async stop(i: InstanceRef, signal: AbortSignal): Promise<void> {
     const h = this.host(i);
-    const vars = this.vars(h, version);
+    await this.stopIn(h, this.live(h), this.versions.get(i.id)?.current ?? '', signal);
+  }
+
+  private async start(i: InstanceRef, version: string, how: 'deploy' | 'switchback' | 'slot', signal: AbortSignal, slot: Slot = this.live(this.host(i))): Promise<Started> {
+    const h = this.host(i);
+    const vars = this.vars(h, version, slot);
     let mode = 'nohup';
     let argv: string[];
     if (this.o.systemdUnit) {
+      if (how === 'slot') throw new UserError('hosts: blue/green needs start-command (a systemd unit runs one copy of the app)');
       mode = 'none';
       argv = [...(this.o.systemctl ?? ['sudo', '-n', 'systemctl']), 'restart', this.o.systemdUnit];
     } else {
-      const env = { ...Object.fromEntries(Object.entries(this.o.env ?? {}).map(([k, v]) => [k, substitute(v, vars)])), APP_VERSION: version, PORT: String(h.appPort) };
+      const env = { ...Object.fromEntries(Object.entries(this.o.env ?? {}).map(([k, v]) => [k, substitute(v, vars)])), APP_VERSION: version, PORT: vars.port! };
       argv = ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...(this.o.start ?? []).map((a) => substitute(a, vars))];
     }
-    await this.o.ssh.script(h, SWITCH_AND_START, [h.deployRoot, version, how, mode, remoteCommand(argv), ...argv], how === 'deploy' ? `starting ${version}` : `switching back to ${version}`, { signal, timeoutMs: 120_000 });
+    const what = how === 'deploy' ? `starting ${version}` : how === 'slot' ? `starting ${version} in the ${slot} slot` : `switching back to ${version}`;
+    await this.o.ssh.script(h, SWITCH_AND_START, [h.deployRoot, version, how, mode, remoteCommand(argv), slot, ...argv], what, { signal, timeoutMs: 120_000 });
     const v = this.versions.get(i.id) ?? {};
-    if (how === 'deploy' && !this.from.has(i.id)) this.from.set(i.id, v.current);
-    v.current = version;
+    if (how !== 'switchback' && !this.from.has(i.id)) this.from.set(i.id, v.current);
+    if (how !== 'slot') v.current = version;
     this.versions.set(i.id, v);
-    return { readyUrl: this.urlOf(h) + this.o.readyPath };
+    return { readyUrl: this.urlOf(h, slot) + this.o.readyPath };
   }
   deploy(i: InstanceRef, version: string, signal: AbortSignal) {
     return this.start(i, version, 'deploy', signal);
@@ -363,11 +408,75 @@ export class HostsTarget implements DeployTarget {
     return this.start(i, version, 'switchback', signal);
   }
 
+  // ------------------------------------------------------------- blue/green slots
+
+  async slotInfo(i: InstanceRef, signal: AbortSignal): Promise<SlotInfo> {
+    const h = this.host(i);
+    if (!this.slots.has(h.id)) await this.readState(h, signal);
+    const s = this.slots.get(h.id)!;
+    return { live: s.live, liveVersion: this.versions.get(h.id)?.current, idleVersion: s.idleVersion, idleRunning: s.idleRunning };
+  }
+  slotUrl(i: InstanceRef, slot: Slot): string {
+    return this.urlOf(this.host(i), slot);
+  }
+  slotReadyUrl(i: InstanceRef, slot: Slot): string {
+    return this.urlOf(this.host(i), slot) + this.o.readyPath;
+  }
+  async startSlot(i: InstanceRef, slot: Slot, version: string, signal: AbortSignal): Promise<Started> {
+    const h = this.host(i);
+    if (slot === this.live(h)) throw new UserError(`hosts: ${h.id}: the ${slot} slot is live; a new version starts in the idle slot only`);
+    await this.cancelExpiry(h, slot, signal);
+    await this.stopIn(h, slot, '', signal);
+    return this.start(i, version, 'slot', signal, slot);
+  }
+  async stopSlot(i: InstanceRef, slot: Slot, signal: AbortSignal): Promise<void> {
+    const h = this.host(i);
+    await this.cancelExpiry(h, slot, signal);
+    await this.stopIn(h, slot, '', signal);
+  }
+  private async cancelExpiry(h: HostSpec, slot: Slot, signal: AbortSignal) {
+    await this.o.ssh.script(h, EXPIRE, [h.deployRoot, slot, this.pidName(slot), 'cancel', '0', ''], 'cancelling the keep-previous timer', { signal, timeoutMs: 30_000 });
+  }
+  /** Records the live slots on the hosts, then moves the traffic in ONE nginx reload. */
+  async switchTraffic(live: Record<string, Slot>, signal: AbortSignal): Promise<void> {
+    if (!this.nginx) throw new UserError('hosts: blue/green needs nginx in front (the nginx-host input)');
+    const before = new Map(this.o.hosts.map((h) => [h.id, this.live(h)]));
+    const changed = this.o.hosts.filter((h) => live[h.id] && live[h.id] !== before.get(h.id));
+    const record = (hs: HostSpec[], slotOf: (h: HostSpec) => Slot) =>
+      Promise.all(hs.map((h) => this.o.ssh.script(h, RECORD_SLOT, [h.deployRoot, slotOf(h)], `recording the ${slotOf(h)} slot as live`, { signal, timeoutMs: 30_000 })));
+    await record(changed, (h) => live[h.id]!);
+    try {
+      await this.nginx.reconfigure((u) => (u.servers = this.serversFor((h) => live[h.id] ?? before.get(h.id)!)), signal);
+    } catch (err) {
+      await record(changed, (h) => before.get(h.id)!).catch(() => undefined);
+      throw err;
+    }
+    for (const h of this.o.hosts) {
+      const s = this.slots.get(h.id);
+      const to = live[h.id];
+      if (!s || !to || to === s.live) continue;
+      const v = this.versions.get(h.id) ?? {};
+      const idleVersion = s.idleVersion;
+      this.slots.set(h.id, { live: to, idleVersion: v.current, idleRunning: true });
+      v.current = idleVersion;
+      this.versions.set(h.id, v);
+    }
+  }
+  async keepPrevious(i: InstanceRef, slot: Slot, ms: number, signal: AbortSignal): Promise<string> {
+    const h = this.host(i);
+    if (ms <= 0) {
+      await this.stopSlot(i, slot, signal);
+      return new Date().toISOString();
+    }
+    await this.o.ssh.script(h, EXPIRE, [h.deployRoot, slot, this.pidName(slot), String(Math.ceil(ms / 1000)), String(Math.ceil(this.o.drainTimeoutMs / 50)), EXPIRE_JOB], 'keeping the previous slot', { signal, timeoutMs: 30_000 });
+    return new Date(Date.now() + Math.ceil(ms / 1000) * 1000).toISOString();
+  }
+
   async logs(i: InstanceRef, lines: number, signal: AbortSignal): Promise<string> {
     const h = this.host(i);
     const [log, alive] = await Promise.all([
       this.o.ssh.script(h, LOGS, [h.deployRoot, String(lines)], 'reading the app log', { signal, timeoutMs: 15_000 }),
-      this.o.systemdUnit ? Promise.resolve(undefined) : this.o.ssh.script(h, ALIVE, [h.deployRoot], 'checking the app process', { signal, timeoutMs: 15_000 }),
+      this.o.systemdUnit ? Promise.resolve(undefined) : this.o.ssh.script(h, ALIVE, [h.deployRoot, this.pidName(this.live(h))], 'checking the app process', { signal, timeoutMs: 15_000 }),
     ]);
     const state = alive ? (alive.stdout.trim() === 'alive' ? '(process running)' : '(process not running)') : '';
     return `${log.stdout.trimEnd()}${state ? `\n${state}` : ''}`;

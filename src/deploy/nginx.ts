@@ -182,7 +182,9 @@ export class NginxUpstream {
   }
   /** Sets canary weights (undefined: all equal); `apply`: reload now, else with the next change. */
   setWeights(weights: Record<string, number> | undefined, signal?: AbortSignal, apply = true): Promise<void> {
-    const set = (u: NginxUpstream) => (u.weights = new Map(Object.entries(weights ?? {})));
+    const set = (u: NginxUpstream) => {
+      u.weights = new Map(Object.entries(weights ?? {}));
+    };
     if (!apply) return this.serial(async () => set(this));
     return this.reconfigure(set, signal);
   }

@@ -151,6 +151,7 @@ describe.skipIf(!hasPg)('migrate action (dist bundle, real PostgreSQL)', () => {
     expect(run.code).toBe(0);
     expect(run.outputs['pending-count']).toBe('1');
     expect(run.outputs.applied).toBe('[]');
+    expect(JSON.parse(run.outputs.pending!)).toEqual([{ version: '0005', name: 'add_nickname', file: 'migrations/0005_add_nickname.sql', noTransaction: false }]);
     expect(run.summary).toContain('dry run');
     expect(run.stdout).toContain('would apply migrations/0005_add_nickname.sql');
     expect(await rows("SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'nickname'")).toEqual([{ n: 0 }]);

@@ -60,6 +60,7 @@ export const spec = defineAction({
   },
   outputs: {
     applied: { description: 'JSON list of migrations applied by this run: version, name, file, durationMs, lockRetries, statements, transaction, resumedAt.' },
+    pending: { description: 'JSON list of migrations still pending after the run (in a dry run: what would be applied): version, name, file.' },
     'pending-count': { description: 'Migrations still pending after the run (in a dry run: how many would be applied).' },
     'current-version': { description: 'Newest applied migration version after the run (empty when none).' },
     violations: { description: 'JSON list of lint findings: rule, severity, file, line, column, statement, message, fix.' },

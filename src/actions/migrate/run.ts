@@ -215,6 +215,7 @@ function resultOf(i: MigrateInputs, ctx: ActionContext, r: RunnerResult, violati
     outputs: {
       applied,
       'pending-count': r.dryRun ? r.plan.length : r.pending.length,
+      pending: (r.dryRun ? r.plan : r.pending).map((p) => ({ version: p.file.version, name: p.file.name, file: p.file.path, noTransaction: p.file.noTransaction, ...(p.resumeAt ? { resumeAt: p.resumeAt } : {}) })),
       'current-version': r.currentVersion ?? '',
       violations,
     },
@@ -242,5 +243,5 @@ async function dryRunWithoutDatabase(i: MigrateInputs, ctx: ActionContext, deps:
   let md = heading(`Migrations (dry run, no database): ${files.length} file(s)`);
   md += `\nNo database-url was given, so every file is listed as pending.\n\n`;
   md += files.length ? table(['#', 'Migration', 'Transaction'], files.map((f, n) => [n + 1, f.path, f.noTransaction ? 'no (statement by statement)' : 'yes'])) : 'No migration files found.\n';
-  return { outputs: { applied: [], 'pending-count': files.length, 'current-version': '', violations }, summary: md + (lintNote ? `\n${lintNote}` : ''), failure };
+  return { outputs: { applied: [], pending: files.map((f) => ({ version: f.version, name: f.name, file: f.path, noTransaction: f.noTransaction })), 'pending-count': files.length, 'current-version': '', violations }, summary: md + (lintNote ? `\n${lintNote}` : ''), failure };
 }

@@ -1,0 +1,243 @@
+/**
+ * The whole pipeline as deploy-environment.yml wires it: its `deploy` job emulated step by step
+ * (test/helpers/workflow-emulator.ts), each Slipway step run from its dist bundle, inputs from
+ * slipway.yml (SLIPWAY_CONFIG / SLIPWAY_ENVIRONMENT) and the workflow's expressions, against real
+ * servers: PostgreSQL (migrations), three sshd "hosts" behind a real nginx (the sample app as the
+ * artifact), Prometheus scraping every instance (the SLO gate and the error-budget policy), and a
+ * webhook receiver that checks each notification's HMAC signature.
+ *   (a) good release v2 over v1: every step green, result=success, every stage in the summary.
+ *   (b) bad release v3 (5xx on half the requests): the SLO gate fails, the rollback step puts the
+ *       fleet back on v2, notify reports rolled-back, and nothing of v3 serves through nginx.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { findLeaks, registerSecret, repoRoot, runBundle, type BundleRun } from '../helpers/runner.ts';
+import { freePort, requireServer, startPostgres, startPrometheus, type PostgresServer, type PrometheusServer } from '../helpers/servers.ts';
+import { emulateJob, jobLeaks, type JobRun } from '../helpers/workflow-emulator.ts';
+import { node24, startHostsFleet, versionAt, type HostsFleet } from '../integration/deploy/hosts-fleet.ts';
+import { verifySignature } from '../../src/notify/webhook.ts';
+
+const ok = requireServer('postgres') && requireServer('sshd') && requireServer('nginx') && requireServer('prometheus');
+
+interface Delivery { event: string; verified: boolean; reason?: string; body: Record<string, unknown> }
+
+describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, nginx, Prometheus)', () => {
+  let fleet: HostsFleet;
+  let pg: PostgresServer;
+  let prom: PrometheusServer;
+  let receiver: Server;
+  let workspace: string;
+  let secrets: Record<string, string>;
+  let secretValues: string[];
+  const deliveries: Delivery[] = [];
+  const jobs: JobRun[] = [];
+  const runs: BundleRun[] = [];
+  let traffic: { stop: () => Promise<void>; counts: Record<string, number> } | undefined;
+
+  /** Steady traffic through nginx (what users send), so Prometheus sees every version serve. */
+  function startTraffic(url: string, perSecond = 40) {
+    const counts: Record<string, number> = {};
+    let stopped = false;
+    const loop = (async () => {
+      while (!stopped) {
+        const t0 = Date.now();
+        await Promise.all(
+          Array.from({ length: perSecond / 10 }, async () => {
+            try {
+              const r = await fetch(`${url}/work`, { signal: AbortSignal.timeout(2000) });
+              const v = r.headers.get('x-app-version') ?? '?';
+              counts[`${v} ${r.status}`] = (counts[`${v} ${r.status}`] ?? 0) + 1;
+              await r.arrayBuffer();
+            } catch {
+              counts.error = (counts.error ?? 0) + 1;
+            }
+          }),
+        );
+        await new Promise((res) => setTimeout(res, Math.max(0, 100 - (Date.now() - t0))));
+      }
+    })();
+    return { counts, stop: async () => { stopped = true; await loop; } };
+  }
+
+  const deploy = async (version: string) => {
+    const job = await emulateJob({
+      workflow: '.github/workflows/deploy-environment.yml',
+      job: 'deploy',
+      inputs: { environment: 'staging', version, image: `127.0.0.1:5000/acme/shop:${version}`, config: 'slipway.yml' },
+      secrets,
+      github: { token: 'ghs_emulatedTokenNotUsedByWebhookOnly', api_url: 'http://127.0.0.1:9', repository: 'acme/shop', sha: '0123456789abcdef0123456789abcdef01234567' },
+      workspace,
+      stepTimeoutMs: 120_000,
+    });
+    jobs.push(job);
+    return job;
+  };
+  const through = async (n: number) => {
+    const seen: Record<string, number> = {};
+    for (let i = 0; i < n; i++) {
+      const v = await versionAt(fleet.nginx!.url);
+      seen[v] = (seen[v] ?? 0) + 1;
+    }
+    return seen;
+  };
+  const stepTable = (job: JobRun) => job.steps.map((s) => `${s.post ? 'post:' : ''}${s.id ?? s.name}=${s.outcome}`);
+
+  beforeAll(async () => {
+    const pgPassword = `pg-${randomBytes(9).toString('hex')}`;
+    [fleet, pg] = await Promise.all([startHostsFleet(3), startPostgres({ password: pgPassword })]);
+    prom = await startPrometheus({ targets: fleet.hosts.map((h) => `127.0.0.1:${h.appPort}`), scrapeInterval: '1s' });
+
+    // The bad release: the artifact's start script turns on 5xx for v3 (as a broken build would).
+    writeFileSync(join(fleet.artifact, 'start.sh'), '#!/bin/sh\nif [ "$APP_VERSION" = v3 ]; then ERROR_RATE=0.5; export ERROR_RATE; fi\nexec "$1" server.js\n', { mode: 0o755 });
+
+    const hookSecret = `whsec-${randomBytes(12).toString('hex')}`;
+    const hookPath = `/hooks/${randomBytes(8).toString('hex')}`;
+    receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        if (req.url !== hookPath) {
+          res.writeHead(404).end();
+          return;
+        }
+        const v = verifySignature(hookSecret, body, req.headers);
+        deliveries.push({ event: String(req.headers['x-slipway-event'] ?? ''), verified: v.ok, reason: v.reason, body: JSON.parse(body) as Record<string, unknown> });
+        res.writeHead(v.ok ? 204 : 401).end();
+      });
+    });
+    const hookPort = await freePort();
+    await new Promise<void>((res) => receiver.listen(hookPort, '127.0.0.1', res));
+
+    const sshKey = readFileSync(fleet.ssh.keyPath, 'utf8');
+    secrets = {
+      DATABASE_URL: pg.url,
+      SSH_PRIVATE_KEY: sshKey,
+      WEBHOOK_URL: `http://127.0.0.1:${hookPort}${hookPath}`,
+      WEBHOOK_SECRET: hookSecret,
+    };
+    secretValues = [pgPassword, hookSecret, hookPath.slice(1), ...sshKey.split('\n').filter((l) => l.length > 20)];
+    registerSecret(...secretValues);
+
+    workspace = mkdtempSync(join(tmpdir(), 'slipway-pipeline-ws-'));
+    cpSync(join(repoRoot, 'examples/app/migrations'), join(workspace, 'migrations'), { recursive: true });
+    const config = {
+      version: 1,
+      app: { name: 'shop' },
+      environments: {
+        staging: {
+          url: fleet.nginx!.url,
+          'database-url': '${{ secrets.DATABASE_URL }}',
+          migrate: { dir: 'migrations', 'lock-timeout': '5s' },
+          deploy: {
+            target: 'hosts',
+            hosts: JSON.parse(fleet.hostsInput) as unknown,
+            'ssh-key': '${{ secrets.SSH_PRIVATE_KEY }}',
+            'known-hosts': readFileSync(fleet.ssh.knownHostsPath, 'utf8'),
+            artifact: fleet.artifact,
+            'start-command': ['sh', 'start.sh', node24],
+            'nginx-host': 'local',
+            'nginx-upstream-file': fleet.upstreamFile,
+            'nginx-command': fleet.nginxCommand,
+            batches: '1,100%',
+            'ready-timeout': '15s',
+            'ready-interval': '100ms',
+            'drain-timeout': '3s',
+          },
+          smoke: {
+            checks: [
+              { path: '/health', expect: { status: 200, json: { status: 'ok' } } },
+              { path: '/version', expect: { status: 200 } },
+            ],
+            deadline: '10s',
+          },
+          gate: {
+            'prometheus-url': prom.url,
+            // error ratio of the release; the SLO's burn rate; the budget (policy step) over 10m
+            objectives: 'error-ratio <= 5%; slo: 99%; window: 10m; burn-rate: 10@2m/30s',
+            selector: 'route="/work"',
+            window: '20s',
+            duration: '8s',
+            interval: '4s',
+            'min-samples': '40',
+          },
+          notify: { channels: 'webhook', 'webhook-url': '${{ secrets.WEBHOOK_URL }}', 'webhook-secret': '${{ secrets.WEBHOOK_SECRET }}' },
+        },
+      },
+    };
+    writeFileSync(join(workspace, 'slipway.yml'), YAML.stringify(config));
+
+    // v1 is already deployed (with deploy-rolling alone, from the same slipway.yml) and serving.
+    const first = await runBundle('deploy-rolling', { version: 'v1' }, { cwd: workspace, timeoutMs: 90_000, env: { SLIPWAY_CONFIG: 'slipway.yml', SLIPWAY_ENVIRONMENT: 'staging', SSH_PRIVATE_KEY: sshKey } });
+    runs.push(first);
+    expect(first.errors).toEqual([]);
+    expect(first.code).toBe(0);
+    traffic = startTraffic(fleet.nginx!.url);
+    await prom.waitForSeries('sum(http_requests_total{version="v1",route="/work"})', 20_000);
+  }, 150_000);
+
+  afterAll(async () => {
+    await traffic?.stop();
+    for (const r of runs) expect(findLeaks(r, secretValues)).toEqual([]);
+    for (const j of jobs) expect(jobLeaks(j, secretValues)).toEqual([]);
+    await new Promise((res) => receiver?.close(res));
+    await Promise.allSettled([fleet?.stop(), pg?.stop(), prom?.stop()]);
+    if (workspace) rmSync(workspace, { recursive: true, force: true });
+  });
+
+  it('(a) a good release: every stage green, the fleet on v2, the team told', async () => {
+    deliveries.length = 0;
+    const job = await deploy('v2');
+    const failed = job.steps.filter((s) => s.outcome === 'failure').map((s) => `${s.id}: ${s.run?.errors.join(' | ')}`);
+    expect(failed).toEqual([]);
+    expect(stepTable(job)).toEqual([
+      'actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683=success',
+      'started=success', 'policy=success', 'migrate=success', 'deploy=success', 'smoke=success', 'gate=success',
+      'rollback=skipped', 'result=success', 'notify=success', 'post:deploy=success',
+    ]);
+    expect(job.status).toBe('success');
+    expect(job.outputs).toMatchObject({ result: 'success', version: 'v2', 'previous-version': 'v1', 'gate-verdict': 'pass', 'smoke-passed': 'true' });
+
+    // The job summary shows every stage, in order.
+    const order = ['error budget', 'Migrat', 'Rolling deploy of v2', 'Smoke', 'SLO gate', 'succeeded'];
+    const at = order.map((h) => job.summary.search(new RegExp(h, 'i')));
+    expect(at.every((i) => i >= 0), `summary lacks one of ${order.join(', ')}:\n${job.summary}`).toBe(true);
+    expect([...at].sort((x, y) => x - y)).toEqual(at);
+    expect(job.summary).toContain('0003_index_users_created_at');
+
+    // Database migrated, fleet on v2 (on disk, each instance, and through nginx).
+    expect(await pg.psql('select count(*) from slipway_migrations')).toBe('3');
+    expect(fleet.currentVersions()).toEqual(['v2', 'v2', 'v2']);
+    expect(await through(30)).toEqual({ v2: 30 });
+
+    // notify: started, then succeeded, both signed with the webhook secret.
+    expect(deliveries.map((d) => [d.event, d.verified])).toEqual([['started', true], ['succeeded', true]]);
+  }, 240_000);
+
+  it('(b) a bad release: the SLO gate fails, the fleet is rolled back to v2, notify says so', async () => {
+    deliveries.length = 0;
+    const job = await deploy('v3');
+    expect(stepTable(job)).toEqual([
+      'actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683=success',
+      'started=success', 'policy=success', 'migrate=success', 'deploy=success', 'smoke=success', 'gate=failure',
+      'rollback=success', 'result=success', 'notify=success', 'post:deploy=success', 'post:rollback=success',
+    ]);
+    expect(job.status).toBe('failure');
+    expect(job.byId.gate!.run!.errors.join('\n')).toMatch(/slo-gate: fail: .*error/i);
+    expect(job.outputs).toMatchObject({ result: 'rolled-back', version: 'v2', 'previous-version': 'v2', 'gate-verdict': 'fail', 'smoke-passed': 'true' });
+    expect(job.byId.rollback!.outputs).toMatchObject({ version: 'v2', 'rolled-back': 'true' });
+    expect(job.summary).toMatch(/Rollback to v2/);
+
+    // Nothing of v3 is left serving.
+    expect(fleet.currentVersions()).toEqual(['v2', 'v2', 'v2']);
+    expect(await through(60)).toEqual({ v2: 60 });
+
+    const events = deliveries.map((d) => [d.event, d.verified]);
+    expect(events).toEqual([['started', true], ['rolled-back', true]]);
+    expect(JSON.stringify(deliveries[1]!.body)).toContain('v3');
+  }, 240_000);
+});
