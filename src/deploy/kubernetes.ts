@@ -158,6 +158,8 @@ export interface KubeFailure {
 export interface KubeRolloutResult {
   status: RolloutStatus;
   strategy: KubeStrategy;
+  /** 'rollback': rollback mode (`rollout undo`, or the blue/green switch back); absent: a rollout. */
+  mode?: 'rollout' | 'rollback';
   namespace: string;
   context?: string;
   deployment: string;
@@ -188,6 +190,13 @@ export interface KubernetesDeployer {
   rollout(req: KubeRolloutRequest): Promise<KubeRolloutResult>;
   /** Blue/green: moves the Service back to the previous slot while it still runs. */
   switchBack(o: { log: Reporter; signal?: AbortSignal }): Promise<{ from: string; to: string; service: string }>;
+  /**
+   * Rollback mode (no new image): rolling/canary → `kubectl rollout undo` to the revision before
+   * the current one, followed to completion; blue-green → the Service switches back to the
+   * previous slot (it must still run). Status 'succeeded' when the Deployment runs the earlier
+   * version again.
+   */
+  rollback(o: { strategy: KubeStrategy; log: Reporter; signal?: AbortSignal }): Promise<KubeRolloutResult>;
   /** Blue/green: scales the non-live slot to 0 once its keep-until time passed. Returns its name when it did. */
   expirePrevious(o: { log: Reporter; signal?: AbortSignal; now?: Date }): Promise<string | undefined>;
 }
@@ -288,6 +297,7 @@ export function createKubernetesDeployer(options: KubernetesDeployerOptions): Ku
     options,
     rollout: (req) => new KubeRun(options, req.log, req.signal).rollout(req),
     switchBack: (o) => new KubeRun(options, o.log, o.signal).switchBack(),
+    rollback: (o) => new KubeRun(options, o.log, o.signal).rollbackMode(o.strategy),
     expirePrevious: (o) => new KubeRun(options, o.log, o.signal).expirePrevious(o.now ?? new Date()),
   };
 }
@@ -1195,6 +1205,64 @@ class KubeRun {
     return { from: live.name, to: previous.name, service: svc.metadata.name };
   }
 
+  async rollbackMode(strategy: KubeStrategy): Promise<KubeRolloutResult> {
+    if (!this.o.deployment) throw new InputError('deployment', undefined, 'the Deployment to roll back');
+    const name = this.o.deployment;
+    const imageOf = (d: KubeObject, container: string) => ((d.spec?.template?.spec?.containers ?? []) as KubeObject[]).find((x) => x.name === container)?.image as string | undefined;
+    const versionOf = (d: KubeObject, img: string | undefined) => d.spec?.template?.metadata?.labels?.[VERSION_LABEL] ?? (img ? versionFromImage(img) : 'unknown');
+    if (strategy === 'blue-green') {
+      const { live, previous } = await this.liveAndPrevious();
+      const liveD = await this.getDeployment(live.name);
+      const prevD = await this.getDeployment(previous.name);
+      const c = this.pickContainer(prevD);
+      const r = this.base('blue-green', name, imageOf(prevD, c.name) ?? '', versionOf(prevD, imageOf(prevD, c.name)));
+      r.mode = 'rollback';
+      r.previousImage = imageOf(liveD, c.name);
+      r.previousVersion = versionOf(liveD, r.previousImage);
+      r.previousRevision = revisionOf(liveD);
+      r.revision = revisionOf(prevD);
+      r.replicas = prevD.spec?.replicas ?? 1;
+      const sw = await this.switchBack();
+      r.blueGreen = { service: sw.service, from: sw.from, to: sw.to, switched: true, switchedBack: false, previousDeployment: sw.from };
+      const view = await this.observe(previous.name, c.name);
+      r.pods = view.pods.map((p) => this.podRecord(p, r.version, previous.name));
+      r.status = 'succeeded';
+      r.finalImage = r.image;
+      this.warn(`${sw.from} keeps running (scale it down, or deploy again: the next blue/green deploy reuses that slot)`);
+      return this.finish(r);
+    }
+    await this.connect();
+    const d = await this.getDeployment(name);
+    const c = this.pickContainer(d);
+    const rev = revisionOf(d);
+    const list = await this.k.json<KubeObject>(['get', 'replicasets', '-l', selectorString(d.spec?.selector)], { signal: this.signal });
+    const owned = ((list.items ?? []) as KubeObject[]).filter((rs) => (rs.metadata?.ownerReferences ?? []).some((o: KubeObject) => o.kind === 'Deployment' && o.name === name));
+    const earlier = owned.filter((rs) => (revisionOf(rs) ?? 0) < (rev ?? 0)).sort((a, b) => (revisionOf(b) ?? 0) - (revisionOf(a) ?? 0))[0];
+    if (!earlier) throw new UserError(`rollback: Deployment ${name} has no earlier revision to go back to (revision ${rev ?? '?'}; revisionHistoryLimit may be 0); nothing was changed`);
+    const toImage = imageOf(earlier, c.name);
+    const r = this.base(strategy === 'canary' ? 'canary' : 'rolling', name, toImage ?? '', versionOf(earlier, toImage));
+    r.mode = 'rollback';
+    r.previousImage = imageOf(d, c.name);
+    r.previousVersion = versionOf(d, r.previousImage);
+    r.previousRevision = rev;
+    r.replicas = d.spec?.replicas ?? 1;
+    if (strategy === 'canary' && (await this.k.find('deployment', `${name}-canary`, this.signal))) {
+      await this.deleteDeployment(`${name}-canary`);
+      this.note(`deleted the leftover canary ${name}-canary`);
+    }
+    this.note(`rollback mode: Deployment ${name} revision ${rev} (${r.previousImage}) → revision ${revisionOf(earlier)} (${toImage})`);
+    const u0 = performance.now();
+    const undone = await this.undo(name, c.name, revisionOf(earlier), toImage, this.deadlineFor(d));
+    r.rollbackMs = performance.now() - u0;
+    r.status = undone.ok ? 'succeeded' : 'failed';
+    if (!undone.ok) r.failure = { phase: 'rollout', reason: `rollout undo did not complete: ${undone.reason}`, lastState: this.lastState(undone.view) };
+    r.revision = undone.view?.revision;
+    r.pods = (undone.view?.pods ?? []).map((p) => this.podRecord(p, r.version, undone.view?.newReplicaSet));
+    const after = await this.getDeployment(name).catch(() => undefined);
+    r.finalImage = after ? imageOf(after, c.name) : undefined;
+    return this.finish(r);
+  }
+
   async expirePrevious(now: Date): Promise<string | undefined> {
     const { previous } = await this.liveAndPrevious();
     const d = await this.k.find('deployment', previous.name, this.signal);
@@ -1225,7 +1293,8 @@ export function toEngineResult(r: KubeRolloutResult): RolloutResult {
   }));
   return {
     status: r.status,
-    mode: 'rollout',
+    strategy: r.strategy,
+    mode: r.mode ?? 'rollout',
     version: r.version,
     previousVersion: r.previousVersion,
     startedAt: r.startedAt,

@@ -11,6 +11,10 @@
  *   await fleet.stop();
  *
  * The fleet lives in this process: its instances stop with fleet.stop() (and with the process).
+ *
+ * Canary: `fleet.target.setWeights` (nginx `weight=`, or the built-in proxy's weighted
+ * round-robin). Blue/green: every instance has a second copy on `greenBasePort + k` (default: the
+ * ports right after the blue range); `fleet.target` is also a BlueGreenTarget (strategies.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import type { DeployTarget, InstanceRef, Started } from './engine.ts';
+import type { BlueGreenTarget, Slot, SlotInfo } from './strategies.ts';
 import { NginxUpstream, localNginxHost } from './nginx.ts';
 import { startProxy, type ReverseProxy } from './proxy.ts';
 import { httpProbe } from './engine.ts';
@@ -29,6 +34,8 @@ export interface LocalFleetOptions {
   instances: number;
   /** Instance k (0-based) listens on basePort + k; it gets PORT in its environment. */
   basePort: number;
+  /** Blue/green: the green copy of instance k listens on greenBasePort + k. Default basePort + instances. */
+  greenBasePort?: number;
   /** Extra environment per version (APP_VERSION and PORT are always set). */
   env?: (version: string, instance: { id: string; port: number; index: number }) => Record<string, string | undefined>;
   cwd?: string;
@@ -47,8 +54,12 @@ export interface LocalFleetOptions {
 
 export interface LocalInstanceStatus {
   id: string;
+  /** The live slot's port and URL. */
   port: number;
   url: string;
+  slot: Slot;
+  /** The idle slot: what it runs, if anything. */
+  idle: { port: number; version?: string; running: boolean };
   version?: string;
   previous?: string;
   pid?: number;
@@ -60,21 +71,29 @@ export interface LocalFleet {
   /** Where traffic goes (the load balancer), or the first instance when balancer is 'none'. */
   url: string;
   balancer: 'nginx' | 'builtin' | 'none';
-  /** The DeployTarget for rollout() / rollbackFleet(). */
-  target: DeployTarget;
+  /** The DeployTarget for rollout() / rollbackFleet(), and the BlueGreenTarget for blueGreenRollout(). */
+  target: DeployTarget & BlueGreenTarget;
   /** Boots every instance on version (nothing running yet) and waits until each is ready. */
   start(version: string, opts?: { readyTimeoutMs?: number }): Promise<void>;
   status(): LocalInstanceStatus[];
   stop(): Promise<void>;
 }
 
-interface Slot {
-  id: string;
-  index: number;
+/** One copy of the app (the blue or the green slot of an instance). */
+interface Copy {
   port: number;
   child?: ChildProcess;
   exit?: string;
   version?: string;
+  /** keep-previous timer. */
+  expiry?: NodeJS.Timeout;
+}
+
+interface Inst {
+  id: string;
+  index: number;
+  live: Slot;
+  copies: Record<Slot, Copy>;
   previous?: string;
   lines: string[];
 }
@@ -120,10 +139,13 @@ interface Balancer {
   url: string;
   setDown(ids: string[], down: boolean, drainTimeoutMs: number, signal?: AbortSignal): Promise<void>;
   isDown(id: string): boolean;
+  setWeights(weights: Record<string, number> | undefined, signal: AbortSignal, apply: boolean): Promise<void>;
+  /** Points every instance at the port of its live slot, in one reload. */
+  route(ports: Record<string, number>, signal: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
 
-async function startNginxBalancer(nginx: string, slots: Slot[], port: number): Promise<Balancer> {
+async function startNginxBalancer(nginx: string, slots: Inst[], port: number): Promise<Balancer> {
   const prefix = mkdtempSync(join(tmpdir(), 'slipway-lb-'));
   const conf = join(prefix, 'nginx.conf');
   const upstreamFile = join(prefix, 'upstream.conf');
@@ -157,7 +179,7 @@ async function startNginxBalancer(nginx: string, slots: Slot[], port: number): P
     ].join('\n'),
   );
   const args = ['-e', p('error.log'), '-p', `${prefix}/`, '-c', conf];
-  const up = new NginxUpstream({ host: localNginxHost(), file: upstreamFile, name: 'slipway_app', command: [nginx, ...args], servers: slots.map((s) => ({ id: s.id, address: `127.0.0.1:${s.port}` })), settleMs: 150 });
+  const up = new NginxUpstream({ host: localNginxHost(), file: upstreamFile, name: 'slipway_app', command: [nginx, ...args], servers: slots.map((s) => ({ id: s.id, address: `127.0.0.1:${s.copies[s.live].port}` })), settleMs: 150 });
   writeFileSync(upstreamFile, up.render());
   mkdirSync(p('logs'), { recursive: true });
   const child = spawn(nginx, args, { stdio: 'ignore' });
@@ -178,6 +200,11 @@ async function startNginxBalancer(nginx: string, slots: Slot[], port: number): P
     url: `http://127.0.0.1:${port}`,
     setDown: (ids, down, _t, signal) => up.setDown(ids, down, signal),
     isDown: (id) => up.down.has(id),
+    setWeights: (w, signal, apply) => up.setWeights(w, signal, apply),
+    route: (ports, signal) =>
+      up.reconfigure((u) => {
+        u.servers = u.servers.map((x) => (ports[x.id] !== undefined ? { ...x, address: `127.0.0.1:${ports[x.id]}` } : x));
+      }, signal),
     async close() {
       if (!exited) {
         child.kill('SIGTERM');
@@ -199,6 +226,12 @@ function builtinBalancer(proxy: ReverseProxy): Balancer {
       if (down) await proxy.waitIdle(ids, drainTimeoutMs);
     },
     isDown: (id) => proxy.isDown(id),
+    async setWeights(w) {
+      proxy.setWeights(w);
+    },
+    async route(ports) {
+      proxy.setPorts(ports);
+    },
     close: () => proxy.close(),
   };
 }
@@ -209,7 +242,14 @@ export async function createLocalFleet(opts: LocalFleetOptions): Promise<LocalFl
   const readyPath = opts.readyPath ?? '/ready';
   const drainTimeoutMs = opts.drainTimeoutMs ?? 10_000;
   const keep = opts.logLines ?? 50;
-  const slots: Slot[] = Array.from({ length: opts.instances }, (_, k) => ({ id: `app-${k + 1}`, index: k, port: opts.basePort + k, lines: [] }));
+  const greenBase = opts.greenBasePort ?? opts.basePort + opts.instances;
+  const slots: Inst[] = Array.from({ length: opts.instances }, (_, k) => ({
+    id: `app-${k + 1}`,
+    index: k,
+    live: 'blue' as Slot,
+    copies: { blue: { port: opts.basePort + k }, green: { port: greenBase + k } },
+    lines: [],
+  }));
   const want = opts.balancer ?? 'auto';
   let balancer: Balancer | undefined;
   let kind: LocalFleet['balancer'] = 'none';
@@ -221,7 +261,7 @@ export async function createLocalFleet(opts: LocalFleetOptions): Promise<LocalFl
       balancer = await startNginxBalancer(nginx, slots, port);
       kind = 'nginx';
     } else {
-      balancer = builtinBalancer(await startProxy({ port, upstreams: slots.map((s) => ({ id: s.id, host: '127.0.0.1', port: s.port })) }));
+      balancer = builtinBalancer(await startProxy({ port, upstreams: slots.map((s) => ({ id: s.id, host: '127.0.0.1', port: s.copies.blue.port })) }));
       kind = 'builtin';
     }
   }
@@ -230,28 +270,36 @@ export async function createLocalFleet(opts: LocalFleetOptions): Promise<LocalFl
     if (!s) throw new UserError(`local fleet: unknown instance ${i.id}`);
     return s;
   };
-  const urlOf = (s: Slot) => `http://127.0.0.1:${s.port}`;
+  const other = (x: Slot): Slot => (x === 'blue' ? 'green' : 'blue');
+  const urlAt = (port: number) => `http://127.0.0.1:${port}`;
+  const urlOf = (s: Inst) => urlAt(s.copies[s.live].port);
+  const running = (c: Copy) => !!c.child && c.exit === undefined;
 
-  const stopSlot = async (s: Slot) => {
-    const c = s.child;
-    if (!c || s.exit !== undefined) return;
+  const stopCopy = async (c: Copy) => {
+    if (c.expiry) clearTimeout(c.expiry);
+    c.expiry = undefined;
+    const child = c.child;
+    if (!child || c.exit !== undefined) return;
     await new Promise<void>((resolve) => {
-      const t = setTimeout(() => c.kill('SIGKILL'), drainTimeoutMs);
-      c.once('exit', () => {
+      const t = setTimeout(() => child.kill('SIGKILL'), drainTimeoutMs);
+      child.once('exit', () => {
         clearTimeout(t);
         resolve();
       });
-      c.kill('SIGTERM');
+      child.kill('SIGTERM');
     });
   };
-  const startSlot = (s: Slot, version: string): Started => {
-    const vars = { version, port: String(s.port), index: String(s.index) };
+  const startCopy = (s: Inst, slot: Slot, version: string): Started => {
+    const c = s.copies[slot];
+    if (c.expiry) clearTimeout(c.expiry);
+    c.expiry = undefined;
+    const vars = { version, port: String(c.port), index: String(s.index), slot };
     const argv = opts.command.map((a) => sub(a, vars));
-    const env = { ...process.env, ...opts.env?.(version, { id: s.id, port: s.port, index: s.index }), APP_VERSION: version, PORT: String(s.port) };
+    const env = { ...process.env, ...opts.env?.(version, { id: s.id, port: c.port, index: s.index }), APP_VERSION: version, PORT: String(c.port) };
     const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    s.child = child;
-    s.exit = undefined;
-    s.version = version;
+    c.child = child;
+    c.exit = undefined;
+    c.version = version;
     const onData = (d: Buffer) => {
       for (const line of d.toString().split('\n')) {
         if (!line) continue;
@@ -263,16 +311,16 @@ export async function createLocalFleet(opts: LocalFleetOptions): Promise<LocalFl
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
     child.on('error', (e) => {
-      if (s.child === child) s.exit = errorMessage(e);
+      if (c.child === child) c.exit = errorMessage(e);
     });
     child.on('exit', (code, sig) => {
-      if (s.child === child) s.exit = sig ? `killed by ${sig}` : `exit code ${code}`;
+      if (c.child === child) c.exit = sig ? `killed by ${sig}` : `exit code ${code}`;
     });
-    return { readyUrl: urlOf(s) + readyPath };
+    return { readyUrl: urlAt(c.port) + readyPath };
   };
 
   const from = new Map<string, string | undefined>();
-  const target: DeployTarget = {
+  const target: DeployTarget & BlueGreenTarget = {
     kind: 'local',
     strategy: 'in-place',
     async instances() {
@@ -282,7 +330,8 @@ export async function createLocalFleet(opts: LocalFleetOptions): Promise<LocalFl
     },
     async currentVersion(i) {
       const s = slotOf(i);
-      return s.child && s.exit === undefined ? s.version : undefined;
+      const c = s.copies[s.live];
+      return running(c) ? c.version : undefined;
     },
     async previousVersion(i) {
       return slotOf(i).previous;
@@ -293,13 +342,18 @@ export async function createLocalFleet(opts: LocalFleetOptions): Promise<LocalFl
     async undrain(list, signal) {
       await balancer?.setDown(list.map((i) => i.id), false, drainTimeoutMs, signal);
     },
+    async setWeights(w, signal, apply) {
+      if (!balancer) throw new UserError('local fleet: canary weights need a load balancer');
+      await balancer.setWeights(w, signal, apply);
+    },
     async stop(i) {
-      await stopSlot(slotOf(i));
+      const s = slotOf(i);
+      await stopCopy(s.copies[s.live]);
     },
     async deploy(i, version) {
       const s = slotOf(i);
-      if (!from.has(s.id)) from.set(s.id, s.version);
-      return startSlot(s, version);
+      if (!from.has(s.id)) from.set(s.id, s.copies[s.live].version);
+      return startCopy(s, s.live, version);
     },
     /** `previous` moves only when a rollout succeeded (an undone rollout leaves it as it was). */
     async finish(version) {
@@ -310,13 +364,66 @@ export async function createLocalFleet(opts: LocalFleetOptions): Promise<LocalFl
       from.clear();
     },
     async switchBack(i, version) {
-      return startSlot(slotOf(i), version);
+      const s = slotOf(i);
+      return startCopy(s, s.live, version);
     },
     exited(i) {
-      return slotOf(i).exit;
+      const s = slotOf(i);
+      return s.copies[s.live].exit;
     },
     async logs(i, lines) {
       return slotOf(i).lines.slice(-lines).join('\n');
+    },
+    // blue/green
+    async slotInfo(i): Promise<SlotInfo> {
+      const s = slotOf(i);
+      const live = s.copies[s.live];
+      const idle = s.copies[other(s.live)];
+      return { live: s.live, liveVersion: running(live) ? live.version : undefined, idleVersion: idle.version, idleRunning: running(idle) };
+    },
+    slotUrl: (i, slot) => urlAt(slotOf(i).copies[slot].port),
+    slotReadyUrl: (i, slot) => urlAt(slotOf(i).copies[slot].port) + readyPath,
+    async startSlot(i, slot, version) {
+      const s = slotOf(i);
+      if (slot === s.live) throw new UserError(`local fleet: ${s.id}: the ${slot} slot is live; a new version starts in the idle slot only`);
+      if (!from.has(s.id)) from.set(s.id, s.copies[s.live].version);
+      await stopCopy(s.copies[slot]);
+      return startCopy(s, slot, version);
+    },
+    async stopSlot(i, slot) {
+      await stopCopy(slotOf(i).copies[slot]);
+    },
+    slotExited(i, slot) {
+      return slotOf(i).copies[slot].exit;
+    },
+    async switchTraffic(live, signal) {
+      if (!balancer) throw new UserError('local fleet: blue/green needs a load balancer');
+      const ports: Record<string, number> = {};
+      for (const s of slots) ports[s.id] = s.copies[live[s.id] ?? s.live].port;
+      await balancer.route(ports, signal);
+      for (const s of slots) {
+        const to = live[s.id];
+        if (!to || to === s.live) continue;
+        s.live = to;
+        const c = s.copies[to];
+        if (c.expiry) clearTimeout(c.expiry);
+        c.expiry = undefined;
+      }
+    },
+    async keepPrevious(i, slot, ms) {
+      const s = slotOf(i);
+      const c = s.copies[slot];
+      if (ms <= 0) {
+        await stopCopy(c);
+        return new Date().toISOString();
+      }
+      if (c.expiry) clearTimeout(c.expiry);
+      c.expiry = setTimeout(() => {
+        c.expiry = undefined;
+        if (s.live !== slot) void stopCopy(c);
+      }, ms);
+      c.expiry.unref();
+      return new Date(Date.now() + ms).toISOString();
     },
     async close() {},
   };
@@ -328,11 +435,12 @@ export async function createLocalFleet(opts: LocalFleetOptions): Promise<LocalFl
     async start(version, o = {}) {
       await Promise.all(
         slots.map(async (s) => {
-          if (s.child && s.exit === undefined) return;
-          const st = startSlot(s, version);
+          const c = s.copies[s.live];
+          if (running(c)) return;
+          const st = startCopy(s, s.live, version);
           const until = Date.now() + (o.readyTimeoutMs ?? 30_000);
           for (;;) {
-            if (s.exit !== undefined) throw new UserError(`local fleet: ${s.id} exited while starting (${s.exit}): ${s.lines.slice(-5).join(' | ')}`);
+            if (c.exit !== undefined) throw new UserError(`local fleet: ${s.id} exited while starting (${c.exit}): ${s.lines.slice(-5).join(' | ')}`);
             if ((await httpProbe(st.readyUrl, 1000, AbortSignal.timeout(2000))).ok) break;
             if (Date.now() > until) throw new UserError(`local fleet: ${s.id} not ready within ${o.readyTimeoutMs ?? 30_000} ms`);
             await new Promise((r) => setTimeout(r, 50));
@@ -341,10 +449,25 @@ export async function createLocalFleet(opts: LocalFleetOptions): Promise<LocalFl
       );
     },
     status() {
-      return slots.map((s) => ({ id: s.id, port: s.port, url: urlOf(s), version: s.version, previous: s.previous, pid: s.child?.pid, running: !!s.child && s.exit === undefined, down: balancer?.isDown(s.id) ?? false }));
+      return slots.map((s) => {
+        const c = s.copies[s.live];
+        const idle = s.copies[other(s.live)];
+        return {
+          id: s.id,
+          port: c.port,
+          url: urlOf(s),
+          slot: s.live,
+          idle: { port: idle.port, version: idle.version, running: running(idle) },
+          version: c.version,
+          previous: s.previous,
+          pid: c.child?.pid,
+          running: running(c),
+          down: balancer?.isDown(s.id) ?? false,
+        };
+      });
     },
     async stop() {
-      await Promise.all(slots.map((s) => stopSlot(s)));
+      await Promise.all(slots.flatMap((s) => [stopCopy(s.copies.blue), stopCopy(s.copies.green)]));
       await balancer?.close();
     },
   };

@@ -11,6 +11,8 @@ export interface ProxyUpstream {
   id: string;
   host: string;
   port: number;
+  /** Share of picks relative to the others (smooth weighted round-robin, like nginx). Default 1. */
+  weight?: number;
 }
 
 export interface ReverseProxy {
@@ -18,6 +20,10 @@ export interface ReverseProxy {
   port: number;
   /** Takes upstreams out of rotation (down) or puts them back. */
   setDown(ids: string[], down: boolean): void;
+  /** Weights by id (undefined: all 1). */
+  setWeights(weights: Record<string, number> | undefined): void;
+  /** Points an upstream at another port (blue/green), all in one step. */
+  setPorts(ports: Record<string, number>): void;
   isDown(id: string): boolean;
   /** Requests in flight to an upstream. */
   inFlight(id: string): number;
@@ -30,13 +36,21 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
 
 export async function startProxy(opts: { upstreams: ProxyUpstream[]; port?: number; host?: string; retries?: number }): Promise<ReverseProxy> {
-  const ups = opts.upstreams.map((u) => ({ ...u, down: false, inFlight: 0 }));
+  const ups = opts.upstreams.map((u) => ({ ...u, weight: u.weight ?? 1, current: 0, down: false, inFlight: 0 }));
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 1000 });
-  let next = 0;
+  // Smooth weighted round-robin (nginx's): equal weights give plain round-robin.
   const pick = (tried: Set<string>) => {
     const live = ups.filter((u) => !u.down && !tried.has(u.id));
     if (!live.length) return undefined;
-    return live[next++ % live.length];
+    let total = 0;
+    let best = live[0]!;
+    for (const u of live) {
+      u.current += u.weight;
+      total += u.weight;
+      if (u.current > best.current) best = u;
+    }
+    best.current -= total;
+    return best;
   };
   const server = http.createServer((req, res) => {
     const tried = new Set<string>();
@@ -98,6 +112,15 @@ export async function startProxy(opts: { upstreams: ProxyUpstream[]; port?: numb
         const u = byId(id);
         if (u) u.down = down;
       }
+    },
+    setWeights(weights) {
+      for (const u of ups) {
+        u.weight = weights?.[u.id] ?? 1;
+        u.current = 0;
+      }
+    },
+    setPorts(ports) {
+      for (const u of ups) if (ports[u.id] !== undefined) u.port = ports[u.id]!;
     },
     isDown: (id) => byId(id)?.down ?? false,
     inFlight: (id) => byId(id)?.inFlight ?? 0,

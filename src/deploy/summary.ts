@@ -1,5 +1,5 @@
 /** The job summary of a rollout: what happened, in what order, how long, and why it stopped. */
-import { formatDuration } from '../lib/duration.ts';
+import { formatDuration, formatPercent } from '../lib/duration.ts';
 import { code, heading, table } from '../lib/markdown.ts';
 import type { RolloutResult } from './engine.ts';
 
@@ -13,9 +13,12 @@ const TITLES: Record<RolloutResult['status'], string> = {
 };
 
 /** One line a person reads first. */
+const STRATEGY = { rolling: 'Rolling deploy', canary: 'Canary deploy', 'blue-green': 'Blue/green deploy' } as const;
+
 export function headline(r: RolloutResult): string {
-  const what = r.mode === 'rollback' ? `Rollback to ${r.version}` : `Rolling deploy of ${r.version}`;
-  return `${what}: ${TITLES[r.status]}`;
+  const what = r.mode === 'rollback' ? `${r.strategy === 'blue-green' ? 'Blue/green rollback' : 'Rollback'} to ${r.version}` : `${STRATEGY[r.strategy ?? 'rolling']} of ${r.version}`;
+  const title = r.status === 'failed' && r.strategy === 'blue-green' ? '❌ failed before traffic was switched' : TITLES[r.status];
+  return `${what}: ${title}`;
 }
 
 /** instance → version, for the `instances` output and the mixed-fleet message. */
@@ -47,6 +50,19 @@ export function renderSummary(r: RolloutResult, opts: { target?: string } = {}):
     if (r.failure.lastAnswer) md += `Last readiness answer: \`${r.failure.lastAnswer.replace(/`/g, "'")}\`\n\n`;
     if (r.failure.logs) md += `Last log lines of ${r.failure.instance ?? 'the instance'}:\n\n${code(r.failure.logs)}\n`;
   }
+  if (r.blueGreen) {
+    const b = r.blueGreen;
+    const moved = Object.keys(b.to).filter((id) => b.to[id] !== b.from[id]);
+    md += heading('Traffic', 3);
+    md += `${b.switched ? `Switched ${moved.length} instance(s) to the new set in one load-balancer reload${b.switchMs !== undefined ? ` (${formatDuration(b.switchMs)})` : ''}` : 'Traffic was never switched: it stayed on the old set'}`;
+    if (b.switchedBack) md += `, then switched back in one reload${b.switchBackMs !== undefined ? ` (${formatDuration(b.switchBackMs)})` : ''}`;
+    md += '.';
+    if (b.reused.length) md += ` Already running in the idle slot (no start): ${b.reused.join(', ')}.`;
+    if (b.keepUntil && b.switched && !b.switchedBack) md += b.keepUntil === 'stopped' ? ' The old set was stopped (keep-previous 0).' : ` The old set keeps running until ${b.keepUntil} for an instant switch back (\`rollback: true\` with \`strategy: blue-green\`).`;
+    md += '\n\n';
+    md += table(['Instance', 'Old slot', 'New slot'], moved.map((id) => [id, b.from[id]!, b.to[id]!]));
+    md += '\n';
+  }
   if (r.batches.length) {
     md += heading('Timeline', 3);
     const t0 = r.startedAt;
@@ -65,7 +81,9 @@ export function renderSummary(r: RolloutResult, opts: { target?: string } = {}):
         b.outcome,
       ];
     });
-    md += table(['Batch', 'Instances', 'Started', 'Ready in', 'Took', 'Gate', 'Outcome'], rows);
+    const canary = r.batches.some((b) => b.share !== undefined);
+    if (canary) r.batches.forEach((b, k) => rows[k]!.splice(2, 0, b.share !== undefined ? `${formatPercent(b.share)}${b.weights ? ` (weights ${[...new Set(Object.values(b.weights))].join(':')})` : ''}` : '—'));
+    md += table(['Batch', 'Instances', ...(canary ? ['Traffic to new'] : []), 'Started', 'Ready in', 'Took', 'Gate', 'Outcome'], rows);
     md += '\n';
   }
   md += heading('Instances', 3);

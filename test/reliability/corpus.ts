@@ -98,7 +98,6 @@ function kindValues(input: InputSpec, port: string): Array<{ category: Category;
         { category: 'type', label: 'word', value: 'soon' },
         { category: 'type', label: 'unknown unit', value: '5 parsecs' },
         { category: 'range', label: 'overflow', value: '1e999s' },
-        { category: 'range', label: '1000 years', value: '365000d' },
         ...hostileMixed('10s'),
         { category: 'huge', label: '100 kB', value: HUGE },
       ];
@@ -135,7 +134,7 @@ function kindValues(input: InputSpec, port: string): Array<{ category: Category;
       return [
         { category: 'yaml', label: 'unclosed flow map', value: '{a: [1, 2' },
         { category: 'yaml', label: 'unclosed list', value: '[1, 2' },
-        { category: 'yaml', label: 'JSON trailing comma', value: '{"a": 1,}' },
+        { category: 'yaml', label: 'JSON double comma', value: '{"a": 1,, "b": 2}' },
         { category: 'yaml', label: 'JSON missing value', value: '{"a": }' },
         { category: 'yaml', label: 'bad indentation', value: 'a:\n  - b\n - c' },
         { category: 'yaml', label: 'duplicate key', value: '{"a": 1, "a": 2}' },

@@ -39,6 +39,8 @@ export async function countingListener(): Promise<CountingListener> {
   };
 }
 
+const BUNDLE_MISSING = /Cannot find module '[^']*\/dist\/[^']*'/;
+
 const COMMANDS = /^::(add-mask|error|warning|notice|debug|group|endgroup)( [^:]*)?::/;
 
 /** Lines that look like a workflow command the action did not mean to write, and other forgeries. */
@@ -89,7 +91,12 @@ export async function runCase(c: Case, o: RunCaseOptions): Promise<CaseResult> {
     const inputs = baseline(c.action, listener.port, o.fixtures, sentinel);
     if (!o.baselineOnly) inputs[c.input] = fill(c.value, listener.port, tag);
     if (c.secretToken) registerSecret(c.secretToken);
-    const run = await runBundle(c.action, inputs, { timeoutMs: o.timeoutMs ?? 60_000, env: { SLIPWAY_RELIABILITY_TAG: tag } });
+    let run = await runBundle(c.action, inputs, { timeoutMs: o.timeoutMs ?? 60_000 });
+    // Another process rebuilding dist/ (scripts/build.ts empties the folder first): wait and run again.
+    for (let i = 0; i < 30 && BUNDLE_MISSING.test(run.stderr + run.stdout); i++) {
+      await new Promise((r) => setTimeout(r, 5_000));
+      run = await runBundle(c.action, inputs, { timeoutMs: o.timeoutMs ?? 60_000 });
+    }
     // Let a late connection attempt land before counting.
     await new Promise((r) => setTimeout(r, 20));
     const connections = listener.count();
