@@ -32,7 +32,7 @@ function files(dir: string): string[] {
 
 function bundle(name: string, outDir: string) {
   rmSync(outDir, { recursive: true, force: true });
-  execFileSync(join(root, 'node_modules/.bin/ncc'), ['build', join(root, 'src/actions', name, 'main.ts'), '-o', outDir, '-m', '-s', '-t', '--license', 'licenses.txt', '-q', '--no-cache'], { stdio: 'inherit', cwd: root });
+  execFileSync(join(root, 'node_modules/.bin/ncc'), ['build', join(root, 'src/actions', name, 'main.ts'), '-o', outDir, '-m', '-s', '--license', 'licenses.txt', '-q', '--no-cache'], { stdio: 'inherit', cwd: root });
   // Assets some bundles need at run time (the SQL parser's WebAssembly) are copied by the action's own list.
   const extra = join(root, 'src/actions', name, 'assets.json');
   if (existsSync(extra)) {

@@ -446,7 +446,9 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
       Promise.all(hs.map((h) => this.o.ssh.script(h, RECORD_SLOT, [h.deployRoot, slotOf(h)], `recording the ${slotOf(h)} slot as live`, { signal, timeoutMs: 30_000 })));
     await record(changed, (h) => live[h.id]!);
     try {
-      await this.nginx.reconfigure((u) => (u.servers = this.serversFor((h) => live[h.id] ?? before.get(h.id)!)), signal);
+      // settle: `nginx -s reload` returns before the new workers took over; wait so that the
+      // caller's next step (the gate, stopping the old set) sees the new routing.
+      await this.nginx.reconfigure((u) => (u.servers = this.serversFor((h) => live[h.id] ?? before.get(h.id)!)), signal, true);
     } catch (err) {
       await record(changed, (h) => before.get(h.id)!).catch(() => undefined);
       throw err;

@@ -204,7 +204,7 @@ async function startNginxBalancer(nginx: string, slots: Inst[], port: number): P
     route: (ports, signal) =>
       up.reconfigure((u) => {
         u.servers = u.servers.map((x) => (ports[x.id] !== undefined ? { ...x, address: `127.0.0.1:${ports[x.id]}` } : x));
-      }, signal),
+      }, signal, true),
     async close() {
       if (!exited) {
         child.kill('SIGTERM');

@@ -153,7 +153,9 @@ export class NginxUpstream {
       const before = new Set(this.down);
       for (const id of ids) if (down) this.down.add(id); else this.down.delete(id);
       try {
-        await this.apply(signal, down);
+        // Settle after taking servers out (the caller stops them next), and after a canary step
+        // put its instances in (the gate that follows must see the weighted routing).
+        await this.apply(signal, down || this.weights.size > 0);
       } catch (err) {
         this.down.clear();
         for (const id of before) this.down.add(id);

@@ -82,7 +82,7 @@ export function renderSummary(r: RolloutResult, opts: { target?: string } = {}):
       ];
     });
     const canary = r.batches.some((b) => b.share !== undefined);
-    if (canary) r.batches.forEach((b, k) => rows[k]!.splice(2, 0, b.share !== undefined ? `${formatPercent(b.share)}${b.weights ? ` (weights ${[...new Set(Object.values(b.weights))].join(':')})` : ''}` : '—'));
+    if (canary) r.batches.forEach((b, k) => rows[k]!.splice(2, 0, b.share !== undefined ? `${formatPercent(b.share)}${b.weights && new Set(Object.values(b.weights)).size > 1 ? ` (weights new:old ${[...new Set(Object.values(b.weights))].join(':')})` : ''}` : '—'));
     md += table(['Batch', 'Instances', ...(canary ? ['Traffic to new'] : []), 'Started', 'Ready in', 'Took', 'Gate', 'Outcome'], rows);
     md += '\n';
   }

@@ -64,8 +64,9 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
     return { counts, stop: async () => { stopped = true; await loop; } };
   }
 
-  const deploy = async (version: string) => {
+  const deploy = async (version: string, cancel?: Parameters<typeof emulateJob>[0]['cancel']) => {
     const job = await emulateJob({
+      cancel,
       workflow: '.github/workflows/deploy-environment.yml',
       job: 'deploy',
       inputs: { environment: 'staging', version, image: `127.0.0.1:5000/acme/shop:${version}`, config: 'slipway.yml' },
@@ -77,7 +78,7 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
     jobs.push(job);
     // What a person sees on the run page, kept for a look: .tmp/pipeline-e2e-<version>.md
     mkdirSync(join(repoRoot, '.tmp'), { recursive: true });
-    writeFileSync(join(repoRoot, `.tmp/pipeline-e2e-${version}.md`), `${stepTable(job).join('\n')}\n\n${job.summary}`);
+    writeFileSync(join(repoRoot, `.tmp/pipeline-e2e-${version}.md`), `${job.steps.map((st) => `${st.post ? 'post:' : ''}${st.id ?? st.name}=${st.outcome}${st.run?.errors.length ? ` — ${st.run.errors.join(' | ')}` : ''}`).join('\n')}\n\n${job.summary}`);
     return job;
   };
   const through = async (n: number) => {
@@ -107,8 +108,9 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
     [fleet, pg] = await Promise.all([startHostsFleet(3), startPostgres({ password: pgPassword })]);
     prom = await startPrometheus({ targets: fleet.hosts.map((h) => `127.0.0.1:${h.appPort}`), scrapeInterval: '1s' });
 
-    // The bad release: the artifact's start script turns on 5xx for v3 (as a broken build would).
-    writeFileSync(join(fleet.artifact, 'start.sh'), '#!/bin/sh\nif [ "$APP_VERSION" = v3 ]; then ERROR_RATE=0.5; export ERROR_RATE; fi\nexec "$1" server.js\n', { mode: 0o755 });
+    // The bad release: the artifact's start script turns on 5xx for v3 (as a broken build would);
+    // v4 boots slowly, so a cancellation lands mid-rollout.
+    writeFileSync(join(fleet.artifact, 'start.sh'), '#!/bin/sh\nif [ "$APP_VERSION" = v3 ]; then ERROR_RATE=0.5; export ERROR_RATE; fi\nif [ "$APP_VERSION" = v4 ]; then BOOT_DELAY_MS=1500; export BOOT_DELAY_MS; fi\nexec "$1" server.js\n', { mode: 0o755 });
 
     const hookSecret = `whsec-${randomBytes(12).toString('hex')}`;
     const hookPath = `/hooks/${randomBytes(8).toString('hex')}`;
@@ -240,6 +242,8 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
 
     // notify: started, then succeeded, both signed with the webhook secret.
     expect(deliveries.map((d) => [d.event, d.verified])).toEqual([['started', true], ['succeeded', true]]);
+    expect(deliveries[1]!.body).toMatchObject({ event: 'succeeded', environment: 'staging', version: { label: 'v2' }, previousVersion: { label: 'v1' } });
+    expect(deliveries[1]!.body.durationMs).toBeGreaterThan(0); // started-at passed from the first notify step
   }, 240_000);
 
   it('(b) a bad release: the SLO gate fails, the fleet is rolled back to v2, notify says so', async () => {
@@ -262,6 +266,24 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
 
     const events = deliveries.map((d) => [d.event, d.verified]);
     expect(events).toEqual([['started', true], ['rolled-back', true]]);
-    expect(JSON.stringify(deliveries[1]!.body)).toContain('v3');
+    expect(deliveries[1]!.body).toMatchObject({ event: 'rolled-back', environment: 'staging', version: { label: 'v3' }, previousVersion: { label: 'v2' } });
+    expect(JSON.stringify(deliveries[1]!.body.details)).toMatch(/error ratio/i); // the gate's numbers reach the team
+  }, 240_000);
+
+  it('(c) cancelled mid-rollout: the deploy step stops, its post step puts the switched instances back', async () => {
+    deliveries.length = 0;
+    const job = await deploy('v4', { step: 'deploy', when: (out) => /batch 2\/2/.test(out) });
+    expect(stepTable(job)).toEqual([
+      'actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683=success',
+      'started=success', 'policy=success', 'migrate=success', 'deploy=failure', 'smoke=skipped', 'gate=skipped',
+      'rollback=skipped', 'result=success', 'notify=success', 'post:deploy=success',
+    ]);
+    expect(job.status).toBe('cancelled');
+    expect(job.byId.deploy!.run!.errors.join('\n')).toMatch(/cancelled/);
+    expect(job.outputs.result).toBe('failure');
+    expect(job.summary).toContain('Post step: rolled back the cancelled rollout');
+    expect(fleet.currentVersions()).toEqual(['v2', 'v2', 'v2']);
+    expect(await through(30)).toEqual({ v2: 30 });
+    expect(deliveries.map((d) => [d.event, d.verified])).toEqual([['started', true], ['failed', true]]);
   }, 240_000);
 });

@@ -9,7 +9,7 @@
  * `uses: actions/checkout@…` is a no-op: the test prepares the workspace.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
@@ -386,6 +386,12 @@ export interface EmulateOptions {
   /** Extra variables every step's process gets (like the runner machine's environment). */
   runnerEnv?: Record<string, string>;
   stepTimeoutMs?: number;
+  /**
+   * Cancel the run while step `step` runs, once its stdout satisfies `when` (as the runner does:
+   * SIGINT to the step's process). Afterwards the job's status is cancelled: only steps whose if:
+   * uses always() or cancelled() run, and post steps run (post-if default always()).
+   */
+  cancel?: { step: string; when: (stdout: string) => boolean };
   /** Called before and after each step (progress, or fault injection between steps). */
   onStep?: (phase: 'before' | 'after', step: StepRecord) => void | Promise<void>;
 }
@@ -511,6 +517,7 @@ export async function emulateJob(opts: EmulateOptions): Promise<JobRun> {
   for (const id of ids) stepsCtx[id] = notRun();
   strict(stepsCtx, 'step id');
   let status: JobStatus = 'success';
+  let cancelled = false;
   const jobCtx: Record<string, Value> = { status };
   const contexts: Record<string, Value> = {
     inputs: inputsContext(declared.inputs, opts.inputs ?? {}),
@@ -569,7 +576,11 @@ export async function emulateJob(opts: EmulateOptions): Promise<JobRun> {
       const given = post ? post.with : textMap(def.with, scope(baseEnv), `${where}.with`);
       for (const k of Object.keys(given)) if (!(k in meta.inputs)) throw new Error(`${where}.with.${k}: ${action} has no input '${k}'`);
       rec.with = given;
-      const r = await runBundle(action, given, { env, cwd: opts.workspace, timeoutMs, post: Boolean(post), state: post?.state });
+      const bundle = join(repoRoot, 'dist', action === '.' ? 'release' : action, 'index.js');
+      if (!existsSync(bundle)) throw new Error(`${where}: ${bundle} does not exist: build it (node scripts/build.ts ${action === '.' ? 'release' : action})`);
+      const cancelHere = !post && opts.cancel && opts.cancel.step === def.id ? opts.cancel : undefined;
+      const r = await runBundle(action, given, { env, cwd: opts.workspace, timeoutMs, post: Boolean(post), state: post?.state, signalAfter: cancelHere ? { when: cancelHere.when, signal: 'SIGINT' } : undefined });
+      if (cancelHere && (r.signal === 'SIGINT' || /received SIGINT/.test(r.stdout))) cancelled = true;
       rec.run = r;
       // Outputs a workflow may read: the declared ones ('' when unset); anything else is a typo.
       const outputs: Record<string, Value> = {};
@@ -585,7 +596,8 @@ export async function emulateJob(opts: EmulateOptions): Promise<JobRun> {
     if (rec.run) runs.push(rec.run);
     rec.outcome = ok ? 'success' : 'failure';
     rec.conclusion = ok || def['continue-on-error'] === true ? 'success' : 'failure';
-    if (rec.conclusion === 'failure') status = 'failure';
+    if (cancelled) status = 'cancelled';
+    else if (rec.conclusion === 'failure' && status === 'success') status = 'failure';
     return rec;
   };
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineAction, f, type InputSpec } from '../../lib/fields.ts';
 import { errorMessage } from '../../lib/errors.ts';
+import { parsePercent } from '../../lib/duration.ts';
 import { BATCHES_HELP, parseBatches, type BatchSize } from '../../deploy/batches.ts';
 
 const argv = z.array(z.union([z.string(), z.number()]).transform(String)).min(1, 'needs at least the program name');
@@ -38,16 +39,52 @@ const hostsSchema = z.union([
 ]);
 export type HostsInput = z.infer<typeof hostsSchema>;
 
+/** `5%,50%,100%` → [0.05, 0.5, 1]: increasing shares of traffic, the last one 100% (added when missing). */
+export function parseSteps(text: string): number[] {
+  const parts = text.split(/[,\s]+/).filter(Boolean);
+  if (!parts.length) throw new Error('no steps given');
+  const out = parts.map((p) => {
+    if (!/%$/.test(p)) throw new Error(`step ${JSON.stringify(p)} is not a percentage`);
+    const v = parsePercent(p);
+    if (!(v > 0 && v <= 1)) throw new Error(`step ${JSON.stringify(p)} is not in (0%, 100%]`);
+    return v;
+  });
+  for (let k = 1; k < out.length; k++) if (out[k]! <= out[k - 1]!) throw new Error(`steps must increase (${parts[k - 1]} then ${parts[k]})`);
+  if (out.at(-1) !== 1) out.push(1);
+  return out;
+}
+
+const stepsInput = (description: string, def: string): InputSpec<number[]> => ({
+  description,
+  default: def,
+  expected: 'increasing percentages such as 5%,50%,100% (100% is added when missing)',
+  schema: z.string().transform((s, ctx) => {
+    try {
+      return parseSteps(s);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: errorMessage(err) });
+      return z.NEVER;
+    }
+  }) as unknown as z.ZodType<number[]>,
+});
+
+const K8S_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
 export const spec = defineAction({
   name: 'deploy-rolling',
   title: 'Slipway deploy-rolling',
   description:
-    'Rolling deploy in batches with readiness checks, load-balancer drain, gates between batches and automatic rollback, on VM hosts over SSH behind nginx, or through your own commands.',
+    'Rolling, canary and blue/green deploys with readiness checks, load-balancer drain, gates between steps and automatic rollback: on VM hosts over SSH behind nginx, on Kubernetes, or through your own commands.',
   branding: { icon: 'refresh-cw', color: 'blue' },
   post: true,
   inputs: {
-    target: f.enum(['hosts', 'command'] as const, { description: 'Where to deploy: hosts (SSH + nginx) or command (your own start/stop/drain commands).', default: 'hosts' }),
-    version: f.string({ description: 'The version (release name) to deploy. Required unless rollback is true.', pattern: /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/, expected: "a release name of letters, digits, '.', '_', '+', '-'" }),
+    target: f.enum(['hosts', 'command', 'kubernetes'] as const, { description: 'Where to deploy: hosts (SSH + nginx), command (your own start/stop/drain commands) or kubernetes (a Deployment, through kubectl).', default: 'hosts' }),
+    strategy: f.enum(['rolling', 'canary', 'blue-green'] as const, {
+      description:
+        'rolling: batches, in place. canary: the new version gets canary-steps of the traffic in turn (hosts: nginx weight=; kubernetes: a <name>-canary Deployment sized to the step), gated between steps. blue-green: the whole new set starts beside the old one (hosts: on app-port + blue-green-port-offset; kubernetes: <name>-green), then traffic switches at once; the old set is kept for keep-previous. canary and blue-green on hosts need nginx-host.',
+      default: 'rolling',
+    }),
+    version: f.string({ description: 'The version (release name) to deploy. Required unless rollback is true, or with target kubernetes (default: the image tag, else the start of its digest).', pattern: /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/, expected: "a release name of letters, digits, '.', '_', '+', '-'" }),
     rollback: f.boolean({ description: 'Put every instance back on the previous version kept on the target, without a new build.', default: 'false' }),
     batches: batchesInput('Batch sizes: a ramp like 1,25%,100% (each entry is one batch: a count or a percentage of the fleet; the last repeats). Default 1 (one instance at a time).', BATCHES_HELP, false),
     'max-unavailable': batchesInput('Instead of batches: how many instances (or what percentage) may be switched at once.', 'a whole number ≥ 1 or a percentage such as 25%', true),
@@ -96,6 +133,18 @@ export const spec = defineAction({
     'switch-back-command': argvInput('command target: starts the earlier {version} on {instance} (default: start-command).'),
     'version-command': argvInput('command target: prints the version {instance} runs.'),
     'previous-version': f.string({ description: 'command target without version-command: the version every instance runs now.', pattern: /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/, expected: 'a release name' }),
+    'canary-steps': stepsInput('strategy canary: the new version\'s share of traffic at each step; the gate runs between steps.', '5%,50%,100%'),
+    'keep-previous': f.duration({ description: 'strategy blue-green: how long the old set keeps running after the switch, for an instant switch back (rollback: true). 0s stops it right after the gate.', default: '10m', max: 7 * 24 * 3_600_000 }),
+    'blue-green-port-offset': f.integer({ description: 'hosts target, strategy blue-green: the second slot of each host listens on app-port + this.', default: '1', min: 1, max: 60_000 }),
+    image: f.string({ description: 'kubernetes target: the image to deploy, by digest (registry/app@sha256:…; a tag works but warns). Required unless rollback is true.', pattern: /^[A-Za-z0-9][A-Za-z0-9._\-/:]*(@sha256:[0-9a-f]{64})?$/, expected: 'an image reference such as ghcr.io/acme/app@sha256:<64 hex>' }),
+    deployment: f.string({ description: 'kubernetes target: the Deployment to roll out (optional with manifests holding exactly one Deployment).', pattern: K8S_NAME, expected: 'a Deployment name (lowercase letters, digits and -)' }),
+    namespace: f.string({ description: "kubernetes target: the namespace (default: the context's namespace, else default).", pattern: K8S_NAME, expected: 'a namespace name' }),
+    context: f.string({ description: "kubernetes target: the kubeconfig context (default: the kubeconfig's current context).", pattern: /^[^\s-][^\s]*$/, expected: 'a context name' }),
+    kubeconfig: f.string({ description: 'kubernetes target: path of the kubeconfig file (default: $KUBECONFIG or ~/.kube/config).', pattern: /^[^-]\S*$/, expected: 'a file path' }),
+    'kubeconfig-data': f.string({ description: 'kubernetes target: the kubeconfig content (secret; written 0600 to RUNNER_TEMP and deleted after). Use instead of kubeconfig.', secret: true, expected: 'a kubeconfig (YAML)' }),
+    container: f.string({ description: 'kubernetes target: the container whose image changes (default: the only one, or the one named like the Deployment).', pattern: K8S_NAME, expected: 'a container name' }),
+    'progress-deadline': f.duration({ description: "kubernetes target: time the rollout may go without progress (set as the Deployment's progressDeadlineSeconds; default: the Deployment's own, 600s).", min: 1000, max: 24 * 3_600_000 }),
+    manifests: f.string({ description: 'kubernetes target, strategy rolling: a directory of manifests applied with the image substituted, then the Deployment is followed.' }),
   },
   outputs: {
     version: { description: 'The version the fleet runs after a successful deploy (the target version).' },
@@ -103,5 +152,7 @@ export const spec = defineAction({
     instances: { description: 'JSON map: instance → {version, status, readyMs}.' },
     'rolled-back': { description: "'true' when a failure rolled the fleet back (or rollback mode ran), else 'false'." },
     duration: { description: 'Seconds the rollout took.' },
+    strategy: { description: 'The strategy that ran: rolling, canary or blue-green.' },
+    revision: { description: 'kubernetes target: the Deployment revision after the step (empty for other targets).' },
   },
 });

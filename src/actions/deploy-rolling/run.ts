@@ -8,6 +8,9 @@ import { request, type Http } from '../../lib/http.ts';
 import { formatDuration } from '../../lib/duration.ts';
 import { heading } from '../../lib/markdown.ts';
 import { needsUndo, resumeRollback, rollbackFleet, rollout, type DeployTarget, type EngineOptions, type GateFn, type GateResult, type RolloutResult, type RolloutState } from '../../deploy/engine.ts';
+import { blueGreenRollback, blueGreenRollout, isBlueGreenTarget, resumeBlueGreen } from '../../deploy/strategies.ts';
+import { createKubernetesDeployer, toEngineResult, validateKubernetesOptions, type KubeRolloutResult, type KubernetesDeployerOptions } from '../../deploy/kubernetes.ts';
+import { renderKubeSummary } from '../../deploy/kubernetes-summary.ts';
 import { HostsTarget, parseHostEntry, substitute, type HostSpec } from '../../deploy/hosts.ts';
 import { CommandTarget } from '../../deploy/command.ts';
 import { SshClient, buildKnownHosts, writePrivateKey, type SshHost } from '../../deploy/ssh.ts';
@@ -19,6 +22,8 @@ export type DeployInputs = InputsOf<typeof spec>;
 export interface DeployDeps {
   /** A ready target (the CLI's local fleet); otherwise built from the inputs. */
   target?: DeployTarget;
+  /** kubectl binary for the kubernetes target (default: kubectl on PATH). */
+  kubectl?: string;
   exec?: Exec;
   http?: Http;
 }
@@ -26,9 +31,23 @@ export interface DeployDeps {
 export const STATE_KEY = 'rollout';
 
 /** Checks the inputs that depend on each other, before anything happens. */
-export function checkInputs(i: DeployInputs): void {
+export function checkInputs(i: DeployInputs, ctx?: Pick<ActionContext, 'workspace'>): void {
+  if (i.target === 'kubernetes') {
+    if (!i.rollback && !i.image) throw new InputError('image', '', 'the image to deploy, by digest (required with target: kubernetes unless rollback is true)');
+    if (i.kubeconfig && i['kubeconfig-data']) throw new UserError("Inputs 'kubeconfig' and 'kubeconfig-data' both given: use one of them");
+    if (i['max-unavailable']) throw new UserError("Input 'max-unavailable' does not apply to target: kubernetes (the Deployment's maxUnavailable/maxSurge do; Slipway defaults to one pod at a time); use batches for gated steps");
+    validateKubernetesOptions(kubeOptions(i, ctx?.workspace ?? process.cwd(), undefined), i.strategy);
+    return;
+  }
   if (!i.rollback && !i.version) throw new InputError('version', '', 'a release name (required unless rollback is true)');
   if (i.batches && i['max-unavailable']) throw new UserError("Inputs 'batches' and 'max-unavailable' both given: use one of them");
+  if (i.strategy !== 'rolling') {
+    if (i.target === 'command') throw new InputError('strategy', i.strategy, `rolling with target: command (${i.strategy} needs a load balancer Slipway controls: use target hosts with nginx-host, or kubernetes)`);
+    if (i.target === 'hosts' && !i['nginx-host']) throw new InputError('nginx-host', '', `local or [user@]host[:port]: strategy ${i.strategy} moves traffic through nginx`);
+    if (i.strategy === 'blue-green' && i['systemd-unit']) throw new InputError('systemd-unit', i['systemd-unit'], 'no systemd unit with strategy blue-green (a unit runs one copy; give start-command so two copies can run side by side)');
+    if (i.strategy === 'blue-green' && (i.batches || i['max-unavailable'])) throw new UserError(`Input '${i.batches ? 'batches' : 'max-unavailable'}' does not apply to strategy blue-green (the whole new set starts at once and traffic switches in one step)`);
+    if (i.strategy === 'canary' && (i.batches || i['max-unavailable'])) throw new UserError(`Input '${i.batches ? 'batches' : 'max-unavailable'}' does not apply to strategy canary: canary-steps sets the steps`);
+  }
   if (i.target === 'hosts') {
     if (!i.hosts?.length) throw new InputError('hosts', '', 'the hosts to deploy to (required with target: hosts)');
     if (!i['start-command'] && !i['systemd-unit']) throw new InputError('start-command', '', 'an argument list such as ["node", "server.js"] (or give systemd-unit) with target: hosts');
@@ -138,6 +157,8 @@ export function buildTarget(i: DeployInputs, ctx: ActionContext, deps: DeployDep
     log: ctx.log,
     exec,
     tempDir: ctx.tempDir,
+    greenPortOffset: i['blue-green-port-offset'],
+    listIdleSlots: i.strategy === 'blue-green',
   });
   return { target, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
@@ -217,6 +238,81 @@ export async function buildGate(i: DeployInputs, ctx: ActionContext, deps: Deplo
   };
 }
 
+/** The kubernetes target's options from the inputs (kubeconfig: a path; kubeconfig-data is written by runKubernetes). */
+export function kubeOptions(i: DeployInputs, workspace: string, ctx: ActionContext | undefined, deps: DeployDeps = {}): KubernetesDeployerOptions {
+  const abs = (p: string) => (p.startsWith('/') ? p : join(workspace, p));
+  return {
+    deployment: i.deployment || undefined,
+    namespace: i.namespace || undefined,
+    context: i.context || undefined,
+    kubeconfig: i.kubeconfig ? abs(i.kubeconfig) : undefined,
+    container: i.container || undefined,
+    manifests: i.manifests ? abs(i.manifests) : undefined,
+    progressDeadlineMs: i['progress-deadline'],
+    keepPreviousMs: i['keep-previous'],
+    version: i.version || undefined,
+    commitSha: ctx?.github.sha || undefined,
+    runUrl: ctx?.github.runUrl || undefined,
+    env: ctx ? (ctx.env as NodeJS.ProcessEnv) : undefined,
+    exec: deps.exec,
+    kubectl: deps.kubectl,
+  };
+}
+
+/** target: kubernetes — the deployer from kubernetes.ts; its own undo on failure and cancellation. */
+async function runKubernetes(inputs: DeployInputs, ctx: ActionContext, deps: DeployDeps): Promise<ActionResult> {
+  const o = kubeOptions(inputs, ctx.workspace, ctx, deps);
+  let dir: string | undefined;
+  if (inputs['kubeconfig-data']) {
+    dir = mkdtempSync(join(ctx.tempDir, 'slipway-kube-'));
+    o.kubeconfig = join(dir, 'kubeconfig');
+    writeFileSync(o.kubeconfig, inputs['kubeconfig-data'], { mode: 0o600 });
+  }
+  const gate = await buildGate(inputs, ctx, deps);
+  let r: KubeRolloutResult;
+  try {
+    const deployer = createKubernetesDeployer(o);
+    if (inputs.rollback) r = await deployer.rollback({ strategy: inputs.strategy, log: ctx.log, signal: ctx.signal });
+    else
+      r = await deployer.rollout({
+        image: inputs.image!,
+        strategy: inputs.strategy,
+        steps: inputs.strategy === 'canary' ? inputs['canary-steps'] : undefined,
+        batches: inputs.strategy === 'rolling' && gate ? (inputs.batches ?? undefined) : undefined,
+        gate,
+        signal: ctx.signal,
+        log: ctx.log,
+      });
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+  const e = toEngineResult(r);
+  const instances: Record<string, { version: string; status: string; readyMs?: number }> = {};
+  e.instances.forEach((s, k) => (instances[s.id] = { version: r.pods[k]?.version ?? '', status: s.status, readyMs: s.readyMs }));
+  const ok = r.status === 'succeeded' || r.status === 'unchanged';
+  const rollbackMode = r.mode === 'rollback';
+  const outputs = {
+    version: ok ? r.version : (r.previousVersion ?? ''),
+    'previous-version': r.previousVersion ?? '',
+    instances,
+    'rolled-back': r.status === 'rolled-back' || (rollbackMode && ok),
+    duration: (r.durationMs / 1000).toFixed(1),
+    strategy: r.strategy,
+    revision: r.revision !== undefined ? String(r.revision) : '',
+  };
+  let failure: string | undefined;
+  if (!ok) {
+    const why = `${r.failure?.reason ?? r.status}${r.failure?.lastState ? ` (${r.failure.lastState})` : ''}`;
+    failure =
+      r.status === 'rolled-back'
+        ? `deploy-rolling: ${why}; rolled back: Deployment ${r.deployment} runs ${r.finalImage ?? r.previousImage ?? 'the previous image'} again`
+        : r.status === 'rollback-failed'
+          ? `deploy-rolling: ${why}; the rollback failed too: Deployment ${r.deployment} runs ${r.finalImage ?? 'an unknown image'}`
+          : `deploy-rolling: ${why}`;
+  }
+  return { outputs, summary: renderKubeSummary(r), failure };
+}
+
 export function resultOutputs(r: RolloutResult): ActionResult['outputs'] {
   const versions = fleetVersions(r);
   const instances: Record<string, { version: string; status: string; readyMs?: number }> = {};
@@ -227,6 +323,8 @@ export function resultOutputs(r: RolloutResult): ActionResult['outputs'] {
     instances,
     'rolled-back': r.status === 'rolled-back' || (r.mode === 'rollback' && (r.status === 'succeeded' || r.status === 'unchanged')),
     duration: (r.durationMs / 1000).toFixed(1),
+    strategy: r.strategy ?? 'rolling',
+    revision: '',
   };
 }
 
@@ -235,6 +333,9 @@ function failureLine(r: RolloutResult): string | undefined {
   const f = r.failure;
   const why = f ? `${f.reason}${f.lastAnswer ? ` (last readiness answer: ${f.lastAnswer})` : ''}` : 'failed';
   const rolled = r.instances.filter((s) => s.status === 'rolled-back').map((s) => s.id);
+  if (r.blueGreen && r.status === 'rolled-back') {
+    return `deploy-rolling: ${why}; ${r.blueGreen.switched ? `traffic switched back to the old set (${r.previousVersion})` : `traffic was never switched: the fleet still serves ${r.previousVersion}`}`;
+  }
   switch (r.status) {
     case 'rolled-back':
       return `deploy-rolling: ${why}; rolled back ${rolled.length ? rolled.join(', ') : 'nothing (no instance had been switched)'} to ${r.previousVersion}`;
@@ -248,9 +349,21 @@ function failureLine(r: RolloutResult): string | undefined {
 }
 
 export async function run(inputs: DeployInputs, ctx: ActionContext, deps: DeployDeps = {}): Promise<ActionResult> {
-  checkInputs(inputs);
+  checkInputs(inputs, ctx);
+  if (inputs.target === 'kubernetes') return runKubernetes(inputs, ctx, deps);
+  const kubeOnly = (['deployment', 'namespace', 'context', 'kubeconfig', 'kubeconfig-data', 'container', 'manifests', 'progress-deadline'] as const).filter((k) => inputs[k] !== undefined && inputs[k] !== '');
+  if (kubeOnly.length) ctx.log.warning(`input(s) ${kubeOnly.join(', ')} apply to target: kubernetes only; ignored with target: ${inputs.target}`);
   const gate = await buildGate(inputs, ctx, deps);
   const built = deps.target ? { target: deps.target, cleanup: () => {} } : buildTarget(inputs, ctx, deps);
+  const strategy = inputs.strategy;
+  if (strategy === 'canary' && !built.target.setWeights) {
+    built.cleanup();
+    throw new InputError('strategy', strategy, `rolling: the ${built.target.kind} target cannot weight traffic`);
+  }
+  if (strategy === 'blue-green' && !isBlueGreenTarget(built.target)) {
+    built.cleanup();
+    throw new InputError('strategy', strategy, `rolling: the ${built.target.kind} target has no second slot per instance`);
+  }
   const opts: EngineOptions = {
     batches: inputs['max-unavailable'] ?? inputs.batches ?? [{ count: 1 }],
     readiness: {
@@ -266,10 +379,17 @@ export async function run(inputs: DeployInputs, ctx: ActionContext, deps: Deploy
     log: ctx.log,
     http: deps.http,
     saveState: (s) => ctx.saveState(STATE_KEY, JSON.stringify(s)),
+    ...(strategy === 'canary' ? { canary: inputs['canary-steps'] } : {}),
   };
   let result: RolloutResult;
   try {
-    result = inputs.rollback ? await rollbackFleet(built.target, opts) : await rollout(built.target, inputs.version!, opts);
+    if (strategy === 'blue-green' && isBlueGreenTarget(built.target)) {
+      const bgt = built.target;
+      const bo = { ...opts, keepPreviousMs: inputs['keep-previous'] };
+      result = inputs.rollback
+        ? await blueGreenRollback(bgt, { ...bo, fallback: (i) => built.target.previousVersion(i, ctx.signal) })
+        : await blueGreenRollout(bgt, inputs.version!, bo);
+    } else result = inputs.rollback ? await rollbackFleet(built.target, opts) : await rollout(built.target, inputs.version!, opts);
   } finally {
     await built.target.close().catch(() => undefined);
     built.cleanup();
@@ -298,7 +418,9 @@ export async function post(ctx: ActionContext, deps: DeployDeps = {}): Promise<A
   const built = deps.target ? { target: deps.target, cleanup: () => {} } : buildTarget(inputs, ctx, deps);
   let result: RolloutResult;
   try {
-    result = await resumeRollback(built.target, state, {
+    if (state.strategy === 'blue-green' && isBlueGreenTarget(built.target)) {
+      result = await resumeBlueGreen(built.target, state, { log: ctx.log, http: deps.http, saveState: (s) => ctx.saveState(STATE_KEY, JSON.stringify(s)) });
+    } else result = await resumeRollback(built.target, state, {
       readiness: {
         threshold: inputs['healthy-threshold'],
         timeoutMs: inputs['ready-timeout'],
