@@ -95,3 +95,14 @@ describe('deploy windows', () => {
     expect(d.reason).toContain('overridden: hotfix for INC-42');
   });
 });
+
+describe('the README example', () => {
+  it('is a valid slipway.yml', async () => {
+    const readme = readFileSync(join(new URL('../../..', import.meta.url).pathname, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## slipway.yml'));
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(section)![1]!;
+    const c = await load(yaml);
+    expect(c.environments()).toEqual(['staging', 'production']);
+    expect(c.inputs('staging', 'deploy-rolling').batches).toBe('1,100%');
+  });
+});
