@@ -83,7 +83,7 @@ try {
 
   // Naive: restart every instance in place at once (stop, start; no drain, no readiness wait).
   t = makeTarget();
-  const insts = await t.instances();
+  const insts = await t.instances(new AbortController().signal);
   const sig = new AbortController().signal;
   await Promise.all(insts.map((i) => t.currentVersion(i, sig)));
   await t.prepare('v3', insts, sig);

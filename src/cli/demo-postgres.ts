@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 
 export interface DemoDatabase {
   url: string;
-  kind: 'given' | 'system';
+  kind: 'given' | 'system' | 'pglite';
   describe: string;
   stop(): Promise<void>;
 }
@@ -31,13 +31,41 @@ function freePort(): Promise<number> {
   });
 }
 
+/**
+ * PGlite (PostgreSQL compiled to WebAssembly, in this process) behind its PostgreSQL wire-protocol
+ * socket server, so the migrate action talks to it with the same `pg` client as to a real server.
+ */
+export async function startPglite(): Promise<DemoDatabase | undefined> {
+  let mods: [typeof import('@electric-sql/pglite'), typeof import('@electric-sql/pglite-socket')];
+  try {
+    mods = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite-socket')]);
+  } catch {
+    return undefined; // not installed (it is a devDependency of this repository)
+  }
+  const [{ PGlite }, { PGLiteSocketServer }] = mods;
+  const db = await PGlite.create();
+  const port = await freePort();
+  const server = new PGLiteSocketServer({ db, port, host: '127.0.0.1' });
+  await server.start();
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    kind: 'pglite',
+    describe: `an embedded PostgreSQL (PGlite ${(await db.query<{ v: string }>('select version() as v')).rows[0]?.v.split(' ')[1] ?? ''}, WebAssembly, in this process) on 127.0.0.1:${port}`,
+    async stop() {
+      await server.stop();
+      await db.close();
+    },
+  };
+}
+
 export async function startDemoDatabase(env: Record<string, string | undefined>): Promise<DemoDatabase | undefined> {
   if (env.DATABASE_URL) return { url: env.DATABASE_URL, kind: 'given', describe: 'the server in DATABASE_URL', stop: async () => {} };
+  if (env.SLIPWAY_DEMO_DB === 'pglite') return startPglite();
   const bin = binDir();
-  if (!bin) return undefined;
+  if (!bin) return startPglite();
   const root = userInfo().uid === 0;
   const asUser = root ? 'postgres' : undefined;
-  if (asUser && spawnSync('id', ['-u', asUser]).status !== 0) return undefined;
+  if (asUser && spawnSync('id', ['-u', asUser]).status !== 0) return startPglite();
   const dir = mkdtempSync(join(tmpdir(), 'slipway-demo-pg-'));
   if (asUser) {
     const uid = Number(spawnSync('id', ['-u', asUser], { encoding: 'utf8' }).stdout.trim());
@@ -48,7 +76,7 @@ export async function startDemoDatabase(env: Record<string, string | undefined>)
   const init = run([join(bin, 'initdb'), '-D', join(dir, 'data'), '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync']);
   if (init.status !== 0) {
     rmSync(dir, { recursive: true, force: true });
-    return undefined;
+    return startPglite();
   }
   const port = await freePort();
   const args = [join(bin, 'postgres'), '-D', join(dir, 'data'), '-c', 'listen_addresses=127.0.0.1', '-p', String(port), '-k', dir, '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'];

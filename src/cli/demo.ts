@@ -169,9 +169,9 @@ export async function demo(): Promise<number> {
       const applied = JSON.parse(String(JSON.stringify(r.outputs.applied ?? []))) as unknown[];
       migrationsApplied = applied.length;
       say(`   applied ${migrationsApplied} migration(s); current version ${r.outputs['current-version']}`);
-      mark('migrate', `${migrationsApplied} applied on ${db.kind === 'given' ? 'DATABASE_URL' : 'a throwaway PostgreSQL'}`);
+      mark('migrate', `${migrationsApplied} applied on ${db.kind === 'given' ? 'DATABASE_URL' : db.kind === 'pglite' ? 'PGlite (embedded)' : 'a throwaway PostgreSQL'}`);
     } else {
-      say(c('33', '   no PostgreSQL here (no DATABASE_URL, no server binaries): skipping migrations; set DATABASE_URL to include them'));
+      say(c('33', '   no PostgreSQL here (no DATABASE_URL, no server binaries, no PGlite): skipping migrations; set DATABASE_URL to include them'));
       mark('migrate', 'skipped: no PostgreSQL');
     }
 

@@ -131,8 +131,13 @@ export function appName(e: NotifyEvent): string {
   return e.app || (e.repository ? e.repository.split('/').pop()! : 'app');
 }
 
-/** The one-line headline every channel shares. */
+/** The one-line headline every channel shares (line breaks in user-given names become spaces, so a
+ * value can never start a new log line, such as a forged `::set-output` workflow command). */
 export function headline(e: NotifyEvent): string {
+  return headlineText(e).replace(/[\r\n\u2028\u2029]+/g, ' ');
+}
+
+function headlineText(e: NotifyEvent): string {
   const app = appName(e);
   const v = e.version.label ?? shortSha(e.version.sha) ?? '';
   const ver = v ? ` ${v}` : '';

@@ -42,6 +42,8 @@ export interface Case {
 }
 
 const HUGE = 'A'.repeat(100_000);
+/** "Billion laughs": 10 levels of 10 aliases each (10^10 nodes if expanded). */
+const ALIAS_BOMB = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 9 }, (_, i) => `a${i + 1}: &a${i + 1} [${Array(10).fill(`*a${i}`).join(', ')}]`)].join('\n');
 
 /** Hostile strings, valid as free text: {TAG} becomes a per-run marker (the pwned file name). */
 export const HOSTILE: Array<{ category: Category; label: string; value: string }> = [
@@ -135,7 +137,9 @@ function kindValues(input: InputSpec, port: string): Array<{ category: Category;
         { category: 'yaml', label: 'unclosed flow map', value: '{a: [1, 2' },
         { category: 'yaml', label: 'unclosed list', value: '[1, 2' },
         { category: 'yaml', label: 'JSON double comma', value: '{"a": 1,, "b": 2}' },
-        { category: 'yaml', label: 'JSON missing value', value: '{"a": }' },
+        { category: 'yaml', label: 'JSON missing colon', value: '{"a" 1}' },
+        { category: 'yaml', label: 'nested block map', value: 'a: b: c' },
+        { category: 'yaml', label: 'alias bomb', value: ALIAS_BOMB },
         { category: 'yaml', label: 'bad indentation', value: 'a:\n  - b\n - c' },
         { category: 'yaml', label: 'duplicate key', value: '{"a": 1, "a": 2}' },
         { category: 'yaml', label: 'undefined alias', value: '[*nope]' },

@@ -75,14 +75,34 @@ export function gateOptions(inputs: SloGateInputs): { options: SloGateOptions; p
   return { options, provider };
 }
 
+/** base64(user:password) for credentials in the URLs and for prometheus-username/password. */
+function basicAuthValues(inputs: SloGateInputs): string[] {
+  const out: string[] = [];
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  for (const raw of [inputs['prometheus-url'] ?? '', ...(inputs.urls ?? []), ...(inputs['baseline-urls'] ?? [])]) {
+    try {
+      const u = new URL(raw);
+      if (u.password) out.push(b64(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`), b64(`${u.username}:${u.password}`));
+    } catch {
+      // not a URL: nothing to mask
+    }
+  }
+  if (inputs['prometheus-password']) out.push(b64(`${inputs['prometheus-username'] ?? ''}:${inputs['prometheus-password']}`));
+  return [...new Set(out)];
+}
+
 export async function run(inputs: SloGateInputs, ctx: ActionContext, deps: { http?: Http; sleep?: GateDeps['sleep']; now?: GateDeps['now'] } = {}): Promise<ActionResult> {
   for (const u of [inputs['prometheus-url'] ?? '', ...(inputs.urls ?? []), ...(inputs['baseline-urls'] ?? [])]) for (const s of urlSecrets(u)) ctx.log.mask(s);
   for (const s of [inputs['prometheus-token'], inputs['prometheus-password']]) if (s) ctx.log.mask(s);
+  // The Basic Authorization value is as good as the password: a server that echoes request headers
+  // in its error text (shown to the user) must not reveal it either.
+  for (const b of basicAuthValues(inputs)) ctx.log.mask(b);
   const { options, provider } = gateOptions(inputs);
   // Checks every option (objectives against the mode, duration against interval …) before any traffic.
   const gate = createSloGate({ ...options, log: ctx.log, http: deps.http, sleep: deps.sleep, now: deps.now });
   const source = provider === 'prometheus' ? `Prometheus ${redactUrl(inputs['prometheus-url']!)}${inputs.version ? `, version ${inputs.version}` : ''}` : `probe of ${(inputs.urls ?? []).map(redactUrl).join(', ')}`;
-  ctx.log.info(`slo-gate: ${options.mode === 'budget' ? 'error budget check' : 'gate'} from ${source}; objectives: ${(options.objectives as { text: string }[]).map((o) => o.text).join('; ')}`);
+  // One line: a version with a line break must not start a log line of its own (a forged workflow command).
+  ctx.log.info(`slo-gate: ${options.mode === 'budget' ? 'error budget check' : 'gate'} from ${source}; objectives: ${(options.objectives as { text: string }[]).map((o) => o.text).join('; ')}`.replace(/[\r\n\u2028\u2029]+/g, ' '));
   const outcome = await ctx.log.group(`slo-gate: ${options.mode === 'budget' ? 'error budget' : 'analysis'}`, () =>
     gate({
       urls: inputs.urls ?? [],

@@ -203,4 +203,29 @@ jobs:
     const key = wf("      - uses: slipway-org/slipway/smoke-test@v1\n        with: { urll: 'http://x' }\n");
     await expect(emulateJob({ workflow: key.file, job: 'j', workspace: key.dir })).rejects.toThrow(/with\.urll: smoke-test has no input 'urll'/);
   }, 30_000);
+
+  it('cancellation: the step gets SIGINT, job.status is cancelled, only always()/cancelled() steps run', async () => {
+    const { file, dir } = workflow(`on: { workflow_call: {} }
+jobs:
+  j:
+    runs-on: ubuntu-latest
+    steps:
+      - id: s
+        uses: slipway-org/slipway/smoke-test@v1
+        with: { url: 'http://127.0.0.1:9/', deadline: '60s' }
+      - id: after
+        run: 'true'
+      - id: onfail
+        if: failure()
+        run: 'true'
+      - id: oncancel
+        if: cancelled()
+        env: { S: '\${{ job.status }}' }
+        run: echo "status=$S" >> "$GITHUB_OUTPUT"
+`);
+    const job = await emulateJob({ workflow: file, job: 'j', workspace: dir, cancel: { step: 's', when: (out) => out.length > 0 } });
+    expect(job.steps.map((s) => `${s.id}=${s.outcome}`)).toEqual(['s=failure', 'after=skipped', 'onfail=skipped', 'oncancel=success']);
+    expect(job.status).toBe('cancelled');
+    expect(job.byId.oncancel!.outputs.status).toBe('cancelled');
+  }, 30_000);
 });
