@@ -65,13 +65,13 @@ export function parseImageName(input: string): ImageName {
   let path = parts;
   const first = parts[0]!;
   if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('['))) {
-    if (!HOST_COMPONENT.test(first) && !IPV6_HOST.test(first)) throw new TagRuleError(`"${first}" is not a valid registry host`);
+    if (!HOST_COMPONENT.test(first) && !IPV6_HOST.test(first)) throw new TagRuleError(`${JSON.stringify(first)} is not a valid registry host`);
     registry = first === 'docker.io' || first === 'index.docker.io' ? 'registry-1.docker.io' : first;
     path = parts.slice(1);
   }
   if (path.length === 0) throw new TagRuleError('no repository path after the registry host');
   for (const c of path) {
-    if (!PATH_COMPONENT.test(c)) throw new TagRuleError(`"${c}" is not a valid repository path component (lowercase letters, digits, and . _ - between them)`);
+    if (!PATH_COMPONENT.test(c)) throw new TagRuleError(`${JSON.stringify(c)} is not a valid repository path component (lowercase letters, digits, and . _ - between them)`);
   }
   let repository = path.join('/');
   if (registry === 'registry-1.docker.io' && path.length === 1) repository = `library/${repository}`;
@@ -158,17 +158,17 @@ export function parseTagRules(text: string): TagRule[] {
     } else {
       for (const item of items) {
         const eq = item.indexOf('=');
-        if (eq <= 0) throw new TagRuleError(`${where}: "${item}" is not key=value`);
+        if (eq <= 0) throw new TagRuleError(`${where}: ${JSON.stringify(item)} is not key=value`);
         const key = item.slice(0, eq).trim().toLowerCase();
-        if (key in attrs) throw new TagRuleError(`${where}: "${key}" given twice`);
+        if (key in attrs) throw new TagRuleError(`${where}: ${JSON.stringify(key)} given twice`);
         attrs[key] = item.slice(eq + 1).trim();
       }
     }
     const type = (attrs.type ?? 'raw') as TagRule['type'];
-    if (!(type in ALLOWED)) throw new TagRuleError(`${where}: unknown type "${attrs.type}": use one of sha, ref, semver, schedule or raw`);
+    if (!(type in ALLOWED)) throw new TagRuleError(`${where}: unknown type ${JSON.stringify(attrs.type)}: use one of sha, ref, semver, schedule or raw`);
     for (const k of Object.keys(attrs)) {
       if (!COMMON.includes(k) && !ALLOWED[type].includes(k)) {
-        throw new TagRuleError(`${where}: type=${type} has no attribute "${k}" (allowed: ${[...ALLOWED[type], 'prefix', 'suffix', 'enable'].join(', ')})`);
+        throw new TagRuleError(`${where}: type=${type} has no attribute ${JSON.stringify(k)} (allowed: ${[...ALLOWED[type], 'prefix', 'suffix', 'enable'].join(', ')})`);
       }
     }
     const enable = attrs.enable ?? 'true';
@@ -177,7 +177,7 @@ export function parseTagRules(text: string): TagRule[] {
     }
     const base = { prefix: attrs.prefix ?? '', suffix: attrs.suffix ?? '', enable, line: i + 1 };
     for (const [k, v] of [['prefix', base.prefix], ['suffix', base.suffix]] as const) {
-      if (v && !/^[A-Za-z0-9_.{}-]+$/.test(v.replace(/\{\{[^}]*\}\}/g, ''))) throw new TagRuleError(`${where}: ${k} "${v}" has characters a tag cannot hold`);
+      if (v && !/^[A-Za-z0-9_.{}-]+$/.test(v.replace(/\{\{[^}]*\}\}/g, ''))) throw new TagRuleError(`${where}: ${k} ${JSON.stringify(v)} has characters a tag cannot hold`);
     }
     switch (type) {
       case 'sha': {
@@ -204,7 +204,7 @@ export function parseTagRules(text: string): TagRule[] {
         const unknown = [...pattern.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)].map((m) => m[1]!).filter((p) => !['version', 'major', 'minor', 'patch', 'raw'].includes(p));
         if (unknown.length) throw new TagRuleError(`${where}: unknown placeholder {{${unknown[0]}}}: use {{version}}, {{major}}, {{minor}}, {{patch}} or {{raw}}`);
         if (!/\{\{/.test(pattern)) throw new TagRuleError(`${where}: pattern has no placeholder`);
-        if (attrs.value !== undefined && !parseSemver(attrs.value)) throw new TagRuleError(`${where}: value "${attrs.value}" is not a semantic version`);
+        if (attrs.value !== undefined && !parseSemver(attrs.value)) throw new TagRuleError(`${where}: value ${JSON.stringify(attrs.value)} is not a semantic version`);
         rules.push({ type, pattern, value: attrs.value, ...base });
         break;
       }
@@ -230,7 +230,7 @@ function checkTemplate(_rule: TagRule, where: string, text: string) {
   const rest = text.replace(RAW_PLACEHOLDERS, 'x');
   const bad = /\{\{[^}]*\}\}/.exec(rest);
   if (bad) throw new TagRuleError(`${where}: unknown placeholder ${bad[0]}: use {{sha}}, {{branch}}, {{tag}} or {{date 'YYYYMMDD'}}`);
-  if (!/^[A-Za-z0-9_.-]+$/.test(rest)) throw new TagRuleError(`${where}: "${text}" has characters a tag cannot hold (letters, digits, _ . - only)`);
+  if (!/^[A-Za-z0-9_.-]+$/.test(rest)) throw new TagRuleError(`${where}: ${JSON.stringify(text)} has characters a tag cannot hold (letters, digits, _ . - only)`);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -331,7 +331,7 @@ export function computeTags(rules: TagRule[], ctx: GitContext, opts: TagOptions)
   const out: ComputedTag[] = [];
   const add = (tag: string, source: string, line?: number) => {
     if (!tag) return;
-    if (!TAG_PATTERN.test(tag)) throw new TagRuleError(`${line ? `line ${line}: ` : ''}${source} gives "${tag}", not a valid tag (letters, digits, _ . - ; up to 128; not starting with . or -)`);
+    if (!TAG_PATTERN.test(tag)) throw new TagRuleError(`${line ? `line ${line}: ` : ''}${source} gives ${JSON.stringify(tag)}, not a valid tag (letters, digits, _ . - ; up to 128; not starting with . or -)`);
     if (!out.some((t) => t.tag === tag)) out.push({ tag, source });
   };
   const sha = commitSha(ctx);
@@ -345,7 +345,7 @@ export function computeTags(rules: TagRule[], ctx: GitContext, opts: TagOptions)
     const wrap = (core: string) => `${pre}${core}${suf}`;
     switch (r.type) {
       case 'sha':
-        if (!/^[0-9a-f]{40}$/.test(sha)) throw new TagRuleError(`type=sha: the commit SHA "${sha}" is not a 40-character hex SHA (is GITHUB_SHA set?)`);
+        if (!/^[0-9a-f]{40}$/.test(sha)) throw new TagRuleError(`type=sha: the commit SHA ${JSON.stringify(sha)} is not a 40-character hex SHA (is GITHUB_SHA set?)`);
         add(wrap(sha.slice(0, r.length)), r.format === 'long' ? 'type=sha,format=long' : `type=sha${r.length !== 7 ? `,length=${r.length}` : ''}`, r.line);
         break;
       case 'ref': {
@@ -441,7 +441,7 @@ export function parseKeyValueLines(text: string, what: string, keyPattern = /^[A
     const eq = line.indexOf('=');
     if (eq <= 0) throw new TagRuleError(`${what} line ${i + 1}: expected KEY=VALUE`);
     const key = line.slice(0, eq).trim();
-    if (!keyPattern.test(key)) throw new TagRuleError(`${what} line ${i + 1}: "${key}" is not a valid name`);
+    if (!keyPattern.test(key)) throw new TagRuleError(`${what} line ${i + 1}: ${JSON.stringify(key)} is not a valid name`);
     out.push([key, line.slice(eq + 1)]);
   }
   return out;

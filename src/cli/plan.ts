@@ -3,7 +3,7 @@ import type { CliIO } from './main.ts';
 import type { ParsedArgs } from './args.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { UserError } from '../lib/errors.ts';
-import { checkDeployWindow } from '../config/window.ts';
+import { checkDeployWindow } from '../lib/deploy-window.ts';
 
 export async function plan(args: ParsedArgs, io: CliIO, read: (required: boolean) => Promise<LoadedConfig | undefined>): Promise<number> {
   if (args.help) {

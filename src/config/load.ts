@@ -7,12 +7,12 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, isScalar, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
-import type { ActionSpec } from '../lib/fields.ts';
+import type { ActionSpec, InputSpec } from '../lib/fields.ts';
 import { parseInputs, formatPath } from '../lib/fields.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import { urlSecrets } from '../lib/secrets.ts';
 import { suggest } from '../lib/suggest.ts';
-import { windowSchema, type DeployWindow } from './window.ts';
+import { windowSchema, type DeployWindow } from '../lib/deploy-window.ts';
 
 /** Section name in slipway.yml → the action whose inputs it holds. */
 export const SECTIONS = { migrate: 'migrate', deploy: 'deploy-rolling', smoke: 'smoke-test', gate: 'slo-gate', notify: 'notify' } as const;
@@ -57,12 +57,15 @@ export class ConfigError extends UserError {
   }
 }
 
-/** Action inputs take strings: lists and maps become YAML/JSON text, lists of plain values a comma list. */
-export function toInputString(value: unknown): string {
+/**
+ * Action inputs take strings: a YAML list for a list input becomes a comma list; any other list or
+ * map (argument arrays such as start-command, checks, hosts) becomes JSON, which those inputs read.
+ */
+export function toInputString(value: unknown, input?: InputSpec): string {
   if (value === null || value === undefined) return '';
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (Array.isArray(value) && value.every((v) => typeof v === 'string' || typeof v === 'number') && value.every((v) => !String(v).includes(','))) {
+  if (input?.kind === 'list' && Array.isArray(value) && value.every((v) => (typeof v === 'string' || typeof v === 'number') && !String(v).includes(','))) {
     return value.join(',');
   }
   return JSON.stringify(value);
@@ -120,7 +123,7 @@ export async function loadConfigText(text: string, file: string, specs: Record<s
         const hint = suggest(key, Object.keys(spec.inputs));
         throw new ConfigError(file, at.line, at.col, where, `not an input of ${spec.name}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}`);
       }
-      const text = toInputString(value);
+      const text = toInputString(value, input);
       const ref = SECRET_REF.exec(text.trim());
       if (input.secret && !ref && text) throw new ConfigError(file, at.line, at.col, where, 'is a secret: write ${{ secrets.NAME }} and keep the value in a secret, not in this file');
       if (!ref && urlSecrets(text).length) throw new ConfigError(file, at.line, at.col, where, 'contains a password or token: use ${{ secrets.NAME }} instead');
@@ -163,7 +166,8 @@ export async function loadConfigText(text: string, file: string, specs: Record<s
       const out: Record<string, string> = {};
       if (action === 'smoke-test' && env.url) out.url = env.url;
       if (action === 'migrate' && env['database-url']) out['database-url'] = env['database-url'];
-      for (const [k, v] of Object.entries(values ?? {})) out[k] = toInputString(v);
+      if (action === 'slo-gate' && env.window) out['deploy-window'] = JSON.stringify(env.window);
+      for (const [k, v] of Object.entries(values ?? {})) out[k] = toInputString(v, specs[action]?.inputs[k]);
       return out;
     },
   };
@@ -197,7 +201,10 @@ export function resolveSecrets(inputs: Record<string, string>, env: Record<strin
  * The inputs an action takes from slipway.yml when a workflow step sets SLIPWAY_CONFIG and
  * SLIPWAY_ENVIRONMENT: the section's values, with secrets resolved from the environment.
  */
-export async function configInputsFor(path: string, environment: string, spec: ActionSpec, env: Record<string, string | undefined>, onSecret: (v: string) => void): Promise<Record<string, string>> {
+export async function configInputsFor(path: string, environment: string, spec: ActionSpec, env: Record<string, string | undefined>, onSecret: (v: string) => void, wanted: (name: string) => boolean = () => true): Promise<Record<string, string>> {
   const config = await loadConfig(path, { [spec.name]: spec });
-  return resolveSecrets(config.inputs(environment, spec.name), env, onSecret);
+  const raw = config.inputs(environment, spec.name);
+  // Only what the step did not already get: a secret given in `with:` needs no environment variable.
+  for (const k of Object.keys(raw)) if (!wanted(k)) delete raw[k];
+  return resolveSecrets(raw, env, onSecret);
 }

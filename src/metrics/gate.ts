@@ -640,7 +640,6 @@ export async function checkBudget(o: AnalysisOptions, src: Source, override: str
   const slo = o.objectives.find((x): x is Extract<Objective, { kind: 'slo' }> => x.kind === 'slo');
   if (!slo) throw new UserError('mode: budget needs an SLO objective, for example "slo: 99.5%" and "window: 30d"');
   if (!src.sloCounts) throw new UserError('mode: budget needs the prometheus provider: the probe cannot see the SLO window');
-  const s: JudgeSettings = { confidence: o.confidence, minSamples: o.minSamples, nodata: o.nodata, baselineErrorTolerance: 0, baselineLatencyTolerance: 0 };
   let counts: Counts | undefined;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -659,7 +658,9 @@ export async function checkBudget(o: AnalysisOptions, src: Source, override: str
   }
   const base = { objective: `error budget (${slo.text})`, kind: 'budget' as const, threshold: 'budget left > 0%' };
   if (!counts || counts.total === 0) {
-    const row = nodataRow(base, `no requests over the SLO window ${formatWindow(slo.windowMs)}`, s, counts?.total);
+    // Only bad requests spend an error budget: with no requests over the window (a first deploy, a
+    // new service) nothing is spent. Said as such, never as "no errors".
+    const row: ObjectiveRow = { ...base, measured: 'no requests', samples: 0, nodata: true, verdict: 'pass', reason: `no requests over the SLO window ${formatWindow(slo.windowMs)}: none of the budget can have been spent (first deploy?)` };
     report.objectives = [row];
     report.looks.push({ index: 1, atMs: now() - t0, verdict: row.verdict, failed: [], inconclusive: [] });
     return finish(report, row.verdict, row.reason, now() - t0);

@@ -57,7 +57,19 @@ async function configInputs(spec: ActionSpec, rt: Runtime, env: Record<string, s
   if (!path || !environment) return {};
   const { configInputsFor } = await import('../config/load.ts');
   const full = path.startsWith('/') ? path : `${env.GITHUB_WORKSPACE || process.cwd()}/${path}`;
-  return configInputsFor(full, environment, spec, env, (s) => rt.mask(s));
+  return configInputsFor(full, environment, spec, env, (s) => rt.mask(s), (n) => fromConfigWins(spec, n, rt.getInput(n)));
+}
+
+/** The runner fills unset inputs with action.yml defaults: slipway.yml beats a default, a value given in the workflow beats slipway.yml. */
+function fromConfigWins(spec: ActionSpec, name: string, given: string): boolean {
+  return given === '' || given === spec.inputs[name]?.default;
+}
+
+/** The environment with slipway.yml's inputs as INPUT_* variables, for code that reads inputs itself (post steps). */
+function withConfigInputs(spec: ActionSpec, rt: Runtime, env: Record<string, string | undefined>, fromConfig: Record<string, string>): Record<string, string | undefined> {
+  const out = { ...env };
+  for (const [n, v] of Object.entries(fromConfig)) if (fromConfigWins(spec, n, rt.getInput(n))) out[`INPUT_${n.replace(/ /g, '_').toUpperCase()}`] = v;
+  return out;
 }
 
 /**
@@ -77,17 +89,14 @@ export async function runAction<S extends ActionSpec>(spec: S, run: RunFn<S>, po
   const ctx = makeContext(rt, env, controller.signal);
   try {
     if (post && rt.getState('isPost') === 'true') {
-      const result = await post(ctx);
+      const fromConfig = await configInputs(spec, rt, env);
+      const result = await post({ ...ctx, env: withConfigInputs(spec, rt, env, fromConfig) });
       if (result && !deliver(spec, rt, result)) process.exitCode = 1;
       return;
     }
     if (post) rt.saveState('isPost', 'true');
     const fromConfig = await configInputs(spec, rt, env);
-    const raw = (n: string) => {
-      const given = rt.getInput(n);
-      // The runner fills unset inputs with action.yml defaults; slipway.yml beats a default, a value given in the workflow beats slipway.yml.
-      return fromConfig[n] !== undefined && (given === '' || given === spec.inputs[n]?.default) ? fromConfig[n] : given;
-    };
+    const raw = (n: string) => (fromConfig[n] !== undefined ? fromConfig[n] : rt.getInput(n));
     const inputs = await parseInputs(spec, raw, (s) => rt.mask(s));
     const result = await run(inputs, ctx);
     if (!deliver(spec, rt, result)) process.exitCode = 1;

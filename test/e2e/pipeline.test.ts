@@ -288,11 +288,9 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
     expect(deliveries.map((d) => [d.event, d.verified])).toEqual([['started', true], ['failed', true]]);
   }, 240_000);
 
-  // KNOWN BUG (src/actions/deploy-rolling/run.ts post()): the post step reads its inputs from INPUT_*
-  // only, never from slipway.yml, so with the hosts configured in slipway.yml it finds no hosts
-  // ("no longer listed by the target") and leaves the switched instance on v4. When that is fixed,
-  // this test fails: turn it.fails into it.
-  it.fails('(c) …and the post step puts the switched instances back on v2', async () => {
+  // The post step reads slipway.yml too (src/runner/run-action.ts hands it the config's inputs), so
+  // with the hosts configured there it finds them and undoes the cancelled rollout.
+  it('(c) …and the post step puts the switched instances back on v2', async () => {
     const job = cancelledJob!;
     expect(stepTable(job).at(-1)).toBe('post:deploy=success');
     expect(job.summary).toContain('Post step: rolled back the cancelled rollout');

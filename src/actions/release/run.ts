@@ -11,7 +11,7 @@ import { formatDuration } from '../../lib/duration.ts';
 import { heading, table, ok as okMark } from '../../lib/markdown.ts';
 import type { ActionContext, ActionResult } from '../../runner/context.ts';
 import { loadConfig, resolveSecrets, type LoadedConfig } from '../../config/load.ts';
-import { checkDeployWindow } from '../../config/window.ts';
+import { checkDeployWindow } from '../../lib/deploy-window.ts';
 import type { spec } from './inputs.ts';
 import { spec as migrateSpec } from '../migrate/inputs.ts';
 import { spec as deploySpec } from '../deploy-rolling/inputs.ts';

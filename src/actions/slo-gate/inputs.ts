@@ -3,6 +3,7 @@ import { defineAction, f } from '../../lib/fields.ts';
 import { OBJECTIVES_HELP, parseObjectives } from '../../metrics/objectives.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import type { Objective } from '../../metrics/objectives.ts';
+import { windowSchema } from '../../lib/deploy-window.ts';
 
 const objectivesField = {
   description:
@@ -55,10 +56,14 @@ export const spec = defineAction({
     }),
     objectives: { ...objectivesField, default: '' },
     mode: f.enum(['gate', 'budget'], {
-      description: '`gate`: judge the release (after or during a deploy). `budget`: before a deploy, check the error budget left over the SLO window and block when it is spent (needs an `slo:` objective and prometheus).',
+      description: '`gate`: judge the release (after or during a deploy). `budget`: the release policy before a deploy: the deploy window (deploy-window), and the error budget left over the SLO window (with an `slo:` objective and prometheus), blocking when it is spent.',
       default: 'gate',
     }),
-    override: f.string({ description: 'mode budget: deploy although the error budget is spent (an emergency). Give the reason; it is written in the summary and the report.', maxLength: 500 }),
+    override: f.string({ description: 'mode budget: deploy although the error budget is spent or the deploy window is closed (an emergency). Give the reason; it is written in the summary and the report.', maxLength: 500 }),
+    'deploy-window': f.yaml(windowSchema, {
+      description: 'mode budget: the deploy window (YAML: timezone, deny like ["fri 15:00-24:00", sat], freeze dates). Outside it the step fails unless override gives a reason. slipway.yml passes its environment\'s window here.',
+      expected: 'a YAML map like {timezone: Europe/Berlin, deny: ["fri 15:00-24:00", sat], freeze: ["2026-12-24"]}',
+    }),
     duration: duration({ description: 'Analysis length: measure every `interval` for this long; pass only when the whole duration passed. Default: 0 (one measurement) with prometheus, 30s with the probe.', max: 6 * 3_600_000 }),
     interval: duration({ description: 'Time between measurements during `duration`.', default: '30s', min: 1000, max: 3_600_000 }),
     'failure-limit': f.integer({ description: 'Fail as soon as an objective fails more than this many measurements (Argo Rollouts semantics: 0 = the first failure fails).', default: '0', max: 1000 }),

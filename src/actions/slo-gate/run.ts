@@ -6,6 +6,8 @@ import { formatDuration } from '../../lib/duration.ts';
 import { redactUrl, urlSecrets } from '../../lib/secrets.ts';
 import { createSloGate, renderSloSummary, type GateDeps, type SloGateOptions } from '../../metrics/gate.ts';
 import { parseObjectives } from '../../metrics/objectives.ts';
+import { checkDeployWindow } from '../../lib/deploy-window.ts';
+import { heading } from '../../lib/markdown.ts';
 import type { spec } from './inputs.ts';
 
 export type SloGateInputs = InputsOf<typeof spec>;
@@ -91,7 +93,51 @@ function basicAuthValues(inputs: SloGateInputs): string[] {
   return [...new Set(out)];
 }
 
+/**
+ * mode budget is the release policy before a deploy: the deploy window, then the error budget. The
+ * budget needs an `slo:` objective and Prometheus; without them only the window is checked (said so).
+ */
+async function releasePolicy(inputs: SloGateInputs, ctx: ActionContext, deps: { http?: Http; sleep?: GateDeps['sleep']; now?: GateDeps['now'] }): Promise<ActionResult> {
+  const lines: string[] = [];
+  const window = inputs['deploy-window'];
+  const nowMs = deps.now?.() ?? Date.now();
+  if (window) {
+    const d = checkDeployWindow(window, new Date(nowMs), inputs.override);
+    lines.push(`| deploy window | ${d.allowed ? (d.overridden ? '⚠️ overridden' : '✅ open') : '⛔ closed'} | ${d.reason.replace(/\|/g, '\\|')} |`);
+    if (d.overridden) ctx.log.warning(`slo-gate: deploy window: ${d.reason}`);
+    if (!d.allowed) {
+      return {
+        outputs: { verdict: 'fail', passed: false, reason: `deploy window closed: ${d.reason}`, report: { mode: 'budget', verdict: 'fail', window: d } },
+        summary: heading('Release policy: ⛔ blocked') + '\n| Check | Result | Why |\n| --- | --- | --- |\n' + lines.join('\n') + '\n',
+        failure: `slo-gate: deploy window closed: ${d.reason}`,
+      };
+    }
+  }
+  const objectives = inputs.objectives ?? parseObjectives('');
+  const hasSlo = objectives.some((o) => o.kind === 'slo');
+  const provider = inputs.provider === 'auto' ? (inputs['prometheus-url'] ? 'prometheus' : 'probe') : inputs.provider;
+  if (!hasSlo || provider !== 'prometheus') {
+    const why = !hasSlo ? 'no `slo:` objective is set' : 'the error budget needs Prometheus (the probe cannot see the SLO window)';
+    lines.push(`| error budget | ⏭ not checked | ${why} |`);
+    ctx.log.notice(`slo-gate: release policy: error budget not checked: ${why.replace(/`/g, '')}`);
+    return {
+      outputs: { verdict: 'pass', passed: true, reason: window ? 'inside the deploy window; error budget not checked' : 'nothing to check: no deploy window and no SLO', report: { mode: 'budget', verdict: 'pass', budgetChecked: false } },
+      summary: heading('Release policy: ✅ clear') + '\n| Check | Result | Why |\n| --- | --- | --- |\n' + lines.join('\n') + '\n',
+    };
+  }
+  const r = await gateRun(inputs, ctx, deps);
+  return lines.length ? { ...r, summary: heading('Release policy', 2) + '\n| Check | Result | Why |\n| --- | --- | --- |\n' + lines.join('\n') + '\n\n' + (r.summary ?? '') } : r;
+}
+
 export async function run(inputs: SloGateInputs, ctx: ActionContext, deps: { http?: Http; sleep?: GateDeps['sleep']; now?: GateDeps['now'] } = {}): Promise<ActionResult> {
+  if (inputs.mode === 'budget' && (inputs['deploy-window'] || !(inputs.objectives ?? []).some((o) => o.kind === 'slo') || (inputs.provider === 'probe' || (inputs.provider === 'auto' && !inputs['prometheus-url'])))) {
+    for (const s of [inputs['prometheus-token'], inputs['prometheus-password']]) if (s) ctx.log.mask(s);
+    return releasePolicy(inputs, ctx, deps);
+  }
+  return gateRun(inputs, ctx, deps);
+}
+
+async function gateRun(inputs: SloGateInputs, ctx: ActionContext, deps: { http?: Http; sleep?: GateDeps['sleep']; now?: GateDeps['now'] } = {}): Promise<ActionResult> {
   for (const u of [inputs['prometheus-url'] ?? '', ...(inputs.urls ?? []), ...(inputs['baseline-urls'] ?? [])]) for (const s of urlSecrets(u)) ctx.log.mask(s);
   for (const s of [inputs['prometheus-token'], inputs['prometheus-password']]) if (s) ctx.log.mask(s);
   // The Basic Authorization value is as good as the password: a server that echoes request headers

@@ -239,9 +239,11 @@ describe('error budget mode', () => {
     expect(r.budget!.remaining).toBeCloseTo(0.6, 6);
   });
 
-  it('no traffic over the window is no data', async () => {
+  it('no traffic over the window spends no budget (a first deploy is not blocked), and says it saw no requests', async () => {
     const none = fake([], { sloCounts: async () => undefined });
-    expect(await checkBudget(opts({ objectives: slo }), none.src, undefined, none.clock)).toMatchObject({ verdict: 'inconclusive', reason: expect.stringMatching(/^no data/) });
+    const r = await checkBudget(opts({ objectives: slo }), none.src, undefined, none.clock);
+    expect(r).toMatchObject({ verdict: 'pass', reason: expect.stringMatching(/^no requests over the SLO window .*none of the budget can have been spent/) });
+    expect(r.objectives[0]).toMatchObject({ nodata: true, samples: 0, measured: 'no requests' });
   });
 });
 

@@ -75,3 +75,34 @@ describe('slo-gate run', () => {
     expect(log.text()).toMatch(/warning: slo-gate: the error budget is spent; deploy allowed by override: INC-1234/);
   });
 });
+
+describe('mode budget: the release policy (deploy window, then the error budget)', () => {
+  // 2026-12-04 is a Friday; 14:30 UTC is 15:30 in Berlin.
+  const friday = () => Date.parse('2026-12-04T14:30:00Z');
+  const window = '{timezone: Europe/Berlin, deny: ["fri 15:00-24:00"]}';
+
+  it('blocks outside the deploy window before asking Prometheus anything', async () => {
+    let asked = 0;
+    const http = (async () => { asked++; throw new Error('must not be called'); }) as unknown as Http;
+    const r = await run(await inputs({ mode: 'budget', 'deploy-window': window, objectives: 'slo: 99.5%\nwindow: 30d', 'prometheus-url': 'http://p:9090' }), ctx(), { http, now: friday });
+    expect(r.outputs).toMatchObject({ verdict: 'fail', passed: false });
+    expect(r.failure).toMatch(/deploy window closed: fri 15:30 Europe\/Berlin is inside "fri 15:00-24:00"; set an override/);
+    expect(r.summary).toContain('Release policy: ⛔ blocked');
+    expect(asked).toBe(0);
+  });
+
+  it('lets an override through, records it, then checks the budget', async () => {
+    const log = new MemoryReporter();
+    const r = await run(await inputs({ mode: 'budget', 'deploy-window': window, override: 'hotfix INC-42', objectives: 'slo: 99.5%\nwindow: 30d', 'prometheus-url': 'http://p:9090' }), ctx(log), { http: promHttp(100_000, 10), now: friday });
+    expect(r.failure).toBeUndefined();
+    expect(r.summary).toMatch(/deploy window \| ⚠️ overridden \| .*overridden: hotfix INC-42/);
+    expect(r.summary).toMatch(/of the error budget is left/);
+    expect(log.lines.some((l) => l.level === 'warning' && /hotfix INC-42/.test(l.message))).toBe(true);
+  });
+
+  it('without an SLO or Prometheus, checks the window only and says the budget was not checked', async () => {
+    const r = await run(await inputs({ mode: 'budget', 'deploy-window': window, urls: 'http://127.0.0.1:1' }), ctx(), { now: () => Date.parse('2026-12-03T10:00:00Z') });
+    expect(r.outputs).toMatchObject({ verdict: 'pass', passed: true });
+    expect(r.summary).toMatch(/error budget \| ⏭ not checked \| no `slo:` objective is set/);
+  });
+});
