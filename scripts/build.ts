@@ -30,13 +30,21 @@ function files(dir: string): string[] {
   return out;
 }
 
+/** Builds into a temp folder, then swaps it in: a failed build never leaves an action without its bundle. */
 function bundle(name: string, outDir: string) {
-  rmSync(outDir, { recursive: true, force: true });
-  execFileSync(join(root, 'node_modules/.bin/ncc'), ['build', join(root, 'src/actions', name, 'main.ts'), '-o', outDir, '-m', '-s', '--license', 'licenses.txt', '-q', '--no-cache'], { stdio: 'inherit', cwd: root });
-  // Assets some bundles need at run time (the SQL parser's WebAssembly) are copied by the action's own list.
-  const extra = join(root, 'src/actions', name, 'assets.json');
-  if (existsSync(extra)) {
-    for (const rel of JSON.parse(readFileSync(extra, 'utf8')) as string[]) cpSync(join(root, rel), join(outDir, rel.split('/').pop()!));
+  const tmp = mkdtempSync(join(tmpdir(), `slipway-build-${name}-`));
+  const out = join(tmp, 'out');
+  try {
+    execFileSync(join(root, 'node_modules/.bin/ncc'), ['build', join(root, 'src/actions', name, 'main.ts'), '-o', out, '-m', '-s', '--license', 'licenses.txt', '-q', '--no-cache'], { stdio: 'inherit', cwd: root });
+    // Assets some bundles need at run time (the SQL parser's WebAssembly) are copied by the action's own list.
+    const extra = join(root, 'src/actions', name, 'assets.json');
+    if (existsSync(extra)) {
+      for (const rel of JSON.parse(readFileSync(extra, 'utf8')) as string[]) cpSync(join(root, rel), join(out, rel.split('/').pop()!));
+    }
+    rmSync(outDir, { recursive: true, force: true });
+    cpSync(out, outDir, { recursive: true });
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
   }
 }
 

@@ -52,6 +52,7 @@ import type { Reporter } from '../lib/report.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { redactUrl } from '../lib/secrets.ts';
 import { splitIntoBatches, type BatchSize } from './batches.ts';
+import { sleep } from '../lib/sleep.ts';
 
 export interface InstanceRef {
   id: string;
@@ -263,19 +264,6 @@ export function shareOf(weights: Record<string, number> | undefined, ids: readon
   return total ? ids.reduce((a, id) => a + w(id), 0) / total : 0;
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 
 /** The HTTP readiness probe: GET, 2xx = ready; the answer keeps the status and the start of the body. */
 export async function httpProbe(url: string, timeoutMs: number, signal: AbortSignal, http: Http = request): Promise<ReadyProbe> {

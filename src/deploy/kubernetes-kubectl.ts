@@ -10,6 +10,7 @@
  */
 import { exec as defaultExec, lastLines, type Exec, type ExecResult } from '../lib/exec.ts';
 import { UserError } from '../lib/errors.ts';
+import { sleep } from '../lib/sleep.ts';
 
 export type KubeObject = Record<string, any>;
 
@@ -54,19 +55,6 @@ export function kubectlReason(stderr: string): { message: string; reason?: strin
 
 const TRANSIENT = /connection refused|was refused|i\/o timeout|timed out|TLS handshake timeout|connection reset|EOF|ServiceUnavailable|InternalError|TooManyRequests|the server is currently unable|etcdserver|context deadline exceeded/i;
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 
 export class Kubectl {
   readonly bin: string;

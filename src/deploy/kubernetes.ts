@@ -57,6 +57,7 @@ import type { Reporter } from '../lib/report.ts';
 import type { BatchSize } from './batches.ts';
 import type { GateContext, GateFn, GateResult, InstanceState, RolloutResult, RolloutStatus } from './engine.ts';
 import { assessRollout, Kubectl, KubectlError, revisionOf, selectorString, type KubectlOptions, type KubeObject, type PodView, type RolloutView } from './kubernetes-kubectl.ts';
+import { sleep } from '../lib/sleep.ts';
 
 export { Kubectl, KubectlError, assessRollout, selectorString, type RolloutView, type PodView } from './kubernetes-kubectl.ts';
 
@@ -251,19 +252,6 @@ export function sanitizeLabel(v: string): string {
   return v.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 63).replace(/^[^A-Za-z0-9]+/, '').replace(/[^A-Za-z0-9]+$/, '') || 'unknown';
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 
 class Cancelled extends Error {}
 

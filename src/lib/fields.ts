@@ -218,7 +218,12 @@ export async function parseYamlText(text: string, what: string): Promise<unknown
     const pos = e.linePos?.[0];
     throw new UserError(`${what}: YAML/JSON syntax error${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}: ${e.message.split('\n')[0]}`);
   }
-  return doc.toJS({ maxAliasCount: 100 });
+  try {
+    return doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // An unresolved alias (`[*nope]`) or an alias bomb: a user error like any other.
+    throw new UserError(`${what}: YAML/JSON error: ${errorMessage(err).split('\n')[0]}`);
+  }
 }
 
 /** Formats a zod error on a YAML input: every problem with its path. */

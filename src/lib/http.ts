@@ -1,5 +1,6 @@
 import { UserError, errorMessage } from './errors.ts';
 import { redactUrl } from './secrets.ts';
+import { sleep } from './sleep.ts';
 
 export interface HttpRequest {
   method?: string;
@@ -56,12 +57,6 @@ export function retryAfterMs(value: string | null, now = Date.now()): number | u
   return Number.isNaN(t) ? undefined : Math.max(0, t - now);
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason); }, { once: true });
-  });
 
 /** Moves user:password from the URL into a Basic Authorization header (fetch refuses credentials in URLs). */
 export function splitCredentials(url: string, headers: Record<string, string> = {}): { url: string; headers: Record<string, string> } {

@@ -12,7 +12,13 @@ export function urlSecrets(text: string): string[] {
   if (url.password) {
     out.push(url.password, decodeURIComponent(url.password));
   }
-  if (url.username && url.password) out.push(`${url.username}:${url.password}`);
+  if (url.username && url.password) {
+    const user = decodeURIComponent(url.username);
+    const pass = decodeURIComponent(url.password);
+    out.push(`${url.username}:${url.password}`);
+    // The Basic Authorization value is as good as the password (servers echo request headers in errors).
+    out.push(Buffer.from(`${user}:${pass}`).toString('base64'));
+  }
   for (const [k, v] of url.searchParams) {
     if (/token|secret|key|password|sig|auth/i.test(k) && v) out.push(v);
   }

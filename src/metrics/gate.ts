@@ -31,6 +31,7 @@ import {
 } from './prometheus.ts';
 import { burnWindows, errorBudget, evaluateBurnPair, type BurnPairResult, type Counts, type ErrorBudget } from './slo.ts';
 import { bonferroni, judgeRatio, mannWhitney, quantileBounds, samplesNeeded, sampleQuantile, twoProportionTest, wilson, type Grouped } from './stats.ts';
+import { sleep } from '../lib/sleep.ts';
 
 export { parseObjectives } from './objectives.ts';
 export type { Objective } from './objectives.ts';
@@ -454,18 +455,10 @@ export interface GateDeps {
   signal?: AbortSignal;
 }
 
+/** Cancellation reads as a one-line user error in the gate's report, whatever the signal's reason. */
 const realSleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(new UserError('cancelled'));
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, Math.max(0, ms));
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(new UserError('cancelled'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
+  sleep(Math.max(0, ms), signal).catch(() => {
+    throw new UserError('cancelled');
   });
 
 export function plannedLooks(durationMs: number, intervalMs: number): number {

@@ -9,6 +9,7 @@ import { request, type Http } from '../lib/http.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { redactUrl } from '../lib/secrets.ts';
 import type { Measurement } from './measurement.ts';
+import { sleep } from '../lib/sleep.ts';
 
 export interface ProbeOptions {
   urls: string[];
@@ -167,17 +168,3 @@ export class Probe {
   }
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}

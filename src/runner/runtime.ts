@@ -42,7 +42,8 @@ abstract class BaseRuntime implements Runtime {
       this.announceMask(v);
     }
   }
-  info(message: string) { this.write(this.clean(message)); }
+  /** Plain log text never starts a line with `::`: user text in a message cannot forge a workflow command. */
+  info(message: string) { this.write(this.clean(message).replace(/^(\s*)::/gm, '$1: :')); }
   debug(message: string) { this.emit('debug', this.clean(message)); }
   notice(message: string, at?: Annotation) { this.emit('notice', this.clean(message), at); }
   warning(message: string, at?: Annotation) { this.emit('warning', this.clean(message), at); }

@@ -25,12 +25,8 @@ const PARALLEL = 4;
  * Failures that are known and reported (their fix is in a file this suite's owner may not edit).
  * Each entry must still fail: when it is fixed, this test says so and the entry goes.
  */
-const KNOWN: Array<{ match: (c: Case) => boolean; why: string }> = [
-  {
-    match: (c) => c.category === 'yaml' && (c.label === 'undefined alias' || c.label === 'alias bomb'),
-    why: 'src/lib/fields.ts: an unresolved YAML alias (or too many aliases) throws from doc.toJS() outside the syntax-error path, so the error lacks "Input \'<name>\'" (reported to the lead)',
-  },
-];
+/** Cases that may not hold yet, each with the reason; a fixed one fails the test until it is removed here. */
+const KNOWN: Array<{ match: (c: Case) => boolean; why: string }> = [];
 const known = (c: Case) => KNOWN.find((k) => k.match(c));
 
 const fixtures = fixtureDir(repoRoot);

@@ -304,8 +304,7 @@ export function baseline(action: ActionName, port: number, fixtures: string, sen
           '    deploy:',
           '      target: command',
           '      instances: a',
-          // A quoted JSON string: slipway.yml turns a YAML list of strings into "a,b" (reported bug).
-          `      start-command: '${JSON.stringify(['/usr/bin/touch', sentinel])}'`,
+          `      start-command: ${JSON.stringify(['/usr/bin/touch', sentinel])}`,
           '    smoke:',
           '      deadline: "0"',
           '      timeout: 1s',

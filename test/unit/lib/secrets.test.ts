@@ -21,3 +21,9 @@ describe('secrets', () => {
     expect(redact('u:secret and secret', ['secret', 'u:secret'])).toBe('*** and ***');
   });
 });
+
+describe('Basic auth values', () => {
+  it('counts base64(user:password) of a URL as a secret (servers echo the Authorization header)', () => {
+    expect(urlSecrets('http://gate:p%40ss@prom:9090')).toContain(Buffer.from('gate:p@ss').toString('base64'));
+  });
+});

@@ -54,3 +54,9 @@ describe('parseInputs', () => {
     expect(err).not.toContain('s3cret');
   });
 });
+
+describe('YAML inputs that parse but do not resolve', () => {
+  it.each([['[*nope]'], ['{a: &x [1], b: *y}']])('%s fails naming the input', async (value) => {
+    await expect(parse({ url: 'https://x.example', items: value })).rejects.toThrow(/^Input 'items': YAML\/JSON error: .*; expected a list of \{path\}/);
+  });
+});

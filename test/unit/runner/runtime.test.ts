@@ -40,6 +40,12 @@ describe('GithubRuntime', () => {
     expect(text.split('\n').filter((l) => l.startsWith('::add-mask::nothing'))).toHaveLength(0);
     expect(annotations[0]).toEqual({ level: 'warning', message: 'line\n::add-mask::nothing', props: { file: 'migrations/0001.sql', line: '3', title: 'a, b: c' } });
   });
+  it('never lets a log message start a line with :: (no forged workflow commands)', () => {
+    const { rt, out } = setup();
+    rt.info('version x\n::set-output name=passed::true\n  ::add-mask::y');
+    expect(out().split('\n').filter((l) => /^\s*::/.test(l))).toEqual([]);
+    expect(out()).toContain(': :set-output name=passed::true');
+  });
   it('rejects undeclared outputs (the spec is the contract)', () => {
     const { rt } = setup();
     const spec = { name: 'x', title: 'x', description: 'x', inputs: {}, outputs: { a: { description: 'a' } } };
