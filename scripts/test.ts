@@ -17,11 +17,18 @@ rmSync(report, { force: true });
 
 const vitest = spawnSync(join(root, 'node_modules/.bin/vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)], { stdio: 'inherit', cwd: root });
 
-const counts = existsSync(report)
-  ? (JSON.parse(readFileSync(report, 'utf8')) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number; numFailedTestSuites: number })
-  : undefined;
+interface Report {
+  numPassedTests: number;
+  numFailedTests: number;
+  numPendingTests: number;
+  numTodoTests: number;
+  testResults: { status: string; assertionResults: { status: string }[] }[];
+}
+const counts = existsSync(report) ? (JSON.parse(readFileSync(report, 'utf8')) as Report) : undefined;
 let passed = counts?.numPassedTests ?? 0;
-let failed = counts ? counts.numFailedTests + counts.numFailedTestSuites : 1;
+// A failed test counts once; a file that failed without any failed test (it did not load) counts as one.
+const brokenFiles = counts?.testResults.filter((f) => f.status === 'failed' && !f.assertionResults.some((a) => a.status === 'failed')).length ?? 0;
+let failed = counts ? counts.numFailedTests + brokenFiles : 1;
 const skipped = counts ? counts.numPendingTests + counts.numTodoTests : 0;
 
 // Secret scan: every secret a test registered, searched in every recorded run.

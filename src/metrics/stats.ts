@@ -93,7 +93,8 @@ export function wilson(successes: number, n: number, confidence = 0.95): Interva
   const denom = 1 + z2 / n;
   const center = (p + z2 / (2 * n)) / denom;
   const half = (z / denom) * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
-  return { lower: Math.max(0, center - half), upper: Math.min(1, center + half) };
+  // At 0 (or n) successes the bound is exactly 0 (or 1); floating point would leave 4e-17.
+  return { lower: successes <= 0 ? 0 : Math.max(0, center - half), upper: successes >= n ? 1 : Math.min(1, center + half) };
 }
 
 export type Decision = 'pass' | 'fail' | 'inconclusive';

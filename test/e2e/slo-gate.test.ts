@@ -65,7 +65,7 @@ describe('slo-gate bundle with the probe', () => {
       [{ confidence: '95' }, /Input 'confidence': got "95"/],
       [{ nodata: 'ignore' }, /Input 'nodata': got "ignore"; expected one of fail, inconclusive, pass/],
       [{ urls: '' }, /slo-gate needs a source: set 'prometheus-url' \(provider prometheus\) or 'urls' \(provider probe\)/],
-      [{ mode: 'budget', objectives: 'slo: 99%' }, /mode budget needs the prometheus provider/],
+      [{ mode: 'budget', 'deploy-window': '{deny: [someday]}' }, /Input 'deploy-window': deny\[0\]: expected a rule like "fri 15:00-24:00"/],
       [{ duration: '2s', interval: '30s' }, /interval 30\.0s is longer than duration 2\.00s/],
     ];
     for (const [inputs, want] of cases) {
