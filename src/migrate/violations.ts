@@ -6,17 +6,9 @@ import type { Reporter } from '../lib/report.ts';
 import { table, heading } from '../lib/markdown.ts';
 import { oneLine } from './locks.ts';
 
-/** The linter's finding (same shape as src/migrate/lint's Violation). */
-export interface LintViolation {
-  rule: string;
-  severity: 'error' | 'warning';
-  file: string;
-  line: number;
-  column: number;
-  statement: string;
-  message: string;
-  fix: string;
-}
+/** The linter's finding. */
+import type { Violation as LintViolation } from './lint/analyze.ts';
+export type { LintViolation };
 
 export type FailOn = 'error' | 'warning' | 'never';
 

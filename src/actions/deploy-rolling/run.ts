@@ -348,6 +348,17 @@ function failureLine(r: RolloutResult): string | undefined {
   }
 }
 
+/** The readiness discipline from the inputs: the same forward, back, and in the post step. */
+function readinessOf(inputs: DeployInputs): EngineOptions['readiness'] {
+  return {
+    threshold: inputs['healthy-threshold'],
+    timeoutMs: inputs['ready-timeout'],
+    intervalMs: inputs['ready-interval'],
+    minReadyMs: inputs['min-ready'],
+    requestTimeoutMs: Math.min(5_000, Math.max(500, inputs['ready-interval'] * 4)),
+  };
+}
+
 export async function run(inputs: DeployInputs, ctx: ActionContext, deps: DeployDeps = {}): Promise<ActionResult> {
   checkInputs(inputs, ctx);
   if (inputs.target === 'kubernetes') return runKubernetes(inputs, ctx, deps);
@@ -366,13 +377,7 @@ export async function run(inputs: DeployInputs, ctx: ActionContext, deps: Deploy
   }
   const opts: EngineOptions = {
     batches: inputs['max-unavailable'] ?? inputs.batches ?? [{ count: 1 }],
-    readiness: {
-      threshold: inputs['healthy-threshold'],
-      timeoutMs: inputs['ready-timeout'],
-      intervalMs: inputs['ready-interval'],
-      minReadyMs: inputs['min-ready'],
-      requestTimeoutMs: Math.min(5_000, Math.max(500, inputs['ready-interval'] * 4)),
-    },
+    readiness: readinessOf(inputs),
     pauseMs: inputs.pause,
     gate,
     signal: ctx.signal,
@@ -421,13 +426,7 @@ export async function post(ctx: ActionContext, deps: DeployDeps = {}): Promise<A
     if (state.strategy === 'blue-green' && isBlueGreenTarget(built.target)) {
       result = await resumeBlueGreen(built.target, state, { log: ctx.log, http: deps.http, saveState: (s) => ctx.saveState(STATE_KEY, JSON.stringify(s)) });
     } else result = await resumeRollback(built.target, state, {
-      readiness: {
-        threshold: inputs['healthy-threshold'],
-        timeoutMs: inputs['ready-timeout'],
-        intervalMs: inputs['ready-interval'],
-        minReadyMs: inputs['min-ready'],
-        requestTimeoutMs: Math.min(5_000, Math.max(500, inputs['ready-interval'] * 4)),
-      },
+      readiness: readinessOf(inputs),
       log: ctx.log,
       http: deps.http,
       saveState: (s) => ctx.saveState(STATE_KEY, JSON.stringify(s)),

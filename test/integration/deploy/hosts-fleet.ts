@@ -107,12 +107,19 @@ export async function startHostsFleet(n: number, opts: { nginx?: boolean } = {})
   };
 }
 
-/** GET url, returns the app's version from /version, or the error. */
+/**
+ * GET url, returns the app's version from /version, or the error. A keep-alive connection that an
+ * nginx reload just closed is retried once on a fresh one, as clients do (TESTING.md).
+ */
 export async function versionAt(url: string): Promise<string> {
-  try {
-    const r = await fetch(`${url}/version`, { signal: AbortSignal.timeout(2000) });
-    return ((await r.json()) as { version: string }).version;
-  } catch (e) {
-    return `error: ${(e as Error).message}`;
+  let last: Error | undefined;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const r = await fetch(`${url}/version`, { signal: AbortSignal.timeout(2000) });
+      return ((await r.json()) as { version: string }).version;
+    } catch (e) {
+      last = e as Error;
+    }
   }
+  return `error: ${last?.message}`;
 }
