@@ -93,12 +93,14 @@ export async function startHostsFleet(n: number, opts: { nginx?: boolean } = {})
       });
     },
     async stop() {
-      // Stop the apps the hosts started (pid files), then the servers.
+      // Stop the apps the hosts started (pid files of both slots: blue/green keeps the other one running), then the servers.
       for (const h of hosts) {
-        try {
-          const pid = Number(execFileSync('cat', [join(h.deployRoot, 'shared/app.pid')]).toString().trim());
-          if (pid > 0) process.kill(pid, 'SIGKILL');
-        } catch {}
+        for (const file of ['shared/app.pid', 'shared/app-green.pid']) {
+          try {
+            const pid = Number(execFileSync('cat', [join(h.deployRoot, file)]).toString().trim());
+            if (pid > 0) process.kill(pid, 'SIGKILL');
+          } catch {}
+        }
       }
       await nginx?.stop();
       await ssh.stop();
