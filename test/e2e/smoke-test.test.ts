@@ -1,7 +1,8 @@
 /** dist/smoke-test/index.js run as the GitHub runner runs it, against the real sample app. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findLeaks, registerSecret, runBundle } from '../helpers/runner.ts';
-import { startApp, freeTcpPort, type RunningApp } from '../helpers/app.ts';
+import { startApp, type RunningApp } from '../helpers/app.ts';
+import { freePort } from '../helpers/servers.ts';
 
 let good: RunningApp;
 let bad: RunningApp;
@@ -44,7 +45,7 @@ describe('smoke-test bundle', () => {
   });
 
   it('waits for a deployment that comes up after it starts', async () => {
-    const port = await freeTcpPort();
+    const port = await freePort();
     const late = setTimeout(() => void startApp({ port, version: 'v2' }).then((a) => afterAllApps.push(a)), 1500);
     const afterAllApps: RunningApp[] = [];
     try {

@@ -1,8 +1,8 @@
 /** Starts the sample app (examples/app/server.js) on 127.0.0.1 for tests; stopped by PID. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { join } from 'node:path';
 import { node24, repoRoot } from './runner.ts';
+import { freePort } from './servers.ts';
 
 export interface AppOptions {
   version?: string;
@@ -23,19 +23,8 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-export async function freeTcpPort(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.createServer().once('error', () => resolve(false)).listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-    if (ok) return port;
-  }
-  throw new Error('no free port found');
-}
-
 export async function startApp(opts: AppOptions = {}): Promise<RunningApp> {
-  const port = opts.port ?? (await freeTcpPort());
+  const port = opts.port ?? (await freePort());
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     PORT: String(port),
