@@ -27,7 +27,7 @@ import type { Reporter } from '../lib/report.ts';
 import type { DeployTarget, InstanceRef, Started } from './engine.ts';
 import type { BlueGreenTarget, Slot, SlotInfo } from './strategies.ts';
 import { NginxUpstream, localNginxHost, sshNginxHost } from './nginx.ts';
-import { SshClient, remoteCommand, sshTargetName, type SshHost } from './ssh.ts';
+import { SshClient, remoteCommand, shQuote, sshTargetName, type SshHost } from './ssh.ts';
 
 export interface HostSpec extends SshHost {
   /** Instance id shown everywhere (`web1`, or `host:port`). */
@@ -100,30 +100,50 @@ if [ -d "$1/releases/$2" ]; then rm -rf "$tmp"; else mv "$tmp" "$1/releases/$2";
 /**
  * $1 root, $2 version, $3 'deploy'|'switchback'|'slot', $4 mode ('nohup'|'none'), $5 the command line
  * quoted by us (kept in the release as .slipway-start[-green]), $6 the slot, then the command
- * argv. 'slot' starts the release in that slot without touching `current` (blue/green). A switch back
+ * argv. stdin: the environment file (`export K='v'` lines, quoted by us), kept in the release as
+ * .slipway-env[-green]. Both files are written owner-only (umask 077, then chmod 600: a file left
+ * by an older Slipway keeps no wider mode); the environment reaches the app by being sourced into
+ * the shell that execs it, so no value is ever on a command line that `ps` shows.
+ * 'slot' starts the release in that slot without touching `current` (blue/green). A switch back
  * starts a release the way it was started when it was deployed (its own environment), from
- * .slipway-start when present.
+ * .slipway-start / .slipway-env when present.
  * `previous` is not touched here: finish() moves it once a rollout succeeded, so an undone rollout
  * leaves it as it was.
  */
 const SWITCH_AND_START = `set -e
+umask 077
 root=$1; ver=$2; how=$3; mode=$4; line=$5; slot=$6; shift 6
 sfx=; [ "$slot" = green ] && sfx=-green
 rel="$root/releases/$ver"
 [ -d "$rel" ] || { echo "release $ver is not on this host ($rel)" >&2; exit 3; }
-if [ "$how" != switchback ]; then printf '%s\n' "$line" > "$rel/.slipway-start$sfx"
-elif [ -f "$rel/.slipway-start$sfx" ]; then eval "set -- $(cat "$rel/.slipway-start$sfx")"; fi
+envf="$rel/.slipway-env$sfx"
+if [ "$how" != switchback ] || [ ! -f "$envf" ]; then cat > "$envf.tmp"; chmod 600 "$envf.tmp"; mv -f "$envf.tmp" "$envf"; else cat > /dev/null; fi
+chmod 600 "$envf"
+if [ "$how" != switchback ]; then printf '%s\n' "$line" > "$rel/.slipway-start$sfx.tmp"; chmod 600 "$rel/.slipway-start$sfx.tmp"; mv -f "$rel/.slipway-start$sfx.tmp" "$rel/.slipway-start$sfx"
+elif [ -f "$rel/.slipway-start$sfx" ]; then chmod 600 "$rel/.slipway-start$sfx"; eval "set -- $(cat "$rel/.slipway-start$sfx")"; fi
 mkdir -p "$root/shared"
 ln -sfn "releases/$ver" "$root/.slot.tmp" && mv -Tf "$root/.slot.tmp" "$root/slot-$slot"
 if [ "$how" != slot ]; then ln -sfn "releases/$ver" "$root/.current.tmp" && mv -Tf "$root/.current.tmp" "$root/current"; fi
 cd "$rel"
 echo "=== slipway: starting $ver in the $slot slot $(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$root/shared/app.log"
+umask 022
+set -a; . "$envf"; set +a
 if [ "$mode" = nohup ]; then
   nohup "$@" >> "$root/shared/app.log" 2>&1 < /dev/null &
   echo $! > "$root/shared/app$sfx.pid"
 else
   "$@"
 fi`;
+
+/** The environment file's text: one `export NAME='value'` line per variable (names checked, values quoted). */
+export function envFileText(env: Record<string, string>): string {
+  return Object.entries(env)
+    .map(([k, v]) => {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new UserError(`Input 'env': ${JSON.stringify(k)} is not a variable name (letters, digits and _, not starting with a digit)`);
+      return `export ${k}=${shQuote(v)}\n`;
+    })
+    .join('');
+}
 
 /** Shell function: the process exists and is not a zombie (an exited child not yet reaped). */
 const ALIVE_FN = `alive() { kill -0 "$1" 2>/dev/null || return 1; if [ -r "/proc/$1/status" ]; then ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; fi; }`;
@@ -385,16 +405,19 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
     const vars = this.vars(h, version, slot);
     let mode = 'nohup';
     let argv: string[];
+    let envText = '';
     if (this.o.systemdUnit) {
       if (how === 'slot') throw new UserError('hosts: blue/green needs start-command (a systemd unit runs one copy of the app)');
       mode = 'none';
       argv = [...(this.o.systemctl ?? ['sudo', '-n', 'systemctl']), 'restart', this.o.systemdUnit];
     } else {
+      // Values travel on stdin into an owner-only file, never on a command line (ssh's or the app's).
       const env = { ...Object.fromEntries(Object.entries(this.o.env ?? {}).map(([k, v]) => [k, substitute(v, vars)])), APP_VERSION: version, PORT: vars.port! };
-      argv = ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...(this.o.start ?? []).map((a) => substitute(a, vars))];
+      envText = envFileText(env);
+      argv = (this.o.start ?? []).map((a) => substitute(a, vars));
     }
     const what = how === 'deploy' ? `starting ${version}` : how === 'slot' ? `starting ${version} in the ${slot} slot` : `switching back to ${version}`;
-    await this.o.ssh.script(h, SWITCH_AND_START, [h.deployRoot, version, how, mode, remoteCommand(argv), slot, ...argv], what, { signal, timeoutMs: 120_000 });
+    await this.o.ssh.script(h, SWITCH_AND_START, [h.deployRoot, version, how, mode, remoteCommand(argv), slot, ...argv], what, { signal, timeoutMs: 120_000, input: envText });
     const v = this.versions.get(i.id) ?? {};
     if (how !== 'switchback' && !this.from.has(i.id)) this.from.set(i.id, v.current);
     if (how !== 'slot') v.current = version;
