@@ -10,7 +10,24 @@ export interface Manifest {
   runs?: { using?: string; main?: string; post?: string; 'post-if'?: string };
 }
 
+/**
+ * GitHub's runner parses `${{` in every value of an action.yml and allows an expression only in an
+ * input's `default`; anywhere else the whole action fails to load ("Unrecognized named-value") and
+ * with it every job that uses it. The generator refuses to write one.
+ */
+export function expressionOutsideDefault(spec: ActionSpec): string[] {
+  const bad: string[] = [];
+  const check = (where: string, text: string | undefined) => { if (text?.includes('${{')) bad.push(`${spec.name}: ${where} contains "\${{" (GitHub allows expressions only in an input's default): ${JSON.stringify(text)}`); };
+  check('name', spec.title);
+  check('description', spec.description);
+  for (const [name, i] of Object.entries(spec.inputs)) check(`input '${name}' description`, i.description);
+  for (const [name, o] of Object.entries(spec.outputs)) check(`output '${name}' description`, o.description);
+  return bad;
+}
+
 export function manifestFor(spec: ActionSpec, distPrefix = '../dist'): Manifest & Record<string, unknown> {
+  const bad = expressionOutsideDefault(spec);
+  if (bad.length) throw new Error(bad.join('\n'));
   const inputs: Record<string, ManifestInput> = {};
   for (const [name, i] of Object.entries(spec.inputs)) {
     inputs[name] = { description: i.description, required: Boolean(i.required), ...(i.default !== undefined ? { default: i.default } : {}) };

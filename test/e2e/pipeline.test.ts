@@ -215,7 +215,7 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
     const failed = job.steps.filter((s) => s.outcome === 'failure').map((s) => `${s.id}: ${s.run?.errors.join(' | ')}`);
     expect(failed).toEqual([]);
     expect(stepTable(job)).toEqual([
-      'actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683=success',
+      'actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af803=success',
       'started=success', 'policy=success', 'migrate=success', 'deploy=success', 'smoke=success', 'gate=success',
       'rollback=skipped', 'result=success', 'notify=success', 'post:deploy=success',
     ]);
@@ -250,7 +250,7 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
     deliveries.length = 0;
     const job = await deploy('v3');
     expect(stepTable(job)).toEqual([
-      'actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683=success',
+      'actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af803=success',
       'started=success', 'policy=success', 'migrate=success', 'deploy=success', 'smoke=success', 'gate=failure',
       'rollback=success', 'result=success', 'notify=success', 'post:rollback=success', 'post:deploy=success',
     ]);
@@ -277,7 +277,7 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
     const job = await deploy('v4', { override: 'hotfix for the v3 incident', cancel: { step: 'deploy', when: (out) => /batch 2\/2/.test(out) } });
     cancelledJob = job;
     expect(stepTable(job).slice(0, -1)).toEqual([
-      'actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683=success',
+      'actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af803=success',
       'started=success', 'policy=success', 'migrate=success', 'deploy=failure', 'smoke=skipped', 'gate=skipped',
       'rollback=skipped', 'result=success', 'notify=success',
     ]);

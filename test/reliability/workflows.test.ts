@@ -116,7 +116,7 @@ jobs:
     runs-on: ubuntu-latest
     permissions: { contents: write }
     steps:
-      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683
+      - uses: actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af803
       - run: echo "\${{ github.event.pull_request.title }}"
       - run: echo "\${{ inputs.x }}"
       - uses: actions/github-script@60a0d83039c74a4aee543508d2ffcb1c3799cdea

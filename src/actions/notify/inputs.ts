@@ -41,8 +41,8 @@ export const spec = defineAction({
     'webhook-url': f.url({ description: 'URL to POST the event JSON to (a secret: masked everywhere).', secret: true }),
     'webhook-secret': f.string({ description: 'HMAC-SHA256 secret: the request carries X-Slipway-Signature-256: sha256=HMAC(secret, "<timestamp>.<body>") and X-Slipway-Timestamp.', secret: true, expected: 'a shared secret' }),
 
-    'github-token': f.string({ description: 'Token for deployments, PR comments and issues (usually ${{ github.token }}).', secret: true, expected: 'a GitHub token' }),
-    'github-api-url': f.url({ description: 'GitHub REST API base URL (pass ${{ github.api_url }} on GitHub Enterprise Server).', default: 'https://api.github.com' }),
+    'github-token': f.string({ description: 'Token for deployments, PR comments and issues (usually the workflow\'s own `github.token`).', secret: true, expected: 'a GitHub token' }),
+    'github-api-url': f.url({ description: 'GitHub REST API base URL (on GitHub Enterprise Server pass the `github.api_url` context value).', default: 'https://api.github.com' }),
     repository: f.string({ description: 'owner/name (default: the workflow repository).', pattern: /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, expected: 'owner/name' }),
     'deployment-id': f.integer({ description: 'Reuse this GitHub deployment (the deployment-id output of the started event) instead of finding or creating one.', min: 1 }),
     'deployment-status': f.enum(['auto', 'error', 'failure', 'inactive', 'in_progress', 'queued', 'pending', 'success'] as const, { description: 'Deployment status to post; auto derives it from the event (started → in_progress, succeeded → success, failed/rolled-back → failure, approval-waiting → queued).', default: 'auto' }),

@@ -127,7 +127,7 @@ jobs:
       greeting: \${{ steps.hello.outputs.greeting }}
       final: \${{ steps.last.outputs.status }}
     steps:
-      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
+      - uses: actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af803 # v6.1.0
       - id: hello
         env:
           LOUD: \${{ inputs.loud }}
@@ -161,7 +161,7 @@ jobs:
     const { file, dir } = workflow(WF);
     const job = await emulateJob({ workflow: file, job: 'j', inputs: { who: 'team' }, workspace: dir });
     expect(job.steps.map((s) => [s.id ?? s.name, s.outcome, s.conclusion])).toEqual([
-      ['actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683', 'success', 'success'],
+      ['actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af803', 'success', 'success'],
       ['hello', 'success', 'success'],
       ['boom', 'failure', 'success'],
       ['fails', 'failure', 'failure'],
@@ -186,7 +186,7 @@ jobs:
     await expect(emulateJob({ workflow: file, job: 'nojob', workspace: dir })).rejects.toThrow(/no job 'nojob'/);
     const inline = workflow(WF.replace('run: exit 3', 'run: echo ${{ inputs.who }}'));
     await expect(emulateJob({ workflow: inline.file, job: 'j', inputs: { who: 'x' }, workspace: inline.dir })).rejects.toThrow(/steps\[2\] \(boom\)\.run: contains/);
-    const foreign = workflow(WF.replace('actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683', 'someone/else@0123456789012345678901234567890123456789'));
+    const foreign = workflow(WF.replace('actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af803', 'someone/else@0123456789012345678901234567890123456789'));
     await expect(emulateJob({ workflow: foreign.file, job: 'j', inputs: { who: 'x' }, workspace: foreign.dir })).rejects.toThrow(/uses someone\/else@.* is not emulated/);
   });
 
