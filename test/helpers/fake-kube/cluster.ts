@@ -14,8 +14,25 @@
  * condition with `ProgressDeadlineExceeded` once no progress happened for progressDeadlineSeconds.
  *
  * Pods whose image matches `badImage` (default: contains "bad") start but never become ready.
- * Deliberately left out: scheduling, resources, probes, events, endpoints, watches of anything
- * but a single object, graceful termination (pods go away at once), server-side apply.
+ *
+ * What clusters do that a deploy tool must survive, modelled too:
+ * - EndpointSlices (discovery.k8s.io/v1), kept by an endpoint controller from the pods matching
+ *   each Service's selector: an endpoint is `ready` only while its pod is Ready and not
+ *   terminating; a terminating pod stays `serving` (its Ready condition) and `terminating`.
+ *   `endpointHistory` records every Service's ready-endpoint count after each change (a test
+ *   reads it to prove a Service was never left without endpoints).
+ * - Graceful termination: a pod the ReplicaSet controller removes (or a DELETE) gets a
+ *   deletionTimestamp and stays Terminating for terminationGracePeriodSeconds (×
+ *   `graceMsPerSecond`), serving, out of the ReplicaSet's counts, then goes away.
+ * - minReadySeconds: a pod counts as available once Ready that long.
+ * - ResourceQuota (`spec.hard.pods`): the ReplicaSet controller's pod creation is refused
+ *   beyond it, and the ReplicaSet and Deployment get a ReplicaFailure condition (FailedCreate).
+ * - Scheduling: a pod whose containers request more CPU than the node has (`nodeCpuMillis`)
+ *   stays Pending with PodScheduled=False (Unschedulable, "0/1 nodes are available: 1
+ *   Insufficient cpu.").
+ * - HorizontalPodAutoscalers (autoscaling/v2) are stored and validated; with
+ *   `hpaDesiredReplicas` set, one scales its target Deployment to that count on every tick.
+ * Deliberately left out: probes, events, watches of anything but a single object.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { Deployment as DeploymentModel } from 'kubernetes-models/apps/v1/Deployment';
@@ -23,11 +40,14 @@ import { ReplicaSet as ReplicaSetModel } from 'kubernetes-models/apps/v1/Replica
 import { Pod as PodModel } from 'kubernetes-models/v1/Pod';
 import { Service as ServiceModel } from 'kubernetes-models/v1/Service';
 import { Namespace as NamespaceModel } from 'kubernetes-models/v1/Namespace';
+import { ResourceQuota as ResourceQuotaModel } from 'kubernetes-models/v1/ResourceQuota';
+import { EndpointSlice as EndpointSliceModel } from 'kubernetes-models/discovery.k8s.io/v1/EndpointSlice';
+import { HorizontalPodAutoscaler as HpaModel } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { matchesRequirements, selectorRequirements, type Requirement } from './patch.ts';
 
 export type K8sObject = Record<string, any>;
 
-export type Resource = 'namespaces' | 'deployments' | 'replicasets' | 'pods' | 'services';
+export type Resource = 'namespaces' | 'deployments' | 'replicasets' | 'pods' | 'services' | 'endpointslices' | 'horizontalpodautoscalers' | 'resourcequotas';
 
 export interface ResourceInfo {
   resource: Resource;
@@ -48,6 +68,9 @@ export const RESOURCES: Record<Resource, ResourceInfo> = {
   services: { resource: 'services', kind: 'Service', group: '', version: 'v1', namespaced: true, singular: 'service', shortNames: ['svc'], validate: validator(ServiceModel) },
   deployments: { resource: 'deployments', kind: 'Deployment', group: 'apps', version: 'v1', namespaced: true, singular: 'deployment', shortNames: ['deploy'], validate: validator(DeploymentModel) },
   replicasets: { resource: 'replicasets', kind: 'ReplicaSet', group: 'apps', version: 'v1', namespaced: true, singular: 'replicaset', shortNames: ['rs'], validate: validator(ReplicaSetModel) },
+  endpointslices: { resource: 'endpointslices', kind: 'EndpointSlice', group: 'discovery.k8s.io', version: 'v1', namespaced: true, singular: 'endpointslice', shortNames: [], validate: validator(EndpointSliceModel) },
+  horizontalpodautoscalers: { resource: 'horizontalpodautoscalers', kind: 'HorizontalPodAutoscaler', group: 'autoscaling', version: 'v2', namespaced: true, singular: 'horizontalpodautoscaler', shortNames: ['hpa'], validate: validator(HpaModel) },
+  resourcequotas: { resource: 'resourcequotas', kind: 'ResourceQuota', group: '', version: 'v1', namespaced: true, singular: 'resourcequota', shortNames: ['quota'], validate: validator(ResourceQuotaModel) },
 };
 
 export const apiVersionOf = (info: ResourceInfo) => (info.group ? `${info.group}/${info.version}` : info.version);
@@ -230,6 +253,14 @@ export interface FakeClusterOptions {
   badImage?: RegExp;
   /** Namespaces that exist at start (besides default and kube-system). */
   namespaces?: string[];
+  /** Real milliseconds per second of terminationGracePeriodSeconds. Default 1000 (real time). */
+  graceMsPerSecond?: number;
+  /** Real milliseconds per second of minReadySeconds. Default 1000. */
+  minReadyMsPerSecond?: number;
+  /** CPU of the one node (millicores); pods requesting more stay Pending (Unschedulable). Default 4000. */
+  nodeCpuMillis?: number;
+  /** When set, every HPA scales its target Deployment to this many replicas each tick. */
+  hpaDesiredReplicas?: number;
 }
 
 interface DeployMemory {
@@ -240,6 +271,20 @@ interface DeployMemory {
 
 interface PodMemory {
   createdAt: number;
+  /** When the pod became Ready (for minReadySeconds). */
+  readyAt?: number;
+  /** When a terminating pod goes away. */
+  goneAt?: number;
+  /** Requests more than the node has: stays Pending. */
+  unschedulable?: boolean;
+}
+
+/** `500m` → 500, `2` → 2000. */
+function cpuMillis(v: unknown): number {
+  if (v === undefined || v === null) return 0;
+  const m = /^(\d+(?:\.\d+)?)(m?)$/.exec(String(v));
+  if (!m) return 0;
+  return m[2] ? Number(m[1]) : Number(m[1]) * 1000;
 }
 
 export class FakeCluster {
@@ -255,7 +300,7 @@ export class FakeCluster {
   onChange?: (resource: Resource, type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: K8sObject) => void;
 
   constructor(opts: FakeClusterOptions = {}) {
-    this.opts = { tickMs: 50, podStartMs: 50, podReadyMs: 250, badImage: /bad/, namespaces: [], ...opts };
+    this.opts = { tickMs: 50, podStartMs: 50, podReadyMs: 250, badImage: /bad/, namespaces: [], graceMsPerSecond: 1000, minReadyMsPerSecond: 1000, nodeCpuMillis: 4000, hpaDesiredReplicas: undefined as unknown as number, ...opts };
     for (const ns of ['default', 'kube-system', ...this.opts.namespaces]) this.create('namespaces', undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   }
 
@@ -346,9 +391,13 @@ export class FakeCluster {
       obj.status = { loadBalancer: {} };
     }
     if (resource === 'pods') {
-      this.podMem.set(obj.metadata.uid, { createdAt: performance.now() });
-      obj.status = { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now() }], qosClass: 'BestEffort' };
-      obj.spec.nodeName = 'fake-node';
+      const cpu = (obj.spec.containers ?? []).reduce((n: number, c: any) => n + cpuMillis(c?.resources?.requests?.cpu), 0);
+      const fits = cpu <= this.opts.nodeCpuMillis;
+      this.podMem.set(obj.metadata.uid, { createdAt: performance.now(), ...(fits ? {} : { unschedulable: true }) });
+      obj.status = fits
+        ? { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now() }], qosClass: 'BestEffort' }
+        : { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', lastProbeTime: null, lastTransitionTime: now(), reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.' }], qosClass: 'Burstable' };
+      if (fits) obj.spec.nodeName = 'fake-node';
     }
     if (opts.dryRun) return obj;
     this.store.set(this.key(resource, ns, name), obj);
@@ -404,6 +453,7 @@ export class FakeCluster {
       if (info.namespaced) this.requireNamespace(ns!, false, info, name);
       throw notFound(info, name);
     }
+    if (resource === 'pods' && this.terminate(obj)) return structuredClone(this.store.get(k)!);
     this.store.delete(k);
     this.onChange?.(resource, 'DELETED', obj);
     if (resource === 'namespaces') {
@@ -411,6 +461,96 @@ export class FakeCluster {
     }
     this.collectGarbage();
     return obj;
+  }
+
+  /**
+   * Graceful termination: the pod gets a deletionTimestamp and stays (Terminating) for its grace
+   * period. Returns false when the grace period is 0 (the caller removes it at once).
+   */
+  private terminate(pod: K8sObject): boolean {
+    const grace = pod.spec?.terminationGracePeriodSeconds ?? 30;
+    const mem = this.podMem.get(pod.metadata.uid);
+    if (grace <= 0 || !mem || this.opts.graceMsPerSecond <= 0) return false;
+    if (pod.metadata.deletionTimestamp) return true;
+    mem.goneAt = performance.now() + grace * this.opts.graceMsPerSecond;
+    const next = structuredClone(pod);
+    next.metadata.deletionTimestamp = now();
+    next.metadata.deletionGracePeriodSeconds = grace;
+    this.put('pods', next);
+    return true;
+  }
+
+  private removePod(p: K8sObject) {
+    this.store.delete(this.key('pods', p.metadata.namespace, p.metadata.name));
+    this.podMem.delete(p.metadata.uid);
+    this.onChange?.('pods', 'DELETED', p);
+  }
+
+  /** Every Service's count of ready endpoints, one entry per change (namespace/name → counts). */
+  readonly endpointHistory = new Map<string, number[]>();
+  private readonly sliceNames = new Map<string, string>();
+
+  /** The endpoint controller: one EndpointSlice per Service with a selector. */
+  private syncEndpoints() {
+    for (const [k, svc] of [...this.store]) {
+      if (!k.startsWith('services/')) continue;
+      const sel: Record<string, string> | undefined = svc.spec?.selector;
+      if (!sel || !Object.keys(sel).length) continue;
+      const ns = svc.metadata.namespace;
+      const pods = this.list('pods', ns).filter((p) => Object.entries(sel).every(([a, b]) => p.metadata.labels?.[a] === b) && p.status?.podIP);
+      const isReady = (p: K8sObject) => (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
+      const endpoints = pods.map((p) => {
+        const terminating = !!p.metadata.deletionTimestamp;
+        return {
+          addresses: [p.status.podIP],
+          conditions: { ready: isReady(p) && !terminating, serving: isReady(p), terminating },
+          targetRef: { kind: 'Pod', namespace: ns, name: p.metadata.name, uid: p.metadata.uid },
+          nodeName: p.spec?.nodeName,
+        };
+      });
+      const ports = (svc.spec.ports ?? []).map((pt: any) => ({ name: pt.name ?? '', protocol: pt.protocol ?? 'TCP', port: typeof pt.targetPort === 'number' ? pt.targetPort : pt.port }));
+      const svcKey = `${ns}/${svc.metadata.name}`;
+      let name = this.sliceNames.get(svcKey);
+      const body = {
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: {
+          name: name ?? `${svc.metadata.name}-${randomSuffix()}`,
+          namespace: ns,
+          labels: { 'kubernetes.io/service-name': svc.metadata.name, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' },
+          ownerReferences: [{ apiVersion: 'v1', kind: 'Service', name: svc.metadata.name, uid: svc.metadata.uid, controller: true, blockOwnerDeletion: true }],
+        },
+        addressType: 'IPv4',
+        endpoints,
+        ports,
+      };
+      const existing = name ? this.store.get(this.key('endpointslices', ns, name)) : undefined;
+      if (!existing) {
+        name = body.metadata.name;
+        this.sliceNames.set(svcKey, name);
+        this.create('endpointslices', ns, body);
+      } else if (stable(existing.endpoints) !== stable(endpoints) || stable(existing.ports) !== stable(ports)) {
+        this.put('endpointslices', { ...structuredClone(existing), endpoints, ports });
+      } else continue;
+      const ready = endpoints.filter((e) => e.conditions.ready).length;
+      const hist = this.endpointHistory.get(svcKey) ?? [];
+      if (hist.at(-1) !== ready) hist.push(ready);
+      this.endpointHistory.set(svcKey, hist);
+    }
+  }
+
+  /** HPAs with `hpaDesiredReplicas`: the target Deployment is scaled to it (within min/max). */
+  private syncHpas() {
+    const want = this.opts.hpaDesiredReplicas;
+    if (want === undefined) return;
+    for (const [k, h] of [...this.store]) {
+      if (!k.startsWith('horizontalpodautoscalers/')) continue;
+      const ref = h.spec?.scaleTargetRef;
+      const d = ref?.kind === 'Deployment' ? this.store.get(this.key('deployments', h.metadata.namespace, ref.name)) : undefined;
+      if (!d) continue;
+      const n = Math.max(h.spec.minReplicas ?? 1, Math.min(h.spec.maxReplicas, want));
+      if (d.spec.replicas !== n) this.update('deployments', d.metadata.namespace, d.metadata.name, { ...structuredClone(d), spec: { ...structuredClone(d.spec), replicas: n } });
+    }
   }
 
   private collectGarbage() {
@@ -452,11 +592,18 @@ export class FakeCluster {
     for (const [k, d] of [...this.store]) if (k.startsWith('deployments/')) this.syncDeployment(structuredClone(d), t);
     for (const [k, rs] of [...this.store]) if (k.startsWith('replicasets/')) this.syncReplicaSet(structuredClone(rs));
     for (const [k, d] of [...this.store]) if (k.startsWith('deployments/')) this.deploymentStatus(structuredClone(d), t);
+    this.syncEndpoints();
+    this.syncHpas();
   }
 
   private kubelet(live: K8sObject, t: number) {
     const mem = this.podMem.get(live.metadata.uid);
     if (!mem) return;
+    if (mem.goneAt !== undefined) {
+      if (t >= mem.goneAt) this.removePod(live);
+      return;
+    }
+    if (mem.unschedulable) return;
     const pod = structuredClone(live);
     const age = t - mem.createdAt;
     const containers: any[] = pod.spec.containers ?? [];
@@ -474,6 +621,8 @@ export class FakeCluster {
       ...(ok ? {} : { reason: 'ContainersNotReady', message: `containers with unready status: [${containers.map((c) => c.name).join(' ')}]` }),
     });
     const prev = (type: string) => (pod.status.conditions ?? []).find((c: any) => c.type === type);
+    if (ready && !wasReady) mem.readyAt = t;
+    if (!ready) mem.readyAt = undefined;
     if (pod.status.phase === 'Running' && wasReady === ready) return;
     pod.status = {
       phase: 'Running',
@@ -504,15 +653,30 @@ export class FakeCluster {
     this.put('pods', pod);
   }
 
+  /** The namespace's ResourceQuota refusal for one more pod, or undefined. */
+  private quotaRefusal(ns: string, podName: string): string | undefined {
+    for (const q of this.list('resourcequotas', ns)) {
+      const hard = Number(q.spec?.hard?.pods);
+      if (!Number.isFinite(hard)) continue;
+      const used = this.list('pods', ns).filter((p) => !p.metadata.deletionTimestamp).length;
+      if (used + 1 > hard) return `pods "${podName}" is forbidden: exceeded quota: ${q.metadata.name}, requested: pods=1, used: pods=${used}, limited: pods=${hard}`;
+    }
+    return undefined;
+  }
+
   private syncReplicaSet(rs: K8sObject) {
-    const pods = this.owned('pods', rs);
+    const pods = this.owned('pods', rs).filter((p) => !p.metadata.deletionTimestamp);
     const want = rs.spec.replicas ?? 1;
+    let failure: string | undefined;
     if (pods.length < want) {
       for (let i = pods.length; i < want; i++) {
         const tpl = structuredClone(rs.spec.template ?? {});
+        const podName = `${rs.metadata.name}-${randomSuffix()}`;
+        failure = this.quotaRefusal(rs.metadata.namespace, podName);
+        if (failure) break;
         this.create('pods', rs.metadata.namespace, {
           metadata: {
-            name: `${rs.metadata.name}-${randomSuffix()}`,
+            name: podName,
             labels: tpl.metadata?.labels ?? {},
             annotations: tpl.metadata?.annotations,
             ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs.metadata.name, uid: rs.metadata.uid, controller: true, blockOwnerDeletion: true }],
@@ -524,19 +688,27 @@ export class FakeCluster {
       const isReady = (p: K8sObject) => (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
       // The ReplicaSet controller deletes not-ready pods first, then the youngest.
       const victims = [...pods].sort((a, b) => Number(isReady(a)) - Number(isReady(b)) || String(b.metadata.creationTimestamp).localeCompare(String(a.metadata.creationTimestamp))).slice(0, pods.length - want);
-      for (const p of victims) {
-        this.store.delete(this.key('pods', p.metadata.namespace, p.metadata.name));
-        this.podMem.delete(p.metadata.uid);
-        this.onChange?.('pods', 'DELETED', p);
-      }
+      for (const p of victims) if (!this.terminate(p)) this.removePod(p);
     }
-    const now2 = this.owned('pods', rs);
-    const ready = now2.filter((p) => (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True')).length;
+    const now2 = this.owned('pods', rs).filter((p) => !p.metadata.deletionTimestamp);
+    const isReady = (p: K8sObject) => (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
+    const ready = now2.filter(isReady);
+    const minReadyMs = (rs.spec.minReadySeconds ?? 0) * this.opts.minReadyMsPerSecond;
+    const t = performance.now();
+    const available = ready.filter((p) => {
+      const at = this.podMem.get(p.metadata.uid)?.readyAt;
+      return minReadyMs <= 0 || (at !== undefined && t - at >= minReadyMs);
+    }).length;
+    const conditions = failure
+      ? [{ type: 'ReplicaFailure', status: 'True', lastTransitionTime: rs.status?.conditions?.find((c: any) => c.type === 'ReplicaFailure')?.lastTransitionTime ?? now(), reason: 'FailedCreate', message: failure }]
+      : undefined;
     rs.status = {
       replicas: now2.length,
       fullyLabeledReplicas: now2.length,
-      ...(ready ? { readyReplicas: ready, availableReplicas: ready } : {}),
+      ...(ready.length ? { readyReplicas: ready.length } : {}),
+      ...(available ? { availableReplicas: available } : {}),
       observedGeneration: rs.metadata.generation,
+      ...(conditions ? { conditions } : {}),
     };
     this.put('replicasets', rs);
   }
@@ -725,6 +897,8 @@ export class FakeCluster {
       progressing = mk('Progressing', 'False', 'ProgressDeadlineExceeded', `ReplicaSet "${rsName}" has timed out progressing.`);
     } else progressing = p.reason === 'ProgressDeadlineExceeded' ? mk('Progressing', 'True', 'ReplicaSetUpdated', `ReplicaSet "${rsName}" is progressing.`) : p;
     conds.push(progressing);
+    const failure = (newRS?.status?.conditions ?? []).find((c: any) => c.type === 'ReplicaFailure' && c.status === 'True');
+    if (failure) conds.push(mk('ReplicaFailure', 'True', failure.reason, failure.message));
     const live = this.store.get(this.key('deployments', d.metadata.namespace, d.metadata.name));
     if (!live) return;
     const next = structuredClone(live);

@@ -21,6 +21,7 @@
 import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { ApiError, FakeCluster, RESOURCES, apiVersionOf, notFound, type FakeClusterOptions, type K8sObject, type Resource } from './cluster.ts';
 import { PatchError, jsonPatch, mergePatch, parseLabelSelector, strategicMerge, type Json } from './patch.ts';
 
@@ -33,8 +34,35 @@ export interface RecordedRequest {
   status: number;
 }
 
+/**
+ * A fault the server injects, like a real API server behind a load balancer: `status` answers
+ * that code (503 ServiceUnavailable by default) without doing anything; `drop: 'before'` closes
+ * the connection without doing anything; `drop: 'after'` does the request, then closes the
+ * connection without the reply (the client cannot know it happened). `times` requests match.
+ */
+export interface Fault {
+  method?: string;
+  path: RegExp;
+  /** Only requests whose body (JSON text) matches. */
+  body?: RegExp;
+  status?: number;
+  drop?: 'before' | 'after';
+  times: number;
+}
+
+/** An RBAC rule the user lacks: requests with this verb on this resource answer 403 Forbidden. */
+export interface Forbidden {
+  verb: 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete';
+  resource: Resource;
+  namespace?: string;
+}
+
 export interface FakeKube {
   url: string;
+  /** Faults still to inject (each decrements its `times`). */
+  faults: Fault[];
+  /** RBAC: what the user may not do. */
+  forbidden: Forbidden[];
   port: number;
   cluster: FakeCluster;
   /** Every request answered, in order (discovery included). */
@@ -62,16 +90,84 @@ function resourceList(groupVersion: string): K8sObject {
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion, resources };
 }
 
+/** Length-delimited and varint fields of one protobuf message (field number → values). */
+function protoFields(buf: Buffer): Map<number, (Buffer | number)[]> {
+  const out = new Map<number, (Buffer | number)[]>();
+  let i = 0;
+  const varint = () => {
+    let v = 0;
+    let shift = 0;
+    for (;;) {
+      const b = buf[i++]!;
+      v += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return v;
+      shift += 7;
+    }
+  };
+  while (i < buf.length) {
+    const key = varint();
+    const field = Math.floor(key / 8);
+    const wire = key & 7;
+    let val: Buffer | number;
+    if (wire === 0) val = varint();
+    else if (wire === 2) {
+      const n = varint();
+      val = buf.subarray(i, i + n);
+      i += n;
+    } else throw new ApiError(400, 'BadRequest', `protobuf wire type ${wire} not expected in a SelfSubjectAccessReview`);
+    out.set(field, [...(out.get(field) ?? []), val]);
+  }
+  return out;
+}
+
+/**
+ * A SelfSubjectAccessReview as kubectl auth can-i sends it: protobuf (`k8s\0` + runtime.Unknown
+ * whose field 2 is the object; spec = field 2, resourceAttributes = field 1 with namespace 1,
+ * verb 2, group 3, version 4, resource 5, subresource 6, name 7).
+ */
+function decodeAccessReview(raw: Buffer): K8sObject {
+  if (raw.subarray(0, 4).toString('latin1') !== 'k8s\0') throw new ApiError(400, 'BadRequest', 'protobuf body without the k8s envelope');
+  const unknown = protoFields(raw.subarray(4));
+  const obj = protoFields(unknown.get(2)?.[0] as Buffer);
+  const spec = protoFields((obj.get(2)?.[0] as Buffer) ?? Buffer.alloc(0));
+  const ra = spec.get(1)?.[0] as Buffer | undefined;
+  const attrs = ra ? protoFields(ra) : new Map();
+  const str = (n: number) => (attrs.get(n)?.[0] as Buffer | undefined)?.toString('utf8');
+  return {
+    kind: 'SelfSubjectAccessReview',
+    apiVersion: 'authorization.k8s.io/v1',
+    spec: ra ? { resourceAttributes: { namespace: str(1), verb: str(2), group: str(3) ?? '', version: str(4), resource: str(5), subresource: str(6), name: str(7) } } : {},
+  };
+}
+
+const GROUPS = [
+  { name: 'apps', version: 'v1' },
+  { name: 'discovery.k8s.io', version: 'v1' },
+  { name: 'autoscaling', version: 'v2' },
+  { name: 'authorization.k8s.io', version: 'v1' },
+];
+
 const DISCOVERY: Record<string, K8sObject> = {
   '/version': { major: '1', minor: '32', gitVersion: 'v1.32.0-fake', gitCommit: '0000000000000000000000000000000000000000', gitTreeState: 'clean', buildDate: '2025-01-01T00:00:00Z', goVersion: 'go1.23', compiler: 'gc', platform: 'linux/amd64' },
   '/api': { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '127.0.0.1' }] },
   '/apis': {
     kind: 'APIGroupList',
     apiVersion: 'v1',
-    groups: [{ name: 'apps', versions: [{ groupVersion: 'apps/v1', version: 'v1' }], preferredVersion: { groupVersion: 'apps/v1', version: 'v1' } }],
+    groups: GROUPS.map((g) => ({ name: g.name, versions: [{ groupVersion: `${g.name}/${g.version}`, version: g.version }], preferredVersion: { groupVersion: `${g.name}/${g.version}`, version: g.version } })),
   },
   '/api/v1': resourceList('v1'),
   '/apis/apps/v1': resourceList('apps/v1'),
+  '/apis/discovery.k8s.io/v1': resourceList('discovery.k8s.io/v1'),
+  '/apis/autoscaling/v2': resourceList('autoscaling/v2'),
+  '/apis/authorization.k8s.io/v1': {
+    kind: 'APIResourceList',
+    apiVersion: 'v1',
+    groupVersion: 'authorization.k8s.io/v1',
+    resources: [
+      { name: 'selfsubjectaccessreviews', singularName: 'selfsubjectaccessreview', namespaced: false, kind: 'SelfSubjectAccessReview', verbs: ['create'] },
+      { name: 'selfsubjectrulesreviews', singularName: 'selfsubjectrulesreview', namespaced: false, kind: 'SelfSubjectRulesReview', verbs: ['create'] },
+    ],
+  },
 };
 
 /**
@@ -97,8 +193,11 @@ function openapiV3(groupVersion: string): K8sObject {
   return { openapi: '3.0.0', info: { title: 'Kubernetes (fake)', version: 'v1.32.0-fake' }, paths, components: { schemas: {} } };
 }
 
-const OPENAPI_V3: Record<string, K8sObject> = { '/openapi/v3/api/v1': openapiV3('v1'), '/openapi/v3/apis/apps/v1': openapiV3('apps/v1') };
-const OPENAPI_V3_ROOT = { paths: { 'api/v1': { serverRelativeURL: '/openapi/v3/api/v1?hash=FAKE1' }, 'apis/apps/v1': { serverRelativeURL: '/openapi/v3/apis/apps/v1?hash=FAKE2' } } };
+const OPENAPI_V3: Record<string, K8sObject> = {
+  '/openapi/v3/api/v1': openapiV3('v1'),
+  ...Object.fromEntries(GROUPS.filter((g) => g.name !== 'authorization.k8s.io').map((g) => [`/openapi/v3/apis/${g.name}/${g.version}`, openapiV3(`${g.name}/${g.version}`)])),
+};
+const OPENAPI_V3_ROOT = { paths: Object.fromEntries(Object.keys(OPENAPI_V3).map((k, i) => [k.replace('/openapi/v3/', ''), { serverRelativeURL: `${k}?hash=FAKE${i}` }])) };
 
 interface Route {
   resource: Resource;
@@ -110,10 +209,14 @@ interface Route {
 function route(path: string): Route | undefined {
   const parts = path.split('/').filter(Boolean);
   let rest: string[];
-  if (parts[0] === 'api' && parts[1] === 'v1') rest = parts.slice(2);
-  else if (parts[0] === 'apis' && parts[1] === 'apps' && parts[2] === 'v1') rest = parts.slice(3);
-  else return undefined;
-  const group = parts[0] === 'api' ? 'v1' : 'apps/v1';
+  let group: string;
+  if (parts[0] === 'api' && parts[1] === 'v1') {
+    rest = parts.slice(2);
+    group = 'v1';
+  } else if (parts[0] === 'apis' && GROUPS.some((g) => g.name === parts[1] && g.version === parts[2])) {
+    rest = parts.slice(3);
+    group = `${parts[1]}/${parts[2]}`;
+  } else return undefined;
   let namespace: string | undefined;
   if (rest[0] === 'namespaces' && rest.length >= 3) {
     namespace = rest[1];
@@ -133,6 +236,10 @@ function listKind(resource: Resource) {
 export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKube> {
   const cluster = new FakeCluster(opts);
   const requests: RecordedRequest[] = [];
+  const faults: Fault[] = [];
+  const forbidden: Forbidden[] = [];
+  const isForbidden = (verb: string, resource: string, group: string, ns: string | undefined) =>
+    forbidden.some((f) => f.verb === verb && f.resource === resource && (RESOURCES[f.resource]?.group ?? '') === group && (f.namespace === undefined || f.namespace === ns));
   const watchers = new Set<{ resource: Resource; ns?: string; name?: string; res: http.ServerResponse }>();
   cluster.onChange = (resource, type, obj) => {
     for (const w of watchers) {
@@ -163,8 +270,24 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
         res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-cache, private' });
         res.end(JSON.stringify(body));
       };
+      const fault = faults.find((f) => f.times > 0 && (!f.method || f.method === req.method) && f.path.test(url.pathname) && (!f.body || f.body.test(text)));
+      if (fault) {
+        fault.times--;
+        if (fault.drop === 'before') {
+          rec.status = 0;
+          req.socket.destroy();
+          return;
+        }
+        if (fault.drop !== 'after') return send(fault.status ?? 503, new ApiError(fault.status ?? 503, 'ServiceUnavailable', 'the server is currently unable to handle the request').status());
+      }
+      const reply = fault?.drop === 'after'
+        ? (status: number) => {
+            rec.status = status;
+            req.socket.destroy();
+          }
+        : send;
       try {
-        handle(req.method ?? 'GET', url.pathname, query, contentType, text, send, res, rec);
+        handle(req.method ?? 'GET', url.pathname, query, contentType, text, reply, res, rec, Buffer.concat(chunks));
       } catch (err) {
         if (err instanceof ApiError) send(err.code, err.status());
         else if (err instanceof PatchError) send(422, new ApiError(422, 'Invalid', err.message).status());
@@ -173,15 +296,11 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     });
   });
 
-  function handle(method: string, path: string, query: Record<string, string>, contentType: string | undefined, text: string, send: (s: number, b: unknown) => void, res: http.ServerResponse, rec: RecordedRequest) {
+  function handle(method: string, path: string, query: Record<string, string>, contentType: string | undefined, text: string, send: (s: number, b: unknown) => void, res: http.ServerResponse, rec: RecordedRequest, raw: Buffer) {
     if (method === 'GET' && DISCOVERY[path]) return send(200, DISCOVERY[path]);
     if (method === 'GET' && path === '/openapi/v3') return send(200, OPENAPI_V3_ROOT);
     if (method === 'GET' && OPENAPI_V3[path]) return send(200, OPENAPI_V3[path]);
     if (path.startsWith('/openapi/')) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
-    const r = route(path);
-    if (!r || (r.sub && r.sub !== 'status')) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
-    const info = RESOURCES[r.resource];
-    const dryRun = query.dryRun === 'All';
     const parse = (): any => {
       if (contentType && contentType !== 'application/json' && !contentType.endsWith('patch+json')) {
         // Like a server without the protobuf/CBOR serializers (kubectl's typed generators send protobuf).
@@ -193,6 +312,23 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
         throw new ApiError(400, 'BadRequest', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
       }
     };
+    if (method === 'POST' && path === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') {
+      // What `kubectl auth can-i` asks: answered from the same RBAC rules as the requests.
+      const body = contentType === 'application/vnd.kubernetes.protobuf' ? decodeAccessReview(raw) : parse();
+      const a = body?.spec?.resourceAttributes;
+      if (body?.kind !== 'SelfSubjectAccessReview' || !a?.verb || !a?.resource) throw new ApiError(400, 'BadRequest', 'SelfSubjectAccessReview: spec.resourceAttributes.verb and resource are required');
+      const denied = isForbidden(a.verb, a.resource, a.group ?? '', a.namespace || undefined);
+      return send(201, { kind: 'SelfSubjectAccessReview', apiVersion: 'authorization.k8s.io/v1', metadata: { creationTimestamp: null }, spec: body.spec, status: { allowed: !denied, ...(denied ? { denied: false, reason: '' } : { reason: 'RBAC: allowed' }) } });
+    }
+    const r = route(path);
+    if (!r || (r.sub && r.sub !== 'status')) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    const info = RESOURCES[r.resource];
+    const verb = method === 'GET' ? (query.watch === 'true' || query.watch === '1' ? 'watch' : r.name ? 'get' : 'list') : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'PATCH' ? 'patch' : method === 'DELETE' ? 'delete' : method.toLowerCase();
+    if (isForbidden(verb, r.resource, info.group, r.namespace)) {
+      const what = info.group ? `${r.resource}.${info.group}` : r.resource;
+      throw new ApiError(403, 'Forbidden', `${what}${r.name ? ` "${r.name}"` : ''} is forbidden: User "fake-user" cannot ${verb} resource "${r.resource}" in API group "${info.group}"${r.namespace ? ` in the namespace "${r.namespace}"` : ' at the cluster scope'}`, { ...(r.name ? { name: r.name } : {}), group: info.group || undefined, kind: r.resource });
+    }
+    const dryRun = query.dryRun === 'All';
     if (method === 'GET' && !r.name) {
       if (r.namespace !== undefined && !cluster.tryGet('namespaces', undefined, r.namespace)) {
         // A list in a missing namespace is empty on a real server too.
@@ -222,6 +358,31 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     if (method === 'GET') return send(200, cluster.get(r.resource, r.namespace, r.name!));
     if (method === 'POST' && !r.name) return send(201, cluster.create(r.resource, r.namespace, parse(), { dryRun }));
     if (method === 'PUT' && r.name) return send(200, cluster.update(r.resource, r.namespace, r.name, parse(), { checkResourceVersion: true, dryRun, status: r.sub === 'status' }));
+    if (method === 'PATCH' && r.name && contentType === 'application/apply-patch+yaml') {
+      // Server-side apply: the field manager is required; a missing object is created; the
+      // applied configuration is merged into the live object (strategic merge) and the manager
+      // recorded in managedFields. Field-level conflicts are not modelled.
+      const manager = query.fieldManager;
+      if (!manager) throw new ApiError(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch');
+      let applied: K8sObject;
+      try {
+        applied = parseYaml(text) as K8sObject;
+      } catch {
+        throw new ApiError(400, 'BadRequest', 'error decoding YAML: the body of the apply patch is not YAML');
+      }
+      if (!applied || typeof applied !== 'object' || applied.kind !== info.kind || applied.apiVersion !== apiVersionOf(info)) throw new ApiError(400, 'BadRequest', `apply patch: kind/apiVersion must be ${apiVersionOf(info)} ${info.kind}`);
+      if (applied.metadata?.name !== r.name) throw new ApiError(400, 'BadRequest', `the name of the object (${applied.metadata?.name}) does not match the name on the URL (${r.name})`);
+      const entry = { manager, operation: 'Apply', apiVersion: apiVersionOf(info), time: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), fieldsType: 'FieldsV1', fieldsV1: {} };
+      const current = cluster.tryGet(r.resource, r.namespace, r.name);
+      rec.body = applied;
+      if (!current) {
+        const created = cluster.create(r.resource, r.namespace, { ...applied, metadata: { ...applied.metadata, managedFields: [entry] } }, { dryRun });
+        return send(201, created);
+      }
+      const next = strategicMerge(current as Json, applied as Json) as K8sObject;
+      next.metadata.managedFields = [...((current.metadata.managedFields ?? []) as K8sObject[]).filter((m) => !(m.manager === manager && m.operation === 'Apply')), entry];
+      return send(200, cluster.update(r.resource, r.namespace, r.name, next, { dryRun }));
+    }
     if (method === 'PATCH' && r.name) {
       const current = cluster.tryGet(r.resource, r.namespace, r.name);
       if (!current) {
@@ -240,8 +401,6 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
         case 'application/json-patch+json':
           next = jsonPatch(current as Json, patch);
           break;
-        case 'application/apply-patch+yaml':
-          throw new ApiError(415, 'UnsupportedMediaType', 'the fake API server does not implement server-side apply (application/apply-patch+yaml); use client-side apply');
         default:
           throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`);
       }
@@ -267,6 +426,8 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     port,
     cluster,
     requests,
+    faults,
+    forbidden,
     writeKubeconfig(dir, o = {}) {
       const file = join(dir, 'kubeconfig');
       const ctx = o.context ?? 'fake';
