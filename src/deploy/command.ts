@@ -107,6 +107,11 @@ export class CommandTarget implements DeployTarget {
     this.current.set(i.id, version);
     return this.started(i);
   }
+  /** With a version command: what the instance says it runs (readiness checks it against the rollout's version). */
+  async reportedVersion(i: InstanceRef, signal: AbortSignal): Promise<string | undefined> {
+    if (!this.o.commands.version) return undefined;
+    return (await this.run('version', this.o.commands.version, this.vars(i), signal)).stdout.trim().split('\n').pop()?.trim() ?? '';
+  }
   async probe(i: InstanceRef, readyUrl: string, signal: AbortSignal): Promise<ReadyProbe> {
     const c = this.o.commands.readyCheck;
     if (!c) {

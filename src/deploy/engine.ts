@@ -26,6 +26,7 @@
  * | `exited?(i)` | the started process has ended: the reason (fails readiness at once), else undefined |
  * | `logs?(i, lines)` | the last log lines of what runs on i, for failure summaries |
  * | `finish?(version, instances)` | after a successful rollout (prune old releases) |
+ * | `reportedVersion?(i)` | the version i says it serves (a version command; '' when it printed nothing, undefined when none is configured), checked instead of the readiness answer's |
  * | `setWeights?(weights, apply)` | canary: load-balancer weights by instance id (undefined: all equal); `apply` false = keep them for the next drain/undrain reload |
  * | `close()` | release connections and temp files; called once, always |
  *
@@ -69,7 +70,19 @@ export interface ReadyProbe {
   ok: boolean;
   /** What the check saw: `HTTP 503 {"ready":false}` or `ECONNREFUSED`. */
   answer: string;
+  /** The version the instance says it serves (X-App-Version header or JSON `version` field). */
+  version?: string;
+  /** Set by the version check: the instance answered 2xx but serves this other version. */
+  mismatch?: string;
+  /** Set by the version check: the instance answered 2xx without saying its version. */
+  noVersion?: boolean;
 }
+
+/**
+ * `required`: an instance is ready only when it also says it serves the version being rolled out
+ * (the contract in docs/deploy-rolling.md); `off`: a 2xx is enough (apps that cannot say their version).
+ */
+export type VersionCheck = 'required' | 'off';
 
 export interface DeployTarget {
   readonly kind: string;
@@ -87,6 +100,8 @@ export interface DeployTarget {
   exited?(inst: InstanceRef): string | undefined;
   logs?(inst: InstanceRef, lines: number, signal: AbortSignal): Promise<string>;
   finish?(version: string, insts: InstanceRef[], signal: AbortSignal): Promise<void>;
+  /** The version instance i says it serves, from the user's version-command (instead of the readiness answer). */
+  reportedVersion?(inst: InstanceRef, signal: AbortSignal): Promise<string | undefined>;
   setWeights?(weights: Record<string, number> | undefined, signal: AbortSignal, apply: boolean): Promise<void>;
   close(): Promise<void>;
 }
@@ -120,7 +135,12 @@ export interface ReadinessOptions {
   minReadyMs: number;
   /** Timeout of one probe request (ms). */
   requestTimeoutMs: number;
+  /** Whether readiness also checks the version the instance serves. Default 'off' here; the action's default is 'required'. */
+  versionCheck?: VersionCheck;
 }
+
+/** Consecutive 2xx answers with the wrong version (or none) that fail readiness at once. */
+export const VERSION_STRIKES = 3;
 
 export const DEFAULT_READINESS: ReadinessOptions = { threshold: 1, timeoutMs: 60_000, intervalMs: 250, minReadyMs: 0, requestTimeoutMs: 2_000 };
 
@@ -265,16 +285,60 @@ export function shareOf(weights: Record<string, number> | undefined, ids: readon
 }
 
 
+/** The version an answer carries: the X-App-Version header, else a string `version` field of a JSON body. */
+export function answeredVersion(headers: Headers, body: string): string | undefined {
+  const h = headers.get('x-app-version')?.trim();
+  if (h) return h;
+  if (!/^\s*\{/.test(body)) return undefined;
+  try {
+    const v = (JSON.parse(body) as { version?: unknown }).version;
+    return typeof v === 'string' && v ? v : typeof v === 'number' ? String(v) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Readiness with the version check: a 2xx counts only when the instance says it serves `expected`
+ * (from the answer, or from `reported` when the user gave a version command).
+ */
+export async function checkVersion(
+  p: ReadyProbe,
+  expected: string,
+  mode: VersionCheck | undefined,
+  reported?: () => Promise<string | undefined>,
+): Promise<ReadyProbe> {
+  if (!p.ok || mode !== 'required') return p;
+  let v = p.version;
+  if (reported) {
+    try {
+      const r = await reported(); // undefined: the target has no version command configured
+      if (r !== undefined) v = r;
+    } catch (err) {
+      return { ok: false, answer: `${p.answer}; version-command failed: ${errorMessage(err)}` };
+    }
+  }
+  if (v === undefined || v === '') return { ...p, ok: false, noVersion: true };
+  if (v !== expected) return { ...p, ok: false, version: v, mismatch: v };
+  return { ...p, version: v };
+}
+
 /** The HTTP readiness probe: GET, 2xx = ready; the answer keeps the status and the start of the body. */
 export async function httpProbe(url: string, timeoutMs: number, signal: AbortSignal, http: Http = request): Promise<ReadyProbe> {
   try {
     const r = await http(url, { timeoutMs, retries: 0, signal, redirect: 'manual' });
     const body = r.body.replace(/\s+/g, ' ').trim().slice(0, 200);
-    return { ok: r.status >= 200 && r.status < 300, answer: `HTTP ${r.status}${body ? ` ${body}` : ''}` };
+    return { ok: r.status >= 200 && r.status < 300, answer: `HTTP ${r.status}${body ? ` ${body}` : ''}`, version: answeredVersion(r.headers, r.body) };
   } catch (err) {
     const m = errorMessage(err).replace(`GET ${redactUrl(url)} failed after 1 attempt: `, '');
     return { ok: false, answer: m };
   }
+}
+
+/** "answers v3, expected v4" (the engine puts the instance name first). */
+function versionReason(p: ReadyProbe, expected: string | undefined): string {
+  if (p.mismatch !== undefined) return `answers ${p.mismatch}, expected ${expected ?? '(the new version)'}`;
+  return `answers without saying its version (expected ${expected ?? 'the new version'}): send an X-App-Version header or a JSON "version" field on the readiness path, give version-command, or set version-check: off`;
 }
 
 export interface ReadyOutcome {
@@ -290,11 +354,12 @@ export interface ReadyOutcome {
  */
 export async function waitReady(
   check: () => Promise<ReadyProbe>,
-  opts: ReadinessOptions & { signal: AbortSignal; exited?: () => string | undefined },
+  opts: ReadinessOptions & { signal: AbortSignal; exited?: () => string | undefined; expectVersion?: string },
 ): Promise<ReadyOutcome> {
   const t0 = performance.now();
   const deadline = t0 + opts.timeoutMs;
   let streak = 0;
+  let strikes = 0;
   let last = '(no answer yet)';
   for (;;) {
     if (opts.signal.aborted) throw opts.signal.reason ?? new UserError('cancelled');
@@ -303,6 +368,8 @@ export async function waitReady(
     const p = await check();
     last = p.answer;
     streak = p.ok ? streak + 1 : 0;
+    strikes = p.mismatch !== undefined || p.noVersion ? strikes + 1 : 0;
+    if (strikes >= VERSION_STRIKES) return { ok: false, readyMs: performance.now() - t0, lastAnswer: last, reason: versionReason(p, opts.expectVersion) };
     if (streak >= opts.threshold) break;
     if (performance.now() >= deadline) {
       return { ok: false, readyMs: performance.now() - t0, lastAnswer: last, reason: `not ready within ${formatDuration(opts.timeoutMs)}` };
@@ -317,6 +384,7 @@ export async function waitReady(
     if (gone) return { ok: false, readyMs, lastAnswer: last, reason: `process exited during min-ready: ${gone}` };
     const p = await check();
     last = p.answer;
+    if (p.mismatch !== undefined || p.noVersion) return { ok: false, readyMs, lastAnswer: last, reason: versionReason(p, opts.expectVersion) };
     if (!p.ok) return { ok: false, readyMs, lastAnswer: last, reason: `became unready during min-ready ${formatDuration(opts.minReadyMs)}` };
   }
   return { ok: true, readyMs, lastAnswer: last };
@@ -354,9 +422,10 @@ class Run {
       this.opts.log.warning(`could not save rollout state: ${errorMessage(err)}`);
     }
   }
-  private check(inst: InstanceRef, readyUrl: string, signal: AbortSignal): Promise<ReadyProbe> {
-    if (this.target.probe) return this.target.probe(inst, readyUrl, signal).catch((e) => ({ ok: false, answer: errorMessage(e) }));
-    return httpProbe(readyUrl, this.readiness.requestTimeoutMs, signal, this.http);
+  private async check(inst: InstanceRef, readyUrl: string, expected: string, signal: AbortSignal): Promise<ReadyProbe> {
+    const t = this.target;
+    const p = t.probe ? await t.probe(inst, readyUrl, signal).catch((e) => ({ ok: false, answer: errorMessage(e) })) : await httpProbe(readyUrl, this.readiness.requestTimeoutMs, signal, this.http);
+    return checkVersion(p, expected, this.readiness.versionCheck, t.reportedVersion ? () => t.reportedVersion!(inst, signal) : undefined);
   }
   private async logsOf(inst: InstanceRef): Promise<string | undefined> {
     if (!this.target.logs) return undefined;
@@ -405,9 +474,10 @@ class Run {
           this.save();
           if (t.strategy === 'in-place') await t.stop(p.inst, signal);
           const s = how === 'deploy' ? await t.deploy(p.inst, version, signal) : await t.switchBack(p.inst, version, signal);
-          const r = await waitReady(() => this.check(p.inst, s.readyUrl, signal), {
+          const r = await waitReady(() => this.check(p.inst, s.readyUrl, version, signal), {
             ...this.readiness,
             signal,
+            expectVersion: version,
             exited: t.exited ? () => t.exited!(p.inst) : undefined,
           });
           if (!r.ok) {

@@ -49,6 +49,8 @@ export interface HostsTargetOptions {
   systemctl?: string[];
   /** Environment for the start command (values may use placeholders). APP_VERSION and PORT are always set. */
   env?: Record<string, string>;
+  /** Prints the version the app on a host serves (argument array run over SSH; placeholders as start). */
+  versionCommand?: string[];
   /** Instance URL template: `http://{host}:{port}`. */
   urlTemplate?: string;
   readyPath: string;
@@ -429,6 +431,17 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
   }
   switchBack(i: InstanceRef, version: string, signal: AbortSignal) {
     return this.start(i, version, 'switchback', signal);
+  }
+
+  /** The version-command's answer: the version the app in that slot says it serves. */
+  async reportedVersion(i: InstanceRef, signal: AbortSignal, slot?: Slot): Promise<string | undefined> {
+    const c = this.o.versionCommand;
+    if (!c) return undefined;
+    const h = this.host(i);
+    const s = slot ?? this.live(h);
+    const vars = this.vars(h, this.versions.get(h.id)?.current ?? '', s);
+    const r = await this.o.ssh.runOk(h, c.map((a) => substitute(a, vars)), 'the version-command', { signal, timeoutMs: 30_000 });
+    return r.stdout.trim().split('\n').pop()?.trim() ?? '';
   }
 
   // ------------------------------------------------------------- blue/green slots

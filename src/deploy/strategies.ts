@@ -22,6 +22,7 @@ import { formatDuration } from '../lib/duration.ts';
 import { request } from '../lib/http.ts';
 import {
   DEFAULT_READINESS,
+  checkVersion,
   httpProbe,
   waitReady,
   type BatchRecord,
@@ -62,6 +63,8 @@ export interface BlueGreenTarget {
   keepPrevious(inst: InstanceRef, slot: Slot, ms: number, signal: AbortSignal): Promise<string>;
   probe?(inst: InstanceRef, readyUrl: string, signal: AbortSignal): Promise<ReadyProbe>;
   slotExited?(inst: InstanceRef, slot: Slot): string | undefined;
+  /** The version the app in that slot says it serves (the user's version-command). */
+  reportedVersion?(inst: InstanceRef, signal: AbortSignal, slot?: Slot): Promise<string | undefined>;
   logs?(inst: InstanceRef, lines: number, signal: AbortSignal): Promise<string>;
   finish?(version: string, insts: InstanceRef[], signal: AbortSignal): Promise<void>;
   close(): Promise<void>;
@@ -151,8 +154,13 @@ export async function blueGreenRollout(target: BlueGreenTarget, version: string,
   const started = new Set<string>();
   const startCtl = new AbortController();
   const startSignal = AbortSignal.any([signal, startCtl.signal]);
-  const check = (i: InstanceRef, url: string, s: AbortSignal) =>
-    target.probe ? target.probe(i, url, s).catch((e) => ({ ok: false, answer: errorMessage(e) })) : httpProbe(url, readiness.requestTimeoutMs, s, opts.http ?? request);
+  const check = async (i: InstanceRef, url: string, s: AbortSignal) =>
+    checkVersion(
+      target.probe ? await target.probe(i, url, s).catch((e) => ({ ok: false, answer: errorMessage(e) })) : await httpProbe(url, readiness.requestTimeoutMs, s, opts.http ?? request),
+      version,
+      readiness.versionCheck,
+      target.reportedVersion ? () => target.reportedVersion!(i, s, to[i.id]) : undefined,
+    );
   let failure: Failure | undefined;
   const startFailures = await log.group(`start ${version} on the idle slots: ${moving.map((i) => `${i.id}→${to[i.id]}`).join(', ')}`, () =>
     Promise.all(
@@ -173,7 +181,7 @@ export async function blueGreenRollout(target: BlueGreenTarget, version: string,
             started.add(i.id);
             readyUrl = (await target.startSlot(i, slot, version, startSignal)).readyUrl;
           }
-          const out = await waitReady(() => check(i, readyUrl, startSignal), { ...readiness, signal: startSignal, exited: target.slotExited ? () => target.slotExited!(i, slot) : undefined });
+          const out = await waitReady(() => check(i, readyUrl, startSignal), { ...readiness, signal: startSignal, expectVersion: version, exited: target.slotExited ? () => target.slotExited!(i, slot) : undefined });
           st.readyMs = performance.now() - t;
           if (!out.ok) {
             startCtl.abort();

@@ -131,7 +131,12 @@ export const spec = defineAction({
     'undrain-command': argvInput('command target: puts {instance} back.'),
     'ready-command': argvInput('command target: exit 0 when {instance} is ready (instead of HTTP).'),
     'switch-back-command': argvInput('command target: starts the earlier {version} on {instance} (default: start-command).'),
-    'version-command': argvInput('command target: prints the version {instance} runs.'),
+    'version-command': argvInput('Prints the version an instance serves (argument list). command target: runs here with {instance}; it also tells the version before the rollout. hosts target: runs on the host over SSH with {port}, {host}, {instance}, {deploy_root}. With version-check: required, readiness checks its answer instead of the readiness answer\'s version.'),
+    'version-check': f.enum(['required', 'off'] as const, {
+      description:
+        'required: an instance counts as ready only when it says it serves the version being rolled out (an X-App-Version header or a JSON "version" field on ready-path, or version-command); "web2 answers v3, expected v4" fails the rollout. off: a 2xx is enough (for apps that cannot say their version; the version that answers is then not verified).',
+      default: 'required',
+    }),
     'previous-version': f.string({ description: 'command target without version-command: the version every instance runs now.', pattern: /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/, expected: 'a release name' }),
     'canary-steps': stepsInput('strategy canary: the new version\'s share of traffic at each step; the gate runs between steps.', '5%,50%,100%'),
     'keep-previous': f.duration({ description: 'strategy blue-green: how long the old set keeps running after the switch, for an instant switch back (rollback: true). 0s stops it right after the gate.', default: '10m', max: 7 * 24 * 3_600_000 }),

@@ -150,6 +150,7 @@ export function buildTarget(i: DeployInputs, ctx: ActionContext, deps: DeployDep
     systemdUnit: i['systemd-unit'],
     env: i.env,
     urlTemplate: i['instance-url'],
+    versionCommand: i['version-command'],
     readyPath: i['ready-path'],
     keepReleases: i['keep-releases'],
     drainTimeoutMs: i['drain-timeout'],
@@ -356,6 +357,7 @@ function readinessOf(inputs: DeployInputs): EngineOptions['readiness'] {
     intervalMs: inputs['ready-interval'],
     minReadyMs: inputs['min-ready'],
     requestTimeoutMs: Math.min(5_000, Math.max(500, inputs['ready-interval'] * 4)),
+    versionCheck: inputs['version-check'],
   };
 }
 
@@ -424,7 +426,7 @@ export async function post(ctx: ActionContext, deps: DeployDeps = {}): Promise<A
   let result: RolloutResult;
   try {
     if (state.strategy === 'blue-green' && isBlueGreenTarget(built.target)) {
-      result = await resumeBlueGreen(built.target, state, { log: ctx.log, http: deps.http, saveState: (s) => ctx.saveState(STATE_KEY, JSON.stringify(s)) });
+      result = await resumeBlueGreen(built.target, state, { readiness: readinessOf(inputs), log: ctx.log, http: deps.http, saveState: (s) => ctx.saveState(STATE_KEY, JSON.stringify(s)) });
     } else result = await resumeRollback(built.target, state, {
       readiness: readinessOf(inputs),
       log: ctx.log,
