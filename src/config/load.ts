@@ -4,13 +4,14 @@
  * action's own input spec. `${{ secrets.NAME }}` values are resolved from the environment when used,
  * never stored; a literal secret is refused. Errors point at the line, column and key.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import * as YAML from 'yaml';
 import { LineCounter, isMap, isScalar, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import type { ActionSpec, InputSpec } from '../lib/fields.ts';
-import { parseInputs, formatPath } from '../lib/fields.ts';
+import { duplicateKey, parseInputs, formatPath } from '../lib/fields.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
-import { urlSecrets } from '../lib/secrets.ts';
+import { urlHasCredential, urlsIn } from '../lib/secrets.ts';
 import { suggest } from '../lib/suggest.ts';
 import { windowSchema, type DeployWindow } from '../lib/deploy-window.ts';
 
@@ -50,6 +51,14 @@ export interface LoadedConfig {
 
 const SECRET_REF = /^\$\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/;
 
+/** The largest slipway.yml read (bytes). Parsing is linear; the cap bounds its time and memory. */
+export const MAX_CONFIG_BYTES = 1 << 20;
+
+/** Whether a value holds a URL with a credential in it (user part, password, a token in its query). */
+function literalCredential(text: string): boolean {
+  return urlsIn(text).some(urlHasCredential);
+}
+
 export class ConfigError extends UserError {
   constructor(file: string, line: number | undefined, col: number | undefined, key: string, message: string) {
     super(`${file}${line ? `:${line}:${col ?? 1}` : ''}: ${key ? `${key}: ` : ''}${message}`);
@@ -88,13 +97,25 @@ function position(doc: Document, lc: LineCounter, path: (string | number)[]): { 
   return {};
 }
 
+function lazyPosition(doc: Document, lc: LineCounter, path: (string | number)[]): () => { line?: number; col?: number } {
+  let at: { line?: number; col?: number } | undefined;
+  return () => (at ??= position(doc, lc, path));
+}
+
 export async function loadConfigText(text: string, file: string, specs: Record<string, ActionSpec>): Promise<LoadedConfig> {
+  const size = Buffer.byteLength(text, 'utf8');
+  if (size > MAX_CONFIG_BYTES) throw new ConfigError(file, undefined, undefined, '', `is ${(size / (1 << 20)).toFixed(1)} MB; expected at most ${MAX_CONFIG_BYTES >> 20} MB (split it, or move long lists into the files the inputs point at)`);
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: false });
   if (doc.errors.length) {
     const e = doc.errors[0]!;
     const pos = e.linePos?.[0];
     throw new ConfigError(file, pos?.line, pos?.col, '', `YAML syntax error: ${e.message.split('\n')[0]}`);
+  }
+  const dup = duplicateKey(YAML, doc);
+  if (dup) {
+    const pos = lc.linePos(dup.offset);
+    throw new ConfigError(file, pos.line, pos.col, '', `YAML syntax error: map keys must be unique (${JSON.stringify(dup.key.slice(0, 80))} appears twice)`);
   }
   const raw = doc.toJS({ maxAliasCount: 100 });
   const parsed = configSchema.safeParse(raw);
@@ -116,29 +137,34 @@ export async function loadConfigText(text: string, file: string, specs: Record<s
   // Every section key must be an input of its action, with a value that action accepts.
   const check = async (section: Record<string, unknown>, spec: ActionSpec, path: (string | number)[]) => {
     for (const [key, value] of Object.entries(section)) {
-      const at = position(doc, lc, [...path, key]);
+      // Looked up only for an error: each lookup walks the maps, so doing it for every key is quadratic.
+      const at = lazyPosition(doc, lc, [...path, key]);
       const where = formatPath([...path, key]);
       const input = spec.inputs[key];
       if (!input) {
         const hint = suggest(key, Object.keys(spec.inputs));
-        throw new ConfigError(file, at.line, at.col, where, `not an input of ${spec.name}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}`);
+        throw new ConfigError(file, at().line, at().col, where, `not an input of ${spec.name}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}`);
       }
       const text = toInputString(value, input);
       const ref = SECRET_REF.exec(text.trim());
-      if (input.secret && !ref && text) throw new ConfigError(file, at.line, at.col, where, 'is a secret: write ${{ secrets.NAME }} and keep the value in a secret, not in this file');
-      if (!ref && urlSecrets(text).length) throw new ConfigError(file, at.line, at.col, where, 'contains a password or token: use ${{ secrets.NAME }} instead');
+      if (input.secret && !ref && text) throw new ConfigError(file, at().line, at().col, where, 'is a secret: write ${{ secrets.NAME }} and keep the value in a secret, not in this file');
+      if (!ref && literalCredential(text)) throw new ConfigError(file, at().line, at().col, where, 'contains a password or token (a credential in a URL: its user part, password or a token in its query): use ${{ secrets.NAME }} instead');
       if (ref) continue;
       try {
         await parseInputs({ ...spec, inputs: { [key]: { ...input, required: false } } }, () => text);
       } catch (err) {
-        throw new ConfigError(file, at.line, at.col, where, errorMessage(err).replace(/^Input '[^']+': /, ''));
+        throw new ConfigError(file, at().line, at().col, where, errorMessage(err).replace(/^Input '[^']+': /, ''));
       }
     }
   };
   for (const [envName, env] of Object.entries(config.environments)) {
-    const dbAt = position(doc, lc, ['environments', envName, 'database-url']);
     if (env['database-url'] && !SECRET_REF.test(env['database-url'].trim())) {
+      const dbAt = position(doc, lc, ['environments', envName, 'database-url']);
       throw new ConfigError(file, dbAt.line, dbAt.col, `environments.${envName}.database-url`, 'is a secret: write ${{ secrets.NAME }}');
+    }
+    if (env.url && !SECRET_REF.test(env.url.trim()) && literalCredential(env.url)) {
+      const urlAt = position(doc, lc, ['environments', envName, 'url']);
+      throw new ConfigError(file, urlAt.line, urlAt.col, `environments.${envName}.url`, 'contains a password or token (a credential in a URL: its user part, password or a token in its query): use ${{ secrets.NAME }} instead');
     }
     for (const [section, action] of Object.entries(SECTIONS)) {
       const values = env[section as SectionName];
@@ -176,8 +202,12 @@ export async function loadConfigText(text: string, file: string, specs: Record<s
 export async function loadConfig(path: string, specs: Record<string, ActionSpec>): Promise<LoadedConfig> {
   let text: string;
   try {
+    // Checked before reading: a huge file must not be read into memory whole.
+    const size = statSync(path).size;
+    if (size > MAX_CONFIG_BYTES) throw new ConfigError(path, undefined, undefined, '', `is ${(size / (1 << 20)).toFixed(1)} MB; expected at most ${MAX_CONFIG_BYTES >> 20} MB (split it, or move long lists into the files the inputs point at)`);
     text = readFileSync(path, 'utf8');
-  } catch {
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new UserError(`config file not found: ${path}`);
   }
   return loadConfigText(text, path, specs);

@@ -209,14 +209,56 @@ export async function loadYaml(): Promise<typeof import('yaml')> {
   return yamlModule;
 }
 
+/** The largest YAML/JSON text parsed (bytes), in inputs and slipway.yml: parsing is linear, the cap bounds its time and memory. */
+export const MAX_YAML_BYTES = 1 << 20;
+
+/** Refuses a YAML/JSON text over MAX_YAML_BYTES, naming it, its size and the cap. */
+export function checkYamlSize(text: string, what: string): void {
+  const size = Buffer.byteLength(text, 'utf8');
+  if (size > MAX_YAML_BYTES) throw new UserError(`${what}: is ${(size / (1 << 20)).toFixed(1)} MB of YAML/JSON; expected at most ${MAX_YAML_BYTES >> 20} MB`);
+}
+
+/**
+ * The first key that repeats within one map, with its offset, or undefined. yaml's own uniqueKeys
+ * check compares each key with every earlier one (quadratic: 8,000 keys took seconds); this is one
+ * Set per map.
+ */
+export function duplicateKey(YAML: typeof import('yaml'), doc: import('yaml').Document): { key: string; offset: number } | undefined {
+  let found: { key: string; offset: number } | undefined;
+  YAML.visit(doc, {
+    Map(_, map) {
+      const seen = new Set<string>();
+      for (const pair of map.items) {
+        const k = pair.key;
+        if (!YAML.isScalar(k)) continue;
+        const id = `${typeof k.value}:${String(k.value)}`;
+        if (seen.has(id)) {
+          found = { key: String(k.value), offset: k.range?.[0] ?? 0 };
+          return YAML.visit.BREAK;
+        }
+        seen.add(id);
+      }
+      return undefined;
+    },
+  });
+  return found;
+}
+
 /** Parses YAML (JSON is YAML) and reports syntax errors with line and column. */
 export async function parseYamlText(text: string, what: string): Promise<unknown> {
+  checkYamlSize(text, what);
   const YAML = await loadYaml();
-  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const lc = new YAML.LineCounter();
+  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: false, lineCounter: lc });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const pos = e.linePos?.[0];
     throw new UserError(`${what}: YAML/JSON syntax error${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}: ${e.message.split('\n')[0]}`);
+  }
+  const dup = duplicateKey(YAML, doc);
+  if (dup) {
+    const pos = lc.linePos(dup.offset);
+    throw new UserError(`${what}: YAML/JSON syntax error at line ${pos.line}, column ${pos.col}: map keys must be unique (${JSON.stringify(dup.key.slice(0, 80))} appears twice)`);
   }
   try {
     return doc.toJS({ maxAliasCount: 100 });

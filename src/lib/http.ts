@@ -1,5 +1,5 @@
 import { UserError, errorMessage } from './errors.ts';
-import { redactUrl } from './secrets.ts';
+import { quote, redactUrl, requestSecrets } from './secrets.ts';
 import { sleep } from './sleep.ts';
 
 export interface HttpRequest {
@@ -32,6 +32,8 @@ export interface HttpResponse {
   body: string;
   /** Time of the last attempt, until the body was read. */
   durationMs: number;
+  /** The body was longer than maxBodyBytes: `body` holds only the first maxBodyBytes. */
+  truncated?: boolean;
   attempts: number;
   json<T = unknown>(): T;
 }
@@ -73,22 +75,30 @@ export function splitCredentials(url: string, headers: Record<string, string> = 
   return { url: u.toString(), headers: { authorization: `Basic ${basic}`, ...headers } };
 }
 
-async function readCapped(res: Response, max: number): Promise<string> {
-  if (!res.body) return '';
+async function readCapped(res: Response, max: number): Promise<{ text: string; truncated: boolean }> {
+  if (!res.body) return { text: '', truncated: false };
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
+  let truncated = false;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel();
+    if (size + value.byteLength > max) {
+      chunks.push(value.subarray(0, max - size));
+      truncated = true;
+      await reader.cancel().catch(() => undefined);
       break;
     }
+    size += value.byteLength;
     chunks.push(value);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return { text: Buffer.concat(chunks).toString('utf8'), truncated };
+}
+
+/** A response body fit to quote in an error: the request's own credentials redacted first, then cut short. */
+export function quoteBody(res: Pick<HttpResponse, 'body'>, secrets: Iterable<string> = [], max = 200): string {
+  return quote(res.body, secrets, max);
 }
 
 /**
@@ -98,6 +108,8 @@ async function readCapped(res: Response, max: number): Promise<string> {
  */
 export async function request(url: string, req: HttpRequest = {}): Promise<HttpResponse> {
   const { url: target, headers } = splitCredentials(url, req.headers);
+  let own: string[] | undefined;
+  const ownSecrets = () => (own ??= requestSecrets(url, headers));
   const retries = req.retries ?? 0;
   const retryOn = req.retryOn ?? defaultRetryOn;
   const deadline = req.deadlineMs !== undefined ? Date.now() + req.deadlineMs : Infinity;
@@ -120,19 +132,20 @@ export async function request(url: string, req: HttpRequest = {}): Promise<HttpR
         signal: AbortSignal.any(signals),
         redirect: req.redirect ?? 'follow',
       });
-      const body = await readCapped(res, req.maxBodyBytes ?? 4 << 20);
+      const { text: body, truncated } = await readCapped(res, req.maxBodyBytes ?? 4 << 20);
       response = {
         url: target,
         status: res.status,
         headers: res.headers,
         body,
+        truncated,
         durationMs: performance.now() - started,
         attempts: attempt,
         json<T>() {
           try {
             return JSON.parse(body) as T;
           } catch {
-            throw new HttpError(`${req.method ?? 'GET'} ${redactUrl(target)} answered ${res.status} with a body that is not JSON: ${body.slice(0, 200)}`, res.status);
+            throw new HttpError(`${req.method ?? 'GET'} ${redactUrl(target)} answered ${res.status} with a body that is not JSON${truncated ? ` (cut at ${req.maxBodyBytes ?? 4 << 20} bytes)` : ''}: ${quote(body, ownSecrets())}`, res.status);
           }
         },
       };

@@ -7,7 +7,7 @@
  */
 import { UserError, errorMessage } from '../lib/errors.ts';
 import { request, type Http } from '../lib/http.ts';
-import { redactUrl } from '../lib/secrets.ts';
+import { quote, redactUrl, requestSecrets } from '../lib/secrets.ts';
 import type { HistogramBucket, Measurement } from './measurement.ts';
 import { formatWindow } from './objectives.ts';
 
@@ -59,6 +59,26 @@ export interface RangeSeries {
   values: [number, number][];
 }
 
+/** The largest answer read (bytes); a larger one is an error, not a silently cut JSON document. */
+export const MAX_ANSWER_BYTES = 4 << 20;
+
+function stripTrailingSlash(url: string): string {
+  try {
+    const u = new URL(url);
+    u.pathname = u.pathname.replace(/\/+$/, '');
+    return u.toString().replace(/\/(?=$|[?#])/, '');
+  } catch {
+    return url.replace(/\/+$/, '');
+  }
+}
+
+/** The API URL for a base URL: the path joined before the base's query string (tokens are often passed there), never after it. */
+export function apiUrl(base: string, path: string): string {
+  const u = new URL(base);
+  u.pathname = `${u.pathname.replace(/\/+$/, '')}${path}`;
+  return u.toString();
+}
+
 type ApiBody = { status?: string; errorType?: string; error?: string; warnings?: string[]; data?: { resultType: string; result: unknown } };
 
 export class PrometheusClient {
@@ -66,10 +86,12 @@ export class PrometheusClient {
   private readonly headers: Record<string, string>;
   private readonly opts: PrometheusClientOptions;
   private readonly http: Http;
+  /** The client's own credentials in every form: a server's answer is quoted only after they are redacted. */
+  private readonly secrets: string[];
 
   constructor(opts: PrometheusClientOptions) {
     this.opts = opts;
-    this.url = opts.url.replace(/\/+$/, '');
+    this.url = stripTrailingSlash(opts.url);
     this.http = opts.http ?? request;
     const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
@@ -77,24 +99,31 @@ export class PrometheusClient {
       headers.authorization = `Basic ${Buffer.from(`${opts.username ?? ''}:${opts.password ?? ''}`).toString('base64')}`;
     }
     this.headers = headers;
+    this.secrets = requestSecrets(this.url, headers);
   }
 
   /** The server's address without credentials, for logs. */
   get displayUrl(): string {
-    return redactUrl(this.url).replace(/\/$/, '');
+    return stripTrailingSlash(redactUrl(this.url));
+  }
+
+  /** An answer's text, fit for an error message: redacted, one line, cut short. */
+  private quote(text: string, max = 300): string {
+    return quote(text, this.secrets, max);
   }
 
   private async call(path: string, params: Record<string, string>, query: string, signal?: AbortSignal): Promise<ApiBody['data']> {
     const body = new URLSearchParams(params).toString();
     let res;
     try {
-      res = await this.http(`${this.url}${path}`, {
+      res = await this.http(apiUrl(this.url, path), {
         method: 'POST',
         headers: { ...this.headers, 'content-type': 'application/x-www-form-urlencoded' },
         body,
         timeoutMs: this.opts.timeoutMs ?? 10_000,
         retries: this.opts.retries ?? 2,
         backoffMs: this.opts.backoffMs ?? 300,
+        maxBodyBytes: MAX_ANSWER_BYTES,
         signal,
       });
     } catch (err) {
@@ -110,15 +139,16 @@ export class PrometheusClient {
     if (res.status === 401 || res.status === 403) {
       throw new PrometheusQueryError(query, 'auth', `HTTP ${res.status}: check prometheus-token or the username and password`);
     }
-    if (parsed?.status === 'error' && res.status < 500) throw new PrometheusQueryError(query, parsed.errorType ?? '', parsed.error ?? `HTTP ${res.status}`);
+    if (parsed?.status === 'error' && res.status < 500) throw new PrometheusQueryError(query, this.quote(parsed.errorType ?? '', 60), this.quote(String(parsed.error ?? `HTTP ${res.status}`)));
     if (res.status >= 500 || res.status === 429) {
-      const why = parsed?.error ?? res.body.slice(0, 200).trim();
+      const why = this.quote(typeof parsed?.error === 'string' ? parsed.error : res.body, 200);
       // Prometheus answers 422 for execution errors and 503 for timeouts/aborted queries.
       throw new PrometheusUnavailableError(`Prometheus at ${this.displayUrl} answered HTTP ${res.status}${why ? `: ${why}` : ''}`);
     }
-    if (res.status === 404) throw new PrometheusQueryError(query, 'not_found', `HTTP 404 from ${this.displayUrl}${path}: is prometheus-url the Prometheus server (without /api/v1)?`);
+    if (res.status === 404) throw new PrometheusQueryError(query, 'not_found', `HTTP 404 from ${redactUrl(apiUrl(this.url, path))}: is prometheus-url the Prometheus server (without /api/v1)?`);
+    if (res.truncated) throw new PrometheusUnavailableError(`Prometheus at ${this.displayUrl} answered with more than ${MAX_ANSWER_BYTES >> 20} MB (the cap on an answer): narrow the query`);
     if (!parsed || parsed.status !== 'success' || !parsed.data) {
-      throw new PrometheusUnavailableError(`Prometheus at ${this.displayUrl} answered HTTP ${res.status} with something that is not a Prometheus API answer: ${res.body.slice(0, 200)}`);
+      throw new PrometheusUnavailableError(`Prometheus at ${this.displayUrl} answered HTTP ${res.status} with something that is not a Prometheus API answer: ${this.quote(res.body, 200)}`);
     }
     return parsed.data;
   }

@@ -1,6 +1,6 @@
 /** The CLI's runtime: the same contract as the GitHub runner, printed for a person (or kept for --json). */
 import type { Annotation } from '../lib/report.ts';
-import { redact, urlSecrets } from '../lib/secrets.ts';
+import { redact, secretForms } from '../lib/secrets.ts';
 import type { Runtime } from './runtime.ts';
 
 const colours = { reset: '\x1b[0m', dim: '\x1b[2m', red: '\x1b[31m', yellow: '\x1b[33m', cyan: '\x1b[36m', bold: '\x1b[1m' };
@@ -40,8 +40,7 @@ export class ConsoleRuntime implements Runtime {
     this.line(this.c('red', `✖ ${message}`));
   }
   mask(secret: string) {
-    if (!secret || secret.length < 3) return;
-    for (const v of [secret, ...secret.split(/\r?\n/).map((l) => l.trim()), ...urlSecrets(secret)]) if (v.length >= 3) this.secrets.add(v);
+    for (const v of secretForms(secret)) this.secrets.add(v);
   }
   info(message: string) { this.line(message); }
   debug(message: string) { if (process.env.SLIPWAY_DEBUG) this.line(this.c('dim', message)); }

@@ -5,11 +5,12 @@ import { UserError, errorMessage } from '../lib/errors.ts';
 import type { ActionContext, ActionResult } from './context.ts';
 import { githubContextFromEnv } from './context.ts';
 import { GithubRuntime, readTextFile, type Runtime } from './runtime.ts';
+import { redact } from '../lib/secrets.ts';
 
 export type RunFn<S extends ActionSpec> = (inputs: InputsOf<S>, ctx: ActionContext) => Promise<ActionResult>;
 export type PostFn = (ctx: ActionContext) => Promise<ActionResult | void>;
 
-/** One failure line: the runner shows it as the step's error. Long values never flood the log. */
+/** One failure line: the runner shows it as the step's error. Long values never flood the log. Redact before cutting (a cut secret is not masked). */
 export function failureLine(message: string, max = 2000): string {
   const one = message.replace(/\r?\n/g, ' ');
   return one.length > max ? `${one.slice(0, max)}… (cut)` : one;
@@ -44,7 +45,7 @@ export function deliver(spec: ActionSpec, rt: Runtime, result: ActionResult): bo
   }
   if (result.summary) rt.appendSummary(result.summary);
   if (result.failure) {
-    rt.setFailed(failureLine(result.failure));
+    rt.setFailed(failureLine(redact(result.failure, rt.secrets)));
     return false;
   }
   return true;
@@ -102,7 +103,7 @@ export async function runAction<S extends ActionSpec>(spec: S, run: RunFn<S>, po
     if (!deliver(spec, rt, result)) process.exitCode = 1;
   } catch (err) {
     if (!(err instanceof UserError) && err instanceof Error && err.stack) rt.debug(err.stack);
-    rt.setFailed(failureLine(`${spec.name}: ${errorMessage(err)}`));
+    rt.setFailed(failureLine(redact(`${spec.name}: ${errorMessage(err)}`, rt.secrets)));
     process.exitCode = 1;
   } finally {
     process.off('SIGINT', onSignal);

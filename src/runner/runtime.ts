@@ -1,7 +1,7 @@
 import { appendFileSync, readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import type { Annotation, Reporter } from '../lib/report.ts';
-import { redact, urlSecrets } from '../lib/secrets.ts';
+import { redact, secretForms } from '../lib/secrets.ts';
 import { annotationProps, command, fileCommand } from './commands.ts';
 
 /** Where an action's effects go: the GitHub runner's files and stdout, or the CLI's terminal. */
@@ -34,10 +34,8 @@ abstract class BaseRuntime implements Runtime {
     return redact(text, this.secrets);
   }
   mask(secret: string): void {
-    if (!secret || secret.length < 3) return;
-    const values = [secret, ...secret.split(/\r?\n/).map((l) => l.trim()), ...urlSecrets(secret)];
-    for (const v of values) {
-      if (v.length < 3 || this.secrets.has(v)) continue;
+    for (const v of secretForms(secret)) {
+      if (this.secrets.has(v)) continue;
       this.secrets.add(v);
       this.announceMask(v);
     }
@@ -68,7 +66,28 @@ export class GithubRuntime extends BaseRuntime {
     this.out = out;
   }
   protected write(line: string) { this.out(`${line}\n`); }
+  /**
+   * GitHub shows at most 10 error and 10 warning annotations per step and drops the rest without a
+   * word. Annotations on files (lint findings) stop at 9 of a kind, which keeps a slot for the
+   * step's own failure message; the rest go to the log as plain lines, and one notice says so and
+   * points to the job summary, which lists them all.
+   */
+  static readonly ANNOTATIONS_PER_KIND = 9;
+  private readonly annotated = { error: 0, warning: 0 };
+  private overflowNoticed = false;
   protected emit(level: 'debug' | 'notice' | 'warning' | 'error', message: string, at?: Annotation) {
+    if (at && (level === 'error' || level === 'warning')) {
+      if (this.annotated[level] >= GithubRuntime.ANNOTATIONS_PER_KIND) {
+        const where = at.file ? `${at.file}${at.line ? `:${at.line}` : ''}: ` : '';
+        this.write(`${level}: ${where}${message}`.replace(/^(\s*)::/gm, '$1: :'));
+        if (!this.overflowNoticed) {
+          this.overflowNoticed = true;
+          this.write(command('notice', `More than ${GithubRuntime.ANNOTATIONS_PER_KIND} ${level}s: GitHub shows only 10 annotations of a kind per step, so the rest are in this step's log and all of them in the job summary.`, {}));
+        }
+        return;
+      }
+      this.annotated[level] += 1;
+    }
     this.write(command(level, message, annotationProps(at)));
   }
   protected startGroup(name: string) { this.write(command('group', name)); }

@@ -1,8 +1,42 @@
-/** Declarative HTTP checks: the smoke-test domain. */
+/**
+ * Declarative HTTP checks: the smoke-test domain. Regular expressions (`matches`, `/…/` header
+ * values) come from the user and run on bodies the deployed app controls, so they run on RE2
+ * (re2js: linear time, no backtracking): `^(a+)+$` cannot stall the step. RE2 has no lookaround
+ * and no backreferences; such a pattern is refused when the inputs are read.
+ */
 import { z } from 'zod';
+import { RE2JS } from 're2js';
 import { parseDuration, formatDuration } from '../lib/duration.ts';
 import { request, type Http, type HttpResponse } from '../lib/http.ts';
 import { errorMessage } from '../lib/errors.ts';
+import { quote } from '../lib/secrets.ts';
+
+/** The largest body a check reads (bytes); a larger one fails the check with that reason. */
+export const MAX_CHECK_BODY_BYTES = 1 << 20;
+/** The longest regular expression accepted. */
+export const MAX_PATTERN_LENGTH = 1000;
+
+const compiled = new Map<string, RE2JS>();
+/** Compiles a pattern with RE2 (linear-time matching); throws with RE2's reason when it cannot. */
+export function compilePattern(pattern: string): RE2JS {
+  let re = compiled.get(pattern);
+  if (!re) {
+    if (pattern.length > MAX_PATTERN_LENGTH) throw new Error(`longer than ${MAX_PATTERN_LENGTH} characters`);
+    re = RE2JS.compile(pattern);
+    compiled.set(pattern, re);
+  }
+  return re;
+}
+
+/** Why RE2 refuses a pattern, or undefined when it compiles. */
+function patternProblem(pattern: string): string | undefined {
+  try {
+    compilePattern(pattern);
+    return undefined;
+  } catch (err) {
+    return errorMessage(err).replace(/^error parsing regexp: /, '');
+  }
+}
 
 const statusItem = z.union([
   z.number().int().min(100).max(599),
@@ -19,14 +53,16 @@ const durationText = z.union([z.number().nonnegative(), z.string()]).transform((
   }
 });
 
-const regexText = z.string().refine((s) => {
-  try {
-    new RegExp(s);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'not a valid regular expression');
+const RE2_HINT = 'RE2 syntax: no lookaround, no backreferences';
+const regexText = z.string().superRefine((s, ctx) => {
+  const why = patternProblem(s);
+  if (why) ctx.addIssue({ code: 'custom', message: `not a regular expression the linear-time engine accepts (${why}; ${RE2_HINT})` });
+});
+const headerExpect = z.string().superRefine((s, ctx) => {
+  if (!(s.length > 1 && s.startsWith('/') && s.endsWith('/'))) return;
+  const why = patternProblem(s.slice(1, -1));
+  if (why) ctx.addIssue({ code: 'custom', message: `not a regular expression the linear-time engine accepts (${why}; ${RE2_HINT})` });
+});
 
 export const checkSchema = z.strictObject({
   name: z.string().min(1).max(200).optional(),
@@ -40,7 +76,7 @@ export const checkSchema = z.strictObject({
       contains: z.string().optional(),
       matches: regexText.optional(),
       json: z.record(z.string(), z.unknown()).optional(),
-      headers: z.record(z.string(), z.string()).optional(),
+      headers: z.record(z.string(), headerExpect).optional(),
       'max-latency': durationText.optional(),
     })
     .default({}),
@@ -88,14 +124,17 @@ export function jsonPath(value: unknown, path: string): unknown {
 }
 
 /** Why a response does not meet the check, or undefined when it does. */
-export function evaluate(check: Check, res: Pick<HttpResponse, 'status' | 'body' | 'headers' | 'durationMs'>): string | undefined {
+export function evaluate(check: Check, res: Pick<HttpResponse, 'status' | 'body' | 'headers' | 'durationMs' | 'truncated'>): string | undefined {
   const e = check.expect;
   if (!statusMatches(res.status, e.status)) {
     const want = e.status === undefined ? '2xx or 3xx' : JSON.stringify(e.status);
     return `status ${res.status}, expected ${want}`;
   }
+  if (res.truncated && (e.contains !== undefined || e.matches !== undefined || e.json)) {
+    return `body is larger than ${MAX_CHECK_BODY_BYTES >> 10} KiB (the most a check reads): check a smaller endpoint`;
+  }
   if (e.contains !== undefined && !res.body.includes(e.contains)) return `body does not contain ${JSON.stringify(e.contains)}`;
-  if (e.matches !== undefined && !new RegExp(e.matches).test(res.body)) return `body does not match /${e.matches}/`;
+  if (e.matches !== undefined && !compilePattern(e.matches).test(res.body)) return `body does not match /${e.matches}/`;
   if (e.json) {
     let doc: unknown;
     try {
@@ -105,14 +144,14 @@ export function evaluate(check: Check, res: Pick<HttpResponse, 'status' | 'body'
     }
     for (const [path, want] of Object.entries(e.json)) {
       const got = jsonPath(doc, path);
-      if (JSON.stringify(got) !== JSON.stringify(want)) return `JSON ${path} is ${JSON.stringify(got) ?? 'missing'}, expected ${JSON.stringify(want)}`;
+      if (JSON.stringify(got) !== JSON.stringify(want)) return `JSON ${path} is ${got === undefined ? 'missing' : quote(JSON.stringify(got), [], 100)}, expected ${JSON.stringify(want)}`;
     }
   }
   for (const [name, want] of Object.entries(e.headers ?? {})) {
     const got = res.headers.get(name);
     const isRe = want.length > 1 && want.startsWith('/') && want.endsWith('/');
-    const okHeader = got !== null && (isRe ? new RegExp(want.slice(1, -1)).test(got) : got === want);
-    if (!okHeader) return `header ${name} is ${got === null ? 'missing' : JSON.stringify(got)}, expected ${want}`;
+    const okHeader = got !== null && (isRe ? compilePattern(want.slice(1, -1)).test(got) : got === want);
+    if (!okHeader) return `header ${name} is ${got === null ? 'missing' : JSON.stringify(quote(got, [], 100))}, expected ${want}`;
   }
   if (e['max-latency'] !== undefined && res.durationMs > e['max-latency']) {
     return `latency ${formatDuration(res.durationMs)} over the limit of ${formatDuration(e['max-latency'])}`;
@@ -140,7 +179,8 @@ export function joinUrl(base: string, path: string): string {
   const basePath = u.pathname.replace(/\/$/, '');
   const [p, q] = path.split('?', 2) as [string, string | undefined];
   u.pathname = basePath + p;
-  if (q !== undefined) u.search = q;
+  // The base URL's query (a token is often passed there) stays; the check's query is added to it.
+  if (q !== undefined) u.search = u.search ? `${u.search.slice(1)}&${q}` : q;
   return u.toString();
 }
 
@@ -153,7 +193,7 @@ async function attempt(check: Check, opts: RunChecksOptions): Promise<Omit<Check
     headers['content-type'] = 'application/json';
   }
   try {
-    const res = await http(joinUrl(opts.baseUrl, check.path), { method: check.method, headers, body, timeoutMs: opts.timeoutMs, signal: opts.signal, redirect: 'manual' });
+    const res = await http(joinUrl(opts.baseUrl, check.path), { method: check.method, headers, body, timeoutMs: opts.timeoutMs, signal: opts.signal, redirect: 'manual', maxBodyBytes: MAX_CHECK_BODY_BYTES });
     const reason = evaluate(check, res);
     return { ...base, passed: !reason, status: res.status, latencyMs: Math.round(res.durationMs), reason };
   } catch (err) {
