@@ -55,7 +55,10 @@ export const DIGEST_PATTERN = /^sha256:[a-f0-9]{64}$/;
  * valid image reference. Names without a registry host are Docker Hub names.
  */
 export function parseImageName(input: string): ImageName {
-  const name = input.trim();
+  // Registries want lowercase names, but GitHub hands out mixed case (`ghcr.io/${{ github.repository }}`
+  // gives ghcr.io/Octocat/Hello-World): lowercase it, as docker/metadata-action does. The name is
+  // what every later step uses, so the image is the same whichever case the workflow wrote.
+  const name = input.trim().toLowerCase();
   if (!name) throw new TagRuleError('empty image name');
   if (name.includes('@')) throw new TagRuleError('give the image name without a digest (no @sha256:…)');
   const parts = name.split('/');

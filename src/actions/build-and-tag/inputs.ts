@@ -33,8 +33,8 @@ export const spec = defineAction({
   branding: { icon: 'package', color: 'blue' },
   inputs: {
     image: parsed<ImageName>(
-      { description: 'Image name without a tag: ghcr.io/acme/api, registry.example.com:5000/team/app, or acme/api (Docker Hub).', required: true },
-      'an image name like ghcr.io/acme/api (lowercase; no tag, no digest)',
+      { description: 'Image name without a tag: ghcr.io/acme/api, registry.example.com:5000/team/app, or acme/api (Docker Hub). Lowercased, so ghcr.io/ plus the repository name works as GitHub spells it.', required: true },
+      'an image name like ghcr.io/acme/api (no tag, no digest)',
       parseImageName,
     ),
     mode: f.enum(['build', 'promote'] as const, { description: '`build`: build (or reuse) and push the image for this commit. `promote`: add the tags to an image already in the registry (promote-from) by copying its manifest; nothing is built or pulled.', default: 'build' }),

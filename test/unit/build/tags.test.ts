@@ -115,8 +115,10 @@ describe('parseImageName', () => {
   ])('%s', (name, registry, repository) => {
     expect(parseImageName(name)).toMatchObject({ registry, repository, name });
   });
+  it('lowercases the mixed case GitHub gives (ghcr.io/${{ github.repository }})', () => {
+    expect(parseImageName('ghcr.io/Octocat/Hello-World')).toMatchObject({ registry: 'ghcr.io', repository: 'octocat/hello-world', name: 'ghcr.io/octocat/hello-world' });
+  });
   it.each([
-    ['ghcr.io/Acme/api', /"Acme" is not a valid repository path component/],
     ['ghcr.io/acme/api:v1', /without a tag/],
     ['ghcr.io/acme/api@sha256:abc', /without a digest/],
     ['ghcr.io/', /no repository path|not a valid repository/],

@@ -16,6 +16,20 @@ function setup() {
 }
 
 describe('GithubRuntime', () => {
+  it('stops file annotations at 9 of a kind (GitHub shows 10 per step and drops the rest), then one notice', () => {
+    const { rt, out } = setup();
+    for (let i = 1; i <= 14; i++) rt.error(`unsafe statement ${i}`, { file: 'migrations/0001.sql', line: i });
+    for (let i = 1; i <= 3; i++) rt.warning(`warn ${i}`, { file: 'migrations/0002.sql', line: i });
+    rt.setFailed('3 migrations break the rules');
+    const cmds = parseWorkflowCommands(out()).annotations;
+    const errors = cmds.filter((c) => c.level === 'error');
+    expect(errors.filter((c) => c.props.file)).toHaveLength(9);
+    expect(errors.at(-1)!.message).toBe('3 migrations break the rules');
+    expect(errors.length).toBeLessThanOrEqual(10);
+    expect(cmds.filter((c) => c.level === 'warning')).toHaveLength(3);
+    expect(cmds.filter((c) => c.level === 'notice').map((c) => c.message)).toEqual([expect.stringMatching(/More than 9 errors.*job summary/)]);
+    for (let i = 10; i <= 14; i++) expect(out()).toContain(`error: migrations/0001.sql:${i}: unsafe statement ${i}`);
+  });
   it('reads inputs with the runner name mangling', () => {
     const { rt } = setup();
     expect(rt.getInput('fail-fast')).toBe('true');
