@@ -57,8 +57,13 @@ describe('workflow contracts', () => {
       code = 1;
     }
     expect(out).toContain(`Checking ${files.filter((f) => f.path.startsWith('.github/')).length} workflow file(s)`);
-    expect(out).toContain('All workflow files passed lint checks');
-    expect(code).toBe(0);
+    // actionlint 1.7.7 predates `environment: { deployment: false }` (GitHub's own parser, checked in
+    // github-validator.test.ts, accepts it): that one finding is expected, anything else fails.
+    const findings = out.split('\n').filter((l) => /^\S+\.yml:\d+:\d+ /.test(l));
+    const known = /rollback\.yml:\d+:\d+ unexpected key "deployment" for "environment" section/;
+    expect(findings.filter((l) => !known.test(l))).toEqual([]);
+    if (code !== 0) expect(findings.length).toBeGreaterThan(0);
+    else expect(out).toContain('All workflow files passed lint checks');
   });
 
   it('every template parses and calls a reusable workflow of this repository', () => {
