@@ -11,6 +11,7 @@
  *   switch-back   start {version} again (an earlier one); default: start
  *   version       print the version {instance} runs (else: the previous-version input)
  */
+import { parseHolder, type LockPart } from './lock.ts';
 import { exec as defaultExec, lastLines, type Exec } from '../lib/exec.ts';
 import { UserError } from '../lib/errors.ts';
 import type { DeployTarget, InstanceRef, ReadyProbe, Started } from './engine.ts';
@@ -38,6 +39,36 @@ export interface CommandTargetOptions {
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
   exec?: Exec;
+  /**
+   * The deploy lock (argument array): `{action}` is acquire or release, `{token}`, `{version}`,
+   * `{until}` (ISO) and `{holder}` (the holder record, one line of JSON) are substituted. acquire:
+   * exit 0 = taken, exit 1 = held (the output names the holder), anything else = error. release:
+   * exit 0, and only when {token} holds it.
+   */
+  lockCommand?: string[];
+}
+
+/** The deploy lock part of the command target: the user's lock-command. */
+export function commandLockPart(argv: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv; exec?: Exec }): LockPart {
+  const exec = o.exec ?? defaultExec;
+  const call = async (vars: Record<string, string>, signal: AbortSignal) => {
+    const a = argv.map((x) => substitute(x, vars));
+    return exec(a[0]!, a.slice(1), { cwd: o.cwd, env: o.env, timeoutMs: 60_000, signal });
+  };
+  return {
+    where: 'lock-command',
+    async take(h, _now, signal) {
+      const r = await call({ action: 'acquire', token: h.token, version: h.version, until: h.until, holder: JSON.stringify(h) }, signal);
+      if (r.code === 0) return { taken: true };
+      const out = lastLines(r.stdout || r.stderr, 3);
+      if (r.code === 1) return { taken: false, holder: parseHolder(out), raw: out || undefined };
+      throw new UserError(`lock-command (acquire) ${r.timedOut ? 'timed out' : `exited with code ${r.code}`}: ${out || '(no output)'}`);
+    },
+    async give(token, signal) {
+      const r = await call({ action: 'release', token, version: '', until: '', holder: '' }, signal);
+      if (r.code !== 0) throw new UserError(`lock-command (release) exited with code ${r.code}: ${lastLines(r.stderr || r.stdout, 3) || '(no output)'}`);
+    },
+  };
 }
 
 export class CommandTarget implements DeployTarget {
@@ -121,6 +152,9 @@ export class CommandTarget implements DeployTarget {
     const a = c.map((x) => substitute(x, this.vars(i, this.current.get(i.id) ?? '')));
     const r = await this.exec(a[0]!, a.slice(1), { cwd: this.o.cwd, env: this.o.env, timeoutMs: 30_000, signal });
     return { ok: r.code === 0, answer: `exit ${r.code}${lastLines(r.stdout || r.stderr, 1) ? `: ${lastLines(r.stdout || r.stderr, 1)}` : ''}` };
+  }
+  lockParts(): LockPart[] {
+    return this.o.lockCommand ? [commandLockPart(this.o.lockCommand, { cwd: this.o.cwd, env: this.o.env, exec: this.exec })] : [];
   }
   async close() {}
 }

@@ -28,6 +28,7 @@
  * | `finish?(version, instances)` | after a successful rollout (prune old releases) |
  * | `reportedVersion?(i)` | the version i says it serves (a version command; '' when it printed nothing, undefined when none is configured), checked instead of the readiness answer's |
  * | `setWeights?(weights, apply)` | canary: load-balancer weights by instance id (undefined: all equal); `apply` false = keep them for the next drain/undrain reload |
+ * | `lockParts?()` | where the deploy lock is held (lock.ts): hosts one part per host, command the lock-command; the action takes it before `instances()` |
  * | `close()` | release connections and temp files; called once, always |
  *
  * Strategies: rolling is the batch loop below. **Canary** (`EngineOptions.canary`: cumulative
@@ -54,6 +55,7 @@ import { formatDuration } from '../lib/duration.ts';
 import { redactUrl } from '../lib/secrets.ts';
 import { splitIntoBatches, type BatchSize } from './batches.ts';
 import { sleep } from '../lib/sleep.ts';
+import type { LockPart } from './lock.ts';
 
 export interface InstanceRef {
   id: string;
@@ -103,6 +105,8 @@ export interface DeployTarget {
   /** The version instance i says it serves, from the user's version-command (instead of the readiness answer). */
   reportedVersion?(inst: InstanceRef, signal: AbortSignal): Promise<string | undefined>;
   setWeights?(weights: Record<string, number> | undefined, signal: AbortSignal, apply: boolean): Promise<void>;
+  /** Where this target holds the deploy lock (lock.ts), in the order they are taken; [] = no lock. */
+  lockParts?(): LockPart[];
   close(): Promise<void>;
 }
 

@@ -28,6 +28,7 @@ import type { DeployTarget, InstanceRef, Started } from './engine.ts';
 import type { BlueGreenTarget, Slot, SlotInfo } from './strategies.ts';
 import { NginxUpstream, localNginxHost, sshNginxHost } from './nginx.ts';
 import { SshClient, remoteCommand, shQuote, sshTargetName, type SshHost } from './ssh.ts';
+import { parseHolder, type LockPart } from './lock.ts';
 
 export interface HostSpec extends SshHost {
   /** Instance id shown everywhere (`web1`, or `host:port`). */
@@ -231,6 +232,39 @@ done`;
 /** $1 root, $2 the version that ran before a successful rollout. */
 const SET_PREVIOUS = `[ -d "$1/releases/$2" ] || exit 0
 ln -sfn "releases/$2" "$1/.previous.tmp" && mv -Tf "$1/.previous.tmp" "$1/previous"`;
+
+/**
+ * The deploy lock's part on one host: $1 root, $2 token, $3 until (epoch s), $4 now (epoch s);
+ * stdin: the holder record (JSON). `mkdir` is atomic: exactly one of two deploys gets it. An
+ * expired lock is broken under a second mkdir guard (re-checked inside it, so a lock taken in
+ * between is never broken). Prints `taken`, `broke` + the old record, or `held` + the record.
+ */
+const LOCK_TAKE = `holder=$(cat)
+lock="$1/.slipway-lock"; tok=$2; until=$3
+mkdir -p "$1" || exit 3
+take() {
+  mkdir "$lock" 2>/dev/null || return 1
+  printf '%s\\n' "$tok" > "$lock/token"; printf '%s\\n' "$until" > "$lock/until"; printf '%s\\n' "$holder" > "$lock/holder.json"
+}
+if take; then echo taken; exit 0; fi
+u=$(cat "$lock/until" 2>/dev/null || true)
+case "$u" in ''|*[!0-9]*) u= ;; esac
+if [ -n "$u" ] && [ "$u" -lt "$4" ]; then
+  find "$lock.break" -maxdepth 0 -mmin +1 -exec rmdir {} \\; 2>/dev/null || true
+  if mkdir "$lock.break" 2>/dev/null; then
+    broke=no
+    if [ "$(cat "$lock/until" 2>/dev/null || true)" = "$u" ]; then old=$(cat "$lock/holder.json" 2>/dev/null || true); rm -rf "$lock"; broke=yes; fi
+    rmdir "$lock.break"
+    if [ "$broke" = yes ] && take; then echo broke; printf '%s\\n' "$old"; exit 0; fi
+  fi
+fi
+echo held
+cat "$lock/holder.json" 2>/dev/null || true`;
+
+/** $1 root, $2 token: removes the lock when this token holds it. */
+const LOCK_GIVE = `lock="$1/.slipway-lock"
+[ -d "$lock" ] || exit 0
+if [ "$(cat "$lock/token" 2>/dev/null || true)" = "$2" ]; then rm -rf "$lock"; fi`;
 
 const LOGS = `tail -n "$2" "$1/shared/app.log" 2>/dev/null || true`;
 
@@ -540,10 +574,34 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
     );
   }
 
+  /** The deploy lock's parts: one per host, in a fixed order (host, port, root) whatever the input order. */
+  lockParts(): LockPart[] {
+    const key = (h: HostSpec) => `${h.host}\u0000${String(h.port).padStart(5, '0')}\u0000${h.deployRoot}`;
+    return [...this.o.hosts].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)).map((h) => hostLockPart(this.o.ssh, h));
+  }
+
   async close(): Promise<void> {
     await this.o.ssh.close();
     if (this.scratch) rmSync(this.scratch, { recursive: true, force: true });
   }
+}
+
+/** The lock on one host: `<deploy-root>/.slipway-lock` (mkdir), holding token, until and the holder record. */
+export function hostLockPart(ssh: SshClient, h: HostSpec): LockPart {
+  return {
+    where: `${h.id} (${h.deployRoot}/.slipway-lock)`,
+    async take(holder, nowMs, signal) {
+      const r = await ssh.script(h, LOCK_TAKE, [h.deployRoot, holder.token, String(Math.floor(Date.parse(holder.until) / 1000)), String(Math.floor(nowMs / 1000))], 'taking the deploy lock', { signal, timeoutMs: 30_000, input: JSON.stringify(holder) });
+      const [first, ...rest] = r.stdout.trim().split('\n');
+      const record = rest.join('\n').trim();
+      if (first === 'taken') return { taken: true };
+      if (first === 'broke') return { taken: true, broke: parseHolder(record) ?? { token: '', actor: 'unknown', runUrl: '', version: '', reason: record.slice(0, 200), since: '?', until: '?' } };
+      return { taken: false, holder: parseHolder(record), raw: record || undefined };
+    },
+    async give(token, signal) {
+      await ssh.script(h, LOCK_GIVE, [h.deployRoot, token], 'releasing the deploy lock', { signal, timeoutMs: 30_000 });
+    },
+  };
 }
 
 /** Parses `[user@]host[:port]` (IPv6 as `[::1]:22`). */

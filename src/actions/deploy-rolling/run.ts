@@ -13,6 +13,7 @@ import { createKubernetesDeployer, toEngineResult, validateKubernetesOptions, ty
 import { renderKubeSummary } from '../../deploy/kubernetes-summary.ts';
 import { HostsTarget, parseHostEntry, substitute, type HostSpec } from '../../deploy/hosts.ts';
 import { CommandTarget } from '../../deploy/command.ts';
+import { DeployLock, newHolder, type LockHolder } from '../../deploy/lock.ts';
 import { SshClient, buildKnownHosts, writePrivateKey, type SshHost } from '../../deploy/ssh.ts';
 import { fleetVersions, headline, mixedFleet, renderSummary } from '../../deploy/summary.ts';
 import { spec } from './inputs.ts';
@@ -26,9 +27,49 @@ export interface DeployDeps {
   kubectl?: string;
   exec?: Exec;
   http?: Http;
+  /**
+   * The deploy lock, instead of the one the target offers (tests; kubernetes: the Lease part from
+   * kubernetes.ts plugs in here as `new DeployLock([leasePart])`).
+   */
+  lock?: DeployLock;
 }
 
 export const STATE_KEY = 'rollout';
+/** Saved while the deploy lock is held: {"token": …}; '' once released. */
+export const LOCK_STATE_KEY = 'deploy-lock';
+
+function lockOf(inputs: DeployInputs, target: DeployTarget, deps: DeployDeps): DeployLock | undefined {
+  if (deps.lock) return deps.lock;
+  if (!inputs.lock) return undefined;
+  const parts = target.lockParts?.() ?? [];
+  return parts.length ? new DeployLock(parts) : undefined;
+}
+
+/** Takes the lock (before any change) and saves its token for the post step. */
+async function takeLock(lock: DeployLock | undefined, inputs: DeployInputs, ctx: ActionContext): Promise<LockHolder | undefined> {
+  if (!lock) return undefined;
+  const holder = newHolder({
+    actor: ctx.github?.actor,
+    runUrl: ctx.github?.runUrl,
+    version: inputs.rollback ? 'rollback' : inputs.version ?? inputs.image ?? '',
+    reason: inputs['lock-reason'] ?? (inputs.rollback ? 'rollback' : `deploy ${inputs.version ?? inputs.image ?? ''}`),
+    ttlMs: inputs['lock-ttl'],
+  });
+  await lock.acquire(holder, { waitMs: inputs['lock-wait'], log: ctx.log, signal: ctx.signal });
+  ctx.saveState(LOCK_STATE_KEY, JSON.stringify({ token: holder.token }));
+  return holder;
+}
+
+async function giveLock(lock: DeployLock | undefined, token: string | undefined, ctx: ActionContext): Promise<void> {
+  if (!lock || !token) return;
+  try {
+    await lock.release(token);
+    ctx.saveState(LOCK_STATE_KEY, '');
+    ctx.log.info('deploy lock released');
+  } catch (err) {
+    ctx.log.warning(`${errorMessage(err)}: it expires at its until time, or remove it by hand`);
+  }
+}
 
 /** Checks the inputs that depend on each other, before anything happens. */
 export function checkInputs(i: DeployInputs, ctx?: Pick<ActionContext, 'workspace'>): void {
@@ -106,6 +147,7 @@ export function buildTarget(i: DeployInputs, ctx: ActionContext, deps: DeployDep
       urlTemplate: i['instance-url'],
       readyPath: i['ready-path'],
       previousVersion: i['previous-version'],
+      lockCommand: i['lock-command'],
       cwd: ctx.workspace,
       env: ctx.env as NodeJS.ProcessEnv,
       exec,
@@ -271,6 +313,15 @@ async function runKubernetes(inputs: DeployInputs, ctx: ActionContext, deps: Dep
   }
   const gate = await buildGate(inputs, ctx, deps);
   let r: KubeRolloutResult;
+  // The hook for the Lease lock (kubernetes.ts): deps.lock until the target offers its own part.
+  const lock = inputs.lock ? deps.lock : undefined;
+  let holder: LockHolder | undefined;
+  try {
+    holder = await takeLock(lock, inputs, ctx);
+  } catch (err) {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   try {
     const deployer = createKubernetesDeployer(o);
     if (inputs.rollback) r = await deployer.rollback({ strategy: inputs.strategy, log: ctx.log, signal: ctx.signal });
@@ -285,6 +336,7 @@ async function runKubernetes(inputs: DeployInputs, ctx: ActionContext, deps: Dep
         log: ctx.log,
       });
   } finally {
+    await giveLock(lock, holder?.token, ctx);
     if (dir) rmSync(dir, { recursive: true, force: true });
   }
   const e = toEngineResult(r);
@@ -377,6 +429,15 @@ export async function run(inputs: DeployInputs, ctx: ActionContext, deps: Deploy
     built.cleanup();
     throw new InputError('strategy', strategy, `rolling: the ${built.target.kind} target has no second slot per instance`);
   }
+  const lock = lockOf(inputs, built.target, deps);
+  let holder: LockHolder | undefined;
+  try {
+    holder = await takeLock(lock, inputs, ctx);
+  } catch (err) {
+    await built.target.close().catch(() => undefined);
+    built.cleanup();
+    throw err;
+  }
   const opts: EngineOptions = {
     batches: inputs['max-unavailable'] ?? inputs.batches ?? [{ count: 1 }],
     readiness: readinessOf(inputs),
@@ -389,6 +450,7 @@ export async function run(inputs: DeployInputs, ctx: ActionContext, deps: Deploy
     ...(strategy === 'canary' ? { canary: inputs['canary-steps'] } : {}),
   };
   let result: RolloutResult;
+  let keepLock = false;
   try {
     if (strategy === 'blue-green' && isBlueGreenTarget(built.target)) {
       const bgt = built.target;
@@ -397,7 +459,10 @@ export async function run(inputs: DeployInputs, ctx: ActionContext, deps: Deploy
         ? await blueGreenRollback(bgt, { ...bo, fallback: (i) => built.target.previousVersion(i, ctx.signal) })
         : await blueGreenRollout(bgt, inputs.version!, bo);
     } else result = inputs.rollback ? await rollbackFleet(built.target, opts) : await rollout(built.target, inputs.version!, opts);
+    keepLock = result.status === 'cancelled';
   } finally {
+    // A cancelled rollout keeps the lock: the post step rolls back, then releases it.
+    if (!keepLock) await giveLock(lock, holder?.token, ctx);
     await built.target.close().catch(() => undefined);
     built.cleanup();
   }
@@ -411,15 +476,34 @@ export async function run(inputs: DeployInputs, ctx: ActionContext, deps: Deploy
 /** The post: step. Rolls back an unfinished rollout from the saved state; otherwise does nothing. */
 export async function post(ctx: ActionContext, deps: DeployDeps = {}): Promise<ActionResult | void> {
   const raw = ctx.getState(STATE_KEY);
-  if (!raw) return;
-  let state: RolloutState;
+  const lockToken = (() => {
+    try {
+      return (JSON.parse(ctx.getState(LOCK_STATE_KEY) || '{}') as { token?: string }).token;
+    } catch {
+      return undefined;
+    }
+  })();
+  let state: RolloutState | undefined;
   try {
-    state = JSON.parse(raw) as RolloutState;
+    state = raw ? (JSON.parse(raw) as RolloutState) : undefined;
   } catch {
-    ctx.log.warning('deploy-rolling post: the saved rollout state is not readable; nothing to do');
+    ctx.log.warning('deploy-rolling post: the saved rollout state is not readable; nothing to roll back');
+  }
+  if (!state || !needsUndo(state)) {
+    if (lockToken) {
+      // The main step ended without releasing the lock (killed, or cancelled before a change).
+      const inputs = await parseInputs(spec, (n) => ctx.env[`INPUT_${n.replace(/ /g, '_').toUpperCase()}`], (s) => ctx.log.mask(s));
+      if (inputs.target === 'kubernetes' && !deps.lock) return;
+      const built = deps.target ? { target: deps.target, cleanup: () => {} } : buildTarget(inputs, ctx, deps);
+      try {
+        await giveLock(lockOf(inputs, built.target, deps), lockToken, ctx);
+      } finally {
+        await built.target.close().catch(() => undefined);
+        built.cleanup();
+      }
+    }
     return;
   }
-  if (!needsUndo(state)) return;
   ctx.log.warning(`deploy-rolling post: the ${state.mode} to ${state.version} did not finish; rolling back the instances it switched`);
   const inputs = await parseInputs(spec, (n) => ctx.env[`INPUT_${n.replace(/ /g, '_').toUpperCase()}`], (s) => ctx.log.mask(s));
   const built = deps.target ? { target: deps.target, cleanup: () => {} } : buildTarget(inputs, ctx, deps);
@@ -434,6 +518,7 @@ export async function post(ctx: ActionContext, deps: DeployDeps = {}): Promise<A
       saveState: (s) => ctx.saveState(STATE_KEY, JSON.stringify(s)),
     });
   } finally {
+    await giveLock(lockOf(inputs, built.target, deps), lockToken, ctx);
     await built.target.close().catch(() => undefined);
     built.cleanup();
   }
