@@ -9,7 +9,7 @@ set -euo pipefail
 
 PACKAGES=(
   postgresql nginx openssh-server openssh-client prometheus docker-registry
-  buildah podman skopeo busybox-static shellcheck wrk uidmap
+  buildah podman skopeo busybox-static shellcheck wrk uidmap haproxy socat
 )
 
 log() { printf 'ci-install: %s\n' "$*" >&2; }
@@ -92,6 +92,7 @@ stop_service() {
 shopt -s nullglob
 stop_service postgresql postgres /run/postgresql/*.pid /var/lib/postgresql/*/main/postmaster.pid
 stop_service nginx nginx /run/nginx.pid
+stop_service haproxy haproxy /run/haproxy.pid
 stop_service prometheus prometheus /run/prometheus/prometheus.pid
 stop_service prometheus-node-exporter prometheus-node /run/prometheus/prometheus-node-exporter.pid
 stop_service docker-registry docker-registr /run/docker-registry.pid
