@@ -297,4 +297,22 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
     expect(fleet.currentVersions()).toEqual(['v2', 'v2', 'v2']);
     expect(await through(30)).toEqual({ v2: 30 });
   }, 60_000);
+
+  // GitHub runs steps whose if: uses cancelled() after a cancellation (and a job out of time is
+  // cancelled): the deploy had finished and switched the fleet, so only the rollback step can put
+  // it back. Before the fix (if: failure() && …) v5 stayed live.
+  it('(d) cancelled after the switch, while the SLO gate runs: the rollback step puts the fleet back on v2', async () => {
+    deliveries.length = 0;
+    const job = await deploy('v5', { override: 'hotfix for the v3 incident', cancel: { step: 'gate', when: (out) => out.length > 0 } });
+    expect(stepTable(job)).toEqual([
+      'actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af803=success',
+      'started=success', 'policy=success', 'migrate=success', 'deploy=success', 'smoke=success', 'gate=failure',
+      'rollback=success', 'result=success', 'notify=success', 'post:rollback=success', 'post:deploy=success',
+    ]);
+    expect(job.status).toBe('cancelled');
+    expect(job.outputs).toMatchObject({ result: 'rolled-back', version: 'v2' });
+    expect(fleet.currentVersions()).toEqual(['v2', 'v2', 'v2']);
+    expect(await through(30)).toEqual({ v2: 30 });
+    expect(deliveries.map((d) => d.event)).toEqual(['started', 'rolled-back']);
+  }, 240_000);
 });
