@@ -3,7 +3,8 @@
  * template and README/docs YAML example, with Slipway's actions and reusable workflows resolved
  * from this checkout and pinned third-party actions from their recorded action.yml.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import YAML from 'yaml';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expressionOutsideDefault, manifestFor } from '../../../src/lib/action-manifest.ts';
@@ -27,6 +28,35 @@ describe("GitHub's validator over the repository", () => {
   it('every YAML example in README and docs parses', () => {
     const broken = docExamples(root).filter((e) => e.parseError);
     expect(broken.map((e) => `${e.file}:${e.line}: ${e.parseError}`)).toEqual([]);
+  });
+});
+
+describe('third-party actions and templates as GitHub runs them', () => {
+  const fixtures = new URL('../../fixtures/third-party-actions/', import.meta.url).pathname;
+  const pinned = new Set<string>();
+  for (const f of [...workflowFiles(root), ...docExamples(root).map((e) => e.file)]) {
+    for (const m of read(f).matchAll(/uses:\s*([\w.-]+\/[\w./-]+@[0-9a-f]{40})/g)) if (!m[1]!.startsWith('slipway-org/')) pinned.add(m[1]!);
+  }
+
+  it('every pinned third-party action has its action.yml recorded, and runs on Node 24 (GitHub retired Node 20)', () => {
+    expect(pinned.size).toBeGreaterThanOrEqual(3);
+    const recorded = new Set(readdirSync(fixtures).map((f) => f.replace(/\.yml$/, '').replace('__', '/')));
+    for (const uses of pinned) {
+      expect(recorded, `${uses} has no recorded action.yml in test/fixtures/third-party-actions`).toContain(uses);
+      const meta = YAML.parse(readFileSync(join(fixtures, `${uses.replace('/', '__')}.yml`), 'utf8')) as { runs: { using: string } };
+      expect([uses, meta.runs.using]).toEqual([uses, expect.stringMatching(/^(node24|composite|docker)$/)]);
+    }
+  });
+
+  it("starter templates' filePatterns can match: GitHub matches them against file names in the repository root", () => {
+    const root_files = ['Dockerfile', 'slipway.yml', 'package.json', 'README.md'];
+    for (const f of readdirSync(join(root, 'workflows-templates')).filter((x) => x.endsWith('.properties.json'))) {
+      const props = JSON.parse(read(`workflows-templates/${f}`)) as { filePatterns: string[] };
+      for (const p of props.filePatterns) {
+        expect(p, `${f}: ${p} names a path in a folder, which never matches`).not.toMatch(/\//);
+        expect(root_files.some((n) => new RegExp(p).test(n)), `${f}: ${p} matches none of ${root_files.join(', ')}`).toBe(true);
+      }
+    }
   });
 });
 
