@@ -25,8 +25,65 @@ export interface InputSpec<T = unknown> {
   schema: z.ZodType<T>;
 }
 
+/**
+ * What an output's text is: checked when the action writes it (a mismatch is a bug, reported as a
+ * warning) and used by the wiring check, which feeds the examples to every input that reads the
+ * output in a workflow (`with: x: ${{ steps.a.outputs.y }}`) and fails when that input's parser
+ * refuses them.
+ */
+export interface OutputShape {
+  kind: 'text' | 'json' | 'enum' | 'boolean' | 'integer' | 'number' | 'timestamp';
+  /** For humans: "a JSON list of lint findings". */
+  expected: string;
+  /** Checks the text (kind json: the parsed JSON). */
+  schema: z.ZodType;
+  /** Realistic values the action writes; each passes `schema`. */
+  examples: readonly string[];
+}
+
 export interface OutputSpec {
   description: string;
+  shape?: OutputShape;
+}
+
+/** Builders for outputs with a declared shape. */
+export const out = {
+  text(description: string, examples: readonly string[], pattern?: RegExp, expected = pattern ? `text matching ${pattern}` : 'text'): OutputSpec {
+    return { description, shape: { kind: 'text', expected, schema: pattern ? z.string().regex(pattern) : z.string(), examples } };
+  },
+  json(description: string, expected: string, schema: z.ZodType, examples: readonly string[]): OutputSpec {
+    return { description, shape: { kind: 'json', expected, schema, examples } };
+  },
+  enum(description: string, values: readonly string[]): OutputSpec {
+    return { description, shape: { kind: 'enum', expected: `one of ${values.join(', ')}`, schema: z.enum(values as [string, ...string[]]), examples: values } };
+  },
+  boolean(description: string): OutputSpec {
+    return { description, shape: { kind: 'boolean', expected: "'true' or 'false'", schema: z.enum(['true', 'false']), examples: ['true', 'false'] } };
+  },
+  integer(description: string, examples: readonly string[] = ['0', '3']): OutputSpec {
+    return { description, shape: { kind: 'integer', expected: 'an integer', schema: z.string().regex(/^-?\d+$/), examples } };
+  },
+  number(description: string, examples: readonly string[]): OutputSpec {
+    return { description, shape: { kind: 'number', expected: 'a number', schema: z.string().regex(/^-?\d+(\.\d+)?(e-?\d+)?$/), examples } };
+  },
+  timestamp(description: string): OutputSpec {
+    return { description, shape: { kind: 'timestamp', expected: 'an ISO 8601 time', schema: z.string().regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/), examples: ['2026-12-06T18:00:00.000Z'] } };
+  },
+};
+
+/** Why an output's text does not fit its declared shape (undefined when it fits or has no shape). */
+export function outputShapeProblem(o: OutputSpec, text: string): string | undefined {
+  if (!o.shape) return undefined;
+  let value: unknown = text;
+  if (o.shape.kind === 'json') {
+    try {
+      value = JSON.parse(text);
+    } catch {
+      return `not JSON (expected ${o.shape.expected})`;
+    }
+  }
+  const r = o.shape.schema.safeParse(value);
+  return r.success ? undefined : `${zodIssues(r.error)} (expected ${o.shape.expected})`;
 }
 
 export interface ActionSpec<I extends Record<string, InputSpec<any>> = Record<string, InputSpec<any>>> {
@@ -281,31 +338,36 @@ export function zodIssues(error: z.ZodError, max = 3): string {
  * Throws InputError naming the input, the value and what was expected.
  */
 export async function parseInputs<S extends ActionSpec>(spec: S, getRaw: (name: string) => string | undefined, onSecret?: (value: string) => void): Promise<InputsOf<S>> {
-  const out: Record<string, unknown> = {};
+  const values: Record<string, unknown> = {};
   for (const [name, input] of Object.entries(spec.inputs)) {
-    let raw = getRaw(name) ?? '';
+    const raw = getRaw(name) ?? '';
     if (input.secret && raw) onSecret?.(raw);
-    if (raw.trim() === '') raw = input.default ?? '';
-    if (raw.trim() === '') {
-      if (input.required) throw new InputError(name, '', `${input.expected} (this input is required)`);
-      out[name] = undefined;
-      continue;
-    }
-    let value: unknown = raw;
-    if (input.format === 'yaml') {
-      try {
-        value = await parseYamlText(raw, `Input '${name}'`);
-      } catch (err) {
-        throw new UserError(`${errorMessage(err)}; expected ${input.expected}`);
-      }
-    }
-    const r = input.schema.safeParse(value);
-    if (!r.success) {
-      if (input.format === 'yaml') throw new UserError(`Input '${name}': ${zodIssues(r.error)}; expected ${input.expected}`);
-      const why = r.error.issues[0]?.message.split(' (expected ')[0]?.slice(0, 200);
-      throw new InputError(name, raw, `${input.expected}${why ? ` (${why})` : ''}`, { secret: input.secret });
-    }
-    out[name] = r.data;
+    values[name] = await parseInput(name, input, raw);
   }
-  return out as InputsOf<S>;
+  return values as InputsOf<S>;
+}
+
+/** One input's raw string (the default when empty) as its typed value; throws like parseInputs. */
+export async function parseInput(name: string, input: InputSpec, given: string): Promise<unknown> {
+  let raw = given;
+  if (raw.trim() === '') raw = input.default ?? '';
+  if (raw.trim() === '') {
+    if (input.required) throw new InputError(name, '', `${input.expected} (this input is required)`);
+    return undefined;
+  }
+  let value: unknown = raw;
+  if (input.format === 'yaml') {
+    try {
+      value = await parseYamlText(raw, `Input '${name}'`);
+    } catch (err) {
+      throw new UserError(`${errorMessage(err)}; expected ${input.expected}`);
+    }
+  }
+  const r = input.schema.safeParse(value);
+  if (!r.success) {
+    if (input.format === 'yaml') throw new UserError(`Input '${name}': ${zodIssues(r.error)}; expected ${input.expected}`);
+    const why = r.error.issues[0]?.message.split(' (expected ')[0]?.slice(0, 200);
+    throw new InputError(name, raw, `${input.expected}${why ? ` (${why})` : ''}`, { secret: input.secret });
+  }
+  return r.data;
 }

@@ -51,9 +51,20 @@ export interface GateDetail {
   objectives: GateObjective[];
 }
 
+export interface LintFinding {
+  rule: string;
+  severity: 'error' | 'warning';
+  file: string;
+  line: number;
+  message: string;
+  fix?: string;
+}
+
 export interface EventDetails {
-  /** Migrations applied (migrate's `applied` output). */
+  /** Migrations applied (migrate's `applied` output), or to apply (the release plan's pending list). */
   migrations?: MigrationDetail[];
+  /** Migration lint findings (migrate's `violations` output); an empty list means a clean lint. */
+  lint?: LintFinding[];
   /** Rollout timeline (deploy-rolling's report: batches, readiness, rollback). */
   timeline?: TimelineEntry[];
   /** Gate verdict with its numbers (slo-gate's `report`). */
@@ -277,9 +288,37 @@ function markdownDetails(e: NotifyEvent): string[] {
     if (d.gate.objectives.length) out.push(table(['Objective', 'Measured', 'Threshold', 'Samples', 'Verdict'], d.gate.objectives.map((o) => [o.objective, o.measured ?? '', o.threshold ?? '', o.samples ?? '', o.verdict ?? ''])));
   }
   if (d.timeline?.length) out.push(`**Rollout timeline**\n`, table(['Time', '', 'Step', 'Detail', 'Took'], timelineRows(e)));
-  if (d.migrations?.length) out.push(`**Migrations applied (${d.migrations.length})**\n`, table(['Version', 'Name', 'Took', 'Lock retries'], d.migrations.map((m) => [m.version, m.name ?? '', m.durationMs !== undefined ? formatDuration(m.durationMs) : '', m.lockRetries ?? ''])));
+  if (d.lint) out.push(...lintMarkdown(d.lint));
+  if (d.migrations?.length) {
+    const ran = d.migrations.some((m) => m.durationMs !== undefined);
+    if (ran) out.push(`**Migrations applied (${d.migrations.length})**\n`, table(['Version', 'Name', 'Took', 'Lock retries'], d.migrations.map((m) => [m.version, m.name ?? '', m.durationMs !== undefined ? formatDuration(m.durationMs) : '', m.lockRetries ?? ''])));
+    else out.push(`**${e.kind === 'approval-waiting' ? 'Migrations this release applies' : 'Migrations'} (${d.migrations.length})**\n`, table(['Version', 'Name'], d.migrations.map((m) => [m.version, m.name ?? ''])));
+  }
   for (const n of d.notes ?? []) out.push(`**${cell(n.title)}**\n`, '```\n' + n.text.replace(/```/g, '`\u200b``') + '\n```\n');
   return out;
+}
+
+function lintMarkdown(findings: LintFinding[]): string[] {
+  if (!findings.length) return ['**Migration lint:** ✅ no findings\n'];
+  const errors = findings.filter((f) => f.severity === 'error').length;
+  const warnings = findings.length - errors;
+  return [
+    `**Migration lint:** ${errors ? `❌ ${errors} error(s)` : '✅ no errors'}${warnings ? `, ⚠️ ${warnings} warning(s)` : ''}\n`,
+    table(['', 'Where', 'Rule', 'Problem', 'Safe rewrite'], findings.map((f) => [f.severity === 'error' ? '❌' : '⚠️', `${f.file}:${f.line}`, `\`${f.rule}\``, f.message, f.fix ?? ''])),
+  ];
+}
+
+/** migrate's `violations` output: the findings (anything unusable is refused by the input's schema). */
+export function normalizeLint(raw: unknown): LintFinding[] | undefined {
+  if (!Array.isArray(raw)) return undefined;
+  return raw.filter(isObj).map((v) => ({
+    rule: str(v.rule) ?? '?',
+    severity: v.severity === 'warning' ? 'warning' : 'error',
+    file: str(v.file) ?? '?',
+    line: num(v.line) ?? 0,
+    message: str(v.message) ?? '',
+    fix: str(v.fix),
+  }));
 }
 
 /** The hidden marker that finds a PR comment again: `<!-- slipway:KEY -->`. */
@@ -312,7 +351,7 @@ export function renderIncidentIssue(e: NotifyEvent): { title: string; body: stri
     ]),
     '',
     '## Timeline and numbers\n',
-    ...(e.details.gate || e.details.timeline?.length || e.details.migrations?.length || e.details.notes?.length ? markdownDetails(e) : ['_No reports were attached to this event._\n']),
+    ...(e.details.gate || e.details.timeline?.length || e.details.migrations?.length || e.details.lint?.length || e.details.notes?.length ? markdownDetails(e) : ['_No reports were attached to this event._\n']),
     '## Post-mortem\n',
     '_Blameless: describe systems and decisions, not people._\n',
     '### What happened\n\n<!-- A short narrative, with times (UTC). -->\n',
@@ -434,6 +473,12 @@ export function renderSlack(e: NotifyEvent): SlackMessage {
     // One section per ~20 lines, so long timelines split instead of blowing one section's limit.
     const lines = timelineRows(e).map((r) => slackEscape([r[0], r[1], r[2], r[3], r[4] ? `(${r[4]})` : ''].filter(Boolean).join(' ')));
     for (let i = 0; i < lines.length; i += 20) blocks.push({ type: 'section', text: mrkdwn(lines.slice(i, i + 20).join('\n')) });
+  }
+  if (d.lint) {
+    const errors = d.lint.filter((f) => f.severity === 'error').length;
+    blocks.push({ type: 'divider' }, { type: 'section', text: mrkdwn(`*Migration lint:* ${d.lint.length ? `${errors} error(s), ${d.lint.length - errors} warning(s)` : 'no findings'}`) });
+    const lines = d.lint.map((f) => slackEscape(`${f.severity === 'error' ? '❌' : '⚠️'} ${f.file}:${f.line} ${f.rule}: ${f.message}`));
+    for (let i = 0; i < lines.length && i < 60; i += 20) blocks.push({ type: 'section', text: mrkdwn(lines.slice(i, i + 20).join('\n')) });
   }
   if (d.migrations?.length) {
     blocks.push({ type: 'divider' }, { type: 'section', text: mrkdwn(`*Migrations applied (${d.migrations.length})*`) });

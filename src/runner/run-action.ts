@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
 import type { ActionSpec, InputsOf } from '../lib/fields.ts';
-import { parseInputs } from '../lib/fields.ts';
+import { outputShapeProblem, parseInputs } from '../lib/fields.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import type { ActionContext, ActionResult } from './context.ts';
 import { githubContextFromEnv } from './context.ts';
@@ -41,7 +41,11 @@ export function deliver(spec: ActionSpec, rt: Runtime, result: ActionResult): bo
   for (const [name, value] of Object.entries(result.outputs)) {
     if (!(name in spec.outputs)) throw new Error(`${spec.name}: output '${name}' is not declared in its spec`);
     const text = formatOutput(value);
-    if (text !== undefined) rt.setOutput(name, text);
+    if (text === undefined) continue;
+    // The declared shape is a contract with the inputs that read this output: a mismatch is a bug.
+    const problem = text === '' ? undefined : outputShapeProblem(spec.outputs[name]!, text);
+    if (problem) rt.warning(`${spec.name}: output '${name}' does not match its declared shape: ${problem.slice(0, 300)}`);
+    rt.setOutput(name, text);
   }
   if (result.summary) rt.appendSummary(result.summary);
   if (result.failure) {

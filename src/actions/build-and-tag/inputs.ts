@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineAction, f, type InputSpec } from '../../lib/fields.ts';
+import { defineAction, f, out, type InputSpec } from '../../lib/fields.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { DEFAULT_TAG_RULES, parseImageName, parseKeyValueLines, parseTagRules, type ImageName, type TagRule } from '../../build/tags.ts';
 
@@ -69,11 +69,11 @@ export const spec = defineAction({
     'registry-timeout': f.duration({ description: 'Timeout of each registry request (retried with backoff on 429/5xx and network errors).', default: '30s', min: 100, max: 600_000 }),
   },
   outputs: {
-    image: { description: 'The image by digest, name@sha256:… : what deploys should use.' },
-    digest: { description: 'The manifest digest (sha256:…); empty when push is false.' },
-    tags: { description: 'JSON list of the full references tagged: ["ghcr.io/acme/api:3f2a9c1", …].' },
-    labels: { description: 'JSON object of the image labels (OCI revision, source, created, version, title, url, and yours).' },
-    metadata: { description: 'JSON: image, digest, tags, labels, skipped, mode, builder, sizeBytes, buildMs, cacheHits, steps, audit findings.' },
-    skipped: { description: "'true' when no build ran: the SHA tag already existed (or promote mode)." },
+    image: out.text('The image by digest, name@sha256:… : what deploys should use.', [`ghcr.io/acme/api@sha256:${'a'.repeat(64)}`], /^[a-z0-9][a-z0-9._\-/:]*@sha256:[0-9a-f]{64}$/, 'an image reference by digest (name@sha256:…)'),
+    digest: out.text('The manifest digest (sha256:…); empty when push is false.', [`sha256:${'a'.repeat(64)}`], /^sha256:[0-9a-f]{64}$/, 'sha256: followed by 64 hex digits'),
+    tags: out.json('JSON list of the full references tagged: ["ghcr.io/acme/api:3f2a9c1", …].', 'a JSON list of image references', z.array(z.string()), ['["ghcr.io/acme/api:3f2a9c1","ghcr.io/acme/api:main"]']),
+    labels: out.json('JSON object of the image labels (OCI revision, source, created, version, title, url, and yours).', 'a JSON map of labels', z.record(z.string(), z.string()), ['{"org.opencontainers.image.revision":"3f2a9c1"}']),
+    metadata: out.json('JSON: image, digest, tags, labels, skipped, mode, builder, sizeBytes, buildMs, cacheHits, steps, audit findings.', 'a JSON object', z.looseObject({}), ['{"image":"ghcr.io/acme/api","skipped":false}']),
+    skipped: out.boolean("'true' when no build ran: the SHA tag already existed (or promote mode)."),
   },
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineAction, f, type InputSpec } from '../../lib/fields.ts';
+import { defineAction, f, out, type InputSpec } from '../../lib/fields.ts';
 import { databaseUrlProblem } from '../../migrate/connection.ts';
 
 /** A postgres:// URL checked without ever echoing it (the password stays out of errors). */
@@ -21,6 +21,9 @@ function databaseUrl(o: { description: string }): InputSpec<string> {
 }
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
+
+const VIOLATION = z.looseObject({ rule: z.string(), severity: z.enum(['error', 'warning']), file: z.string(), line: z.number().int(), column: z.number().int(), statement: z.string(), message: z.string(), fix: z.string() });
+const MIGRATION = z.looseObject({ version: z.string(), name: z.string(), file: z.string() });
 
 export const spec = defineAction({
   name: 'migrate',
@@ -59,11 +62,11 @@ export const spec = defineAction({
     'command-timeout': f.duration({ description: 'command mode: stop the command (SIGTERM, then SIGKILL) after this long.', default: '30m', min: 1, max: 86_400_000 }),
   },
   outputs: {
-    applied: { description: 'JSON list of migrations applied by this run: version, name, file, durationMs, lockRetries, statements, transaction, resumedAt.' },
-    pending: { description: 'JSON list of migrations still pending after the run (in a dry run: what would be applied): version, name, file.' },
-    'pending-count': { description: 'Migrations still pending after the run (in a dry run: how many would be applied).' },
-    'current-version': { description: 'Newest applied migration version after the run (empty when none).' },
-    violations: { description: 'JSON list of lint findings: rule, severity, file, line, column, statement, message, fix.' },
-    'exit-code': { description: 'command mode: the exit code of the command.' },
+    applied: out.json('JSON list of migrations applied by this run: version, name, file, durationMs, lockRetries, statements, transaction, resumedAt.', 'a JSON list of migrations', z.array(MIGRATION), ['[]', '[{"version":"0002","name":"add_display_name","file":"migrations/0002_add_display_name.sql","durationMs":41,"lockRetries":0,"statements":1,"transaction":true}]']),
+    pending: out.json('JSON list of migrations still pending after the run (in a dry run: what would be applied): version, name, file.', 'a JSON list of migrations', z.array(MIGRATION), ['[]', '[{"version":"0003","name":"index_users","file":"migrations/0003_index_users.sql","noTransaction":true}]']),
+    'pending-count': out.integer('Migrations still pending after the run (in a dry run: how many would be applied).'),
+    'current-version': out.text('Newest applied migration version after the run (empty when none).', ['0003', '20260101120000']),
+    violations: out.json('JSON list of lint findings: rule, severity, file, line, column, statement, message, fix.', 'a JSON list of lint findings', z.array(VIOLATION), ['[]', '[{"rule":"add-column-not-null-without-default","severity":"error","file":"migrations/0004_x.sql","line":1,"column":1,"statement":"ALTER TABLE users ADD COLUMN x int NOT NULL","message":"rewrites the table","fix":"add it nullable, backfill, then set NOT NULL"}]']),
+    'exit-code': out.integer('command mode: the exit code of the command.', ['0', '1']),
   },
 });

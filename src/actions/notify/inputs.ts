@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineAction, f } from '../../lib/fields.ts';
+import { defineAction, f, out } from '../../lib/fields.ts';
 
 const report = z.unknown();
 const CHANNEL_NAMES = ['slack', 'webhook', 'github', 'pr-comment', 'summary'];
@@ -30,6 +30,7 @@ export const spec = defineAction({
     migrations: f.yaml(report, { description: "migrate's `applied` output (JSON list): shown as the migrations applied.", expected: 'a JSON list of migrations' }),
     rollout: f.yaml(report, { description: "deploy-rolling's report (JSON): shown as the rollout timeline.", expected: 'a JSON report or list of timeline entries' }),
     gate: f.yaml(report, { description: "slo-gate's `report` output (JSON): shown as the gate verdict with its numbers.", expected: 'a JSON gate report' }),
+    lint: f.yaml(z.array(z.looseObject({ rule: z.string(), severity: z.enum(['error', 'warning']), file: z.string(), line: z.number(), message: z.string() })), { description: "migrate's `violations` output (JSON list): the migration lint findings, shown as a table with each safe rewrite; an empty list shows a clean lint.", expected: 'a JSON list of lint findings (rule, severity, file, line, message)' }),
     details: f.yaml(z.record(z.string(), z.unknown()), { description: 'Any other reports as a YAML/JSON map of title → text or JSON.', expected: 'a YAML or JSON map of titles to reports' }),
 
     'slack-webhook-url': f.url({ description: 'Slack incoming webhook URL (a secret: it contains the token).', secret: true, protocols: ['https:', 'http:'] }),
@@ -55,13 +56,13 @@ export const spec = defineAction({
     deadline: f.duration({ description: 'Per channel, retries (and Retry-After waits) included.', default: '30s', min: 100, max: 600_000 }),
   },
   outputs: {
-    sent: { description: 'JSON list of channel results: channel, ok, skipped, detail, error.' },
-    'failed-channels': { description: 'Comma-separated channels that failed (empty when all succeeded).' },
-    'started-at': { description: 'When the deploy started (ISO 8601): the started-at input, or now for a started event. Pass it to the final step for the duration.' },
-    'slack-ts': { description: "ts of the Slack message that stands for this deploy (pass it to the next notify step's slack-ts)." },
-    'slack-channel': { description: 'Slack channel ID of that message.' },
-    'deployment-id': { description: 'GitHub deployment id (pass it to the next notify step).' },
-    'comment-url': { description: 'URL of the PR comment.' },
-    'issue-url': { description: 'URL of the incident issue.' },
+    sent: out.json('JSON list of channel results: channel, ok, skipped, detail, error.', 'a JSON list of channel results', z.array(z.looseObject({ channel: z.string(), ok: z.boolean() })), ['[{"channel":"slack","ok":true,"skipped":false}]']),
+    'failed-channels': out.text('Comma-separated channels that failed (empty when all succeeded).', ['slack', 'slack,webhook'], /^[a-z,-]*$/, 'channel names separated by commas'),
+    'started-at': out.timestamp('When the deploy started (ISO 8601): the started-at input, or now for a started event. Pass it to the final step for the duration.'),
+    'slack-ts': out.text("ts of the Slack message that stands for this deploy (pass it to the next notify step's slack-ts).", ['1733506800.123456'], /^\d+\.\d+$/, 'a Slack message ts'),
+    'slack-channel': out.text('Slack channel ID of that message.', ['C0123456789']),
+    'deployment-id': out.integer('GitHub deployment id (pass it to the next notify step).', ['1001']),
+    'comment-url': out.text('URL of the PR comment.', ['https://github.com/acme/shop/pull/7#issuecomment-1']),
+    'issue-url': out.text('URL of the incident issue.', ['https://github.com/acme/shop/issues/9']),
   },
 });

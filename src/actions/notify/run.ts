@@ -5,7 +5,7 @@ import { formatDuration } from '../../lib/duration.ts';
 import { heading, table, ok } from '../../lib/markdown.ts';
 import type { Http } from '../../lib/http.ts';
 import { urlSecrets } from '../../lib/secrets.ts';
-import { normalizeGate, normalizeMigrations, normalizeNotes, normalizeTimeline, renderMarkdown, type NotifyEvent } from '../../notify/message.ts';
+import { normalizeGate, normalizeLint, normalizeMigrations, normalizeNotes, normalizeTimeline, renderMarkdown, type NotifyEvent } from '../../notify/message.ts';
 import { releasePlanCommits, sendNotification, type Channel, type NotifyConfig, type NotifyReport } from '../../notify/send.ts';
 import type { spec } from './inputs.ts';
 
@@ -51,6 +51,7 @@ export function eventFromInputs(i: NotifyInputs, gh: GithubContext, now = Date.n
     reason: i.reason,
     details: {
       migrations: normalizeMigrations(i.migrations),
+      lint: normalizeLint(i.lint),
       timeline: normalizeTimeline(i.rollout),
       gate: normalizeGate(i.gate),
       notes: normalizeNotes(i.details),

@@ -1,4 +1,5 @@
-import { defineAction, f } from '../../lib/fields.ts';
+import { z } from 'zod';
+import { defineAction, f, out } from '../../lib/fields.ts';
 
 export const STAGES = ['window', 'migrate', 'deploy', 'smoke', 'gate', 'notify'] as const;
 
@@ -25,9 +26,9 @@ export const spec = defineAction({
     'github-token': f.string({ description: 'Token for deployment statuses and incident issues.', default: '${{ github.token }}', secret: true, expected: 'a GitHub token' }),
   },
   outputs: {
-    result: { description: 'success, failure or rolled-back.' },
-    version: { description: 'The version the environment runs after this step.' },
-    'previous-version': { description: 'The version it ran before.' },
-    stages: { description: 'JSON: each stage that ran, with ok and its outputs.' },
+    result: out.enum('success, failure or rolled-back.', ['success', 'failure', 'rolled-back']),
+    version: out.text('The version the environment runs after this step.', ['v2']),
+    'previous-version': out.text('The version it ran before.', ['v1']),
+    stages: out.json('JSON: each stage that ran, with ok and its outputs.', 'a JSON list of stages', z.unknown(), ['[]']),
   },
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineAction, f } from '../../lib/fields.ts';
+import { defineAction, f, out } from '../../lib/fields.ts';
 import { OBJECTIVES_HELP, parseObjectives } from '../../metrics/objectives.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import type { Objective } from '../../metrics/objectives.ts';
@@ -101,10 +101,10 @@ export const spec = defineAction({
     'baseline-latency-tolerance': f.percent({ description: 'Baseline comparison: how much slower (relative, on the median) the new version may be before a significant difference fails.', default: '10%' }),
   },
   outputs: {
-    verdict: { description: '`pass`, `fail` or `inconclusive`.' },
-    passed: { description: "'true' when the gate let the release through (pass, an override, or inconclusive with on-inconclusive: pass)." },
-    reason: { description: 'One line: why the gate decided what it decided.' },
-    report: { description: 'JSON: verdict, reason, every objective (measured, threshold, samples, bounds, verdict, reason), measurements over time, burn rates, error budget, override.' },
-    'error-budget-remaining': { description: 'mode budget: the share of the error budget left (e.g. 0.42; negative when overspent).' },
+    verdict: out.enum('`pass`, `fail` or `inconclusive`.', ['pass', 'fail', 'inconclusive']),
+    passed: out.boolean("'true' when the gate let the release through (pass, an override, or inconclusive with on-inconclusive: pass)."),
+    reason: out.text('One line: why the gate decided what it decided.', ['error-ratio 0.2% <= 1% over 1,204 requests'], /^[^\n]*$/, 'one line'),
+    report: out.json('JSON: verdict, reason, every objective (measured, threshold, samples, bounds, verdict, reason), measurements over time, burn rates, error budget, override.', 'a JSON gate report', z.looseObject({ verdict: z.enum(['pass', 'fail', 'inconclusive']) }), ['{"verdict":"pass","reason":"all objectives met","objectives":[]}', '{"mode":"budget","verdict":"pass","budgetChecked":false}']),
+    'error-budget-remaining': out.number('mode budget: the share of the error budget left (e.g. 0.42; negative when overspent).', ['0.42', '-0.1']),
   },
 });

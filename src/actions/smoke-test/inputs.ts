@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineAction, f } from '../../lib/fields.ts';
+import { defineAction, f, out } from '../../lib/fields.ts';
 import { checksSchema } from '../../smoke/checks.ts';
 
 export const spec = defineAction({
@@ -23,8 +23,8 @@ export const spec = defineAction({
     'fail-fast': f.boolean({ description: 'Stop at the first failed check, without retrying.', default: 'false' }),
   },
   outputs: {
-    passed: { description: "'true' when every check passed, else 'false'." },
-    'failed-count': { description: 'Number of checks that failed.' },
-    results: { description: 'JSON list of results: name, method, path, passed, attempts, status, latencyMs, reason.' },
+    passed: out.boolean("'true' when every check passed, else 'false'."),
+    'failed-count': out.integer('Number of checks that failed.'),
+    results: out.json('JSON list of results: name, method, path, passed, attempts, status, latencyMs, reason.', 'a JSON list of check results', z.array(z.looseObject({ name: z.string(), path: z.string(), passed: z.boolean() })), ['[{"name":"GET /health","method":"GET","path":"/health","passed":true,"attempts":1,"status":200,"latencyMs":3}]']),
   },
 });

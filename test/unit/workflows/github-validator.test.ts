@@ -62,7 +62,7 @@ describe('third-party actions and templates as GitHub runs them', () => {
 
 describe('what the validator catches (each case fails the repository check)', () => {
   it('an expression in an input description: the runner refuses to load the action', async () => {
-    const text = read('notify/action.yml').replace(/(\n  github-token:\n    description: )[^\n]*/, '$1Token (usually ${{ github.token }}).');
+    const text = read('notify/action.yml').replace(/(\n {2}github-token:\n {4}description: )[^\n]*/, '$1Token (usually ${{ github.token }}).');
     expect(text).toContain('${{ github.token }}');
     const found = await validateText(root, 'notify/action.yml', text);
     expect(found.map(line)).toEqual([expect.stringMatching(/notify\/action\.yml:\d+: Unrecognized named-value: 'github'/)]);
