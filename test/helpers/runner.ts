@@ -176,6 +176,10 @@ export async function runBundle(action: string, inputs: Record<string, string>, 
     durationMs: performance.now() - started,
   };
   record(action, result);
+  // Every real run checks the action's outputs against their declared shapes (src/runner/run-action.ts
+  // warns): a mismatch is a broken contract with the inputs that read them, so the test fails here.
+  const shapes = annotations.filter((a) => a.level === 'warning' && /does not match its declared shape/.test(a.message));
+  if (shapes.length) throw new Error(`${action}: ${shapes.map((a) => a.message).join('; ')}`);
   return result;
 }
 
