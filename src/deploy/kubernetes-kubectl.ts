@@ -11,6 +11,7 @@
 import { exec as defaultExec, lastLines, type Exec, type ExecResult } from '../lib/exec.ts';
 import { UserError } from '../lib/errors.ts';
 import { sleep } from '../lib/sleep.ts';
+import { spawn } from 'node:child_process';
 
 export type KubeObject = Record<string, any>;
 
@@ -53,7 +54,7 @@ export function kubectlReason(stderr: string): { message: string; reason?: strin
   return { message: text.replace(/^error: /, '') };
 }
 
-const TRANSIENT = /connection refused|was refused|i\/o timeout|timed out|TLS handshake timeout|connection reset|EOF|ServiceUnavailable|InternalError|TooManyRequests|the server is currently unable|etcdserver|context deadline exceeded/i;
+export const TRANSIENT = /connection refused|was refused|i\/o timeout|timed out|TLS handshake timeout|connection reset|EOF|ServiceUnavailable|InternalError|TooManyRequests|the server is currently unable|etcdserver|context deadline exceeded/i;
 
 
 export class Kubectl {
@@ -112,6 +113,47 @@ export class Kubectl {
     }
   }
 
+  /**
+   * `kubectl proxy` on 127.0.0.1 (a free port): the API server's pod and service proxies reached
+   * with the user's credentials, so a gate can talk to pods from outside the cluster network.
+   * The caller stops it (kills the process it started, by its pid).
+   */
+  async proxy(timeoutMs = 15_000): Promise<{ url: string; stop: () => void }> {
+    const child = spawn(this.bin, [...this.globals(false), 'proxy', '--port=0', '--address=127.0.0.1'], { env: this.opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.calls.push([...this.globals(false), 'proxy', '--port=0', '--address=127.0.0.1']);
+    const stop = () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    };
+    let out = '';
+    let err = '';
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const t = setTimeout(() => reject(new UserError(`kubectl proxy did not start within ${timeoutMs} ms: ${lastLines(err, 3)}`)), timeoutMs);
+        child.stdout.on('data', (b: Buffer) => {
+          out += b.toString('utf8');
+          const m = /Starting to serve on (127\.0\.0\.1:\d+)/.exec(out);
+          if (m) {
+            clearTimeout(t);
+            resolve(`http://${m[1]}`);
+          }
+        });
+        child.stderr.on('data', (b: Buffer) => (err += b.toString('utf8')));
+        child.on('error', (e) => {
+          clearTimeout(t);
+          reject(new UserError(`kubectl proxy: ${e.message}`));
+        });
+        child.on('exit', (code) => {
+          clearTimeout(t);
+          reject(new UserError(`kubectl proxy exited with code ${code}: ${kubectlReason(err).message}`));
+        });
+      });
+      return { url, stop };
+    } catch (e) {
+      stop();
+      throw e;
+    }
+  }
+
   /** The object, or undefined when the server says NotFound. */
   async find(kind: string, name: string, signal?: AbortSignal): Promise<KubeObject | undefined> {
     try {
@@ -121,6 +163,12 @@ export class Kubectl {
       throw err;
     }
   }
+}
+
+/** A kubectl failure a later retry may fix (API server unreachable, 5xx, 429, timeouts). */
+export function isTransient(err: unknown): boolean {
+  if (!(err instanceof KubectlError)) return false;
+  return err.reason === 'Timeout' || err.reason === 'ServiceUnavailable' || err.reason === 'InternalError' || err.reason === 'TooManyRequests' || TRANSIENT.test(err.result.stderr) || TRANSIENT.test(err.message);
 }
 
 /** Label selector string from a metav1.LabelSelector. */
@@ -146,10 +194,15 @@ export interface PodView {
   createdAt?: string;
   ip?: string;
   restarts: number;
-  /** Why it is not ready (a waiting reason or the Ready condition's message). */
+  /** Why it is not ready (a waiting reason, an unschedulable pod's scheduler message, or the Ready condition's message). */
   why?: string;
   isNew: boolean;
+  /** Being deleted (deletionTimestamp set): it may still serve, but it is on its way out. */
+  terminating: boolean;
 }
+
+/** Ready and not terminating: the pods that count (gates, endpoints, readiness). */
+export const servingPod = (p: PodView): boolean => p.ready && !p.terminating;
 
 export interface RolloutView {
   name: string;
@@ -170,6 +223,8 @@ export interface RolloutView {
   complete: boolean;
   /** Set when the Progressing condition says ProgressDeadlineExceeded. */
   deadlineExceeded?: string;
+  /** The ReplicaFailure condition's message (a ResourceQuota or admission refused pods). */
+  replicaFailure?: string;
   pods: PodView[];
   /** `2 of 3 updated, 1 available` — what a person reads in the log. */
   message: string;
@@ -185,6 +240,7 @@ function podView(p: KubeObject, newHash: string | undefined, container: string |
   const ready = conds.find((c) => c.type === 'Ready');
   const statuses: any[] = p.status?.containerStatuses ?? [];
   const waiting = statuses.map((s) => s.state?.waiting?.reason).find(Boolean);
+  const unscheduled = conds.find((c) => c.type === 'PodScheduled' && c.status === 'False');
   const containers: any[] = p.spec?.containers ?? [];
   const c = containers.find((x) => x.name === container) ?? containers[0];
   const hash = p.metadata?.labels?.['pod-template-hash'];
@@ -198,8 +254,9 @@ function podView(p: KubeObject, newHash: string | undefined, container: string |
     createdAt: p.metadata?.creationTimestamp,
     ip: p.status?.podIP,
     restarts: statuses.reduce((n, s) => n + (s.restartCount ?? 0), 0),
-    why: ready?.status === 'True' ? undefined : (waiting ?? ready?.message ?? p.status?.phase),
+    why: ready?.status === 'True' ? undefined : unscheduled ? `unschedulable: ${unscheduled.message ?? unscheduled.reason}` : (waiting ?? ready?.message ?? p.status?.phase),
     isNew: !!newHash && hash === newHash,
+    terminating: !!p.metadata?.deletionTimestamp,
   };
 }
 
@@ -225,6 +282,8 @@ export function assessRollout(deploy: KubeObject, replicaSets: KubeObject[], pod
   const total = st.replicas ?? 0;
   const progressing = (st.conditions ?? []).find((c: any) => c.type === 'Progressing');
   const deadlineExceeded = progressing?.reason === 'ProgressDeadlineExceeded' ? `${progressing.message ?? 'progress deadline exceeded'}` : undefined;
+  const failureCond = (st.conditions ?? []).find((c: any) => c.type === 'ReplicaFailure' && c.status === 'True');
+  const replicaFailure = failureCond ? `${failureCond.reason ?? 'ReplicaFailure'}: ${failureCond.message ?? ''}`.trim() : undefined;
   // Without the ReplicaSets (a status-only poll) the Deployment status alone decides.
   const complete = observed && updated >= replicas && total <= updated && available >= updated && (replicaSets.length === 0 || (newRS?.status?.availableReplicas ?? 0) >= replicas);
   let message: string;
@@ -251,6 +310,7 @@ export function assessRollout(deploy: KubeObject, replicaSets: KubeObject[], pod
     newDesired: newRS?.spec?.replicas ?? 0,
     complete,
     deadlineExceeded,
+    replicaFailure,
     pods: views,
     message,
   };

@@ -56,7 +56,7 @@ import { formatDuration, formatPercent } from '../lib/duration.ts';
 import type { Reporter } from '../lib/report.ts';
 import type { BatchSize } from './batches.ts';
 import type { GateContext, GateFn, GateResult, InstanceState, RolloutResult, RolloutStatus } from './engine.ts';
-import { assessRollout, Kubectl, KubectlError, revisionOf, selectorString, type KubectlOptions, type KubeObject, type PodView, type RolloutView } from './kubernetes-kubectl.ts';
+import { assessRollout, isTransient, Kubectl, KubectlError, revisionOf, selectorString, servingPod, type KubectlOptions, type KubeObject, type PodView, type RolloutView } from './kubernetes-kubectl.ts';
 import { sleep } from '../lib/sleep.ts';
 
 export { Kubectl, KubectlError, assessRollout, selectorString, type RolloutView, type PodView } from './kubernetes-kubectl.ts';
@@ -68,6 +68,10 @@ export const KEEP_UNTIL_ANNOTATION = 'slipway.dev/keep-until';
 export const CHANGE_CAUSE = 'kubernetes.io/change-cause';
 export const VERSION_LABEL = 'version';
 export const TRACK_LABEL = 'track';
+/** Pod-template hashes of the revisions Slipway saw succeed, oldest first (revision numbers change on undo; hashes do not). */
+export const GOOD_ANNOTATION = 'slipway.dev/good-templates';
+/** Pod-template hashes of the revisions Slipway rolled back after a failure (rollback mode never picks them). */
+export const FAILED_ANNOTATION = 'slipway.dev/failed-templates';
 
 export interface KubernetesDeployerOptions extends KubectlOptions {
   /** The Deployment (input `deployment`). Required unless `manifests` holds exactly one Deployment. */
@@ -93,6 +97,22 @@ export interface KubernetesDeployerOptions extends KubectlOptions {
   changeCause?: string;
   /** Value of the `version` label. Default: the image tag, else the first 12 hex digits of its digest. */
   version?: string;
+  /**
+   * Input `drain-delay` (ms): after the Service's endpoints stopped listing pods (blue/green
+   * switch), time for kube-proxy and ingress controllers to catch up before those pods are scaled
+   * down. Default 5 s.
+   */
+  drainDelayMs?: number;
+  /** Time the Service's EndpointSlices may take to list exactly the new Ready pods after a switch (ms). Default 60 s. */
+  endpointsTimeoutMs?: number;
+  /**
+   * Input `runner-in-cluster`: the runner is inside the cluster network and can reach pod IPs,
+   * so gates probe `http://<podIP>:<port>`. Default false: gates reach pods through the API
+   * server (a `kubectl proxy` on 127.0.0.1), which needs only what kubectl needs.
+   */
+  runnerInCluster?: boolean;
+  /** Where the pod's service-account files are (in-cluster namespace). Default /var/run/secrets/kubernetes.io/serviceaccount. */
+  serviceAccountDir?: string;
 }
 
 export interface KubeRolloutRequest {
@@ -147,6 +167,8 @@ export interface KubeStep {
   endedAt?: number;
   gate?: GateResult & { durationMs: number };
   outcome: 'running' | 'done' | 'failed' | 'cancelled';
+  /** Canary: the new pods' share of the Service's ready endpoints at this step (0–1). */
+  share?: number;
 }
 
 export interface KubeFailure {
@@ -335,10 +357,14 @@ class KubeRun {
       let cfg: KubeObject;
       try {
         cfg = await probe.json(['config', 'view', '--minify'], { signal: this.signal, namespaced: false });
+        ns = cfg.contexts?.[0]?.context?.namespace || 'default';
       } catch (err) {
-        throw new UserError(`kubeconfig: ${errorMessage(err).replace(/^kubectl config view: /, '')}${this.o.context ? ` (context ${JSON.stringify(this.o.context)})` : ''}`);
+        // In a pod with no kubeconfig kubectl uses the service account; its namespace is a file.
+        const inCluster = !this.o.kubeconfig && !this.o.context ? this.serviceAccountNamespace() : undefined;
+        if (!inCluster) throw new UserError(`kubeconfig: ${errorMessage(err).replace(/^kubectl config view: /, '')}${this.o.context ? ` (context ${JSON.stringify(this.o.context)})` : ''}`);
+        ns = inCluster;
+        this.note(`no kubeconfig: using the pod's service account, namespace ${ns}`);
       }
-      ns = cfg.contexts?.[0]?.context?.namespace || 'default';
     } else if (this.o.context) {
       try {
         await probe.json(['config', 'view', '--minify'], { signal: this.signal, namespaced: false });
@@ -354,6 +380,17 @@ class KubeRun {
         throw new UserError(`namespace ${JSON.stringify(ns)} not found${this.o.context ? ` in context ${JSON.stringify(this.o.context)}` : ''} (check the namespace input or the context's namespace)`);
       }
       if (!(err instanceof KubectlError && err.reason === 'Forbidden')) throw err;
+    }
+  }
+
+  /** The namespace of the pod's service account (in-cluster runners), if there is one. */
+  serviceAccountNamespace(): string | undefined {
+    const dir = this.o.serviceAccountDir ?? '/var/run/secrets/kubernetes.io/serviceaccount';
+    try {
+      const ns = readFileSync(join(dir, 'namespace'), 'utf8').trim();
+      return NAME.test(ns) ? ns : undefined;
+    } catch {
+      return undefined;
     }
   }
 
@@ -419,8 +456,73 @@ class KubeRun {
     return { name: p.name, version, image: p.image, owner, ready: p.ready, createdAt: p.createdAt, readyAt: p.readyAt, readyAfterMs: this.seenReady.get(p.name), restarts: p.restarts, why: p.why };
   }
 
-  gateInstances(pods: PodView[], version: (p: PodView) => string, port: number | undefined) {
-    return pods.map((p) => ({ id: p.name, url: p.ip && port ? `http://${p.ip}:${port}` : '', version: version(p) }));
+  private proxy?: Promise<{ url: string; stop: () => void }>;
+
+  /** Stops what this run started (the kubectl proxy). */
+  async close(): Promise<void> {
+    const p = this.proxy;
+    this.proxy = undefined;
+    if (p) (await p.catch(() => undefined))?.stop();
+  }
+
+  /**
+   * What a gate probes. Only Ready, non-terminating pods count. By default through the API
+   * server (a `kubectl proxy` on 127.0.0.1: the Service's proxy when `via` names it, else each
+   * pod's proxy), which reaches the app wherever kubectl works; pod IPs only with runnerInCluster.
+   */
+  async gateInstances(pods: PodView[], version: (p: PodView) => string, port: number | undefined, via?: { service: string; servicePort?: number }) {
+    const serving = pods.filter(servingPod);
+    if (this.o.runnerInCluster) return serving.map((p) => ({ id: p.name, url: p.ip && port ? `http://${p.ip}:${port}` : '', version: version(p) }));
+    this.proxy ??= this.k.proxy();
+    const base = `${(await this.proxy).url}/api/v1/namespaces/${this.k.namespace}`;
+    if (via && serving.length) return [{ id: `service/${via.service}`, url: `${base}/services/${via.service}${via.servicePort ? `:${via.servicePort}` : ''}/proxy`, version: version(serving[0]!) }];
+    return serving.map((p) => ({ id: p.name, url: port ? `${base}/pods/${p.name}:${port}/proxy` : '', version: version(p) }));
+  }
+
+  /**
+   * `kubectl auth can-i` for every verb the rollout needs, before its first change: a missing
+   * permission fails here, not half-way through.
+   */
+  async canI(checks: [verb: string, resource: string][]): Promise<void> {
+    const denied: string[] = [];
+    await Promise.all(
+      checks.map(async ([verb, resource]) => {
+        try {
+          await this.k.run(['auth', 'can-i', verb, resource], { signal: this.signal, retry: true });
+        } catch (err) {
+          if (err instanceof KubectlError && /^no\b/.test(err.result.stdout.trim())) denied.push(`${verb} ${resource}`);
+          else if (!(err instanceof Cancelled)) this.warn(`could not check the permission to ${verb} ${resource}: ${errorMessage(err)}`);
+        }
+      }),
+    );
+    if (denied.length) {
+      throw new UserError(`the Kubernetes credentials may not ${denied.sort().join(', ')} in namespace ${this.k.namespace} (kubectl auth can-i said no); grant them (Role/RoleBinding) and run again. Nothing was changed.`);
+    }
+  }
+
+  /** HorizontalPodAutoscalers that scale one of `deployments`. */
+  async hpasFor(deployments: string[]): Promise<KubeObject[]> {
+    try {
+      const list = await this.k.json<KubeObject>(['get', 'horizontalpodautoscalers.autoscaling'], { signal: this.signal });
+      return ((list.items ?? []) as KubeObject[]).filter((h) => h.spec?.scaleTargetRef?.kind === 'Deployment' && deployments.includes(h.spec.scaleTargetRef.name));
+    } catch (err) {
+      if (err instanceof Cancelled) throw err;
+      this.warn(`could not list HorizontalPodAutoscalers (${errorMessage(err)}); if one scales these Deployments, traffic shares and replica counts may differ from what Slipway sets`);
+      return [];
+    }
+  }
+
+  /** Blue/green refuses a Deployment an HPA scales: the HPA would keep scaling the old slot, whichever is live. */
+  async refuseHpa(strategy: KubeStrategy, deployments: string[]): Promise<void> {
+    const hpas = await this.hpasFor(deployments);
+    if (hpas.length && strategy === 'blue-green') {
+      throw new UserError(`HorizontalPodAutoscaler ${hpas.map((h) => h.metadata.name).join(', ')} scales ${hpas.map((h) => h.spec.scaleTargetRef.name).join(', ')}: after a blue/green switch it would keep scaling that slot whichever one is live, and the live slot would not scale; use the rolling or canary strategy with an HPA. Nothing was changed.`);
+    }
+  }
+
+  /** Pauses or resumes a Deployment: one merge patch to a fixed value, safe to retry (unlike `kubectl rollout pause`). */
+  async setPaused(name: string, paused: boolean, extra: KubeObject = {}): Promise<void> {
+    await this.patch(name, { spec: { ...extra, paused } }, 'deployment', 'merge');
   }
 
   /**
@@ -429,18 +531,39 @@ class KubeRun {
    */
   async follow(
     name: string,
-    o: { container?: string; deadlineMs: number; targets?: number[]; onStep?: (idx: number, view: RolloutView) => Promise<GateResult | undefined>; what: string },
+    o: {
+      container?: string;
+      deadlineMs: number;
+      targets?: number[];
+      onStep?: (idx: number, view: RolloutView) => Promise<GateResult | undefined>;
+      /** Spec fields set in the same patch that resumes the rollout before step `idx` (the step's surge). */
+      resumeSpec?: (idx: number, view: RolloutView) => KubeObject;
+      what: string;
+    },
   ): Promise<{ ok: true; view: RolloutView } | { ok: false; reason: string; view?: RolloutView; gate?: boolean }> {
     let sig = '';
     let progressAt = performance.now();
     let next = 0;
     let pausedByUs = false;
+    let outage = false;
     const slack = Math.max(5000, o.deadlineMs * 0.2);
     let lastMsg = '';
     const pending = () => !!(o.targets && o.onStep && next < o.targets.length);
     for (;;) {
       this.checkCancel();
-      let view = await this.observe(name, o.container, pending());
+      let view: RolloutView;
+      try {
+        view = await this.observe(name, o.container, pending());
+        outage = false;
+      } catch (err) {
+        // The API server away for a while (kubectl already retried): keep waiting within the deadline.
+        if (err instanceof Cancelled || this.signal.aborted || !isTransient(err)) throw err;
+        if (performance.now() - progressAt > o.deadlineMs + slack) return { ok: false, reason: `${o.what}: the Kubernetes API did not answer for ${formatDuration(performance.now() - progressAt)}: ${errorMessage(err)}` };
+        if (!outage) this.warn(`${o.what}: the Kubernetes API did not answer (${errorMessage(err)}); still waiting`);
+        outage = true;
+        await sleep(this.pollMs, this.signal).catch(() => undefined);
+        continue;
+      }
       const s = `${view.observed}/${view.updated}/${view.available}/${view.total}/${view.newAvailable}/${view.pods.filter((p) => p.ready).length}`;
       if (s !== sig) {
         sig = s;
@@ -450,13 +573,30 @@ class KubeRun {
         lastMsg = view.message;
         this.log.info(`${o.what}: ${view.message}`);
       }
-      const withPods = async () => (view.pods.length || !view.observed ? view : await this.observe(name, o.container, true));
-      if (view.observed && view.deadlineExceeded && !view.paused) return { ok: false, reason: `${o.what}: Deployment ${name} exceeded its progress deadline (${view.deadlineExceeded})`, view: await withPods() };
+      const withPods = async () => {
+        if (view.pods.length || !view.observed) return view;
+        try {
+          return await this.observe(name, o.container, true);
+        } catch (err) {
+          if (err instanceof Cancelled) throw err;
+          this.warn(`${o.what}: could not list the pods of ${name}: ${errorMessage(err)}`);
+          return view;
+        }
+      };
+      const causes = (v: RolloutView) => {
+        const unscheduled = v.pods.find((p) => !p.ready && p.why?.startsWith('unschedulable'));
+        const parts = [v.replicaFailure ? `ReplicaFailure ${v.replicaFailure}` : '', unscheduled ? `pod ${unscheduled.name} is ${unscheduled.why}` : ''].filter(Boolean);
+        return parts.length ? ` because ${parts.join('; ')}` : '';
+      };
+      if (view.observed && view.deadlineExceeded && !view.paused) {
+        const v = await withPods();
+        return { ok: false, reason: `${o.what}: Deployment ${name} exceeded its progress deadline (${view.deadlineExceeded})${causes(v)}`, view: v };
+      }
       if (pending() && view.observed) {
         const target = o.targets![next]!;
         // Pause as soon as the controller asked for the step's pods, so that it starts no more.
         if (!pausedByUs && !view.complete && !view.paused && view.newDesired >= target) {
-          await this.k.run(['rollout', 'pause', `deployment/${name}`], { signal: this.signal });
+          await this.setPaused(name, true);
           pausedByUs = true;
           this.log.info(`${o.what}: paused at ${view.newDesired} new pod(s) for step ${next + 1}`);
           continue;
@@ -465,20 +605,16 @@ class KubeRun {
           let idx = next;
           while (idx + 1 < o.targets!.length && view.newAvailable >= o.targets![idx + 1]!) idx++;
           if (!pausedByUs && !view.complete) {
-            await this.k.run(['rollout', 'pause', `deployment/${name}`], { signal: this.signal });
+            await this.setPaused(name, true);
             pausedByUs = true;
             view = await this.observe(name, o.container, true);
           }
-          let verdict: GateResult | undefined;
-          try {
-            verdict = await o.onStep!(idx, view);
-          } finally {
-            if (pausedByUs && (verdict?.pass ?? !this.signal.aborted)) {
-              await this.k.run(['rollout', 'resume', `deployment/${name}`], { signal: this.signal });
-              pausedByUs = false;
-            }
-          }
+          const verdict = await o.onStep!(idx, view);
           if (verdict && !verdict.pass) return { ok: false, reason: verdict.reason, view, gate: true };
+          if (pausedByUs) {
+            await this.setPaused(name, false, o.resumeSpec?.(idx + 1, view));
+            pausedByUs = false;
+          }
           next = idx + 1;
           progressAt = performance.now();
           continue;
@@ -486,7 +622,8 @@ class KubeRun {
       }
       if (view.complete && !pending()) return { ok: true, view: await withPods() };
       if (performance.now() - progressAt > o.deadlineMs + slack) {
-        return { ok: false, reason: `${o.what}: no progress for ${formatDuration(performance.now() - progressAt)} (progress deadline ${formatDuration(o.deadlineMs)}); last state: ${view.message}`, view: await withPods() };
+        const v = await withPods();
+        return { ok: false, reason: `${o.what}: no progress for ${formatDuration(performance.now() - progressAt)} (progress deadline ${formatDuration(o.deadlineMs)})${causes(v)}; last state: ${view.message}`, view: v };
       }
       await sleep(this.pollMs, this.signal).catch(() => undefined);
     }
@@ -495,7 +632,7 @@ class KubeRun {
   lastState(view?: RolloutView): string | undefined {
     if (!view) return undefined;
     const bad = view.pods.filter((p) => p.isNew && !p.ready);
-    return `${view.message}${bad.length ? `; not ready: ${bad.slice(0, 5).map((p) => `${p.name} (${p.why ?? 'not ready'})`).join(', ')}` : ''}`;
+    return `${view.message}${view.replicaFailure ? `; ReplicaFailure ${view.replicaFailure}` : ''}${bad.length ? `; not ready: ${bad.slice(0, 5).map((p) => `${p.name} (${p.why ?? 'not ready'})`).join(', ')}` : ''}`;
   }
 
   deadlineFor(d: KubeObject): number {
@@ -512,28 +649,40 @@ class KubeRun {
     });
   }
 
-  /** Rolls a Deployment back to `toRevision` (or patches the old image back) and waits until complete. */
-  async undo(name: string, container: string, toRevision: number | undefined, toImage: string | undefined, deadlineMs: number): Promise<{ ok: boolean; reason?: string; view?: RolloutView }> {
+  /**
+   * Puts a Deployment back on `template` (the pod template of the revision to return to) and
+   * unpauses it in ONE patch, so the controller never resumes the failed version in between; then
+   * waits until complete. Without a template, the previous image is patched back (same patch).
+   */
+  async undo(name: string, container: string, template: KubeObject | undefined, toImage: string | undefined, deadlineMs: number, label = 'rollback'): Promise<{ ok: boolean; reason?: string; view?: RolloutView }> {
     const t = performance.now();
-    const d = await this.getDeployment(name);
-    if (d.spec?.paused) await this.k.run(['rollout', 'resume', `deployment/${name}`], { signal: this.signal });
-    let done = false;
-    if (toRevision !== undefined) {
-      try {
-        await this.k.run(['rollout', 'undo', `deployment/${name}`, `--to-revision=${toRevision}`], { signal: this.signal });
-        this.note(`rollout undo: Deployment ${name} back to revision ${toRevision}`);
-        done = true;
-      } catch (err) {
-        this.warn(`kubectl rollout undo failed (${errorMessage(err)}); setting the previous image back instead`);
+    try {
+      if (template) {
+        const tpl = structuredClone(template);
+        if (tpl.metadata?.labels) delete tpl.metadata.labels['pod-template-hash'];
+        await this.k.run(['patch', 'deployment', name, '--type', 'json', '-p', JSON.stringify([
+          { op: 'replace', path: '/spec/template', value: tpl },
+          { op: 'add', path: '/spec/paused', value: false },
+        ])], { signal: this.signal });
+        const img = ((tpl.spec?.containers ?? []) as KubeObject[]).find((c) => c.name === container)?.image;
+        this.note(`${label}: Deployment ${name} back to its previous pod template (${img ?? 'image unknown'}) and unpaused, in one patch`);
+      } else {
+        if (!toImage) return { ok: false, reason: 'no earlier revision or image to go back to' };
+        await this.patch(name, { spec: { paused: false, template: { spec: { containers: [{ name: container, image: toImage }] } } } });
+        this.note(`${label}: Deployment ${name}: image set back to ${toImage} and unpaused, in one patch`);
       }
+    } catch (err) {
+      if (err instanceof Cancelled) throw err;
+      return { ok: false, reason: `could not change Deployment ${name} back: ${errorMessage(err)}` };
     }
-    if (!done) {
-      if (!toImage) return { ok: false, reason: 'no earlier revision or image to go back to' };
-      await this.patch(name, { spec: { template: { spec: { containers: [{ name: container, image: toImage }] } } } });
-      this.note(`Deployment ${name}: image set back to ${toImage}`);
+    let f: Awaited<ReturnType<KubeRun['follow']>>;
+    try {
+      f = await this.follow(name, { container, deadlineMs, what: label });
+    } catch (err) {
+      if (err instanceof Cancelled) throw err;
+      f = { ok: false, reason: `could not follow the ${label}: ${errorMessage(err)}` };
     }
-    const f = await this.follow(name, { container, deadlineMs, what: 'rollback' });
-    this.note(f.ok ? `rollback complete in ${formatDuration(performance.now() - t)}` : `rollback did not complete: ${f.reason}`);
+    this.note(f.ok ? `${label} complete in ${formatDuration(performance.now() - t)}` : `${label} did not complete: ${f.reason}`);
     return f.ok ? { ok: true, view: f.view } : { ok: false, reason: f.reason, view: f.view };
   }
 
@@ -582,6 +731,8 @@ class KubeRun {
     } catch (err) {
       if (err instanceof Cancelled) throw new UserError('the Kubernetes rollout was cancelled before anything was changed');
       throw err;
+    } finally {
+      await this.close();
     }
   }
 
@@ -681,22 +832,38 @@ class KubeRun {
         return r;
       }
     }
+    await this.canI([['get', 'deployments'], ['patch', 'deployments'], ['list', 'replicasets'], ['list', 'pods'], ...(manifests ? ([['create', 'deployments']] as [string, string][]) : [])]);
+    // Gated steps: the controller acts on the image change before any pause can land, so the
+    // step's size is enforced by the strategy itself: maxUnavailable 0 and maxSurge = the pods
+    // the step wants; the user's strategy comes back when the rollout ends.
+    const replicasNow = manifests ? Number(manifests.docs.find((d) => d.kind === 'Deployment' && d.metadata?.name === name)?.spec?.replicas ?? before?.spec?.replicas ?? 1) : (before!.spec.replicas ?? 1);
+    const gatedTargets = gate ? normalizeSteps(req.steps, req.batches, replicasNow, [1]).slice(0, -1).map((f) => podsForStep(f, replicasNow)) : [];
+    const stepStrategy = (surge: number): KubeObject => ({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: Math.max(1, surge) } });
+    const userStrategy: KubeObject | undefined = before && gatedTargets.length ? (this.strategyPatch(before) ?? before.spec.strategy) : undefined;
     // Change.
     try {
       if (manifests) {
-        // A stream of JSON objects, not a List: kubectl then validates each object by its own kind.
-        const out = await this.k.run(['apply', '-f', '-'], { input: manifests.docs.map((d) => JSON.stringify(d)).join('\n'), signal: this.signal });
-        this.note(`applied ${manifests.docs.length} object(s) from ${this.o.manifests}: ${out.trim().split('\n').join('; ')}`);
+        const target = manifests.docs.find((d) => d.kind === 'Deployment' && d.metadata?.name === name)!;
+        if (gatedTargets.length) target.spec.strategy = stepStrategy(gatedTargets[0]!);
+        const hpas = await this.hpasFor([name]);
+        if (hpas.length && target.spec?.replicas !== undefined) {
+          delete target.spec.replicas;
+          this.note(`HorizontalPodAutoscaler ${hpas[0]!.metadata.name} scales ${name}: spec.replicas from the manifests is not applied`);
+        }
+        // Server-side apply with Slipway's field manager: no last-applied annotation (no 256 KiB
+        // limit), fields other managers own (Helm, an HPA, other appliers) are not overwritten silently.
+        const out = await this.k.run(['apply', '--server-side', '--field-manager=slipway', '-f', '-'], { input: manifests.docs.map((d) => JSON.stringify(d)).join('\n'), signal: this.signal });
+        this.note(`applied ${manifests.docs.length} object(s) from ${this.o.manifests} (server-side, field manager slipway): ${out.trim().split('\n').join('; ')}`);
       } else {
         const spec: KubeObject = { template: { spec: { containers: [{ name: container, image: req.image }] } } };
         const labels = before!.spec.template.metadata?.labels ?? {};
         if (VERSION_LABEL in labels) spec.template.metadata = { labels: { [VERSION_LABEL]: version } };
-        const st = this.strategyPatch(before!);
+        const st = gatedTargets.length ? stepStrategy(gatedTargets[0]!) : this.strategyPatch(before!);
         if (st) spec.strategy = st;
         if (this.o.progressDeadlineMs !== undefined) spec.progressDeadlineSeconds = Math.ceil(this.o.progressDeadlineMs / 1000);
         if (before!.spec.paused) spec.paused = false;
         await this.patch(name, { metadata: { annotations: { [CHANGE_CAUSE]: cause } }, spec });
-        this.note(`Deployment ${name}: ${container} → ${req.image}${st ? ' (maxUnavailable 0, maxSurge 1)' : ''}`);
+        this.note(`Deployment ${name}: ${container} → ${req.image}${st ? ` (maxUnavailable 0, maxSurge ${st.rollingUpdate.maxSurge})` : ''}`);
       }
     } catch (err) {
       if (err instanceof Cancelled) throw err;
@@ -720,6 +887,7 @@ class KubeRun {
         deadlineMs,
         what: 'rollout',
         targets: gate ? targets : undefined,
+        resumeSpec: (idx, view) => ({ strategy: stepStrategy((targets[idx] ?? r.replicas) - view.newAvailable) }),
         onStep: async (idx, view) => {
           current.available = view.newAvailable;
           current.endedAt = Date.now();
@@ -731,8 +899,8 @@ class KubeRun {
           const ctx: KubeGateContext = {
             batch: idx + 1,
             totalBatches: fractions.length,
-            newInstances: this.gateInstances(view.pods.filter((p) => p.isNew), () => version, port),
-            oldInstances: this.gateInstances(view.pods.filter((p) => !p.isNew), () => r.previousVersion ?? '', port),
+            newInstances: await this.gateInstances(view.pods.filter((p) => p.isNew), () => version, port),
+            oldInstances: await this.gateInstances(view.pods.filter((p) => !p.isNew), () => r.previousVersion ?? '', port),
             signal: this.signal,
             kubernetes: { namespace: this.k.namespace, deployment: name, strategy: 'rolling', newSelector: `${sel},pod-template-hash=${view.newHash}`, oldSelector: `${sel},pod-template-hash!=${view.newHash}`, versionLabel: VERSION_LABEL },
           };
@@ -747,14 +915,21 @@ class KubeRun {
         },
       });
     } catch (err) {
-      if (!(err instanceof Cancelled) && !this.signal.aborted) throw err;
-      outcome = { ok: false, reason: 'the rollout was cancelled' };
+      // Whatever failed after the first write (a 403, the API away too long), the change is undone.
+      outcome = this.signal.aborted || err instanceof Cancelled ? { ok: false, reason: 'the rollout was cancelled' } : { ok: false, reason: `rollout: ${errorMessage(err)}` };
     }
+    const restoreStrategy = async () => {
+      if (!userStrategy) return;
+      const body = userStrategy.type === 'Recreate' ? { type: 'Recreate', rollingUpdate: null } : { type: 'RollingUpdate', rollingUpdate: userStrategy.rollingUpdate ?? null };
+      await this.patch(name, { spec: { strategy: body } }, 'deployment', 'merge').catch((err) => this.warn(`could not set the strategy of ${name} back: ${errorMessage(err)}`));
+    };
     const cancelled = this.signal.aborted;
     if (outcome.ok) {
       current.available = outcome.view.newAvailable;
       current.endedAt = Date.now();
       current.outcome = 'done';
+      await restoreStrategy();
+      await this.recordGood(name, outcome.view);
       r.status = 'succeeded';
       r.revision = outcome.view.revision;
       r.finalImage = req.image;
@@ -774,7 +949,12 @@ class KubeRun {
       return r;
     }
     const u0 = performance.now();
-    const undone = await this.withOwnSignal(deadlineMs * 2 + 60_000, () => this.undo(name, container, r.previousRevision, r.previousImage, deadlineMs));
+    const undone = await this.withOwnSignal(deadlineMs * 2 + 60_000, async () => {
+      await this.recordGood(name, outcome.view, 'failed');
+      const u = await this.undo(name, container, before.spec.template, r.previousImage, deadlineMs);
+      await restoreStrategy();
+      return u;
+    });
     r.rollbackMs = performance.now() - u0;
     r.status = undone.ok ? 'rolled-back' : 'rollback-failed';
     if (!undone.ok) r.failure.reason += `; rollback: ${undone.reason}`;
@@ -782,6 +962,25 @@ class KubeRun {
     const after = await this.getDeployment(name).catch(() => undefined);
     r.finalImage = (after?.spec?.template?.spec?.containers as KubeObject[] | undefined)?.find((c) => c.name === container)?.image;
     return r;
+  }
+
+  /** Records the rollout's pod template as good, or as failed (for rollback mode). */
+  async recordGood(name: string, view: RolloutView | undefined, which: 'good' | 'failed' = 'good'): Promise<void> {
+    const hash = view?.newHash;
+    if (!hash) return;
+    const key = which === 'good' ? GOOD_ANNOTATION : FAILED_ANNOTATION;
+    try {
+      const d = await this.getDeployment(name);
+      const list = String(d.metadata?.annotations?.[key] ?? '').split(',').filter((h) => h && h !== hash);
+      const next = [...list, hash].slice(-10).join(',');
+      const other = which === 'good' ? FAILED_ANNOTATION : GOOD_ANNOTATION;
+      const otherList = String(d.metadata?.annotations?.[other] ?? '').split(',').filter(Boolean);
+      const otherNext = otherList.filter((h) => h !== hash).join(',');
+      await this.patch(name, { metadata: { annotations: { [key]: next, ...(otherNext !== otherList.join(',') ? { [other]: otherNext || null } : {}) } } }, 'deployment', 'merge');
+    } catch (err) {
+      if (err instanceof Cancelled) throw err;
+      this.warn(`could not record revision ${view?.revision} of ${name} as ${which} (rollback mode will pick by revision number): ${errorMessage(err)}`);
+    }
   }
 
   async runGate(gate: GateFn, ctx: KubeGateContext): Promise<GateResult> {
@@ -845,6 +1044,31 @@ class KubeRun {
 
   // ---------------------------------------------------------------- canary
 
+  /**
+   * The canary's share of the Service's ready endpoints (what kube-proxy balances connections
+   * over), once the endpoints list `canary` canary pods and `stable` stable pods; undefined when
+   * there is no Service or the endpoints did not settle within endpointsTimeoutMs.
+   */
+  async endpointShare(service: string, canaryPods: () => Promise<Set<string>>, canary: number, total: number): Promise<{ canary: number; total: number } | undefined> {
+    const until = performance.now() + (this.o.endpointsTimeoutMs ?? 60_000);
+    let seen: { canary: number; total: number } | undefined;
+    for (;;) {
+      this.checkCancel();
+      try {
+        const [eps, mine] = await Promise.all([this.endpoints(service), canaryPods()]);
+        seen = { canary: [...eps.ready].filter((n) => mine.has(n)).length, total: eps.ready.size };
+        if (seen.canary === canary && seen.total === total) return seen;
+      } catch (err) {
+        if (err instanceof Cancelled || !isTransient(err)) throw err;
+      }
+      if (performance.now() > until) {
+        this.warn(`Service ${service}: endpoints did not settle at ${canary} canary of ${total} (last seen ${seen ? `${seen.canary} of ${seen.total}` : 'nothing'})`);
+        return seen;
+      }
+      await sleep(Math.min(this.pollMs, 500), this.signal).catch(() => undefined);
+    }
+  }
+
   async canary(req: KubeRolloutRequest, version: string, gate?: GateFn): Promise<KubeRolloutResult> {
     const name = this.o.deployment!;
     const canaryName = `${name}-canary`;
@@ -860,7 +1084,6 @@ class KubeRun {
     if (r.replicas < 1) throw new UserError(`Deployment ${name} has 0 replicas: a canary needs a stable Deployment with at least one replica`);
     const deadlineMs = this.deadlineFor(stable);
     const fractions = normalizeSteps(req.steps, req.batches, r.replicas, [0.05, 0.5, 1]);
-    const sizes = fractions.slice(0, -1).map((f) => podsForStep(f, r.replicas));
     r.canary = { deployment: canaryName, sizes: [], deleted: false };
     if (c.image === req.image) {
       this.note(`Deployment ${name} already runs ${req.image}; nothing to do`);
@@ -877,6 +1100,21 @@ class KubeRun {
       }
       this.note(`Service ${svc.metadata.name} (selector ${selectorString({ matchLabels: sel })}) will send traffic to the canary pods too`);
     } else this.warn(`no Service selects the pods of ${name}: the canary gets no Service traffic`);
+    // Traffic follows ready endpoints (per connection): a share of S means S of the endpoints.
+    // Without an HPA the stable Deployment shrinks by the canary's size (total stays the same);
+    // with one (it would scale the stable back) the canary is sized so that it is S of the total.
+    const hpas = await this.hpasFor([name]);
+    if (hpas.length) this.warn(`HorizontalPodAutoscaler ${hpas[0]!.metadata.name} scales ${name}: the stable Deployment is left to it and the canary is sized to the share instead; the HPA's selector also counts canary pods`);
+    const plan = fractions.slice(0, -1).map((f) => {
+      if (hpas.length) {
+        const n = Math.max(1, Math.round((f * r.replicas) / (1 - f)));
+        return { canary: n, stable: r.replicas };
+      }
+      const n = podsForStep(f, r.replicas);
+      return { canary: n, stable: Math.max(1, r.replicas - n) };
+    });
+    const sizes = plan.map((p) => p.canary);
+    await this.canI([['get', 'deployments'], ['create', 'deployments'], ['patch', 'deployments'], ['delete', 'deployments'], ['list', 'pods'], ['list', 'replicasets'], ...(svc ? ([['list', 'endpointslices.discovery.k8s.io']] as [string, string][]) : [])]);
     const leftover = await this.k.find('deployment', canaryName, this.signal);
     if (leftover) {
       this.warn(`a leftover ${canaryName} from an earlier run was deleted first`);
@@ -885,11 +1123,25 @@ class KubeRun {
     const port = c.ports?.[0]?.containerPort as number | undefined;
     const stableSel = selectorString(stable.spec.selector);
     const canarySel = `${stableSel},${TRACK_LABEL}=canary`;
+    let stableScaled = false;
     const fail = async (phase: KubeFailure['phase'], reason: string, view?: RolloutView): Promise<KubeRolloutResult> => {
       r.failure = { phase: this.signal.aborted ? 'cancelled' : phase, reason, lastState: this.lastState(view) };
       this.log.error(`canary failed: ${reason}`);
       const u0 = performance.now();
-      await this.withOwnSignal(120_000, async () => {
+      let restored = true;
+      await this.withOwnSignal(120_000 + deadlineMs, async () => {
+        // Capacity first: the stable Deployment back to its size and available, then the canary goes.
+        if (stableScaled) {
+          try {
+            await this.scale(name, r.replicas);
+            const f = await this.follow(name, { container: c.name, deadlineMs, what: `${name} back to ${r.replicas}` });
+            if (!f.ok) throw new UserError(f.reason);
+            stableScaled = false;
+          } catch (err) {
+            restored = false;
+            this.warn(`could not scale ${name} back to ${r.replicas}: ${errorMessage(err)}`);
+          }
+        }
         try {
           await this.deleteDeployment(canaryName);
           r.canary!.deleted = true;
@@ -899,7 +1151,9 @@ class KubeRun {
         }
       });
       r.rollbackMs = performance.now() - u0;
-      r.status = r.canary!.deleted ? 'rolled-back' : 'rollback-failed';
+      r.status = r.canary!.deleted && restored ? 'rolled-back' : 'rollback-failed';
+      if (!restored) r.failure.reason += `; Deployment ${name} could not be scaled back to ${r.replicas}`;
+      if (!r.canary!.deleted) r.failure.reason += `; ${canaryName} could not be deleted (it still takes traffic: delete it by hand)`;
       r.finalImage = r.previousImage;
       return r;
     };
@@ -911,16 +1165,9 @@ class KubeRun {
         r.steps.push(step);
         if (i === 0) {
           const manifest = this.derive(stable, canaryName, { [TRACK_LABEL]: 'canary' }, { [VERSION_LABEL]: version }, c.name, req.image, n, cause);
-          try {
-            await this.k.run(['apply', '-f', '-'], { input: JSON.stringify(manifest), signal: this.signal });
-          } catch (err) {
-            if (err instanceof Cancelled || this.signal.aborted) throw new Cancelled();
-            step.outcome = 'failed';
-            return await fail('prepare', `could not create ${canaryName}: ${errorMessage(err)}`);
-          }
+          await this.k.run(['apply', '-f', '-'], { input: JSON.stringify(manifest), signal: this.signal });
         } else await this.scale(canaryName, n);
         r.canary.sizes.push(n);
-        this.note(`step ${i + 1}/${fractions.length}: ${canaryName} sized to ${n} of ${r.replicas} pods (${formatPercent(fractions[i]!)}; about ${formatPercent(n / (n + r.replicas), 0)} of the pods behind the Service)`);
         const f = await this.follow(canaryName, { container: c.name, deadlineMs, what: `canary step ${i + 1}` });
         if (!f.ok) {
           step.outcome = this.signal.aborted ? 'cancelled' : 'failed';
@@ -928,17 +1175,33 @@ class KubeRun {
           r.pods = (f.view?.pods ?? []).map((p) => this.podRecord(p, version, canaryName));
           return await fail('rollout', f.reason, f.view);
         }
+        // The canary is Ready: now the stable Deployment makes room (never before).
+        const stableWant = plan[i]!.stable;
+        const stableNow = (await this.getDeployment(name)).spec.replicas ?? r.replicas;
+        if (stableWant !== stableNow) {
+          stableScaled = stableWant !== r.replicas;
+          await this.scale(name, stableWant);
+          const fs = await this.follow(name, { container: c.name, deadlineMs, what: `${name} to ${stableWant}` });
+          if (!fs.ok) return await fail('rollout', fs.reason, fs.view);
+        }
+        let share = n / (n + stableWant);
+        if (svc) {
+          const seen = await this.endpointShare(svc.metadata.name, async () => new Set((await this.pods(canarySel)).map((p) => p.metadata.name as string)), n, n + stableWant);
+          if (seen && seen.total) share = seen.canary / seen.total;
+        }
+        step.share = share;
+        this.note(`step ${i + 1}/${fractions.length}: ${canaryName} has ${n} pod(s), ${name} ${stableWant}: the canary is ${formatPercent(share, 0)} of the ${svc ? `ready endpoints of Service ${svc.metadata.name}` : 'pods'} (${formatPercent(fractions[i]!)} wanted)`);
         step.available = f.view.newAvailable;
         step.endedAt = Date.now();
         r.pods = f.view.pods.map((p) => this.podRecord(p, version, canaryName));
         if (gate) {
-          const stablePods = (await this.pods(stableSel)).filter((p) => p.metadata?.labels?.[TRACK_LABEL] !== 'canary');
+          const stableView = await this.observe(name, c.name, true);
           const g0 = performance.now();
           const ctx: KubeGateContext = {
             batch: i + 1,
             totalBatches: fractions.length,
-            newInstances: this.gateInstances(f.view.pods, () => version, port),
-            oldInstances: stablePods.map((p) => ({ id: p.metadata.name, url: p.status?.podIP && port ? `http://${p.status.podIP}:${port}` : '', version: p.metadata?.labels?.[VERSION_LABEL] ?? r.previousVersion! })),
+            newInstances: await this.gateInstances(f.view.pods, () => version, port),
+            oldInstances: await this.gateInstances(stableView.pods.filter((p) => p.labels[TRACK_LABEL] !== 'canary'), (p) => p.labels[VERSION_LABEL] ?? r.previousVersion!, port),
             signal: this.signal,
             kubernetes: { namespace: this.k.namespace, deployment: name, strategy: 'canary', newSelector: canarySel, oldSelector: `${stableSel},${TRACK_LABEL}!=canary`, versionLabel: VERSION_LABEL },
           };
@@ -951,22 +1214,23 @@ class KubeRun {
         }
         step.outcome = 'done';
       }
-      // Promote: the stable Deployment gets the new image, then the canary goes away.
+      // Promote: the stable Deployment gets the new image (and its full size back), then the canary goes away.
       this.checkCancel();
       const step: KubeStep = { step: fractions.length, fraction: 1, target: r.replicas, available: 0, startedAt: Date.now(), outcome: 'running' };
       r.steps.push(step);
       const st = this.strategyPatch(stable);
       await this.patch(name, {
         metadata: { annotations: { [CHANGE_CAUSE]: cause } },
-        spec: { template: { metadata: { labels: { [VERSION_LABEL]: version } }, spec: { containers: [{ name: c.name, image: req.image }] } }, ...(st ? { strategy: st } : {}), ...(this.o.progressDeadlineMs !== undefined ? { progressDeadlineSeconds: Math.ceil(this.o.progressDeadlineMs / 1000) } : {}) },
+        spec: { ...(hpas.length ? {} : { replicas: r.replicas }), template: { metadata: { labels: { [VERSION_LABEL]: version } }, spec: { containers: [{ name: c.name, image: req.image }] } }, ...(st ? { strategy: st } : {}), ...(this.o.progressDeadlineMs !== undefined ? { progressDeadlineSeconds: Math.ceil(this.o.progressDeadlineMs / 1000) } : {}) },
       });
-      this.note(`promote: Deployment ${name} → ${req.image} (version label ${version})`);
+      stableScaled = false;
+      this.note(`promote: Deployment ${name} → ${req.image} (version label ${version}), ${r.replicas} replica(s)`);
       const f = await this.follow(name, { container: c.name, deadlineMs, what: 'promote' });
       step.endedAt = Date.now();
       if (!f.ok) {
         step.outcome = this.signal.aborted ? 'cancelled' : 'failed';
         const res = await fail('promote', f.reason, f.view);
-        const undone = await this.withOwnSignal(deadlineMs * 2 + 60_000, () => this.undo(name, c.name, r.previousRevision, r.previousImage, deadlineMs));
+        const undone = await this.withOwnSignal(deadlineMs * 2 + 60_000, () => this.undo(name, c.name, stable.spec.template, r.previousImage, deadlineMs));
         if (!undone.ok) {
           res.status = 'rollback-failed';
           res.failure!.reason += `; rollback: ${undone.reason}`;
@@ -977,14 +1241,27 @@ class KubeRun {
       step.outcome = 'done';
       r.revision = f.view.revision;
       r.pods = f.view.pods.map((p) => this.podRecord(p, version, name));
+      await this.recordGood(name, f.view);
     } catch (err) {
+      const last = r.steps.at(-1);
       if (err instanceof Cancelled || this.signal.aborted) {
-        const last = r.steps.at(-1);
         if (last?.outcome === 'running') last.outcome = 'cancelled';
         return await fail('cancelled', 'the rollout was cancelled');
       }
-      throw err;
+      // Any other failure after the first write: the canary goes, the stable Deployment is restored.
+      if (last?.outcome === 'running') last.outcome = 'failed';
+      const promoting = last?.fraction === 1;
+      const res = await fail(promoting ? 'promote' : 'rollout', errorMessage(err));
+      if (promoting) {
+        const undone = await this.withOwnSignal(deadlineMs * 2 + 60_000, () => this.undo(name, c.name, stable.spec.template, r.previousImage, deadlineMs));
+        if (!undone.ok) {
+          res.status = 'rollback-failed';
+          res.failure!.reason += `; rollback: ${undone.reason}`;
+        }
+      }
+      return res;
     }
+    // The canary pods leave the endpoints as they get SIGTERM: apps need a preStop delay (see docs).
     try {
       await this.deleteDeployment(canaryName);
       r.canary.deleted = true;
@@ -1003,6 +1280,68 @@ class KubeRun {
     return { blue: { name, slot: 'blue' }, green: { name: `${name}-green`, slot: 'green' } };
   }
 
+  /**
+   * The Service's endpoints as EndpointSlices list them: the pods behind a ready endpoint (what
+   * kube-proxy and ingress controllers send traffic to) and every pod listed at all.
+   */
+  async endpoints(service: string): Promise<{ ready: Set<string>; listed: Set<string> }> {
+    const list = await this.k.json<KubeObject>(['get', 'endpointslices.discovery.k8s.io', '-l', `kubernetes.io/service-name=${service}`], { signal: this.signal });
+    const ready = new Set<string>();
+    const listed = new Set<string>();
+    for (const slice of (list.items ?? []) as KubeObject[]) {
+      for (const e of (slice.endpoints ?? []) as KubeObject[]) {
+        const pod = e.targetRef?.kind === 'Pod' ? (e.targetRef.name as string) : undefined;
+        if (!pod) continue;
+        listed.add(pod);
+        // A nil ready condition means ready (discovery.k8s.io/v1), unless terminating.
+        if (e.conditions?.ready !== false && !e.conditions?.terminating) ready.add(pod);
+      }
+    }
+    return { ready, listed };
+  }
+
+  /**
+   * Waits until the Service's EndpointSlices list exactly the Ready, non-terminating pods of
+   * `deployment` as ready endpoints (and no other pod). Returns the time it happened, or the
+   * reason it did not within endpointsTimeoutMs.
+   */
+  async waitEndpoints(service: string, deployment: string, container: string | undefined): Promise<{ ok: true; at: number; pods: string[] } | { ok: false; reason: string }> {
+    const until = performance.now() + (this.o.endpointsTimeoutMs ?? 60_000);
+    let last: string;
+    for (;;) {
+      this.checkCancel();
+      try {
+        const [view, eps] = await Promise.all([this.observe(deployment, container, true), this.endpoints(service)]);
+        const want = view.pods.filter((p) => p.isNew && servingPod(p)).map((p) => p.name).sort();
+        const have = [...eps.ready].sort();
+        if (want.length > 0 && want.length === have.length && want.every((n, i) => n === have[i])) return { ok: true, at: performance.now(), pods: want };
+        last = `endpoints list ${have.length ? have.join(', ') : 'no ready pod'}; the Ready pods of ${deployment} are ${want.join(', ') || 'none'}`;
+      } catch (err) {
+        if (err instanceof Cancelled || !isTransient(err)) throw err;
+        last = errorMessage(err);
+      }
+      if (performance.now() > until) return { ok: false, reason: `Service ${service}: its EndpointSlices did not list exactly the new Ready pods within ${formatDuration(this.o.endpointsTimeoutMs ?? 60_000)} (${last})` };
+      await sleep(Math.min(this.pollMs, 500), this.signal).catch(() => undefined);
+    }
+  }
+
+  /** After endpoints changed at `since`: the drain delay for kube-proxy and ingress controllers, before pods are stopped. */
+  async drain(since: number, what: string): Promise<void> {
+    const left = (this.o.drainDelayMs ?? 5000) - (performance.now() - since);
+    if (left <= 0) return;
+    this.log.info(`drain delay: waiting ${formatDuration(left)} before stopping ${what} (endpoint changes reach kube-proxy and ingress controllers with a lag)`);
+    await sleep(left, this.signal).catch(() => undefined);
+  }
+
+  /** The idle slot's pod template: the live slot's current template with the slot, version and image of this rollout. */
+  idleTemplate(liveD: KubeObject, idle: Slot, version: string, container: string, image: string): KubeObject {
+    const t = structuredClone(liveD.spec.template);
+    t.metadata = { ...t.metadata, labels: { ...(t.metadata?.labels ?? {}), [SLOT_LABEL]: idle.slot, [VERSION_LABEL]: version } };
+    delete t.metadata.labels['pod-template-hash'];
+    for (const c of t.spec.containers as KubeObject[]) if (c.name === container) c.image = image;
+    return t;
+  }
+
   async blueGreen(req: KubeRolloutRequest, version: string, gate?: GateFn): Promise<KubeRolloutResult> {
     const name = this.o.deployment!;
     const cause = this.changeCause(req.image);
@@ -1011,6 +1350,11 @@ class KubeRun {
     const c = this.pickContainer(blueD);
     const blueLabels: Record<string, string> = blueD.spec.template.metadata?.labels ?? {};
     let svc = (await this.findService(blueLabels, true))!;
+    for (const key of [VERSION_LABEL, TRACK_LABEL]) {
+      if (key in (svc.spec.selector ?? {})) {
+        throw new UserError(`Service ${svc.metadata.name} selects on the label ${JSON.stringify(key)} (${key}=${svc.spec.selector[key]}): after a blue/green switch it would select none of the new pods (${VERSION_LABEL}=${version}) and have no endpoints; remove ${key} from the Service selector (blue/green switches by ${SLOT_LABEL}). Nothing was changed.`);
+      }
+    }
     const liveSlot = svc.spec.selector?.[SLOT_LABEL] === 'green' ? green : blue;
     const idle = liveSlot === blue ? green : blue;
     const liveD = liveSlot === blue ? blueD : await this.getDeployment(green.name);
@@ -1030,6 +1374,11 @@ class KubeRun {
       r.revision = r.previousRevision;
       return r;
     }
+    await this.refuseHpa('blue-green', [blue.name, green.name]);
+    await this.canI([
+      ['get', 'deployments'], ['create', 'deployments'], ['patch', 'deployments'], ['delete', 'deployments'],
+      ['list', 'pods'], ['list', 'replicasets'], ['get', 'services'], ['patch', 'services'], ['list', 'endpointslices.discovery.k8s.io'],
+    ]);
     this.note(`Service ${svc.metadata.name} sends traffic to ${liveSlot.name} (${liveSlot.slot}); deploying ${req.image} to ${idle.name} (${idle.slot})`);
     const port = c.ports?.[0]?.containerPort as number | undefined;
     const bgStep: KubeStep = { step: 1, fraction: 1, target: r.replicas, available: 0, startedAt: Date.now(), outcome: 'running' };
@@ -1041,20 +1390,25 @@ class KubeRun {
       bgStep.endedAt = Date.now();
       this.log.error(`blue/green failed before the switch: ${reason}`);
       const u0 = performance.now();
+      let cleaned = false;
       await this.withOwnSignal(120_000, async () => {
         try {
           if (createdIdle) await this.deleteDeployment(idle.name);
           else await this.scale(idle.name, 0);
+          cleaned = true;
           this.note(`${createdIdle ? 'deleted' : 'scaled to 0'} ${idle.name}; the Service still sends traffic to ${liveSlot.name}`);
         } catch (err) {
-          this.warn(`could not clean up ${idle.name}: ${errorMessage(err)}`);
+          this.warn(`could not clean up ${idle.name}: ${errorMessage(err)} (the Service still sends traffic to ${liveSlot.name}; scale ${idle.name} to 0 by hand)`);
         }
       });
       r.rollbackMs = performance.now() - u0;
+      // The Service never moved: traffic is on the previous version either way.
       r.status = 'rolled-back';
+      if (!cleaned) r.failure.reason += `; ${idle.name} could not be scaled down`;
       r.finalImage = r.previousImage;
       return r;
     };
+    let switchedAt: number;
     try {
       // One-time preparation: make the Service select by slot.
       if (!(SLOT_LABEL in (svc.spec.selector ?? {}))) {
@@ -1071,22 +1425,31 @@ class KubeRun {
         }
         await this.patch(svc.metadata.name, { spec: { selector: { [SLOT_LABEL]: 'blue' } } }, 'service', 'merge');
         svc = (await this.k.find('service', svc.metadata.name, this.signal))!;
+        liveD.spec.template = (await this.getDeployment(liveSlot.name)).spec.template;
       }
       this.checkCancel();
-      // The idle slot gets the new image and the live replica count.
+      // The idle slot gets the live slot's current template (so every label the Service selects
+      // on is there), with the new image, version and slot, and the live replica count.
+      const template = this.idleTemplate(liveD, idle, version, c.name, req.image);
       const idleD = await this.k.find('deployment', idle.name, this.signal);
       if (!idleD) {
         if (idle !== green) throw new UserError(`Deployment ${idle.name} (the blue slot) is missing`);
-        const manifest = this.derive(blueD, green.name, { [SLOT_LABEL]: 'green' }, { [VERSION_LABEL]: version }, c.name, req.image, r.replicas, cause);
+        const manifest = this.derive(liveD, green.name, { [SLOT_LABEL]: 'green' }, { [VERSION_LABEL]: version }, c.name, req.image, r.replicas, cause);
+        manifest.spec.template = template;
         await this.k.run(['apply', '-f', '-'], { input: JSON.stringify(manifest), signal: this.signal });
         createdIdle = true;
         this.note(`created Deployment ${green.name} with ${r.replicas} replica(s) of ${req.image}`);
       } else {
-        await this.patch(idle.name, {
-          metadata: { annotations: { [CHANGE_CAUSE]: cause, [KEEP_UNTIL_ANNOTATION]: null } },
-          spec: { replicas: r.replicas, paused: false, template: { metadata: { labels: { [VERSION_LABEL]: version, [SLOT_LABEL]: idle.slot } }, spec: { containers: [{ name: c.name, image: req.image }] } } },
-        });
-        this.note(`Deployment ${idle.name}: ${r.replicas} replica(s) of ${req.image}`);
+        const sel = idleD.spec?.selector?.matchLabels ?? {};
+        const clash = Object.entries(sel as Record<string, string>).find(([k2, v]) => template.metadata.labels[k2] !== v);
+        if (clash) throw new UserError(`Deployment ${idle.name} selects ${clash[0]}=${clash[1]}, which the pods of ${liveSlot.name} do not carry (${template.metadata.labels[clash[0]] ?? 'absent'}); delete ${idle.name} so that it is created again from ${liveSlot.name}`);
+        await this.patch(idle.name, { metadata: { annotations: { [CHANGE_CAUSE]: cause, [KEEP_UNTIL_ANNOTATION]: null } } }, 'deployment', 'merge');
+        await this.k.run(['patch', 'deployment', idle.name, '--type', 'json', '-p', JSON.stringify([
+          { op: 'replace', path: '/spec/template', value: template },
+          { op: 'replace', path: '/spec/replicas', value: r.replicas },
+          { op: 'add', path: '/spec/paused', value: false },
+        ])], { signal: this.signal });
+        this.note(`Deployment ${idle.name}: ${r.replicas} replica(s) of ${req.image}, template from ${liveSlot.name}`);
       }
       const f = await this.follow(idle.name, { container: c.name, deadlineMs, what: `${idle.slot} slot` });
       if (!f.ok) return await abandonIdle('rollout', f.reason, f.view);
@@ -1094,21 +1457,38 @@ class KubeRun {
       r.pods = f.view.pods.filter((p) => p.isNew).map((p) => this.podRecord(p, version, idle.name));
       r.revision = f.view.revision;
       this.checkCancel();
+      // The Service, once switched, must select the new pods: checked before it moves.
+      const next = { ...svc.spec.selector, [SLOT_LABEL]: idle.slot } as Record<string, string>;
+      const missing = Object.entries(next).filter(([k2, v]) => template.metadata.labels[k2] !== v);
+      if (missing.length) return await abandonIdle('switch', `Service ${svc.metadata.name} would select ${missing.map(([k2, v]) => `${k2}=${v}`).join(', ')}, which the pods of ${idle.name} do not carry: it would have no endpoints; not switched`);
       // Switch.
       await this.patch(svc.metadata.name, { spec: { selector: { [SLOT_LABEL]: idle.slot } } }, 'service', 'merge');
-      const after = await this.k.find('service', svc.metadata.name, this.signal);
-      if (after?.spec?.selector?.[SLOT_LABEL] !== idle.slot) return await abandonIdle('switch', `Service ${svc.metadata.name} selector did not change (it reads ${JSON.stringify(after?.spec?.selector)})`);
       r.blueGreen.switched = true;
-      bgStep.endedAt = Date.now();
+      const after = await this.k.find('service', svc.metadata.name, this.signal);
+      if (after?.spec?.selector?.[SLOT_LABEL] !== idle.slot) {
+        r.failure = { phase: 'switch', reason: `Service ${svc.metadata.name} selector did not change (it reads ${JSON.stringify(after?.spec?.selector)})` };
+        bgStep.outcome = 'failed';
+        return await this.switchBackAfterFailure(r, svc.metadata.name, liveSlot, idle, c.name);
+      }
       this.note(`switched Service ${svc.metadata.name}: ${selectorString({ matchLabels: selectorBefore })} → ${selectorString({ matchLabels: after.spec.selector })}`);
+      // Done only when the EndpointSlices list exactly the new Ready pods.
+      const eps = await this.waitEndpoints(svc.metadata.name, idle.name, c.name);
+      if (!eps.ok) {
+        r.failure = { phase: 'switch', reason: eps.reason };
+        bgStep.outcome = 'failed';
+        return await this.switchBackAfterFailure(r, svc.metadata.name, liveSlot, idle, c.name);
+      }
+      switchedAt = eps.at;
+      bgStep.endedAt = Date.now();
+      this.note(`Service ${svc.metadata.name}: endpoints are the ${eps.pods.length} Ready pod(s) of ${idle.name}`);
       if (gate) {
-        const oldPods = await this.pods(`${selectorString(liveD.spec.selector)},${SLOT_LABEL}=${liveSlot.slot}`);
+        const oldView = await this.observe(liveSlot.name, c.name, true);
         const g0 = performance.now();
         const ctx: KubeGateContext = {
           batch: 1,
           totalBatches: 1,
-          newInstances: this.gateInstances(f.view.pods.filter((p) => p.isNew), () => version, port),
-          oldInstances: oldPods.map((p) => ({ id: p.metadata.name, url: p.status?.podIP && port ? `http://${p.status.podIP}:${port}` : '', version: r.previousVersion! })),
+          newInstances: await this.gateInstances(f.view.pods.filter((p) => p.isNew), () => version, port, { service: svc.metadata.name, servicePort: after.spec.ports?.[0]?.port }),
+          oldInstances: await this.gateInstances(oldView.pods, () => r.previousVersion!, port),
           signal: this.signal,
           kubernetes: { namespace: this.k.namespace, deployment: idle.name, strategy: 'blue-green', newSelector: `${selectorString({ matchLabels: after.spec.selector })}`, oldSelector: `${selectorString({ matchLabels: { ...after.spec.selector, [SLOT_LABEL]: liveSlot.slot } })}`, versionLabel: VERSION_LABEL },
         };
@@ -1117,7 +1497,7 @@ class KubeRun {
         if (!v.pass) {
           bgStep.outcome = 'failed';
           r.failure = { phase: 'gate', reason: `gate failed after the switch: ${v.reason}` };
-          return await this.switchBackAfterFailure(r, svc.metadata.name, liveSlot, idle);
+          return await this.switchBackAfterFailure(r, svc.metadata.name, liveSlot, idle, c.name);
         }
       }
       bgStep.outcome = 'done';
@@ -1126,15 +1506,22 @@ class KubeRun {
         if (r.blueGreen.switched) {
           r.failure = { phase: 'cancelled', reason: 'the rollout was cancelled after the switch' };
           bgStep.outcome = 'cancelled';
-          return await this.switchBackAfterFailure(r, svc.metadata.name, liveSlot, idle);
+          return await this.switchBackAfterFailure(r, svc.metadata.name, liveSlot, idle, c.name);
         }
         return await abandonIdle('cancelled', 'the rollout was cancelled');
       }
-      throw err;
+      // Any other failure after the first write: undo what was started.
+      if (r.blueGreen.switched) {
+        r.failure = { phase: 'switch', reason: errorMessage(err) };
+        bgStep.outcome = 'failed';
+        return await this.switchBackAfterFailure(r, svc.metadata.name, liveSlot, idle, c.name);
+      }
+      return await abandonIdle('prepare', errorMessage(err));
     }
     // Keep the previous slot for instant switch-back.
     const keep = this.o.keepPreviousMs ?? 600_000;
     if (keep === 0) {
+      await this.drain(switchedAt, `${liveSlot.name}`);
       await this.scale(liveSlot.name, 0).catch((err) => this.warn(`could not scale ${liveSlot.name} down: ${errorMessage(err)}`));
       this.note(`keep-previous 0: scaled ${liveSlot.name} to 0`);
     } else {
@@ -1148,10 +1535,10 @@ class KubeRun {
     return r;
   }
 
-  async switchBackAfterFailure(r: KubeRolloutResult, service: string, back: Slot, from: Slot): Promise<KubeRolloutResult> {
+  async switchBackAfterFailure(r: KubeRolloutResult, service: string, back: Slot, from: Slot, container?: string): Promise<KubeRolloutResult> {
     this.log.error(`blue/green: ${r.failure?.reason}; switching back to ${back.name}`);
     const u0 = performance.now();
-    await this.withOwnSignal(120_000, async () => {
+    await this.withOwnSignal(120_000 + (this.o.endpointsTimeoutMs ?? 60_000), async () => {
       try {
         await this.patch(service, { spec: { selector: { [SLOT_LABEL]: back.slot } } }, 'service', 'merge');
         const s = await this.k.find('service', service, this.signal);
@@ -1161,11 +1548,19 @@ class KubeRun {
       }
       if (r.blueGreen!.switchedBack) {
         this.note(`switched Service ${service} back to ${back.name}`);
+        // The failed slot stops only once the endpoints list the previous pods again.
+        const eps = await this.waitEndpoints(service, back.name, container).catch((err) => ({ ok: false as const, reason: errorMessage(err) }));
+        if (!eps.ok) {
+          this.warn(`after the switch back: ${eps.reason}; ${from.name} is left running`);
+          return;
+        }
+        await this.drain(eps.at, from.name);
         await this.scale(from.name, 0).catch((err) => this.warn(`could not scale ${from.name} down: ${errorMessage(err)}`));
       }
     });
     r.rollbackMs = performance.now() - u0;
     r.status = r.blueGreen!.switchedBack ? 'rolled-back' : 'rollback-failed';
+    if (!r.blueGreen!.switchedBack && r.failure) r.failure.reason += `; the switch back to ${back.name} failed: Service ${service} may still select ${from.name}`;
     r.finalImage = r.blueGreen!.switchedBack ? r.previousImage : r.image;
     return r;
   }
@@ -1225,7 +1620,24 @@ class KubeRun {
     const rev = revisionOf(d);
     const list = await this.k.json<KubeObject>(['get', 'replicasets', '-l', selectorString(d.spec?.selector)], { signal: this.signal });
     const owned = ((list.items ?? []) as KubeObject[]).filter((rs) => (rs.metadata?.ownerReferences ?? []).some((o: KubeObject) => o.kind === 'Deployment' && o.name === name));
-    const earlier = owned.filter((rs) => (revisionOf(rs) ?? 0) < (rev ?? 0)).sort((a, b) => (revisionOf(b) ?? 0) - (revisionOf(a) ?? 0))[0];
+    // The last template recorded as good that is not the current one; `rollout undo` renumbers
+    // revisions, so "the highest revision below the current" can be the version that just failed.
+    const hashOf = (rs: KubeObject) => rs.metadata?.labels?.['pod-template-hash'] as string | undefined;
+    const currentHash = hashOf(owned.find((rs) => revisionOf(rs) === rev) ?? {});
+    const good = String(d.metadata?.annotations?.[GOOD_ANNOTATION] ?? '').split(',').filter(Boolean);
+    let earlier: KubeObject | undefined;
+    for (const h of [...good].reverse()) {
+      if (h === currentHash) continue;
+      earlier = owned.find((rs) => hashOf(rs) === h);
+      if (earlier) break;
+    }
+    if (!earlier) {
+      const failed = new Set(String(d.metadata?.annotations?.[FAILED_ANNOTATION] ?? '').split(',').filter(Boolean));
+      earlier = owned
+        .filter((rs) => (revisionOf(rs) ?? 0) < (rev ?? 0) && !failed.has(hashOf(rs) ?? '') && hashOf(rs) !== currentHash)
+        .sort((a, b) => (revisionOf(b) ?? 0) - (revisionOf(a) ?? 0))[0];
+      if (earlier) this.note(`no earlier revision recorded as good: going back to the highest earlier revision that did not fail (revision ${revisionOf(earlier)})`);
+    }
     if (!earlier) throw new UserError(`rollback: Deployment ${name} has no earlier revision to go back to (revision ${rev ?? '?'}; revisionHistoryLimit may be 0); nothing was changed`);
     const toImage = imageOf(earlier, c.name);
     const r = this.base(strategy === 'canary' ? 'canary' : 'rolling', name, toImage ?? '', versionOf(earlier, toImage));
@@ -1234,13 +1646,14 @@ class KubeRun {
     r.previousVersion = versionOf(d, r.previousImage);
     r.previousRevision = rev;
     r.replicas = d.spec?.replicas ?? 1;
+    await this.canI([['get', 'deployments'], ['patch', 'deployments'], ['list', 'replicasets'], ['list', 'pods'], ...(strategy === 'canary' ? ([['delete', 'deployments']] as [string, string][]) : [])]);
     if (strategy === 'canary' && (await this.k.find('deployment', `${name}-canary`, this.signal))) {
       await this.deleteDeployment(`${name}-canary`);
       this.note(`deleted the leftover canary ${name}-canary`);
     }
     this.note(`rollback mode: Deployment ${name} revision ${rev} (${r.previousImage}) → revision ${revisionOf(earlier)} (${toImage})`);
     const u0 = performance.now();
-    const undone = await this.undo(name, c.name, revisionOf(earlier), toImage, this.deadlineFor(d));
+    const undone = await this.undo(name, c.name, earlier.spec?.template, toImage, this.deadlineFor(d));
     r.rollbackMs = performance.now() - u0;
     r.status = undone.ok ? 'succeeded' : 'failed';
     if (!undone.ok) r.failure = { phase: 'rollout', reason: `rollout undo did not complete: ${undone.reason}`, lastState: this.lastState(undone.view) };

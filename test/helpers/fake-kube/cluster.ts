@@ -27,9 +27,9 @@
  * - minReadySeconds: a pod counts as available once Ready that long.
  * - ResourceQuota (`spec.hard.pods`): the ReplicaSet controller's pod creation is refused
  *   beyond it, and the ReplicaSet and Deployment get a ReplicaFailure condition (FailedCreate).
- * - Scheduling: a pod whose containers request more CPU than the node has (`nodeCpuMillis`)
- *   stays Pending with PodScheduled=False (Unschedulable, "0/1 nodes are available: 1
- *   Insufficient cpu.").
+ * - Scheduling on one node of `nodeCpuMillis`: a pod whose CPU requests do not fit beside the
+ *   pods already there stays Pending with PodScheduled=False (Unschedulable, "0/1 nodes are
+ *   available: 1 Insufficient cpu."), and is scheduled once room is free.
  * - HorizontalPodAutoscalers (autoscaling/v2) are stored and validated; with
  *   `hpaDesiredReplicas` set, one scales its target Deployment to that count on every tick.
  * Deliberately left out: probes, events, watches of anything but a single object.
@@ -279,6 +279,8 @@ interface PodMemory {
   unschedulable?: boolean;
 }
 
+const podCpu = (p: K8sObject) => ((p.spec?.containers ?? []) as any[]).reduce((n: number, c: any) => n + cpuMillis(c?.resources?.requests?.cpu), 0);
+
 /** `500m` → 500, `2` → 2000. */
 function cpuMillis(v: unknown): number {
   if (v === undefined || v === null) return 0;
@@ -391,8 +393,7 @@ export class FakeCluster {
       obj.status = { loadBalancer: {} };
     }
     if (resource === 'pods') {
-      const cpu = (obj.spec.containers ?? []).reduce((n: number, c: any) => n + cpuMillis(c?.resources?.requests?.cpu), 0);
-      const fits = cpu <= this.opts.nodeCpuMillis;
+      const fits = this.cpuUsed() + podCpu(obj) <= this.opts.nodeCpuMillis;
       this.podMem.set(obj.metadata.uid, { createdAt: performance.now(), ...(fits ? {} : { unschedulable: true }) });
       obj.status = fits
         ? { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now() }], qosClass: 'BestEffort' }
@@ -488,6 +489,15 @@ export class FakeCluster {
 
   /** Every Service's count of ready endpoints, one entry per change (namespace/name → counts). */
   readonly endpointHistory = new Map<string, number[]>();
+  /** CPU requested by the pods on the node (scheduled, terminating ones included: they still run). */
+  private cpuUsed(except?: string): number {
+    let n = 0;
+    for (const [k, p] of this.store) if (k.startsWith('pods/') && p.spec?.nodeName && p.metadata.uid !== except) n += podCpu(p);
+    return n;
+  }
+
+  /** Every change of a Service's ready endpoints: when (performance.now()), and the pods. */
+  readonly endpointLog: { at: number; service: string; ready: string[] }[] = [];
   private readonly sliceNames = new Map<string, string>();
 
   /** The endpoint controller: one EndpointSlice per Service with a selector. */
@@ -536,6 +546,7 @@ export class FakeCluster {
       const hist = this.endpointHistory.get(svcKey) ?? [];
       if (hist.at(-1) !== ready) hist.push(ready);
       this.endpointHistory.set(svcKey, hist);
+      this.endpointLog.push({ at: performance.now(), service: svcKey, ready: endpoints.filter((e) => e.conditions.ready).map((e) => e.targetRef.name) });
     }
   }
 
@@ -603,7 +614,17 @@ export class FakeCluster {
       if (t >= mem.goneAt) this.removePod(live);
       return;
     }
-    if (mem.unschedulable) return;
+    if (mem.unschedulable) {
+      // The scheduler retries: the pod fits once others went away.
+      if (this.cpuUsed(live.metadata.uid) + podCpu(live) > this.opts.nodeCpuMillis) return;
+      const next = structuredClone(live);
+      mem.unschedulable = false;
+      mem.createdAt = t;
+      next.spec.nodeName = 'fake-node';
+      next.status.conditions = [{ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now() }];
+      this.put('pods', next);
+      return;
+    }
     const pod = structuredClone(live);
     const age = t - mem.createdAt;
     const containers: any[] = pod.spec.containers ?? [];

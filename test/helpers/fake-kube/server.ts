@@ -32,6 +32,8 @@ export interface RecordedRequest {
   contentType?: string;
   body?: unknown;
   status: number;
+  /** performance.now() when it arrived. */
+  at: number;
 }
 
 /**
@@ -63,6 +65,12 @@ export interface FakeKube {
   faults: Fault[];
   /** RBAC: what the user may not do. */
   forbidden: Forbidden[];
+  /**
+   * Where a pod's container port really answers (a local test server), for the API server's
+   * pod and service proxies (`/pods/<name>:<port>/proxy/…`, `/services/<name>:<port>/proxy/…`,
+   * what `kubectl proxy` exposes). Undefined: the proxy answers 503 like a pod that does not listen.
+   */
+  backend?: (pod: K8sObject, port: number) => string | undefined;
   port: number;
   cluster: FakeCluster;
   /** Every request answered, in order (discovery included). */
@@ -256,7 +264,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
       const query = Object.fromEntries(url.searchParams);
       const text = Buffer.concat(chunks).toString('utf8');
       const contentType = req.headers['content-type']?.split(';')[0];
-      const rec: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query, contentType, status: 200 };
+      const rec: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query, contentType, status: 200, at: performance.now() };
       if (text) {
         try {
           rec.body = JSON.parse(text);
@@ -321,6 +329,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
       return send(201, { kind: 'SelfSubjectAccessReview', apiVersion: 'authorization.k8s.io/v1', metadata: { creationTimestamp: null }, spec: body.spec, status: { allowed: !denied, ...(denied ? { denied: false, reason: '' } : { reason: 'RBAC: allowed' }) } });
     }
     const r = route(path);
+    if (r && r.sub === 'proxy' && r.name && (r.resource === 'pods' || r.resource === 'services')) return proxy(r, method, path, query, raw, res, rec);
     if (!r || (r.sub && r.sub !== 'status')) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     const info = RESOURCES[r.resource];
     const verb = method === 'GET' ? (query.watch === 'true' || query.watch === '1' ? 'watch' : r.name ? 'get' : 'list') : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'PATCH' ? 'patch' : method === 'DELETE' ? 'delete' : method.toLowerCase();
@@ -414,6 +423,45 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
   }
 
+  let rr = 0;
+  /** The API server's proxy subresource: a pod, or a ready endpoint of a Service (round robin). */
+  function proxy(r: { resource: Resource; namespace?: string; name?: string }, method: string, path: string, query: Record<string, string>, raw: Buffer, res: http.ServerResponse, rec: RecordedRequest) {
+    const [name, portText] = r.name!.split(':');
+    const rest = path.slice(path.indexOf('/proxy') + '/proxy'.length) || '/';
+    let pod: K8sObject | undefined;
+    let port = Number(portText);
+    if (r.resource === 'pods') {
+      pod = cluster.get('pods', r.namespace, name!);
+      if (!portText) port = pod.spec?.containers?.[0]?.ports?.[0]?.containerPort ?? 80;
+    } else {
+      const svc = cluster.get('services', r.namespace, name!);
+      const sp = (svc.spec.ports ?? []).find((p: any) => !portText || String(p.port) === portText || p.name === portText);
+      if (!sp) throw new ApiError(503, 'ServiceUnavailable', `no endpoints available for service "${name}"`);
+      port = typeof sp.targetPort === 'number' ? sp.targetPort : sp.port;
+      const ready = cluster
+        .list('endpointslices', r.namespace, [{ key: 'kubernetes.io/service-name', op: 'in', values: [name!] }])
+        .flatMap((sl) => sl.endpoints ?? [])
+        .filter((e: any) => e.conditions?.ready !== false && !e.conditions?.terminating)
+        .map((e: any) => e.targetRef?.name as string);
+      if (!ready.length) throw new ApiError(503, 'ServiceUnavailable', `no endpoints available for service "${name}"`);
+      pod = cluster.get('pods', r.namespace, ready[rr++ % ready.length]!);
+    }
+    const target = api.backend?.(pod, port);
+    if (!target) throw new ApiError(503, 'ServiceUnavailable', `error trying to reach service: dial tcp ${pod.status?.podIP}:${port}: connect: connection refused`);
+    const qs = new URLSearchParams(query).toString();
+    const out = http.request(`${target}${rest}${qs ? `?${qs}` : ''}`, { method, headers: { 'content-type': 'application/octet-stream' } }, (up) => {
+      rec.status = up.statusCode ?? 502;
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    out.on('error', (e) => {
+      rec.status = 502;
+      res.writeHead(502, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(new ApiError(502, 'InternalError', `error trying to reach service: ${e.message}`).status()));
+    });
+    out.end(raw);
+  }
+
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
@@ -421,7 +469,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
   const port = (server.address() as { port: number }).port;
   const url = `http://127.0.0.1:${port}`;
   cluster.start();
-  return {
+  const api: FakeKube = {
     url,
     port,
     cluster,
@@ -468,4 +516,5 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+  return api;
 }

@@ -30,6 +30,7 @@ function deployer(ns: string, extra: Partial<KubernetesDeployerOptions> = {}) {
     env: k.env,
     pollMs: 100,
     progressDeadlineMs: 2_000 * SLOW,
+    drainDelayMs: 200,
     commitSha: '0123456789abcdef0123456789abcdef01234567',
     runUrl: 'https://github.com/acme/shop/actions/runs/42',
     ...extra,
@@ -54,10 +55,13 @@ describe('canary', () => {
     const r = await deployer(ns).rollout({ image: IMAGES.v2, strategy: 'canary', steps: [0.05, 0.5, 1], gate, log });
     expect(r.status, log.text()).toBe('succeeded');
     expect(r.canary?.sizes).toEqual([1, 10]);
+    // The stable Deployment makes room for the canary (once it is Ready): 1 of 20, then 10 of 20.
     expect(seen.map((s) => [s.batch, s.replicas, s.canaryPods, s.stablePods])).toEqual([
-      [1, 1, 1, 20],
-      [2, 10, 10, 20],
+      [1, 1, 1, 19],
+      [2, 10, 10, 10],
     ]);
+    expect(r.steps.slice(0, 2).map((s) => s.share)).toEqual([0.05, 0.5]);
+    expect((await k.json(['get', 'deployment', 'web', '-n', ns])).spec.replicas).toBe(20);
     expect(seen[0]!.ctx.newInstances.map((i) => i.version)).toEqual(['3.10']);
     expect(new Set(seen[0]!.ctx.oldInstances.map((i) => i.version))).toEqual(new Set(['3.9']));
     expect(seen[0]!.ctx.kubernetes.newSelector).toBe('app=web,track=canary');

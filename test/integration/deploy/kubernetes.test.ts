@@ -76,7 +76,7 @@ describe('rolling', () => {
     expect(d.spec.strategy.rollingUpdate).toEqual({ maxUnavailable: 1, maxSurge: 0 });
   }, TIMEOUT);
 
-  it('a rollout that never gets ready is undone (rollout undo) and waited for; the result says so', async () => {
+  it('a rollout that never gets ready is undone (the previous template back, unpaused, in one patch) and waited for; the result says so', async () => {
     const ns = await seedApp(k, { replicas: 3 });
     const log = new MemoryReporter();
     const r = await deployer(ns).rollout({ image: IMAGES.bad, log });
@@ -95,7 +95,7 @@ describe('rolling', () => {
     expect(d.spec.paused ?? false).toBe(false);
     const pods = await k.json(['get', 'pods', '-n', ns, '-l', 'app=web']);
     expect(pods.items.map((p: any) => p.spec.containers[0].image)).toEqual([IMAGES.v1, IMAGES.v1, IMAGES.v1]);
-    expect(log.text()).toMatch(/rollout undo: Deployment web back to revision 1/);
+    expect(log.text()).toMatch(/rollback: Deployment web back to its previous pod template \(registry.k8s.io\/pause:3.9\) and unpaused, in one patch/);
     expect(renderKubeSummary(r)).toContain('↩️ failed and rolled back');
   }, TIMEOUT);
 
