@@ -108,3 +108,45 @@ describe('the README example', () => {
     expect(c.inputs('staging', 'deploy-rolling').batches).toBe('1,100%');
   });
 });
+
+describe('hostile slipway.yml (issue 18)', () => {
+  it('refuses a literal credential anywhere in a URL: a token as user name, in the environment url, in a list or a query', async () => {
+    await expect(load('version: 1\nenvironments:\n  staging:\n    url: http://glpat-abcdefghij0123456789@host/\n')).rejects.toThrow(/slipway.yml:4:\d+: environments\.staging\.url: contains a password or token/);
+    await expect(load('version: 1\nenvironments:\n  staging:\n    gate:\n      prometheus-url: http://ghp_UserOnlyTok3n@prom:9090\n')).rejects.toThrow(/gate\.prometheus-url: contains a password or token/);
+    await expect(load('version: 1\nenvironments:\n  staging:\n    gate:\n      provider: probe\n      urls: [http://h/a, "http://h/b?token=abc123"]\n')).rejects.toThrow(/gate\.urls: contains a password or token/);
+    await expect(load('version: 1\nenvironments:\n  staging:\n    url: http://h/?env=prod\n')).resolves.toBeTruthy();
+  });
+
+  it('refuses a file over 1 MB naming its size and the cap', async () => {
+    const big = `version: 1\nenvironments:\n  staging:\n    url: http://h/\n# ${'x'.repeat(1 << 20)}\n`;
+    await expect(load(big)).rejects.toThrow(/slipway\.yml: is 1\.0 MB; expected at most 1 MB/);
+  });
+
+  it('finds a duplicate key (in linear time) with its line', async () => {
+    await expect(load('version: 1\nenvironments:\n  a: { url: "http://h/" }\n  a: { url: "http://h/" }\n')).rejects.toThrow(/slipway\.yml:4:3: YAML syntax error: map keys must be unique \("a" appears twice\)/);
+  });
+
+  it('validates in linear time: 8,000 environments take at most ~8× (not 64×) as long as 1,000', async () => {
+    const gen = (n: number) => {
+      let s = 'version: 1\nenvironments:\n';
+      for (let i = 0; i < n; i++) s += `  env${i}:\n    url: http://127.0.0.1:${8000 + (i % 1000)}\n    smoke: { timeout: 5s }\n    gate: { objectives: "error-ratio <= 1%" }\n`;
+      return s;
+    };
+    const time = async (text: string) => {
+      let best = Infinity;
+      for (let i = 0; i < 2; i++) {
+        const t = performance.now();
+        await load(text);
+        best = Math.min(best, performance.now() - t);
+      }
+      return best;
+    };
+    const small = gen(1000);
+    const large = gen(8000);
+    expect(large.length).toBeLessThan(1 << 20);
+    await load(small); // warm up
+    const ratio = (await time(large)) / (await time(small));
+    console.log(`8,000 vs 1,000 environments: ${ratio.toFixed(1)}×`);
+    expect(ratio).toBeLessThan(16); // linear: 8×; quadratic: 64× (26–40× measured before the fix, the fixed costs included)
+  }, 120_000);
+});

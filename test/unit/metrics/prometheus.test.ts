@@ -6,6 +6,7 @@ import {
   PrometheusClient,
   PrometheusQueryError,
   PrometheusUnavailableError,
+  apiUrl,
   fillTemplate,
   measurePrometheus,
   standardQueries,
@@ -106,5 +107,30 @@ describe('queries', () => {
     expect(got).toMatchObject({ requests: 1234, errors: 0 });
     expect(got.latency).toEqual({ kind: 'histogram', buckets: [{ leMs: 100, count: 1200 }, { leMs: 1000, count: 1234.4 }, { leMs: Infinity, count: 1234.4 }] });
     expect(toHistogram([{ metric: { le: '+Inf' }, value: 3 }, { metric: { le: '0.005' }, value: 1 }])).toEqual([{ leMs: 5, count: 1 }, { leMs: Infinity, count: 3 }]);
+  });
+});
+
+describe('base URLs with a query string, and quoted answers (issue 18)', () => {
+  it('joins the API path before the query string, keeping the token where it was', async () => {
+    const { http, seen } = fakeHttp(() => ({ status: 200, body: vector([{}, 1]) }));
+    const c = new PrometheusClient({ url: 'http://prom:9090/prom/?token=Wh%2FSecret%2B1', http });
+    await c.query('up');
+    expect(seen[0]!.url).toBe('http://prom:9090/prom/api/v1/query?token=Wh%2FSecret%2B1');
+    expect(c.displayUrl).toBe('http://prom:9090/prom?token=***');
+    expect(apiUrl('http://h:1', '/api/v1/query')).toBe('http://h:1/api/v1/query');
+  });
+
+  it('an error text that echoes the credentials is redacted before it is cut and quoted', async () => {
+    const token = 'prom-tok-0123456789';
+    const echoed = `${'x'.repeat(290)} you sent Bearer ${token} and ${Buffer.from('u:pw-abcdef').toString('base64')}`;
+    for (const status of [400, 503]) {
+      const { http } = fakeHttp(() => ({ status, body: { status: 'error', errorType: 'bad_data', error: echoed } }));
+      const c = new PrometheusClient({ url: 'http://prom:9090', token, http, retries: 0 });
+      const err = await c.query('up').catch((e: Error) => e);
+      expect(String(err)).not.toMatch(/prom-tok|pw-abcdef|dTpwdy1hYmNkZWY/);
+      expect(String(err).length).toBeLessThan(800);
+    }
+    const basic = new PrometheusClient({ url: 'http://u:pw-abcdef@prom:9090', http: fakeHttp(() => ({ status: 502, body: `echo ${Buffer.from('u:pw-abcdef').toString('base64')}` })).http, retries: 0 });
+    expect(String(await basic.query('up').catch((e: Error) => e))).not.toMatch(/dTpwdy1hYmNkZWY|pw-abcdef/);
   });
 });

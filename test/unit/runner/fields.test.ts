@@ -60,3 +60,15 @@ describe('YAML inputs that parse but do not resolve', () => {
     await expect(parse({ url: 'https://x.example', items: value })).rejects.toThrow(/^Input 'items': YAML\/JSON error: .*; expected a list of \{path\}/);
   });
 });
+
+describe('YAML/JSON input caps (issue 18)', () => {
+  it('refuses more than 1 MB naming the input, and finds duplicate keys with their line', async () => {
+    const { parseYamlText } = await import('../../../src/lib/fields.ts');
+    await expect(parseYamlText(`[${'1,'.repeat(600_000)}1]`, "Input 'checks'")).rejects.toThrow(/^Input 'checks': is 1\.1 MB of YAML\/JSON; expected at most 1 MB$/);
+    await expect(parseYamlText('a: 1\nb: 2\na: 3\n', "Input 'x'")).rejects.toThrow(/line 3, column 1: map keys must be unique \("a" appears twice\)/);
+    const many = `{${Array.from({ length: 50_000 }, (_, i) => `k${i}: 1`).join(', ')}}`;
+    const t = performance.now();
+    await parseYamlText(many, "Input 'x'");
+    expect(performance.now() - t).toBeLessThan(5000); // yaml's own uniqueKeys check: quadratic
+  });
+});

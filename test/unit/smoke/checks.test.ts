@@ -51,3 +51,44 @@ describe('smoke checks', () => {
     expect(results[1]!.reason).toBe('not run');
   });
 });
+
+describe('user regular expressions run in linear time (issue 18)', () => {
+  it('^(a+)+$ on 40 a and ! (minutes with backtracking) answers at once; on a 1 MB body too', () => {
+    const c = check({ expect: { matches: '^(a+)+$' } });
+    let t = performance.now();
+    expect(evaluate(c, res(200, `${'a'.repeat(40)}!`))).toBe('body does not match /^(a+)+$/');
+    expect(performance.now() - t).toBeLessThan(1000);
+    t = performance.now();
+    expect(evaluate(c, res(200, `${'a'.repeat(1 << 20)}!`))).toBe('body does not match /^(a+)+$/');
+    expect(performance.now() - t).toBeLessThan(3000);
+  });
+
+  it('header regexes too', () => {
+    const c = check({ expect: { headers: { 'x-v': '/^(a|aa)+$/' } } });
+    const t = performance.now();
+    expect(evaluate(c, res(200, '', { 'x-v': `${'a'.repeat(5000)}!` }))).toMatch(/^header x-v is "a+… \(cut\)", expected/);
+    expect(performance.now() - t).toBeLessThan(1000);
+  });
+
+  it('refuses what RE2 cannot run (lookaround, backreferences) when the inputs are read, naming the engine', () => {
+    for (const re of ['(?=x)y', '(a)\\1', '(?<!a)b']) {
+      const r = checksSchema.safeParse([{ expect: { matches: re } }]);
+      expect(r.success, re).toBe(false);
+      expect(r.error!.issues[0]!.message).toMatch(/linear-time engine.*RE2 syntax/);
+    }
+    expect(checksSchema.safeParse([{ expect: { headers: { etag: '/(?=x)/' } } }]).success).toBe(false);
+    expect(checksSchema.safeParse([{ expect: { matches: 'x'.repeat(1001) } }]).success).toBe(false);
+    expect(checksSchema.safeParse([{ expect: { matches: '"version":\\s*"v\\d+"' } }]).success).toBe(true);
+  });
+
+  it('a body over the cap fails a body check with that reason, instead of checking a cut body', () => {
+    const r = { ...res(200, 'ok'), truncated: true };
+    expect(evaluate(check({ expect: { contains: 'ok' } }), r)).toMatch(/body is larger than 1024 KiB/);
+    expect(evaluate(check({ expect: { status: 200 } }), r)).toBeUndefined();
+  });
+
+  it('joinUrl keeps the base URL\'s query (a token) and adds the check\'s', () => {
+    expect(joinUrl('http://h/app?token=t1', '/health?full=1')).toBe('http://h/app/health?token=t1&full=1');
+    expect(joinUrl('http://h/app?token=t1', '/health')).toBe('http://h/app/health?token=t1');
+  });
+});
