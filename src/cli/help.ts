@@ -5,13 +5,21 @@ export const GLOBAL_HELP = `slipway — safe deploys from pull request to produc
 
 Usage:
   slipway <action> [--input value ...] [--env NAME] [--config slipway.yml] [--json]
-  slipway lint [dir]          lint migration files (the migrate action's linter)
-  slipway plan --env NAME     what a deploy would do, without doing it
-  slipway validate            check slipway.yml
-  slipway demo                the whole pipeline on this machine (same as npm run demo)
+  slipway validate [--env NAME]           check slipway.yml with the release's own checks; every problem at once
+  slipway plan --env NAME                 what a release would do: migrations and lint, batches, deploy window
+  slipway lint [dir]                      lint migration files (the migrate action's linter)
+  slipway status --env NAME               what runs where: version, since when, ready, the lock holder
+  slipway releases --env NAME             the releases kept on the target (what rollback can go back to)
+  slipway rollback --env NAME [--to V]    put the environment back on a kept release (default: the previous one)
+  slipway lock acquire|release|status --env NAME [--reason TEXT] [--ttl 1h]
+  slipway audit --env NAME [--since 7d]   who deployed, rolled back, locked and unlocked, when
+  slipway demo                            the whole pipeline on this machine (same as npm run demo)
   slipway <command> --help
 
-Inputs come from flags, then SLIPWAY_<INPUT> environment variables, then slipway.yml (--env), in that order.
+Every command: --env NAME (also --environment) picks the slipway.yml environment, --config PATH
+(also -c) the file, --json prints one JSON document. Flags that switch something on need no value
+(--dry-run, --json). Inputs come from flags, then SLIPWAY_<INPUT> environment variables, then
+slipway.yml (--env), in that order. Results go to stdout, progress and errors to stderr.
 Exit codes: 0 passed, 1 failed, 2 bad usage or bad input.
 
 Actions:`;

@@ -1,6 +1,7 @@
 /**
- * `slipway <action> [--input value …]`: runs any action locally over the same run functions the
- * actions use. Human output on stderr (colours on a TTY), `--json` prints one JSON document on stdout.
+ * `slipway <command> [--flags]`: runs any action locally over the same run functions the actions
+ * use, plus validate, plan and the day-two commands. Results on stdout (one JSON document with
+ * --json), progress and errors on stderr. `--env` and `--config` mean the same in every command.
  * Exit codes: 0 pass, 1 fail, 2 bad usage or bad input.
  */
 import { existsSync } from 'node:fs';
@@ -11,10 +12,11 @@ import { UserError, errorMessage } from '../lib/errors.ts';
 import { suggest } from '../lib/suggest.ts';
 import { ConsoleRuntime } from '../runner/console.ts';
 import { deliver, makeContext } from '../runner/run-action.ts';
-import { parseArgs, envInputs, type ParsedArgs } from './args.ts';
+import type { ActionResult } from '../runner/context.ts';
+import { parseArgs, envInputs, commandOf, UsageError, type ParsedArgs } from './args.ts';
 import { GLOBAL_HELP, actionHelp } from './help.ts';
 import { actionNames, loadAction } from './registry.ts';
-import { loadConfig, resolveSecrets, type LoadedConfig } from '../config/load.ts';
+import { loadConfig, resolveSecrets, inSlipwayWords, type LoadedConfig } from '../config/load.ts';
 
 export interface CliIO {
   stdout: (s: string) => void;
@@ -25,7 +27,20 @@ export interface CliIO {
 
 const defaultIO: CliIO = { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s), env: process.env, cwd: process.cwd() };
 
-class UsageError extends UserError {}
+export { UsageError };
+
+/** The commands that are not actions, with the flags that take no value. */
+export const COMMANDS: Record<string, { booleans: string[]; load?: () => Promise<{ default: (args: ParsedArgs, io: CliIO) => Promise<number> }> }> = {
+  lint: { booleans: ['external-runner'] },
+  validate: { booleans: [], load: () => import('./validate.ts') },
+  plan: { booleans: [], load: () => import('./plan.ts') },
+  demo: { booleans: [] },
+  status: { booleans: ['watch'], load: () => import('./day-two.ts').then((m) => ({ default: m.status })) },
+  releases: { booleans: [], load: () => import('./day-two.ts').then((m) => ({ default: m.releases })) },
+  rollback: { booleans: [], load: () => import('./day-two.ts').then((m) => ({ default: m.rollback })) },
+  lock: { booleans: [], load: () => import('./day-two.ts').then((m) => ({ default: m.lock })) },
+  audit: { booleans: [], load: () => import('./day-two.ts').then((m) => ({ default: m.audit })) },
+};
 
 export async function allSpecs(): Promise<Record<string, ActionSpec>> {
   const out: Record<string, ActionSpec> = {};
@@ -33,21 +48,61 @@ export async function allSpecs(): Promise<Record<string, ActionSpec>> {
   return out;
 }
 
-async function readConfig(args: ParsedArgs, io: CliIO, required: boolean): Promise<LoadedConfig | undefined> {
+/** The path --config names (default slipway.yml), resolved against the working directory. */
+export function configPath(args: ParsedArgs, io: CliIO): string {
   const path = args.config ?? 'slipway.yml';
-  const full = path.startsWith('/') ? path : `${io.cwd}/${path}`;
+  return path.startsWith('/') ? path : `${io.cwd}/${path}`;
+}
+
+/** Reads slipway.yml (or --config). Required when asked, or when --config or --env is given. */
+export async function readConfig(args: ParsedArgs, io: CliIO, required: boolean): Promise<LoadedConfig | undefined> {
+  const full = configPath(args, io);
   if (!existsSync(full)) {
-    if (required || args.config || args.env) throw new UsageError(`config file not found: ${path}`);
+    if (required || args.config || args.env) throw new UsageError(`config file not found: ${args.config ?? 'slipway.yml'} (give --config PATH, or run in the folder that holds slipway.yml)`);
     return undefined;
   }
   return loadConfig(full, await allSpecs());
+}
+
+/** --env, checked against the file's environments: unknown names fail here, naming the ones there are. */
+export function requireEnv(args: ParsedArgs, config: LoadedConfig, command: string): string {
+  const envs = config.environments();
+  if (!args.env) throw new UsageError(`${command} needs --env NAME (${config.path} has ${envs.join(', ')})`);
+  if (!envs.includes(args.env)) {
+    const hint = suggest(args.env, envs);
+    throw new UsageError(`--env: got ${JSON.stringify(args.env)}; expected one of the environments in ${config.path}: ${envs.join(', ')}${hint ? ` (did you mean ${hint}?)` : ''}`);
+  }
+  return args.env;
+}
+
+/**
+ * An action's outputs as JSON values: a JSON list or map is carried as itself (not as a string
+ * holding JSON), booleans and numbers as such where the output declares that shape.
+ */
+export function outputsAsJson(spec: ActionSpec, outputs: Record<string, string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, text] of Object.entries(outputs)) {
+    const kind = (spec.outputs[name] as { shape?: { kind?: string } } | undefined)?.shape?.kind;
+    let value: unknown = text;
+    if (kind === 'boolean' && (text === 'true' || text === 'false')) value = text === 'true';
+    else if ((kind === 'integer' || kind === 'number') && text !== '' && Number.isFinite(Number(text))) value = Number(text);
+    else if (kind === 'json' || /^\s*[[{]/.test(text)) {
+      try {
+        value = JSON.parse(text);
+      } catch {
+        value = text;
+      }
+    }
+    out[name] = value;
+  }
+  return out;
 }
 
 /** Runs one action with inputs from flags > SLIPWAY_* env > slipway.yml. Returns the exit code. */
 export async function runActionCli(name: string, args: ParsedArgs, io: CliIO): Promise<number> {
   const action = await loadAction(name);
   if (!action) {
-    const hint = suggest(name, [...actionNames(), 'lint', 'plan', 'validate', 'demo']);
+    const hint = suggest(name, [...actionNames(), ...Object.keys(COMMANDS)]);
     throw new UsageError(`unknown command ${JSON.stringify(name)}${hint ? ` (did you mean ${hint}?)` : ''}; run slipway --help`);
   }
   const { spec, run } = action;
@@ -61,64 +116,71 @@ export async function runActionCli(name: string, args: ParsedArgs, io: CliIO): P
       throw new UsageError(`${name}: unknown flag --${flag}${hint ? ` (did you mean --${hint}?)` : ''}; see slipway ${name} --help`);
     }
   }
-  const config = await readConfig(args, io, false);
+  // An action that takes the environment (release, notify) gets --env as its input; one that reads
+  // slipway.yml itself (release) gets --config as its input.
+  const takesEnv = 'environment' in spec.inputs;
+  const takesConfig = 'config' in spec.inputs;
+  const config = takesEnv && !args.config && !existsSync(configPath(args, io)) ? undefined : await readConfig(args, io, false);
+  if (config && args.env) requireEnv(args, config, name);
   const rt = new ConsoleRuntime({}, { write: io.stderr });
-  const fromConfig = config && args.env ? resolveSecrets(config.inputs(args.env, name), io.env, (s) => rt.mask(s)) : {};
-  const raw = { ...fromConfig, ...envInputs(io.env, Object.keys(spec.inputs)), ...args.flags };
+  const fromConfig = config && args.env && !takesConfig ? resolveSecrets(config.inputs(args.env, name), io.env, (s) => rt.mask(s)) : {};
+  const fromArgs: Record<string, string> = {};
+  if (takesEnv && args.env) fromArgs.environment = args.env;
+  if (takesConfig && args.config) fromArgs.config = configPath(args, io);
+  const raw = { ...fromConfig, ...envInputs(io.env, Object.keys(spec.inputs)), ...fromArgs, ...args.flags };
   let inputs;
   try {
     inputs = await parseInputs(spec, (n) => raw[n], (s) => rt.mask(s));
   } catch (err) {
-    throw new UsageError(errorMessage(err));
+    throw new UsageError(`${name}: ${inSlipwayWords(errorMessage(err))}`);
   }
   const controller = new AbortController();
   const onSig = () => controller.abort(new UserError('cancelled'));
   process.once('SIGINT', onSig);
   let ok = false;
+  let usage = false;
   try {
-    const result = await run(inputs, makeContext(rt, { ...io.env, GITHUB_WORKSPACE: io.cwd }, controller.signal));
+    const result: ActionResult = await run(inputs, makeContext(rt, { ...io.env, GITHUB_WORKSPACE: io.cwd }, controller.signal));
     ok = deliver(spec, rt, result);
   } catch (err) {
-    rt.setFailed(`${name}: ${errorMessage(err)}`);
+    // Bad input found by the run function before any side effect is a usage error, like a bad flag.
+    usage = err instanceof UserError && /nothing was changed|^Input '|^Inputs '/.test(errorMessage(err));
+    rt.setFailed(`${name}: ${inSlipwayWords(errorMessage(err))}`);
   } finally {
     process.off('SIGINT', onSig);
   }
-  if (args.json) io.stdout(`${JSON.stringify({ action: name, ok, outputs: rt.outputs, failure: rt.failure || undefined, summary: rt.summary }, null, 2)}\n`);
-  else if (rt.summary) io.stderr(`\n${rt.summary}\n`);
-  return ok ? 0 : 1;
+  if (args.json) io.stdout(`${JSON.stringify({ action: name, ok, outputs: outputsAsJson(spec, rt.outputs), failure: rt.failure || undefined, summary: rt.summary }, null, 2)}\n`);
+  else if (rt.summary) io.stdout(`${rt.summary}\n`);
+  return ok ? 0 : usage ? 2 : 1;
+}
+
+async function booleansFor(command: string | undefined): Promise<Set<string>> {
+  if (!command) return new Set();
+  if (COMMANDS[command]) return new Set(COMMANDS[command].booleans);
+  const action = actionNames().includes(command) ? await loadAction(command) : undefined;
+  return new Set(Object.entries(action?.spec.inputs ?? {}).filter(([, i]) => i.kind === 'boolean').map(([n]) => n));
 }
 
 export async function main(argv: string[], io: CliIO = defaultIO): Promise<number> {
   let args: ParsedArgs;
   try {
-    args = parseArgs(argv);
+    args = parseArgs(argv, await booleansFor(commandOf(argv)));
     if (!args.command || (args.command === 'help')) {
       io.stdout(`${GLOBAL_HELP}\n${(await Promise.all(actionNames().map(async (n) => `  ${n.padEnd(16)}${(await loadAction(n))!.spec.description}`))).join('\n')}\n`);
       return args.command || args.help ? 0 : 2;
     }
-    switch (args.command) {
-      case 'lint':
-        return await runActionCli('migrate', { ...args, flags: { mode: 'lint', dir: args.positional[0] ?? args.flags.dir ?? 'migrations', ...args.flags } }, io);
-      case 'validate': {
-        if (args.help) { io.stdout('slipway validate [--config slipway.yml]: checks slipway.yml against every action\'s inputs.\n'); return 0; }
-        const config = (await readConfig(args, io, true))!;
-        io.stdout(args.json ? `${JSON.stringify({ ok: true, environments: config.environments() })}\n` : `${config.path}: valid (${config.environments().join(', ')})\n`);
-        return 0;
-      }
-      case 'plan': {
-        const { plan } = await import('./plan.ts');
-        return await plan(args, io, (required) => readConfig(args, io, required));
-      }
-      case 'demo': {
-        const demo = new URL('./demo.ts', import.meta.url).pathname;
-        return spawnSync(process.execPath, [demo, ...argv.slice(1)], { stdio: 'inherit' }).status ?? 1;
-      }
-      default:
-        return await runActionCli(args.command, args, io);
+    const command = COMMANDS[args.command];
+    if (args.command === 'lint') return await runActionCli('migrate', { ...args, flags: { mode: 'lint', dir: args.positional[0] ?? args.flags.dir ?? 'migrations', ...args.flags } }, io);
+    if (args.command === 'demo') {
+      const demo = new URL('./demo.ts', import.meta.url).pathname;
+      return spawnSync(process.execPath, [demo, ...argv.slice(argv.indexOf('demo') + 1)], { stdio: 'inherit' }).status ?? 1;
     }
+    if (command?.load) return await (await command.load()).default(args, io);
+    return await runActionCli(args.command, args, io);
   } catch (err) {
-    const usage = err instanceof UsageError || err instanceof UserError;
-    io.stderr(`slipway: ${errorMessage(err)}\n`);
+    const usage = err instanceof UserError;
+    const text = inSlipwayWords(errorMessage(err));
+    io.stderr(`slipway: ${text.replace(/\n/g, '\n  ')}\n`);
     return usage ? 2 : 1;
   }
 }

@@ -47,6 +47,15 @@ export interface LoadedConfig {
   inputs(environment: string, action: string): Record<string, string>;
   window(environment: string): DeployWindow | undefined;
   environments(): string[];
+  /** Line and column of a key path in the file (for problems found after loading). */
+  at(path: (string | number)[]): { line?: number; col?: number };
+  /** Loaded with { collect: true }: the problems found (otherwise they are thrown). */
+  problems: ConfigError[];
+}
+
+export interface LoadOptions {
+  /** Return the problems with the file (on LoadedConfig.problems) instead of throwing them; YAML syntax errors still throw. */
+  collect?: boolean;
 }
 
 const SECRET_REF = /^\$\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/;
@@ -60,10 +69,56 @@ function literalCredential(text: string): boolean {
 }
 
 export class ConfigError extends UserError {
+  readonly file: string;
+  readonly line?: number;
+  readonly col?: number;
+  readonly key: string;
+  readonly detail: string;
   constructor(file: string, line: number | undefined, col: number | undefined, key: string, message: string) {
     super(`${file}${line ? `:${line}:${col ?? 1}` : ''}: ${key ? `${key}: ` : ''}${message}`);
     this.name = 'ConfigError';
+    this.file = file;
+    this.line = line;
+    this.col = line ? col ?? 1 : undefined;
+    this.key = key;
+    this.detail = message;
   }
+}
+
+/** Several problems in one file, each with its line and key: `slipway validate` lists them all. */
+export class ConfigProblems extends UserError {
+  readonly problems: ConfigError[];
+  constructor(problems: ConfigError[]) {
+    super(problems.map((p) => p.message).join('\n'));
+    this.name = 'ConfigProblems';
+    this.problems = problems;
+  }
+}
+
+/** Throws nothing for no problems, the problem itself for one, ConfigProblems for more. */
+export function throwProblems(problems: ConfigError[]): void {
+  if (problems.length === 1) throw problems[0]!;
+  if (problems.length > 1) throw new ConfigProblems(problems);
+}
+
+const NOUNS: Record<string, string> = { array: 'a list', string: 'text', object: 'a map', record: 'a map', number: 'a number', int: 'a whole number', boolean: 'true or false', null: 'nothing', undefined: 'nothing', nan: 'not a number' };
+const noun = (t: string) => NOUNS[t] ?? t;
+
+/**
+ * A schema library's wording (`(top): Invalid input: expected array, received string`) in
+ * Slipway's: `got text; expected a list`. Leaves any other text as it is.
+ */
+export function inSlipwayWords(message: string): string {
+  return message
+    .replace(/\(top\): /g, '')
+    .replace(/Invalid input: expected (\w+), received (\w+)/g, (_, e: string, r: string) => `got ${noun(r)}; expected ${noun(e)}`)
+    .replace(/Invalid option: expected one of ([^;]+)/g, (_, list: string) => `expected one of ${list.replace(/"/g, '').split('|').join(', ')}`)
+    .replace(/Unrecognized keys?: ([^;]+)/g, (_, keys: string) => `unknown key ${keys}`)
+    .replace(/Too small: expected (\w+) to have >=(\d+) (characters|items)/g, (_, t: string, n: string, what: string) => (n === '1' ? `expected ${what === 'items' ? 'at least one item' : 'a non-empty value'}` : `expected at least ${n} ${what}`))
+    .replace(/Too big: expected (\w+) to have <=(\d+) (characters|items)/g, (_, _t: string, n: string, what: string) => `expected at most ${n} ${what}`)
+    .replace(/Invalid input: expected ([^;]+)/g, (_, e: string) => `expected ${e}`)
+    .replace(/^Invalid input$/, 'not one of the accepted forms')
+    .replace(/Invalid URL/g, 'not a URL');
 }
 
 /**
@@ -102,7 +157,7 @@ function lazyPosition(doc: Document, lc: LineCounter, path: (string | number)[])
   return () => (at ??= position(doc, lc, path));
 }
 
-export async function loadConfigText(text: string, file: string, specs: Record<string, ActionSpec>): Promise<LoadedConfig> {
+export async function loadConfigText(text: string, file: string, specs: Record<string, ActionSpec>, opts: LoadOptions = {}): Promise<LoadedConfig> {
   const size = Buffer.byteLength(text, 'utf8');
   if (size > MAX_CONFIG_BYTES) throw new ConfigError(file, undefined, undefined, '', `is ${(size / (1 << 20)).toFixed(1)} MB; expected at most ${MAX_CONFIG_BYTES >> 20} MB (split it, or move long lists into the files the inputs point at)`);
   const lc = new LineCounter();
@@ -118,21 +173,28 @@ export async function loadConfigText(text: string, file: string, specs: Record<s
     throw new ConfigError(file, pos.line, pos.col, '', `YAML syntax error: map keys must be unique (${JSON.stringify(dup.key.slice(0, 80))} appears twice)`);
   }
   const raw = doc.toJS({ maxAliasCount: 100 });
+  // Every problem in the file is collected and reported at once (slipway validate lists them all).
+  const problems: ConfigError[] = [];
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const path = issue.path as (string | number)[];
-    const keys = (issue as { keys?: string[] }).keys;
-    const at = position(doc, lc, keys?.length ? [...path, keys[0]!] : path);
-    let message = issue.message;
-    if (keys?.length) {
-      const allowed = issue.path.length === 0 ? Object.keys(configSchema.shape) : issue.path.length === 2 && issue.path[0] === 'environments' ? Object.keys(environmentSchema.shape) : [];
-      const hint = suggest(keys[0]!, allowed);
-      message = `unknown key ${JSON.stringify(keys[0])}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : allowed.length ? ` (expected one of ${allowed.join(', ')})` : ''}`;
+    for (const issue of parsed.error.issues) {
+      const path = issue.path as (string | number)[];
+      for (const key of (issue as { keys?: string[] }).keys ?? [undefined]) {
+        const at = position(doc, lc, key !== undefined ? [...path, key] : path);
+        let message = inSlipwayWords(issue.message);
+        if (key !== undefined) {
+          const allowed = issue.path.length === 0 ? Object.keys(configSchema.shape) : issue.path.length === 2 && issue.path[0] === 'environments' ? Object.keys(environmentSchema.shape) : [];
+          const hint = suggest(key, allowed);
+          message = `unknown key ${JSON.stringify(key)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : allowed.length ? ` (expected one of ${allowed.join(', ')})` : ''}`;
+        }
+        problems.push(new ConfigError(file, at.line, at.col, formatPath(key !== undefined ? [...path, key] : path), message));
+      }
     }
-    throw new ConfigError(file, at.line, at.col, formatPath(keys?.length ? [...path, keys[0]!] : path), message);
   }
-  const config = parsed.data;
+  const isMapValue = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  // When the file's shape is wrong, the sections that are maps are still checked, so one run reports everything.
+  const config = (parsed.success ? parsed.data : { version: 1, ...(isMapValue(raw) ? raw : {}) }) as SlipwayConfig;
+  const environmentsRaw: Record<string, unknown> = isMapValue(config.environments) ? config.environments : {};
 
   // Every section key must be an input of its action, with a value that action accepts.
   const check = async (section: Record<string, unknown>, spec: ActionSpec, path: (string | number)[]) => {
@@ -143,47 +205,53 @@ export async function loadConfigText(text: string, file: string, specs: Record<s
       const input = spec.inputs[key];
       if (!input) {
         const hint = suggest(key, Object.keys(spec.inputs));
-        throw new ConfigError(file, at().line, at().col, where, `not an input of ${spec.name}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}`);
+        problems.push(new ConfigError(file, at().line, at().col, where, `not an input of ${spec.name}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}`));
+        continue;
       }
       const text = toInputString(value, input);
       const ref = SECRET_REF.exec(text.trim());
-      if (input.secret && !ref && text) throw new ConfigError(file, at().line, at().col, where, 'is a secret: write ${{ secrets.NAME }} and keep the value in a secret, not in this file');
-      if (!ref && literalCredential(text)) throw new ConfigError(file, at().line, at().col, where, 'contains a password or token (a credential in a URL: its user part, password or a token in its query): use ${{ secrets.NAME }} instead');
+      if (input.secret && !ref && text) { problems.push(new ConfigError(file, at().line, at().col, where, 'is a secret: write ${{ secrets.NAME }} and keep the value in a secret, not in this file')); continue; }
+      if (!ref && literalCredential(text)) { problems.push(new ConfigError(file, at().line, at().col, where, 'contains a password or token (a credential in a URL: its user part, password or a token in its query): use ${{ secrets.NAME }} instead')); continue; }
       if (ref) continue;
       try {
         await parseInputs({ ...spec, inputs: { [key]: { ...input, required: false } } }, () => text);
       } catch (err) {
-        throw new ConfigError(file, at().line, at().col, where, errorMessage(err).replace(/^Input '[^']+': /, ''));
+        problems.push(new ConfigError(file, at().line, at().col, where, inSlipwayWords(errorMessage(err).replace(/^Input '[^']+': /, ''))));
       }
     }
   };
-  for (const [envName, env] of Object.entries(config.environments)) {
-    if (env['database-url'] && !SECRET_REF.test(env['database-url'].trim())) {
+  for (const [envName, envValue] of Object.entries(environmentsRaw)) {
+    if (!isMapValue(envValue)) continue;
+    const env = envValue as z.output<typeof environmentSchema>;
+    if (typeof env['database-url'] === 'string' && env['database-url'] && !SECRET_REF.test(env['database-url'].trim())) {
       const dbAt = position(doc, lc, ['environments', envName, 'database-url']);
-      throw new ConfigError(file, dbAt.line, dbAt.col, `environments.${envName}.database-url`, 'is a secret: write ${{ secrets.NAME }}');
+      problems.push(new ConfigError(file, dbAt.line, dbAt.col, `environments.${envName}.database-url`, 'is a secret: write ${{ secrets.NAME }}'));
     }
-    if (env.url && !SECRET_REF.test(env.url.trim()) && literalCredential(env.url)) {
+    if (typeof env.url === 'string' && env.url && !SECRET_REF.test(env.url.trim()) && literalCredential(env.url)) {
       const urlAt = position(doc, lc, ['environments', envName, 'url']);
-      throw new ConfigError(file, urlAt.line, urlAt.col, `environments.${envName}.url`, 'contains a password or token (a credential in a URL: its user part, password or a token in its query): use ${{ secrets.NAME }} instead');
+      problems.push(new ConfigError(file, urlAt.line, urlAt.col, `environments.${envName}.url`, 'contains a password or token (a credential in a URL: its user part, password or a token in its query): use ${{ secrets.NAME }} instead'));
     }
     for (const [section, action] of Object.entries(SECTIONS)) {
       const values = env[section as SectionName];
-      if (!values) continue;
+      if (!isMapValue(values)) continue;
       const spec = specs[action];
       if (!spec) continue; // checked by whoever loads with that action's spec (slipway validate loads all)
       await check(values, spec, ['environments', envName, section]);
     }
   }
-  if (config.build && specs['build-and-tag']) await check(config.build, specs['build-and-tag'], ['build']);
+  if (isMapValue(config.build) && specs['build-and-tag']) await check(config.build, specs['build-and-tag'], ['build']);
+  if (!opts.collect) throwProblems(problems);
 
   return {
     path: file,
     config,
-    environments: () => Object.keys(config.environments),
+    environments: () => Object.keys(environmentsRaw),
     window: (e) => config.environments[e]?.window,
+    at: (path) => position(doc, lc, path),
+    problems,
     inputs(environment, action) {
       const env = config.environments[environment];
-      if (!env) {
+      if (!isMapValue(env)) {
         const hint = suggest(environment, Object.keys(config.environments));
         throw new UserError(`${file}: no environment ${JSON.stringify(environment)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}; it has ${Object.keys(config.environments).join(', ')}`);
       }
@@ -199,7 +267,7 @@ export async function loadConfigText(text: string, file: string, specs: Record<s
   };
 }
 
-export async function loadConfig(path: string, specs: Record<string, ActionSpec>): Promise<LoadedConfig> {
+export async function loadConfig(path: string, specs: Record<string, ActionSpec>, opts: LoadOptions = {}): Promise<LoadedConfig> {
   let text: string;
   try {
     // Checked before reading: a huge file must not be read into memory whole.
@@ -210,7 +278,7 @@ export async function loadConfig(path: string, specs: Record<string, ActionSpec>
     if (err instanceof ConfigError) throw err;
     throw new UserError(`config file not found: ${path}`);
   }
-  return loadConfigText(text, path, specs);
+  return loadConfigText(text, path, specs, opts);
 }
 
 /** Replaces `${{ secrets.NAME }}` with the environment variable NAME; fails naming the variable when unset. */

@@ -23,6 +23,7 @@ import { run as deployRun, post as deployPost, type DeployDeps } from '../deploy
 import { run as smokeRun } from '../smoke-test/run.ts';
 import { run as gateRun } from '../slo-gate/run.ts';
 import { run as notifyRun } from '../notify/run.ts';
+import { checkRelease } from './check.ts';
 
 export type ReleaseInputs = InputsOf<typeof spec>;
 
@@ -98,21 +99,14 @@ export async function run(inputs: ReleaseInputs, ctx: ActionContext, deps: Relea
   const plan = order.filter((s) => wanted.has(s) && hasSection(config, inputs, s));
   if (wanted.has('deploy') && !plan.includes('deploy')) throw new UserError(`slipway.yml: environment ${inputs.environment} has no deploy section`);
 
-  // Every stage's inputs, checked before anything happens.
-  const parsed: Partial<Record<Stage, unknown>> = {};
-  for (const s of plan) {
-    if (s === 'notify') continue; // the event is known only at the end; checked now with a placeholder
-    const raw = stageRaw(config, inputs, ctx, s);
-    try {
-      parsed[s] = await parseInputs(STAGE_ACTIONS[s].spec, (n) => raw[n], (v) => ctx.log.mask(v));
-    } catch (err) {
-      throw new UserError(`${s} (slipway.yml environments.${inputs.environment}): ${errorMessage(err)}`);
-    }
-  }
-  if (plan.includes('notify')) {
-    const raw: Record<string, string> = { ...stageRaw(config, inputs, ctx, 'notify'), event: 'started' };
-    await parseInputs(notifySpec, (n) => raw[n], (v) => ctx.log.mask(v)).catch((err) => { throw new UserError(`notify (slipway.yml environments.${inputs.environment}): ${errorMessage(err)}`); });
-  }
+  // Every stage's inputs and the checks between them, before anything happens: the same function
+  // as `slipway validate` (the notify event is known only at the end; checked now as "started").
+  const { problems, parsed } = await checkRelease(config, inputs.environment, plan, {
+    rawFor: (s) => stageRaw(config, inputs, ctx, s),
+    workspace: ctx.workspace,
+    onSecret: (v) => ctx.log.mask(v),
+  });
+  if (problems.length) throw new UserError(`${config.path} cannot be released to ${inputs.environment}; nothing was changed:\n${problems.map((p) => `  ${p.message}`).join('\n')}`);
 
   const records: StageRecord[] = [];
   const summaries: string[] = [];

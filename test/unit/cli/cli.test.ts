@@ -42,7 +42,7 @@ describe('slipway CLI', () => {
     const r = await cli(['smoke-test', '--url', url, '--checks', '[{path: /health, expect: {json: {status: ok}}}]', '--deadline=0', '--json']);
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(doc).toMatchObject({ action: 'smoke-test', ok: true, outputs: { passed: 'true', 'failed-count': '0' } });
+    expect(doc).toMatchObject({ action: 'smoke-test', ok: true, outputs: { passed: true, 'failed-count': 0 } });
     expect(doc.summary).toContain('Smoke test passed');
   });
   it('exits 1 when the action fails', async () => {
