@@ -154,7 +154,9 @@ export const spec = defineAction({
     'kubeconfig-data': f.string({ description: 'kubernetes target: the kubeconfig content (secret; written 0600 to RUNNER_TEMP and deleted after). Use instead of kubeconfig.', secret: true, expected: 'a kubeconfig (YAML)' }),
     container: f.string({ description: 'kubernetes target: the container whose image changes (default: the only one, or the one named like the Deployment).', pattern: K8S_NAME, expected: 'a container name' }),
     'progress-deadline': f.duration({ description: "kubernetes target: time the rollout may go without progress (set as the Deployment's progressDeadlineSeconds; default: the Deployment's own, 600s).", min: 1000, max: 24 * 3_600_000 }),
-    manifests: f.string({ description: 'kubernetes target, strategy rolling: a directory of manifests applied with the image substituted, then the Deployment is followed.' }),
+    manifests: f.string({ description: 'kubernetes target, strategy rolling: a directory of manifests applied server-side (field manager slipway) with the image substituted, then the Deployment is followed.' }),
+    'drain-delay': f.duration({ description: "kubernetes target: after the Service's endpoints stopped listing pods (blue/green switch, switch back), time for kube-proxy and ingress controllers to catch up before those pods are scaled down.", default: '5s', max: 600_000 }),
+    'runner-in-cluster': f.boolean({ description: 'kubernetes target: the runner is inside the cluster network (a self-hosted runner in a pod), so gates probe pod IPs directly. Default: gates reach pods through the API server (kubectl proxy), which works wherever kubectl does.', default: 'false' }),
   },
   outputs: {
     version: { description: 'The version the fleet runs after a successful deploy (the target version).' },

@@ -303,6 +303,8 @@ export function kubeOptions(i: DeployInputs, workspace: string, ctx: ActionConte
 }
 
 /** target: kubernetes — the deployer from kubernetes.ts; its own undo on failure and cancellation. */
+    drainDelayMs: i['drain-delay'],
+    runnerInCluster: i['runner-in-cluster'],
 async function runKubernetes(inputs: DeployInputs, ctx: ActionContext, deps: DeployDeps): Promise<ActionResult> {
   const o = kubeOptions(inputs, ctx.workspace, ctx, deps);
   let dir: string | undefined;
