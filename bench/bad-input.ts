@@ -1,15 +1,19 @@
 /**
  * The whole bad-input corpus (test/reliability/corpus.ts) through every built bundle: counts tried
- * and held per action, the cases that did not hold, and the wall time. Writes the table into
- * bench/results/reliability.md (between the BAD-INPUT markers) unless --no-write.
+ * and held per action, the cases that did not hold, and the wall time. Then the hostile review's
+ * scenarios (test/reliability/review.ts: secrets echoed back in every form, a query string before
+ * the API path, a backtracking regex, a slipway.yml of megabytes), one at a time. Writes both
+ * tables into bench/results/reliability.md (between the BAD-INPUT and REVIEW markers) unless
+ * --no-write; --no-review skips the scenarios.
  *
- *   node_modules/.bin/node bench/bad-input.ts [--parallel 4] [--per-input N] [action …]
+ *   node_modules/.bin/node bench/bad-input.ts [--parallel 4] [--per-input N] [--no-review] [action …]
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { ACTIONS, casesFor, fixtureDir, loadSpec, sample, type ActionName, type Case } from '../test/reliability/corpus.ts';
 import { describeCase, pool, runCase, type CaseResult } from '../test/reliability/harness.ts';
+import { runReview, type ReviewResult } from '../test/reliability/review.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -23,6 +27,7 @@ const opt = (name: string, def: number) => {
 const parallel = opt('--parallel', 4);
 const perInput = opt('--per-input', Infinity);
 const write = !args.includes('--no-write');
+const review = !args.includes('--no-review');
 const wanted = args.filter((a) => !a.startsWith('--')) as ActionName[];
 const actions = wanted.length ? wanted : [...ACTIONS];
 
@@ -86,10 +91,39 @@ const block = [
 ].join('\n');
 
 console.log(block);
+
+let reviewBlock: string | undefined;
+let reviewFailed = 0;
+if (review) {
+  const t = performance.now();
+  const results: ReviewResult[] = await runReview();
+  const secs = (performance.now() - t) / 1000;
+  reviewFailed = results.filter((r) => !r.held).length;
+  const rows = results.map((r) => `| ${r.finding} | ${r.name.replace(/\|/g, '\\|')} | ${r.held ? 'held' : `**did not hold**: ${r.problems.join('; ').replace(/\|/g, '\\|')}`} | ${(r.durationMs / 1000).toFixed(1)} s |`);
+  reviewBlock = [
+    '<!-- REVIEW:START -->',
+    `Command: the same; ${results.length} scenarios, one at a time, against a server on 127.0.0.1 that answers 500 with the request's URL and headers`,
+    `(or serves a body of 40 \`a\` and \`!\`). Each must end by itself with exit 1, no stack trace and no secret in any form (as given, percent-, form- or JSON-encoded, base64).`,
+    '',
+    '| Finding | Scenario | Result | Time |',
+    '|---|---|---|---|',
+    ...rows,
+    `| **total** | ${results.length} tried | ${results.length - reviewFailed} held | ${secs.toFixed(1)} s |`,
+    '<!-- REVIEW:END -->',
+  ].join('\n');
+  console.log(reviewBlock);
+  console.error(`hostile review: ${results.length - reviewFailed}/${results.length} held in ${secs.toFixed(1)} s`);
+}
+
 if (write) {
   const file = join(root, 'bench/results/reliability.md');
-  const old = existsSync(file) ? readFileSync(file, 'utf8') : '# Reliability\n\n## Bad input\n\n<!-- BAD-INPUT:START -->\n<!-- BAD-INPUT:END -->\n';
-  const next = old.includes('<!-- BAD-INPUT:START -->') ? old.replace(/<!-- BAD-INPUT:START -->[\s\S]*<!-- BAD-INPUT:END -->/, block) : `${old}\n${block}\n`;
-  writeFileSync(file, next);
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Reliability\n\n## Bad input\n\n<!-- BAD-INPUT:START -->\n<!-- BAD-INPUT:END -->\n';
+  text = text.includes('<!-- BAD-INPUT:START -->') ? text.replace(/<!-- BAD-INPUT:START -->[\s\S]*<!-- BAD-INPUT:END -->/, block) : `${text}\n${block}\n`;
+  if (reviewBlock) {
+    text = text.includes('<!-- REVIEW:START -->')
+      ? text.replace(/<!-- REVIEW:START -->[\s\S]*<!-- REVIEW:END -->/, reviewBlock)
+      : text.replace('<!-- BAD-INPUT:END -->', `<!-- BAD-INPUT:END -->\n\n## Hostile review (issue 18): the findings through the bundles\n\n${reviewBlock}`);
+  }
+  writeFileSync(file, text);
 }
-if (failures.length) process.exitCode = 1;
+if (failures.length || reviewFailed) process.exitCode = 1;

@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { leakForms } from '../test/helpers/runner.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const tmp = join(root, '.tmp');
@@ -40,7 +41,11 @@ const runs = existsSync(runsDir) ? readdirSync(runsDir) : [];
 const leaks: string[] = [];
 for (const f of runs) {
   const text = readFileSync(join(runsDir, f), 'utf8');
-  for (const s of secrets) if (text.includes(s)) leaks.push(`${f}: shows a secret of ${s.length} characters starting ${JSON.stringify(s.slice(0, 2))}`);
+  // Each secret in every form a leak may take (percent-, form- and JSON-encoded, base64).
+  for (const s of secrets) {
+    const form = leakForms(s).find((x) => text.includes(x));
+    if (form !== undefined) leaks.push(`${f}: shows a secret of ${s.length} characters starting ${JSON.stringify(s.slice(0, 2))}${form === s ? '' : ' (encoded)'}`);
+  }
 }
 console.log(`\nSecret scan: ${secrets.length} secret values searched in ${runs.length} recorded action runs: ${leaks.length} leaks`);
 if (leaks.length) {

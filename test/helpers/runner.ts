@@ -198,8 +198,19 @@ export function registerSecret(...values: string[]) {
   appendFileSync(join(dir, 'secrets.txt'), values.filter((v) => v.length >= 4).map((v) => `${JSON.stringify(v)}\n`).join(''));
 }
 
-/** Lines of a run that show a secret (the add-mask lines themselves excepted). */
+/**
+ * The forms of a secret a leak may take: as given, percent-encoded (upper- and lower-case hex),
+ * form-encoded, JSON-escaped, and base64 (what a Basic header or an encoder shows).
+ */
+export function leakForms(s: string): string[] {
+  const enc = encodeURIComponent(s);
+  const forms = [s, enc, enc.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()), new URLSearchParams({ x: s }).toString().slice(2), JSON.stringify(s).slice(1, -1)];
+  if (s.length >= 8) forms.push(Buffer.from(s).toString('base64').replace(/=+$/, ''));
+  return [...new Set(forms)];
+}
+
+/** The secrets a run shows in any of their forms (the add-mask lines themselves excepted). */
 export function findLeaks(r: BundleRun, secrets: string[]): string[] {
   const text = [r.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n'), r.stderr, r.summary, JSON.stringify(r.outputs)].join('\n');
-  return secrets.filter((s) => s.length >= 4 && text.includes(s));
+  return secrets.filter((s) => s.length >= 4 && leakForms(s).some((f) => text.includes(f)));
 }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { findLeaks, registerSecret, repoRoot, runBundle, type BundleRun } from '../helpers/runner.ts';
+import { findLeaks, leakForms, registerSecret, repoRoot, runBundle, type BundleRun } from '../helpers/runner.ts';
 import { runAction } from '../../src/runner/run-action.ts';
 import { defineAction, f } from '../../src/lib/fields.ts';
 import { stackTrace } from './harness.ts';
@@ -25,6 +25,15 @@ describe('the secret scan can fail', () => {
     expect(findLeaks({ ...empty, summary: `| url | https://u:${s}@x |` }, [s])).toEqual([s]);
     expect(findLeaks({ ...empty, outputs: { url: `https://u:${s}@x` } }, [s])).toEqual([s]);
     expect(findLeaks({ ...empty, stdout: 'abc' }, ['abc'])).toEqual([]); // shorter than 4: ignored
+  });
+
+  it('findLeaks (and the suite-wide scan, through leakForms) finds a secret in its encoded forms too', () => {
+    const s = 'Wh/SecretSig+1';
+    expect(findLeaks({ ...empty, stdout: 'echo: sig=Wh%2FSecretSig%2B1\n' }, [s])).toEqual([s]);
+    expect(findLeaks({ ...empty, stdout: 'echo: sig=Wh%2fSecretSig%2b1\n' }, [s])).toEqual([s]);
+    expect(findLeaks({ ...empty, summary: `Authorization: Basic ${b64(s)}` }, [s])).toEqual([s]);
+    expect(findLeaks({ ...empty, stdout: JSON.stringify({ q: 'a"b\\c-secret' }) }, ['a"b\\c-secret'])).toEqual(['a"b\\c-secret']);
+    expect(leakForms(s)).toEqual(expect.arrayContaining([s, 'Wh%2FSecretSig%2B1', b64(s).replace(/=+$/, '')]));
   });
 
   it('a real run that shows a value is recorded for the suite-wide scan (which would fail on it if it were a secret)', async () => {
