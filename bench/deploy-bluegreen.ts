@@ -62,7 +62,7 @@ function check(r: RolloutResult, what: string) {
 }
 
 const rows: string[][] = [];
-const fmtLoad = (l: LoadStats) => [String(l.ok + l.failed), `**${l.failed}**`, String(l.retried)];
+const fmtLoad = (l: LoadStats) => [String(l.ok + l.failed), `**${l.failed}**`, String(l.socketErrors)];
 try {
   let t = makeTarget(false);
   check(await rollout(t, 'v1', engine({ batches: parseBatches('100%') })), 'seed v1');
@@ -89,7 +89,7 @@ try {
   const add = (a: { ok: number; failed: number; retried: number }, l: LoadStats) => {
     a.ok += l.ok;
     a.failed += l.failed;
-    a.retried += l.retried;
+    a.retried += l.socketErrors;
   };
   for (let k = 0; k < ROUNDS; k++) {
     const v = `bg${k + 1}`;

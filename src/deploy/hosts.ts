@@ -27,6 +27,7 @@ import type { Reporter } from '../lib/report.ts';
 import type { DeployTarget, InstanceRef, Started } from './engine.ts';
 import type { BlueGreenTarget, Slot, SlotInfo } from './strategies.ts';
 import { NginxUpstream, localNginxHost, sshNginxHost } from './nginx.ts';
+import { HaproxyBackend, localHaproxyHost, sshHaproxyHost } from './haproxy.ts';
 import { SshClient, remoteCommand, shQuote, sshTargetName, type SshHost } from './ssh.ts';
 import { parseHolder, type LockPart } from './lock.ts';
 
@@ -67,6 +68,13 @@ export interface HostsTargetOptions {
     /** host:port of an instance in the upstream; template, default `{host}:{port}`. */
     addressTemplate?: string;
     settleMs?: number;
+  };
+  /** HAProxy in front instead of nginx: driven through its runtime API, no reloads (haproxy.ts). */
+  haproxy?: {
+    host: 'local' | SshHost;
+    socket: string;
+    backend: string;
+    stateFile?: string;
   };
   log: Reporter;
   exec?: Exec;
@@ -273,7 +281,8 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
   readonly strategy = 'in-place' as const;
   private readonly o: HostsTargetOptions;
   private readonly byId: Map<string, HostSpec>;
-  private readonly nginx?: NginxUpstream;
+  /** The load balancer: nginx (checked reloads) or HAProxy (runtime API). */
+  private readonly nginx?: NginxUpstream | HaproxyBackend;
   private readonly exec: Exec;
   private readonly versions = new Map<string, { current?: string; previous?: string }>();
   /** Live slot and idle slot state per host (read by instances()). */
@@ -298,6 +307,16 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
         servers: o.hosts.map((h) => ({ id: h.id, address: this.addressOf(h, 'blue') })),
         settleMs: n.settleMs,
       });
+    } else if (o.haproxy) {
+      const x = o.haproxy;
+      this.nginx = new HaproxyBackend({
+        host: x.host === 'local' ? localHaproxyHost() : sshHaproxyHost(o.ssh, x.host),
+        socket: x.socket,
+        backend: x.backend,
+        stateFile: x.stateFile,
+        servers: o.hosts.map((h) => ({ id: h.id, address: this.addressOf(h, 'blue') })),
+        drainTimeoutMs: o.drainTimeoutMs,
+      });
     }
   }
 
@@ -305,8 +324,8 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
   get hasBalancer(): boolean {
     return !!this.nginx;
   }
-  /** Reloads done by this target (benchmarks). */
-  get nginxUpstream(): NginxUpstream | undefined {
+  /** The load balancer (benchmarks count its reloads). */
+  get nginxUpstream(): NginxUpstream | HaproxyBackend | undefined {
     return this.nginx;
   }
 
@@ -416,7 +435,7 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
     if (this.nginx) await this.nginx.setDown(insts.map((i) => i.id), false, signal);
   }
   async setWeights(weights: Record<string, number> | undefined, signal: AbortSignal, apply: boolean): Promise<void> {
-    if (!this.nginx) throw new UserError('hosts: canary weights need nginx in front (the nginx-host input)');
+    if (!this.nginx) throw new UserError('hosts: canary weights need a load balancer in front (the nginx-host or haproxy-host input)');
     await this.nginx.setWeights(weights, signal, apply);
   }
 
@@ -509,7 +528,7 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
   }
   /** Records the live slots on the hosts, then moves the traffic in ONE nginx reload. */
   async switchTraffic(live: Record<string, Slot>, signal: AbortSignal): Promise<void> {
-    if (!this.nginx) throw new UserError('hosts: blue/green needs nginx in front (the nginx-host input)');
+    if (!this.nginx) throw new UserError('hosts: blue/green needs a load balancer in front (the nginx-host or haproxy-host input)');
     const before = new Map(this.o.hosts.map((h) => [h.id, this.live(h)]));
     const changed = this.o.hosts.filter((h) => live[h.id] && live[h.id] !== before.get(h.id));
     const record = (hs: HostSpec[], slotOf: (h: HostSpec) => Slot) =>

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineAction, f, type InputSpec } from '../../lib/fields.ts';
+import { defineAction, f, out, type InputSpec } from '../../lib/fields.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { parsePercent } from '../../lib/duration.ts';
 import { BATCHES_HELP, parseBatches, type BatchSize } from '../../deploy/batches.ts';
@@ -126,6 +126,10 @@ export const spec = defineAction({
     'nginx-upstream-file': f.string({ description: 'hosts target: the file Slipway writes the upstream block into (include it in the http {} of nginx.conf).', default: '/etc/nginx/conf.d/slipway-upstream.conf', pattern: /^\/\S*$/, expected: 'an absolute path' }),
     'nginx-upstream-name': f.string({ description: 'hosts target: name of the generated upstream.', default: 'app', pattern: /^[A-Za-z0-9_]+$/, expected: 'an nginx upstream name' }),
     'nginx-command': argvInput('hosts target: how nginx is called (argument list); -t and -s reload are appended.'),
+    'haproxy-host': f.string({ description: 'hosts target: where HAProxy runs, instead of nginx: "local" (this machine) or [user@]host[:port] over SSH (socat must be installed there). Driven through its runtime API: drain, undrain, canary weights and blue/green need no reload.', pattern: /^(local|(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9.[\]:-]+)$/, expected: 'local or [user@]host[:port]' }),
+    'haproxy-socket': f.string({ description: 'hosts target: HAProxy\'s admin socket (stats socket <path> level admin).', default: '/run/haproxy/admin.sock', pattern: /^\/\S*$/, expected: 'an absolute path' }),
+    'haproxy-backend': f.string({ description: 'hosts target: the HAProxy backend whose servers are the instances (each server named like its instance).', default: 'app', pattern: /^[A-Za-z0-9_.:-]+$/, expected: 'a backend name' }),
+    'haproxy-state-file': f.string({ description: 'hosts target: HAProxy\'s server-state-file; Slipway writes `show servers state` into it after each change, so a reload (load-server-state-from-file global) keeps the runtime state.', pattern: /^\/\S*$/, expected: 'an absolute path' }),
     instances: f.list({ description: 'command target: instance names.', item: /^[A-Za-z0-9._:@-]+$/, itemExpected: 'names' }),
     'drain-command': argvInput('command target: takes {instance} out of the load balancer.'),
     'undrain-command': argvInput('command target: puts {instance} back.'),
@@ -159,12 +163,12 @@ export const spec = defineAction({
     'runner-in-cluster': f.boolean({ description: 'kubernetes target: the runner is inside the cluster network (a self-hosted runner in a pod), so gates probe pod IPs directly. Default: gates reach pods through the API server (kubectl proxy), which works wherever kubectl does.', default: 'false' }),
   },
   outputs: {
-    version: { description: 'The version the fleet runs after a successful deploy (the target version).' },
-    'previous-version': { description: 'The version most instances ran before.' },
-    instances: { description: 'JSON map: instance → {version, status, readyMs}.' },
-    'rolled-back': { description: "'true' when a failure rolled the fleet back (or rollback mode ran), else 'false'." },
-    duration: { description: 'Seconds the rollout took.' },
-    strategy: { description: 'The strategy that ran: rolling, canary or blue-green.' },
-    revision: { description: 'kubernetes target: the Deployment revision after the step (empty for other targets).' },
+    version: out.text('The version the fleet runs after a successful deploy (the target version).', ['v2', '3f2a9c1d0e5b7a8c9d0e1f2a3b4c5d6e7f8a9b0c']),
+    'previous-version': out.text('The version most instances ran before.', ['v1', '0123456789abcdef0123456789abcdef01234567']),
+    instances: out.json('JSON map: instance → {version, status, readyMs}.', 'a JSON map of instances', z.record(z.string(), z.looseObject({ version: z.string().optional(), status: z.string() })), ['{"web1":{"version":"v2","status":"switched","readyMs":812}}']),
+    'rolled-back': out.boolean("'true' when a failure rolled the fleet back (or rollback mode ran), else 'false'."),
+    duration: out.number('Seconds the rollout took.', ['12.4']),
+    strategy: out.enum('The strategy that ran: rolling, canary or blue-green.', ['rolling', 'canary', 'blue-green']),
+    revision: out.text('kubernetes target: the Deployment revision after the step (empty for other targets).', ['7'], /^\d*$/, 'a revision number'),
   },
 });

@@ -84,12 +84,13 @@ export function checkInputs(i: DeployInputs, ctx?: Pick<ActionContext, 'workspac
   if (i.batches && i['max-unavailable']) throw new UserError("Inputs 'batches' and 'max-unavailable' both given: use one of them");
   if (i.strategy !== 'rolling') {
     if (i.target === 'command') throw new InputError('strategy', i.strategy, `rolling with target: command (${i.strategy} needs a load balancer Slipway controls: use target hosts with nginx-host, or kubernetes)`);
-    if (i.target === 'hosts' && !i['nginx-host']) throw new InputError('nginx-host', '', `local or [user@]host[:port]: strategy ${i.strategy} moves traffic through nginx`);
+    if (i.target === 'hosts' && !i['nginx-host'] && !i['haproxy-host']) throw new InputError('nginx-host', '', `local or [user@]host[:port] (or haproxy-host): strategy ${i.strategy} moves traffic through the load balancer`);
     if (i.strategy === 'blue-green' && i['systemd-unit']) throw new InputError('systemd-unit', i['systemd-unit'], 'no systemd unit with strategy blue-green (a unit runs one copy; give start-command so two copies can run side by side)');
     if (i.strategy === 'blue-green' && (i.batches || i['max-unavailable'])) throw new UserError(`Input '${i.batches ? 'batches' : 'max-unavailable'}' does not apply to strategy blue-green (the whole new set starts at once and traffic switches in one step)`);
     if (i.strategy === 'canary' && (i.batches || i['max-unavailable'])) throw new UserError(`Input '${i.batches ? 'batches' : 'max-unavailable'}' does not apply to strategy canary: canary-steps sets the steps`);
   }
   if (i.target === 'hosts') {
+    if (i['nginx-host'] && i['haproxy-host']) throw new UserError("Inputs 'nginx-host' and 'haproxy-host' both given: one load balancer drives the fleet; use one of them");
     if (!i.hosts?.length) throw new InputError('hosts', '', 'the hosts to deploy to (required with target: hosts)');
     if (!i['start-command'] && !i['systemd-unit']) throw new InputError('start-command', '', 'an argument list such as ["node", "server.js"] (or give systemd-unit) with target: hosts');
     if (!i['known-hosts'] && !i['host-key'] && !i['insecure-skip-host-key-check']) {
@@ -163,7 +164,15 @@ export function buildTarget(i: DeployInputs, ctx: ActionContext, deps: DeployDep
       throw new UserError(`Input 'nginx-host': ${errorMessage(err)}`);
     }
   }
-  const keyed = [...hosts, ...(nginxHost && nginxHost !== 'local' ? [nginxHost] : [])];
+  let haproxyHost: 'local' | SshHost | undefined;
+  if (i['haproxy-host']) {
+    try {
+      haproxyHost = i['haproxy-host'] === 'local' ? 'local' : parseHostEntry(i['haproxy-host'], { user: i['ssh-user'], port: i['ssh-port'] });
+    } catch (err) {
+      throw new UserError(`Input 'haproxy-host': ${errorMessage(err)}`);
+    }
+  }
+  const keyed = [...hosts, ...[nginxHost, haproxyHost].filter((x): x is SshHost => !!x && x !== 'local')];
   const knownHosts = i['insecure-skip-host-key-check'] && !i['known-hosts'] && !i['host-key'] ? undefined : buildKnownHosts(i['known-hosts'], i['host-key'], keyed);
   const dir = mkdtempSync(join(ctx.tempDir, 'slipway-ssh-'));
   let ssh: SshClient;
@@ -197,6 +206,7 @@ export function buildTarget(i: DeployInputs, ctx: ActionContext, deps: DeployDep
     keepReleases: i['keep-releases'],
     drainTimeoutMs: i['drain-timeout'],
     nginx: nginxHost ? { host: nginxHost, file: i['nginx-upstream-file'], name: i['nginx-upstream-name'], command: i['nginx-command'] ?? ['nginx'] } : undefined,
+    haproxy: haproxyHost ? { host: haproxyHost, socket: i['haproxy-socket'], backend: i['haproxy-backend'], stateFile: i['haproxy-state-file'] } : undefined,
     log: ctx.log,
     exec,
     tempDir: ctx.tempDir,
@@ -293,6 +303,8 @@ export function kubeOptions(i: DeployInputs, workspace: string, ctx: ActionConte
     manifests: i.manifests ? abs(i.manifests) : undefined,
     progressDeadlineMs: i['progress-deadline'],
     keepPreviousMs: i['keep-previous'],
+    drainDelayMs: i['drain-delay'],
+    runnerInCluster: i['runner-in-cluster'],
     version: i.version || undefined,
     commitSha: ctx?.github.sha || undefined,
     runUrl: ctx?.github.runUrl || undefined,
@@ -303,8 +315,6 @@ export function kubeOptions(i: DeployInputs, workspace: string, ctx: ActionConte
 }
 
 /** target: kubernetes — the deployer from kubernetes.ts; its own undo on failure and cancellation. */
-    drainDelayMs: i['drain-delay'],
-    runnerInCluster: i['runner-in-cluster'],
 async function runKubernetes(inputs: DeployInputs, ctx: ActionContext, deps: DeployDeps): Promise<ActionResult> {
   const o = kubeOptions(inputs, ctx.workspace, ctx, deps);
   let dir: string | undefined;

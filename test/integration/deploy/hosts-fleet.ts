@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { freePort, startNginx, startSshdFleet, type NginxServer, type SshdFleet } from '../../helpers/servers.ts';
+import { startHaproxy, type HaproxyServer } from './haproxy-server.ts';
 
 export const repoRoot = new URL('../../..', import.meta.url).pathname.replace(/\/$/, '');
 export const node24 = join(repoRoot, 'node_modules/.bin/node');
@@ -15,6 +16,10 @@ export const node24 = join(repoRoot, 'node_modules/.bin/node');
 export interface HostsFleet {
   ssh: SshdFleet;
   nginx?: NginxServer;
+  /** With `balancer: 'haproxy'`: HAProxy in front instead of nginx (servers named like the hosts). */
+  haproxy?: HaproxyServer;
+  /** The load balancer's URL (nginx or HAProxy). */
+  url: string;
   upstreamFile: string;
   /** Directory with server.js and node_modules (the artifact). */
   artifact: string;
@@ -35,7 +40,8 @@ function uidOf(user: string): { uid: number; gid: number } {
   return { uid, gid };
 }
 
-export async function startHostsFleet(n: number, opts: { nginx?: boolean } = {}): Promise<HostsFleet> {
+export async function startHostsFleet(n: number, opts: { nginx?: boolean; balancer?: 'nginx' | 'haproxy' | 'none' } = {}): Promise<HostsFleet> {
+  const balancer = opts.balancer ?? (opts.nginx === false ? 'none' : 'nginx');
   const ssh = await startSshdFleet(n);
   const dir = mkdtempSync(join(tmpdir(), 'slipway-hosts-'));
   chmodSync(dir, 0o755);
@@ -55,7 +61,9 @@ export async function startHostsFleet(n: number, opts: { nginx?: boolean } = {})
   const upstreamFile = join(dir, 'upstream.conf');
   writeFileSync(upstreamFile, `upstream app {\n${hosts.map((h) => `  server 127.0.0.1:${h.appPort};`).join('\n')}\n  keepalive 16;\n}\n`);
   let nginx: NginxServer | undefined;
-  if (opts.nginx !== false) {
+  let haproxy: HaproxyServer | undefined;
+  if (balancer === 'haproxy') haproxy = await startHaproxy(hosts.map((h) => ({ name: h.id, address: `127.0.0.1:${h.appPort}` })));
+  if (balancer === 'nginx') {
     nginx = await startNginx({
       workerProcesses: 2,
       config: ({ port }) =>
@@ -77,6 +85,8 @@ export async function startHostsFleet(n: number, opts: { nginx?: boolean } = {})
   return {
     ssh,
     nginx,
+    haproxy,
+    url: nginx?.url ?? haproxy?.url ?? '',
     upstreamFile,
     artifact,
     hosts,
@@ -103,6 +113,7 @@ export async function startHostsFleet(n: number, opts: { nginx?: boolean } = {})
         }
       }
       await nginx?.stop();
+      await haproxy?.stop();
       await ssh.stop();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -1,22 +1,25 @@
 /**
  * Client load through a load balancer for the strategy tests and the blue/green bench: requests
- * counted per version (the sample app's `x-app-version` header). A request whose connection was
- * closed under it (nginx's old workers close keepalive client connections at a reload, see
- * TESTING.md) is retried once and counted apart as `retried`; anything else that is not a 2xx,
- * or a second failure, is `failed`.
+ * counted per version (the sample app's `x-app-version` header). NO retries: like a client that
+ * never retries, every answer that is not a 2xx counts as failed (by status), and so does every
+ * socket error (a connection reset or closed under a request, a timeout) — `socketErrors`.
+ * `keepAlive: false` opens a fresh connection per request.
  */
 import http from 'node:http';
 import net from 'node:net';
 
 export interface LoadStats {
   ok: number;
+  /** Non-2xx answers plus socket errors. */
   failed: number;
-  retried: number;
+  /** Answers by status code ("200", "502", …). */
+  statuses: Record<string, number>;
+  socketErrors: number;
   byVersion: Record<string, number>;
   errors: string[];
 }
 
-const agentFor = (concurrency: number) => new http.Agent({ keepAlive: true, maxSockets: concurrency });
+const agentFor = (concurrency: number, keepAlive = true) => (keepAlive ? new http.Agent({ keepAlive: true, maxSockets: concurrency }) : false);
 
 function once(agent: http.Agent | false, url: URL, timeoutMs: number): Promise<{ status: number; version: string }> {
   return new Promise((resolve, reject) => {
@@ -30,22 +33,18 @@ function once(agent: http.Agent | false, url: URL, timeoutMs: number): Promise<{
   });
 }
 
-/** One request, retried once when the connection failed (not when an answer came). */
-async function request(agent: http.Agent, url: URL, s: LoadStats, timeoutMs = 5000): Promise<void> {
+/** One request, never retried. */
+async function request(agent: http.Agent | false, url: URL, s: LoadStats, timeoutMs = 5000): Promise<void> {
   let r: { status: number; version: string };
   try {
     r = await once(agent, url, timeoutMs);
-  } catch {
-    s.retried++;
-    try {
-      r = await once(false, url, timeoutMs); // a fresh connection, not another pooled one
-
-    } catch (err) {
-      s.failed++;
-      if (s.errors.length < 10) s.errors.push((err as Error).message);
-      return;
-    }
+  } catch (err) {
+    s.failed++;
+    s.socketErrors++;
+    if (s.errors.length < 10) s.errors.push((err as Error).message);
+    return;
   }
+  s.statuses[String(r.status)] = (s.statuses[String(r.status)] ?? 0) + 1;
   if (r.status >= 200 && r.status < 300) {
     s.ok++;
     s.byVersion[r.version] = (s.byVersion[r.version] ?? 0) + 1;
@@ -55,13 +54,13 @@ async function request(agent: http.Agent, url: URL, s: LoadStats, timeoutMs = 50
   }
 }
 
-const empty = (): LoadStats => ({ ok: 0, failed: 0, retried: 0, byVersion: {}, errors: [] });
+const empty = (): LoadStats => ({ ok: 0, failed: 0, statuses: {}, socketErrors: 0, byVersion: {}, errors: [] });
 
 /** Constant load (concurrency loops, each with a small pause) until stop(). */
-export function startLoad(base: string, o: { concurrency?: number; path?: string; pauseMs?: number } = {}) {
+export function startLoad(base: string, o: { concurrency?: number; path?: string; pauseMs?: number; keepAlive?: boolean } = {}) {
   const url = new URL(o.path ?? '/work', base);
   const c = o.concurrency ?? 4;
-  const agent = agentFor(c);
+  const agent = agentFor(c, o.keepAlive);
   const stats = empty();
   let running = true;
   const loops = Array.from({ length: c }, async () => {
@@ -72,20 +71,19 @@ export function startLoad(base: string, o: { concurrency?: number; path?: string
   });
   return {
     stats,
-    /** Counts since the last mark (a copy), and a new mark. */
     async stop(): Promise<LoadStats> {
       running = false;
       await Promise.all(loops);
-      agent.destroy();
+      if (agent) agent.destroy();
       return stats;
     },
   };
 }
 
 /** Sends n requests (concurrency c) and returns the counts per version. */
-export async function measure(base: string, n = 400, c = 8, path = '/work'): Promise<LoadStats> {
+export async function measure(base: string, n = 400, c = 8, path = '/work', keepAlive = true): Promise<LoadStats> {
   const url = new URL(path, base);
-  const agent = agentFor(c);
+  const agent = agentFor(c, keepAlive);
   const stats = empty();
   let sent = 0;
   await Promise.all(
@@ -96,8 +94,15 @@ export async function measure(base: string, n = 400, c = 8, path = '/work'): Pro
       }
     }),
   );
-  agent.destroy();
+  if (agent) agent.destroy();
   return stats;
+}
+
+/** One line for logs: `1234 requests: 1230 ok, 4 failed (HTTP 502: 3, socket errors: 1)`. */
+export function describeLoad(s: LoadStats): string {
+  const bad = Object.entries(s.statuses).filter(([k]) => !/^2/.test(k)).map(([k, n]) => `HTTP ${k}: ${n}`);
+  if (s.socketErrors) bad.push(`socket errors: ${s.socketErrors}`);
+  return `${s.ok + s.failed} requests: ${s.ok} ok, ${s.failed} failed${bad.length ? ` (${bad.join(', ')})` : ''}, by version ${JSON.stringify(s.byVersion)}`;
 }
 
 export function share(s: LoadStats, version: string): number {
