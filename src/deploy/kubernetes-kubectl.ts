@@ -157,7 +157,8 @@ export class Kubectl {
   /** The object, or undefined when the server says NotFound. */
   async find(kind: string, name: string, signal?: AbortSignal): Promise<KubeObject | undefined> {
     try {
-      return await this.json(['get', kind, name], { signal });
+      // Deployments with their managedFields: who owns what (a strategy Helm set is the user's).
+      return await this.json(['get', kind, name, ...(kind === 'deployment' ? ['--show-managed-fields'] : [])], { signal });
     } catch (err) {
       if (err instanceof KubectlError && err.reason === 'NotFound' && !/namespaces? "/.test(err.message)) return undefined;
       throw err;

@@ -483,12 +483,15 @@ class KubeRun {
    * `kubectl auth can-i` for every verb the rollout needs, before its first change: a missing
    * permission fails here, not half-way through.
    */
-  async canI(checks: [verb: string, resource: string][]): Promise<void> {
+  async canI(checks: [verb: string, resource: string][], withGate = false): Promise<void> {
     const denied: string[] = [];
+    // Gates through the API server need the pod and service proxies.
+    const all: [string, string][] = withGate && !this.o.runnerInCluster ? [...checks, ['get', 'pods/proxy'], ['get', 'services/proxy']] : checks;
     await Promise.all(
-      checks.map(async ([verb, resource]) => {
+      all.map(async ([verb, resource]) => {
+        const [res, sub] = resource.split('/');
         try {
-          await this.k.run(['auth', 'can-i', verb, resource], { signal: this.signal, retry: true });
+          await this.k.run(['auth', 'can-i', verb, res!, ...(sub ? [`--subresource=${sub}`] : [])], { signal: this.signal, retry: true });
         } catch (err) {
           if (err instanceof KubectlError && /^no\b/.test(err.result.stdout.trim())) denied.push(`${verb} ${resource}`);
           else if (!(err instanceof Cancelled)) this.warn(`could not check the permission to ${verb} ${resource}: ${errorMessage(err)}`);
@@ -746,6 +749,9 @@ class KubeRun {
         userChose = !!JSON.parse(last)?.spec?.strategy;
       } catch {}
     }
+    // A strategy another field manager set (Helm, a server-side apply) is the user's too.
+    const owners = ((d.metadata?.managedFields ?? []) as KubeObject[]).filter((m) => m.manager !== 'slipway' && m.manager !== 'kube-controller-manager' && JSON.stringify(m.fieldsV1 ?? {}).includes('"f:strategy"'));
+    if (owners.length) userChose = true;
     const st = d.spec?.strategy;
     const isDefault = st?.type === 'RollingUpdate' && st.rollingUpdate?.maxSurge === '25%' && st.rollingUpdate?.maxUnavailable === '25%';
     if (userChose || !isDefault) return undefined;
@@ -832,7 +838,7 @@ class KubeRun {
         return r;
       }
     }
-    await this.canI([['get', 'deployments'], ['patch', 'deployments'], ['list', 'replicasets'], ['list', 'pods'], ...(manifests ? ([['create', 'deployments']] as [string, string][]) : [])]);
+    await this.canI([['get', 'deployments'], ['patch', 'deployments'], ['list', 'replicasets'], ['list', 'pods'], ...(manifests ? ([['create', 'deployments']] as [string, string][]) : [])], !!gate);
     // Gated steps: the controller acts on the image change before any pause can land, so the
     // step's size is enforced by the strategy itself: maxUnavailable 0 and maxSurge = the pods
     // the step wants; the user's strategy comes back when the rollout ends.
@@ -1114,7 +1120,7 @@ class KubeRun {
       return { canary: n, stable: Math.max(1, r.replicas - n) };
     });
     const sizes = plan.map((p) => p.canary);
-    await this.canI([['get', 'deployments'], ['create', 'deployments'], ['patch', 'deployments'], ['delete', 'deployments'], ['list', 'pods'], ['list', 'replicasets'], ...(svc ? ([['list', 'endpointslices.discovery.k8s.io']] as [string, string][]) : [])]);
+    await this.canI([['get', 'deployments'], ['create', 'deployments'], ['patch', 'deployments'], ['delete', 'deployments'], ['list', 'pods'], ['list', 'replicasets'], ...(svc ? ([['list', 'endpointslices.discovery.k8s.io']] as [string, string][]) : [])], !!gate);
     const leftover = await this.k.find('deployment', canaryName, this.signal);
     if (leftover) {
       this.warn(`a leftover ${canaryName} from an earlier run was deleted first`);
@@ -1378,7 +1384,7 @@ class KubeRun {
     await this.canI([
       ['get', 'deployments'], ['create', 'deployments'], ['patch', 'deployments'], ['delete', 'deployments'],
       ['list', 'pods'], ['list', 'replicasets'], ['get', 'services'], ['patch', 'services'], ['list', 'endpointslices.discovery.k8s.io'],
-    ]);
+    ], !!gate);
     this.note(`Service ${svc.metadata.name} sends traffic to ${liveSlot.name} (${liveSlot.slot}); deploying ${req.image} to ${idle.name} (${idle.slot})`);
     const port = c.ports?.[0]?.containerPort as number | undefined;
     const bgStep: KubeStep = { step: 1, fraction: 1, target: r.replicas, available: 0, startedAt: Date.now(), outcome: 'running' };

@@ -349,6 +349,22 @@ fakeOnly('finding 11 and permissions: server-side apply; kubectl auth can-i firs
     expect(fake().cluster.get('deployments', ns, 'web').metadata.managedFields.map((m: any) => m.manager)).toContain('slipway');
   }, TIMEOUT);
 
+  it('a strategy another field manager (Helm) owns is kept, even when it equals the API default', async () => {
+    const ns = await seedApp(k, { replicas: 2, service: false });
+    await k.kubectl(['delete', 'deployment', 'web', '-n', ns]);
+    const manifest = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' }, spec: { replicas: 2, strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } }, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'app', image: IMAGES.v1 }] } } } };
+    await k.kubectl(['apply', '--server-side', '--field-manager=helm', '-n', ns, '-f', '-'], JSON.stringify(manifest));
+    // The fake records managers without field sets; a real server lists f:strategy for helm.
+    const d0 = fake().cluster.get('deployments', ns, 'web');
+    d0.metadata.managedFields = [{ manager: 'helm', operation: 'Apply', apiVersion: 'apps/v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:strategy': { 'f:rollingUpdate': { 'f:maxSurge': {}, 'f:maxUnavailable': {} } } } } }];
+    fake().cluster.update('deployments', ns, 'web', d0);
+    await waitFor(async () => (await k.json(['get', 'deployment', 'web', '-n', ns])).status?.availableReplicas === 2, 10_000);
+    const log = new MemoryReporter();
+    const r = await deployer(ns).rollout({ image: IMAGES.v2, log });
+    expect(r.status, log.text()).toBe('succeeded');
+    expect((await k.json(['get', 'deployment', 'web', '-n', ns])).spec.strategy.rollingUpdate).toEqual({ maxSurge: '25%', maxUnavailable: '25%' });
+  }, TIMEOUT);
+
   it('a missing permission is found by kubectl auth can-i before the first change', async () => {
     const ns = await seedApp(k, { replicas: 2 });
     fake().forbidden.push({ verb: 'patch', resource: 'deployments', namespace: ns });
