@@ -1,13 +1,326 @@
-/** Day-two commands: status, releases, rollback, lock, audit. */
+/**
+ * Day-two commands over the target an environment's `deploy` section describes (issue 19):
+ *   slipway status   --env E            what runs where: version, since when, ready, the lock holder
+ *   slipway releases --env E            the releases kept on every host (what rollback can go back to)
+ *   slipway rollback --env E [--to V]   the same executor, readiness, gate and lock as a deploy
+ *   slipway lock acquire|release|status --env E [--reason TEXT] [--ttl 1h]
+ *   slipway audit    --env E [--since 7d]
+ * Bad input (unknown environment, a version not kept, a lock held by someone else) is one line on
+ * stderr, before anything changes: exit 2 for usage, 1 for a failed operation.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
 import type { CliIO } from './main.ts';
-import type { ParsedArgs } from './args.ts';
-import { UsageError } from './args.ts';
+import { readConfig, requireEnv } from './main.ts';
+import { UsageError, type ParsedArgs } from './args.ts';
+import { parseInputs } from '../lib/fields.ts';
+import { errorMessage } from '../lib/errors.ts';
+import { parseDuration, formatDuration, DURATION_HELP } from '../lib/duration.ts';
+import { suggest } from '../lib/suggest.ts';
+import { resolveSecrets, inSlipwayWords } from '../config/load.ts';
+import { ConsoleRuntime } from '../runner/console.ts';
+import { deliver, makeContext } from '../runner/run-action.ts';
+import type { ActionContext } from '../runner/context.ts';
+import { spec as deploySpec } from '../actions/deploy-rolling/inputs.ts';
+import { buildTarget, run as deployRun, type DeployInputs } from '../actions/deploy-rolling/run.ts';
+import { parseHostEntry, checkVersionName } from '../deploy/hosts.ts';
+import { SshClient, buildKnownHosts, writePrivateKey } from '../deploy/ssh.ts';
+import { DeployLock, LockHeldError, describeHolder, newHolder, type LockHolder } from '../deploy/lock.ts';
+import { httpProbe } from '../deploy/engine.ts';
+import { appendAudit, readAudit, type AuditEntry, type AuditHost } from '../deploy/audit.ts';
+import { readHostState, type HostState } from '../deploy/status.ts';
 
-const todo = (name: string) => async (_args: ParsedArgs, _io: CliIO): Promise<number> => {
-  throw new UsageError(`${name}: not available yet`);
-};
-export const status = todo('status');
-export const releases = todo('releases');
-export const rollback = todo('rollback');
-export const lock = todo('lock');
-export const audit = todo('audit');
+interface Fleet {
+  env: string;
+  inputs: DeployInputs;
+  raw: Record<string, string>;
+  rt: ConsoleRuntime;
+  ctx: ActionContext;
+  hosts: AuditHost[];
+  ssh: SshClient;
+  actor: string;
+  run: string;
+  close(): Promise<void>;
+}
+
+function help(io: CliIO, text: string): number {
+  io.stdout(`${text}\n`);
+  return 0;
+}
+
+function allow(args: ParsedArgs, command: string, flags: string[]): void {
+  for (const f of Object.keys(args.flags)) {
+    if (!flags.includes(f)) {
+      const hint = suggest(f, flags);
+      throw new UsageError(`${command}: unknown flag --${f}${hint ? ` (did you mean --${hint}?)` : ''}; it takes --env NAME${flags.length ? `, ${flags.map((x) => `--${x}`).join(', ')}` : ''}`);
+    }
+  }
+}
+
+/** The hosts of the environment's deploy section, with an SSH client of their own (read-only work, audit lines). */
+async function openFleet(args: ParsedArgs, io: CliIO, command: string, over: Record<string, string> = {}): Promise<Fleet> {
+  const config = (await readConfig(args, io, true))!;
+  const env = requireEnv(args, config, command);
+  const rt = new ConsoleRuntime({}, { write: io.stderr });
+  const fromFile = config.inputs(env, 'deploy-rolling');
+  if (!Object.keys(fromFile).length) throw new UsageError(`${command}: environment ${env} in ${config.path} has no deploy section; expected one with the target to look at`);
+  const raw = { ...resolveSecrets(fromFile, io.env, (s) => rt.mask(s)), ...over };
+  let inputs: DeployInputs;
+  try {
+    inputs = await parseInputs(deploySpec, (n) => raw[n], (s) => rt.mask(s));
+  } catch (err) {
+    throw new UsageError(`${command}: environments.${env}.deploy: ${inSlipwayWords(errorMessage(err))}`);
+  }
+  if (inputs.target !== 'hosts') throw new UsageError(`${command}: environment ${env} deploys to target ${inputs.target}; this command works on target hosts for now (kubernetes: kubectl rollout history; command: your version-command)`);
+  const defaults = { user: inputs['ssh-user'], port: inputs['ssh-port'] };
+  const list = (inputs.hosts ?? []).map((h) => {
+    const o = h as { host: string; name?: string; 'deploy-root'?: string };
+    const ssh = parseHostEntry(o.host, defaults);
+    return { ...ssh, name: o.name, deployRoot: o['deploy-root'] ?? inputs['deploy-root'] };
+  });
+  if (!list.length) throw new UsageError(`${command}: environments.${env}.deploy.hosts: got nothing; expected the hosts to look at`);
+  const sameHost = new Set(list.map((h) => h.host)).size < list.length;
+  const hosts: AuditHost[] = list.map((h) => ({ ...h, id: h.name ?? (sameHost || h.port !== 22 ? `${h.host}:${h.port}` : h.host) }));
+  const dir = mkdtempSync(join(tmpdir(), 'slipway-cli-ssh-'));
+  let ssh: SshClient;
+  try {
+    const keyPath = inputs['ssh-key'] ? writePrivateKey(dir, inputs['ssh-key']) : undefined;
+    let knownHostsPath: string | undefined;
+    if (inputs['known-hosts'] || inputs['host-key']) {
+      knownHostsPath = join(dir, 'known_hosts');
+      writeFileSync(knownHostsPath, buildKnownHosts(inputs['known-hosts'], inputs['host-key'], hosts), { mode: 0o600 });
+    } else if (!inputs['insecure-skip-host-key-check']) {
+      throw new UsageError(`${command}: environments.${env}.deploy: host key verification is on: give host-key or known-hosts`);
+    }
+    ssh = new SshClient({ keyPath, knownHostsPath, insecure: inputs['insecure-skip-host-key-check'], env: io.env });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const actor = io.env.GITHUB_ACTOR || io.env.SLIPWAY_ACTOR || io.env.USER || userInfo().username || 'unknown';
+  const ctx = makeContext(rt, { ...io.env, GITHUB_WORKSPACE: io.cwd, GITHUB_ACTOR: actor }, new AbortController().signal);
+  const run = ctx.github.runUrl || `cli on ${hostname()}`;
+  return {
+    env, inputs, raw, rt, ctx, hosts, ssh, actor, run,
+    async close() {
+      await ssh.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function withFleet<T>(f: Fleet, work: (f: Fleet) => Promise<T>): Promise<T> {
+  try {
+    return await work(f);
+  } finally {
+    await f.close();
+  }
+}
+
+async function record(f: Fleet, e: Omit<AuditEntry, 'at' | 'actor' | 'run'>): Promise<void> {
+  const failed = await appendAudit(f.ssh, f.hosts, { at: new Date().toISOString(), actor: f.actor, run: f.run, ...e });
+  if (failed.length) f.rt.warning(`the audit log could not be written on ${failed.join('; ')}`);
+}
+
+const holderView = (h: LockHolder | undefined) => (h ? { actor: h.actor, run: h.runUrl, version: h.version, reason: h.reason, since: h.since, until: h.until } : null);
+
+export async function status(args: ParsedArgs, io: CliIO): Promise<number> {
+  if (args.help) return help(io, 'slipway status --env NAME [--json]\n  Per host: the release it runs (current), since when, the previous one, ready or not (the readiness path, as a deploy checks it), and the deploy lock holder.');
+  allow(args, 'status', []);
+  return withFleet(await openFleet(args, io, 'status'), async (f) => {
+    const states = await Promise.all(f.hosts.map((h) => readHostState(f.ssh, h)));
+    const built = buildTarget({ ...f.inputs, lock: false }, f.ctx, {});
+    let urls: Record<string, string> = {};
+    try {
+      urls = Object.fromEntries((await built.target.instances(AbortSignal.timeout(60_000))).map((i) => [i.id, i.url]));
+    } finally {
+      await built.target.close().catch(() => undefined);
+      built.cleanup();
+    }
+    const rows = await Promise.all(
+      states.map(async (s) => {
+        const url = urls[s.id];
+        const probe = url ? await httpProbe(`${url.replace(/\/$/, '')}${f.inputs['ready-path']}`, 2000, AbortSignal.timeout(10_000)) : undefined;
+        return { host: s.id, version: s.current ?? null, since: s.since ?? null, previous: s.previous ?? null, ready: probe?.ok ?? false, answer: probe?.answer ?? 'no URL', answers: probe?.version ?? null, lock: holderView(s.lock) };
+      }),
+    );
+    const versions = [...new Set(rows.map((r) => r.version ?? '(none)'))];
+    const lock = states.find((s) => s.lock)?.lock;
+    if (args.json) {
+      io.stdout(`${JSON.stringify({ environment: f.env, versions, lock: holderView(lock), hosts: rows }, null, 2)}\n`);
+    } else {
+      io.stdout(`${f.env}: ${versions.length === 1 ? `every host runs ${versions[0]}` : `MIXED: ${versions.join(', ')}`}${lock ? `; LOCKED by ${describeHolder(lock)}` : '; not locked'}\n`);
+      const table = [['HOST', 'VERSION', 'SINCE', 'PREVIOUS', 'READY'], ...rows.map((r) => [r.host, r.version ?? '(none)', r.since ?? '', r.previous ?? '', r.ready ? `yes${r.answers ? ` (answers ${r.answers})` : ''}` : `NO: ${r.answer}`])];
+      io.stdout(formatTable(table));
+    }
+    return rows.every((r) => r.ready) && versions.length === 1 ? 0 : 1;
+  });
+}
+
+function formatTable(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  return rows.map((r) => r.map((x, c) => (c === r.length - 1 ? x : x.padEnd(widths[c]!))).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+/** The releases kept on every host (a rollback target must be on all of them). */
+function keptEverywhere(states: HostState[]): string[] {
+  const first = states[0]?.releases ?? [];
+  return first.filter((r) => states.every((s) => s.releases.includes(r)));
+}
+
+export async function releases(args: ParsedArgs, io: CliIO): Promise<number> {
+  if (args.help) return help(io, 'slipway releases --env NAME [--json]\n  The releases kept on the hosts (keep-releases), oldest first: what slipway rollback --to can go back to.');
+  allow(args, 'releases', []);
+  return withFleet(await openFleet(args, io, 'releases'), async (f) => {
+    const states = await Promise.all(f.hosts.map((h) => readHostState(f.ssh, h)));
+    const kept = keptEverywhere(states);
+    const current = states[0]?.current;
+    const previous = states[0]?.previous;
+    const list = kept.map((v) => ({ version: v, current: states.every((s) => s.current === v), previous: states.every((s) => s.previous === v) }));
+    const partial = [...new Set(states.flatMap((s) => s.releases))].filter((r) => !kept.includes(r)).map((r) => ({ version: r, on: states.filter((s) => s.releases.includes(r)).map((s) => s.id) }));
+    if (args.json) io.stdout(`${JSON.stringify({ environment: f.env, releases: list, partial }, null, 2)}\n`);
+    else {
+      io.stdout(`${f.env}: ${kept.length} release(s) kept on every host (oldest first)\n`);
+      for (const r of list) io.stdout(`  ${r.version}${r.current ? '  ← current' : ''}${r.previous ? '  ← previous (slipway rollback goes here by default)' : ''}\n`);
+      for (const p of partial) io.stdout(`  ${p.version}  (only on ${p.on.join(', ')}: not a rollback target)\n`);
+      if (!current && !previous && !kept.length) io.stdout('  (none: nothing was deployed here yet)\n');
+    }
+    return 0;
+  });
+}
+
+export async function rollback(args: ParsedArgs, io: CliIO): Promise<number> {
+  if (args.help) return help(io, 'slipway rollback --env NAME [--to VERSION] [--reason TEXT] [--json]\n  Puts every host back on a release it keeps (default: the previous one), with the same executor, readiness checks, gate and deploy lock as a deploy. See slipway releases for what is kept.');
+  allow(args, 'rollback', ['to', 'reason']);
+  const to = args.flags.to;
+  if (to !== undefined) {
+    try {
+      checkVersionName(to, '--to');
+    } catch {
+      throw new UsageError(`rollback: --to: got ${JSON.stringify(to)}; expected a release name of letters, digits, '.', '_', '+', '-' (see slipway releases)`);
+    }
+  }
+  const over: Record<string, string> = to ? { version: to, rollback: 'false' } : { rollback: 'true' };
+  over['lock-reason'] = args.flags.reason ?? (to ? `rollback to ${to}` : 'rollback');
+  return withFleet(await openFleet(args, io, 'rollback', over), async (f) => {
+    const states = await Promise.all(f.hosts.map((h) => readHostState(f.ssh, h)));
+    const from = states[0]?.current;
+    if (to) {
+      const kept = keptEverywhere(states);
+      if (!kept.includes(to)) {
+        const missing = states.filter((s) => !s.releases.includes(to)).map((s) => s.id);
+        io.stderr(`slipway: rollback: --to ${JSON.stringify(to)} is not kept on ${missing.join(', ')}; expected one of the releases kept on every host: ${kept.join(', ') || '(none)'}; nothing was changed\n`);
+        return 1;
+      }
+    } else if (states.some((s) => !s.previous)) {
+      io.stderr(`slipway: rollback: no previous release is kept on ${states.filter((s) => !s.previous).map((s) => s.id).join(', ')}; give --to VERSION (see slipway releases --env ${f.env}); nothing was changed\n`);
+      return 1;
+    }
+    const target = to ?? states[0]!.previous!;
+    f.rt.info(`rollback ${f.env}: ${from ?? '(none)'} → ${target} on ${f.hosts.map((h) => h.id).join(', ')}`);
+    const result = await deployRun(f.inputs, f.ctx, {}).catch((err) => ({ outputs: {}, failure: errorMessage(err), summary: undefined }));
+    const ok = deliver(deploySpec, f.rt, result);
+    const held = /deploy lock .* is held by/.test(result.failure ?? '');
+    if (!held) await record(f, { action: 'rollback', version: target, from, reason: args.flags.reason, outcome: ok ? 'succeeded' : `failed: ${result.failure ?? ''}` });
+    if (args.json) io.stdout(`${JSON.stringify({ environment: f.env, ok, from: from ?? null, to: target, failure: f.rt.failure || undefined }, null, 2)}\n`);
+    else if (result.summary) io.stdout(`${f.rt.summary}\n`);
+    return ok ? 0 : 1;
+  });
+}
+
+export async function lock(args: ParsedArgs, io: CliIO): Promise<number> {
+  const usage = 'slipway lock acquire|release|status --env NAME [--reason TEXT] [--ttl 1h] [--json]\n  The deploy lock every deploy takes (<deploy-root>/.slipway-lock on every host). While you hold it, deploys and rollbacks fail naming you.';
+  if (args.help) return help(io, usage);
+  const sub = args.positional[0];
+  if (!sub || !['acquire', 'release', 'status'].includes(sub)) throw new UsageError(`lock: got ${sub ? JSON.stringify(sub) : 'no subcommand'}; expected acquire, release or status`);
+  allow(args, `lock ${sub}`, sub === 'acquire' ? ['reason', 'ttl'] : []);
+  let ttlMs = 3_600_000;
+  if (args.flags.ttl !== undefined) {
+    try {
+      ttlMs = parseDuration(args.flags.ttl);
+    } catch {
+      throw new UsageError(`lock acquire: --ttl: got ${JSON.stringify(args.flags.ttl)}; expected ${DURATION_HELP}`);
+    }
+    if (ttlMs < 1000 || ttlMs > 30 * 86_400_000) throw new UsageError(`lock acquire: --ttl: got ${JSON.stringify(args.flags.ttl)}; expected between 1s and 30d`);
+  }
+  return withFleet(await openFleet(args, io, `lock ${sub}`, { version: 'lock' }), async (f) => {
+    if (sub === 'status') {
+      const states = await Promise.all(f.hosts.map((h) => readHostState(f.ssh, h)));
+      const rows = states.map((s) => ({ host: s.id, holder: holderView(s.lock) }));
+      if (args.json) io.stdout(`${JSON.stringify({ environment: f.env, locked: rows.some((r) => r.holder), hosts: rows }, null, 2)}\n`);
+      else for (const s of states) io.stdout(`${s.id}: ${s.lock ? `held by ${describeHolder(s.lock)}` : s.lockRaw ? `held by ${describeHolder(undefined, s.lockRaw)}` : 'free'}\n`);
+      return 0;
+    }
+    const built = buildTarget({ ...f.inputs, lock: true }, f.ctx, {});
+    try {
+      const deployLock = new DeployLock(built.target.lockParts?.() ?? []);
+      if (sub === 'acquire') {
+        const holder = newHolder({ actor: f.actor, runUrl: f.run, version: 'manual lock', reason: args.flags.reason ?? `locked by ${f.actor}`, ttlMs });
+        try {
+          await deployLock.acquire(holder, { waitMs: 0, log: f.rt, signal: AbortSignal.timeout(120_000) });
+        } catch (err) {
+          if (err instanceof LockHeldError) {
+            io.stderr(`slipway: lock acquire: ${errorMessage(err).replace('(give lock-wait to wait for it)', '(slipway lock status shows it; it expires at its until time)')}\n`);
+            return 1;
+          }
+          throw err;
+        }
+        await record(f, { action: 'lock', reason: holder.reason, outcome: `held until ${holder.until}` });
+        if (args.json) io.stdout(`${JSON.stringify({ environment: f.env, locked: true, holder: holderView(holder) }, null, 2)}\n`);
+        else io.stdout(`${f.env}: locked by ${describeHolder(holder)} (for ${formatDuration(ttlMs)}); slipway lock release --env ${f.env} gives it back\n`);
+        return 0;
+      }
+      // release: gives back the lock whoever holds it (a person's command, like kamal lock release), naming the holder.
+      const states = await Promise.all(f.hosts.map((h) => readHostState(f.ssh, h)));
+      const holders = [...new Map(states.filter((s) => s.lock).map((s) => [s.lock!.token, s.lock!])).values()];
+      if (!holders.length) {
+        if (args.json) io.stdout(`${JSON.stringify({ environment: f.env, released: false, reason: 'not locked' })}\n`);
+        else io.stdout(`${f.env}: not locked; nothing to release\n`);
+        return 0;
+      }
+      for (const h of holders) await deployLock.release(h.token);
+      for (const h of holders) await record(f, { action: 'unlock', reason: h.reason, outcome: `released the lock held by ${h.actor} since ${h.since}` });
+      if (args.json) io.stdout(`${JSON.stringify({ environment: f.env, released: true, holders: holders.map(holderView) }, null, 2)}\n`);
+      else io.stdout(`${f.env}: released the lock held by ${holders.map((h) => describeHolder(h)).join('; ')}\n`);
+      return 0;
+    } finally {
+      await built.target.close().catch(() => undefined);
+      built.cleanup();
+    }
+  });
+}
+
+export async function auditCommand(args: ParsedArgs, io: CliIO): Promise<number> {
+  if (args.help) return help(io, 'slipway audit --env NAME [--since 7d] [--json]\n  Who deployed, rolled back, locked and unlocked, when, from which run, and the outcome (<deploy-root>/audit.log on each host).');
+  allow(args, 'audit', ['since']);
+  let sinceMs = Date.now() - 7 * 86_400_000;
+  if (args.flags.since !== undefined) {
+    const t = args.flags.since;
+    if (/^\d{4}-\d\d-\d\d/.test(t) && !Number.isNaN(Date.parse(t))) sinceMs = Date.parse(t);
+    else {
+      try {
+        sinceMs = Date.now() - parseDuration(t);
+      } catch {
+        throw new UsageError(`audit: --since: got ${JSON.stringify(t)}; expected ${DURATION_HELP}, or a date such as 2026-12-01`);
+      }
+    }
+  }
+  return withFleet(await openFleet(args, io, 'audit', { version: 'audit' }), async (f) => {
+    const { entries, skipped } = await readAudit(f.ssh, f.hosts, sinceMs);
+    if (skipped) f.rt.warning(`${skipped} line(s) of the audit logs are not audit entries and were skipped`);
+    if (args.json) {
+      io.stdout(`${JSON.stringify({ environment: f.env, since: new Date(sinceMs).toISOString(), entries }, null, 2)}\n`);
+      return 0;
+    }
+    if (!entries.length) {
+      io.stdout(`${f.env}: nothing in the audit log since ${new Date(sinceMs).toISOString()}\n`);
+      return 0;
+    }
+    const all = f.hosts.length;
+    io.stdout(formatTable([['TIME', 'ACTOR', 'ACTION', 'VERSION', 'OUTCOME', 'HOSTS', 'RUN'], ...entries.map((e) => [e.at.replace(/\.\d+Z$/, 'Z'), e.actor, e.action, e.version ? `${e.from ? `${e.from} → ` : ''}${e.version}` : e.reason ?? '', e.outcome.length > 60 ? `${e.outcome.slice(0, 57)}...` : e.outcome, e.hosts.length === all ? 'all' : e.hosts.join(','), e.run])]));
+    return 0;
+  });
+}
+
+export { auditCommand as audit };
