@@ -15,7 +15,7 @@ const TITLES: Record<KubeRolloutResult['status'], string> = {
 const STRATEGY: Record<KubeRolloutResult['strategy'], string> = { rolling: 'Rolling deploy', canary: 'Canary deploy', 'blue-green': 'Blue/green deploy' };
 
 export function kubeHeadline(r: KubeRolloutResult): string {
-  if (r.mode === 'rollback') return `${r.strategy === 'blue-green' ? 'Blue/green switch back' : 'Rollback (rollout undo)'} of Deployment ${r.namespace}/${r.deployment} to ${r.version}: ${r.status === 'succeeded' ? '✅ done' : TITLES[r.status]}`;
+  if (r.mode === 'rollback') return `${r.strategy === 'blue-green' ? 'Blue/green switch back' : 'Rollback (to the last good pod template)'} of Deployment ${r.namespace}/${r.deployment} to ${r.version}: ${r.status === 'succeeded' ? '✅ done' : TITLES[r.status]}`;
   return `${STRATEGY[r.strategy]} of ${r.version} to Deployment ${r.namespace}/${r.deployment}: ${TITLES[r.status]}`;
 }
 

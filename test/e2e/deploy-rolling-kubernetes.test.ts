@@ -1,7 +1,7 @@
 /**
  * deploy-rolling with target: kubernetes, through its bundle as the runner runs it, with kubectl
  * against the fake API server (test/helpers/fake-kube; a real cluster with SLIPWAY_KUBE_REAL=1):
- * a rolling deploy that completes, one that never gets ready (rollout undo), canary sizing seen
+ * a rolling deploy that completes, one that never gets ready (undone in one patch), canary sizing seen
  * from inside the gate, blue/green and its switch back (rollback: true), kubeconfig-data as a
  * secret, and bad combinations that fail before anything runs.
  */
@@ -55,13 +55,13 @@ describe('deploy-rolling target: kubernetes (bundle + kubectl)', () => {
     expect(image(d)).toBe(IMAGES.v2);
     expect(d.metadata.annotations['kubernetes.io/change-cause']).toBe(`slipway: ${IMAGES.v2} (commit 0123456789abcdef0123456789abcdef01234567, run https://github.com/acme/shop/actions/runs/4242)`);
 
-    // rollback: true → rollout undo to revision 1.
+    // rollback: true → back to the last good pod template (3.9).
     const back = await deploy(ns, { rollback: 'true' });
     expect(back.errors).toEqual([]);
     expect(back.code).toBe(0);
     expect(back.outputs.version).toBe('3.9');
     expect(back.outputs['rolled-back']).toBe('true');
-    expect(back.summary).toContain(`Rollback (rollout undo) of Deployment ${ns}/web to 3.9: ✅ done`);
+    expect(back.summary).toContain(`Rollback (to the last good pod template) of Deployment ${ns}/web to 3.9: ✅ done`);
     expect(image(await k.json(['get', 'deployment', 'web', '-n', ns]))).toBe(IMAGES.v1);
   }, TIMEOUT);
 
@@ -78,7 +78,7 @@ describe('deploy-rolling target: kubernetes (bundle + kubectl)', () => {
     expect(r.outputs['rolled-back']).toBe('true');
     expect(r.outputs.version).toBe('3.9');
     expect(r.summary).toContain('↩️ failed and rolled back');
-    expect(r.summary).toContain('rollout undo');
+    expect(r.summary).toContain('back to its previous pod template');
     expect(image(await k.json(['get', 'deployment', 'web', '-n', ns]))).toBe(IMAGES.v1);
     if (data) expect(r.masks).toContain(data.trim().split('\n')[0]);
   }, TIMEOUT);

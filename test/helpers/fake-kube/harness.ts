@@ -76,7 +76,7 @@ export async function kubeEnv(): Promise<KubeEnv> {
 let counter = 0;
 
 /** A fresh namespace with a Deployment `web` (container `app`) and a Service `web`, all ready. */
-export async function seedApp(k: KubeEnv, o: { replicas: number; image?: string; strategy?: unknown; versionLabel?: string; service?: boolean; slot?: boolean }): Promise<string> {
+export async function seedApp(k: KubeEnv, o: { replicas: number; image?: string; strategy?: unknown; versionLabel?: string; service?: boolean; slot?: boolean; grace?: number }): Promise<string> {
   const ns = `t${process.pid % 10000}-${Date.now() % 100000}-${counter++}`;
   await k.kubectl(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }));
   // slot: as a blue/green rollout leaves it (pods labelled slipway.dev/slot=blue, selected by the Service).
@@ -90,7 +90,7 @@ export async function seedApp(k: KubeEnv, o: { replicas: number; image?: string;
         replicas: o.replicas,
         selector: { matchLabels: { app: 'web' } },
         ...(o.strategy ? { strategy: o.strategy } : {}),
-        template: { metadata: { labels }, spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'app', image: o.image ?? IMAGES.v1, ports: [{ containerPort: 8080 }] }] } },
+        template: { metadata: { labels }, spec: { terminationGracePeriodSeconds: o.grace ?? 0, containers: [{ name: 'app', image: o.image ?? IMAGES.v1, ports: [{ containerPort: 8080 }] }] } },
       },
     },
   ];

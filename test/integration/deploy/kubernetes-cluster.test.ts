@@ -193,6 +193,27 @@ fakeOnly('finding 3: gates reach the app from outside the cluster network; only 
     }
   }, TIMEOUT);
 
+  it('pods terminating for their grace period (still listed by the API) are not gate instances', async () => {
+    const ns = await seedApp(k, { replicas: 4, grace: 5 });
+    let terminatingSeen = 0;
+    const listed: string[] = [];
+    const gate: GateFn = async (ctx) => {
+      const pods = (await k.json(['get', 'pods', '-n', ns])).items;
+      terminatingSeen = Math.max(terminatingSeen, pods.filter((p: any) => p.metadata.deletionTimestamp).length);
+      for (const inst of [...ctx.newInstances, ...ctx.oldInstances]) {
+        const p = pods.find((x: any) => x.metadata.name === inst.id);
+        if (!p || p.metadata.deletionTimestamp || !p.status.conditions.some((c: any) => c.type === 'Ready' && c.status === 'True')) listed.push(inst.id);
+      }
+      return { pass: true, reason: 'ok' };
+    };
+    const restore = slowPods(k, 1000);
+    const log = new MemoryReporter();
+    const r = await deployer(ns, { runnerInCluster: true, progressDeadlineMs: 15_000 }).rollout({ image: IMAGES.v2, steps: [0.25, 0.5, 0.75, 1], gate, log }).finally(restore);
+    expect(r.status, log.text()).toBe('succeeded');
+    expect(terminatingSeen).toBeGreaterThan(0);
+    expect(listed).toEqual([]);
+  }, TIMEOUT);
+
   it('pod IPs only when the runner says it is in the cluster network', async () => {
     const ns = await seedApp(k, { replicas: 2 });
     let urls: string[] = [];
