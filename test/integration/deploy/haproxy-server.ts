@@ -5,7 +5,7 @@
  * (its pid does not change), stopped by PID.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findBinary, freePort, stopProcess, tcpAnswers } from '../../helpers/servers.ts';
@@ -31,7 +31,8 @@ export function haproxyAvailable(): boolean {
 export function haproxyConfig(o: { dir: string; port: number; servers: { name: string; address: string }[]; backend?: string }): string {
   return [
     'global',
-    `  stats socket ${o.dir}/admin.sock mode 600 level admin`,
+    // 666: the tests also reach it over SSH as the unprivileged deploy user (production: mode 660 + a group).
+    `  stats socket ${o.dir}/admin.sock mode 666 level admin`,
     `  server-state-file ${o.dir}/server-state`,
     '  maxconn 4096',
     'defaults',
@@ -59,6 +60,7 @@ export async function startHaproxy(servers: { name: string; address: string }[],
   const bin = findBinary('haproxy');
   if (!bin) throw new Error('haproxy is not installed (apt-get install haproxy)');
   const dir = mkdtempSync(join(tmpdir(), 'slipway-haproxy-'));
+  chmodSync(dir, 0o755); // the socket is reached over SSH as the deploy user too
   const port = await freePort();
   const config = join(dir, 'haproxy.cfg');
   writeFileSync(config, haproxyConfig({ dir, port, servers, backend: o.backend }));

@@ -136,6 +136,18 @@ describe.skipIf(!ok)('hosts behind HAProxy (runtime API, no reloads), under keep
     }
   }, 180_000);
 
+  it('over SSH (socat on the HAProxy host): a rolling deploy, no request lost', async () => {
+    const sshHost = `${fleet.ssh.user}@127.0.0.1:${fleet.hosts[0]!.port}`;
+    const stateFile = join(fleet.hosts[0]!.deployRoot, 'haproxy-state');
+    const r = await underLoad('rolling over SSH v3→v5', () => go({ version: 'v5', 'haproxy-host': sshHost, 'haproxy-state-file': stateFile }));
+    expect(r.failure, r.failure).toBeUndefined();
+    expect(fleet.currentVersions()).toEqual(['v5', 'v5', 'v5', 'v5']);
+    expect(readFileSync(stateFile, 'utf8')).toMatch(/^1\n# be_id/);
+    const bad = await go({ version: 'v6', 'haproxy-host': sshHost, 'haproxy-socket': '/nonexistent/admin.sock' });
+    expect(bad.failure).toMatch(/prepare failed, nothing was switched: HAProxy on deploy@127\.0\.0\.1:\d+ \(socket \/nonexistent\/admin\.sock, backend app\): .*the socket \/nonexistent\/admin\.sock does not exist/);
+    expect(fleet.currentVersions()).toEqual(['v5', 'v5', 'v5', 'v5']);
+  }, 120_000);
+
   it('the runtime state survives a reload (server-state-file)', async () => {
     const b = new HaproxyBackend({ host: localHaproxyHost(), socket: fleet.haproxy!.socket, backend: 'app', stateFile: fleet.haproxy!.stateFile, servers: fleet.hosts.map((h) => ({ id: h.id, address: `127.0.0.1:${h.appPort}` })) });
     await b.adopt();
