@@ -8,6 +8,7 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import { defaultRetryOn, request, retryAfterMs, type Http } from '../lib/http.ts';
+import { quote, requestSecrets, secretForms } from '../lib/secrets.ts';
 
 export const SIGNATURE_HEADER = 'X-Slipway-Signature-256';
 export const TIMESTAMP_HEADER = 'X-Slipway-Timestamp';
@@ -118,7 +119,8 @@ export async function sendWebhook(url: string, payload: unknown, o: WebhookOptio
     try {
       const res = await http(url, { method: 'POST', headers, body, timeoutMs: Math.max(1, Math.min(o.timeoutMs ?? 10_000, remaining)), retries: 0, signal: o.signal, redirect: 'manual' });
       if (res.status >= 200 && res.status < 300) return { status: res.status, attempts: attempt, delivery };
-      last = `HTTP ${res.status}${res.body ? `: ${res.body.slice(0, 120).replace(/\s+/g, ' ')}` : ''}`;
+      // The receiver's answer is quoted only after the request's own credentials are redacted, then cut.
+      last = `HTTP ${res.status}${res.body ? `: ${quote(res.body, [...requestSecrets(url, headers), ...(o.secret ? secretForms(o.secret) : [])], 120)}` : ''}`;
       if (!defaultRetryOn(res.status)) throw new UserError(`webhook: the receiver answered ${last} (not retried: fix the receiver or the secret)`);
       wait = retryAfterMs(res.headers.get('retry-after'));
     } catch (err) {

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { sendWebhook, signPayload, verifySignature } from '../../../src/notify/webhook.ts';
-import type { HttpRequest, HttpResponse } from '../../../src/lib/http.ts';
+import type { Http, HttpRequest, HttpResponse } from '../../../src/lib/http.ts';
 
 /** An independent verifier, written from the scheme's description with node:crypto only. */
 function independentVerify(secret: string, body: string, headers: Record<string, string>): boolean {
@@ -95,5 +95,15 @@ describe('webhook delivery', () => {
     }).catch((e: Error) => e);
     expect(String(err)).toMatch(/no success after [23] attempts within the 10s deadline/);
     expect(String(err)).not.toContain('secret-token-path');
+  });
+});
+
+describe('a receiver that echoes the request (issue 18)', () => {
+  it('its answer is quoted only after the URL\'s token (raw and decoded) and the HMAC secret are redacted, then cut', async () => {
+    const raw = 'Wh%2FSecretSig%2B1';
+    const http = (async (url: string) => ({ url, status: 400, headers: new Headers(), body: `${'x'.repeat(100)} ${raw} Wh/SecretSig+1 hmac-secret-77 ${'y'.repeat(500)}`, durationMs: 1, attempts: 1, json: () => ({}) })) as unknown as Http;
+    const err = await sendWebhook(`http://127.0.0.1:9/hook?sig=${raw}`, { a: 1 }, { http, secret: 'hmac-secret-77', maxAttempts: 1 }).catch((e: Error) => e);
+    expect(String(err)).toMatch(/answered HTTP 400: x+ \*\*\* \*\*\* \*\*\* y+… \(cut\)/);
+    expect(String(err)).not.toMatch(/SecretSig|hmac-secret/);
   });
 });
