@@ -221,8 +221,7 @@ export async function rollback(args: ParsedArgs, io: CliIO): Promise<number> {
     f.rt.info(`rollback ${f.env}: ${from ?? '(none)'} → ${target} on ${f.hosts.map((h) => h.id).join(', ')}`);
     const result = await deployRun(f.inputs, f.ctx, {}).catch((err) => ({ outputs: {}, failure: errorMessage(err), summary: undefined }));
     const ok = deliver(deploySpec, f.rt, result);
-    const held = /deploy lock .* is held by/.test(result.failure ?? '');
-    if (!held) await record(f, { action: 'rollback', version: target, from, reason: args.flags.reason, outcome: ok ? 'succeeded' : `failed: ${result.failure ?? ''}` });
+    // deploy-rolling appends the audit line on every host (a rollback, or a deploy of the kept release for --to).
     if (args.json) io.stdout(`${JSON.stringify({ environment: f.env, ok, from: from ?? null, to: target, failure: f.rt.failure || undefined }, null, 2)}\n`);
     else if (result.summary) io.stdout(`${f.rt.summary}\n`);
     return ok ? 0 : 1;

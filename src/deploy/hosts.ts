@@ -30,6 +30,7 @@ import { NginxUpstream, localNginxHost, sshNginxHost } from './nginx.ts';
 import { HaproxyBackend, localHaproxyHost, sshHaproxyHost } from './haproxy.ts';
 import { SshClient, remoteCommand, shQuote, sshTargetName, type SshHost } from './ssh.ts';
 import { parseHolder, type LockPart } from './lock.ts';
+import { appendAudit, type AuditEntry } from './audit.ts';
 
 export interface HostSpec extends SshHost {
   /** Instance id shown everywhere (`web1`, or `host:port`). */
@@ -597,6 +598,11 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
   lockParts(): LockPart[] {
     const key = (h: HostSpec) => `${h.host}\u0000${String(h.port).padStart(5, '0')}\u0000${h.deployRoot}`;
     return [...this.o.hosts].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)).map((h) => hostLockPart(this.o.ssh, h));
+  }
+
+  /** Appends one line to <deploy-root>/audit.log on every host (audit.ts); returns the hosts where that failed. */
+  appendAudit(e: AuditEntry, signal?: AbortSignal): Promise<string[]> {
+    return appendAudit(this.o.ssh, this.o.hosts, e, signal);
   }
 
   async close(): Promise<void> {

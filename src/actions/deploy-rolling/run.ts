@@ -472,6 +472,11 @@ export async function run(inputs: DeployInputs, ctx: ActionContext, deps: Deploy
         : await blueGreenRollout(bgt, inputs.version!, bo);
     } else result = inputs.rollback ? await rollbackFleet(built.target, opts) : await rollout(built.target, inputs.version!, opts);
     keepLock = result.status === 'cancelled';
+    if (built.target instanceof HostsTarget) {
+      // The audit trail on the hosts (slipway audit): who, when, what, from which run, the outcome.
+      const failed = await built.target.appendAudit({ at: new Date().toISOString(), actor: ctx.github?.actor || 'unknown', action: inputs.rollback ? 'rollback' : 'deploy', version: result.version, from: result.previousVersion, reason: inputs['lock-reason'], run: ctx.github?.runUrl || 'local', outcome: result.status }, AbortSignal.timeout(30_000));
+      if (failed.length) ctx.log.warning(`the audit log could not be written on ${failed.join('; ')}`);
+    }
   } finally {
     // A cancelled rollout keeps the lock: the post step rolls back, then releases it.
     if (!keepLock) await giveLock(lock, holder?.token, ctx);

@@ -127,21 +127,27 @@ describe.skipIf(!ok)('slipway day-two commands on a real hosts fleet (sshd + ngi
   it('audit: one line per operation on every host, shown as a table', async () => {
     for (const h of fleet.hosts) {
       const lines = readFileSync(join(h.deployRoot, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-      expect(lines.map((l) => l.action)).toEqual(['lock', 'unlock', 'rollback', 'rollback']);
+      expect(lines.map((l) => [l.action, l.version ?? null])).toEqual([['deploy', 'v1'], ['deploy', 'v2'], ['deploy', 'v3'], ['lock', null], ['unlock', null], ['deploy', 'v1'], ['rollback', 'v3']]);
     }
     const j = await cli(['audit', '--env', 'production', '--since', '1h', '--json']);
     expect(j.code).toBe(0);
     const entries = JSON.parse(j.stdout).entries;
-    expect(entries.map((e: { action: string; version?: string; hosts: string[] }) => [e.action, e.version ?? null, e.hosts])).toEqual([
-      ['lock', null, ['web1', 'web2']],
-      ['unlock', null, ['web1', 'web2']],
-      ['rollback', 'v1', ['web1', 'web2']],
-      ['rollback', 'v3', ['web1', 'web2']],
+    expect(entries.map((e: { action: string; version?: string; hosts: string[] }) => [e.action, e.version ?? null, e.hosts.join(',')])).toEqual([
+      ['deploy', 'v1', 'web1,web2'],
+      ['deploy', 'v2', 'web1,web2'],
+      ['deploy', 'v3', 'web1,web2'],
+      ['lock', null, 'web1,web2'],
+      ['unlock', null, 'web1,web2'],
+      ['deploy', 'v1', 'web1,web2'],
+      ['rollback', 'v3', 'web1,web2'],
     ]);
-    expect(entries[2]).toMatchObject({ actor: 'alice', from: 'v3', outcome: 'succeeded' });
+    expect(entries[3]).toMatchObject({ actor: 'alice', reason: 'database maintenance' });
+    expect(entries[5]).toMatchObject({ actor: 'alice', from: 'v3', reason: 'rollback to v1', outcome: 'succeeded' });
+    expect(entries[6]).toMatchObject({ actor: 'alice', from: 'v1', reason: 'rollback', outcome: 'succeeded' });
     const t = await cli(['audit', '--env', 'production']);
     expect(t.stdout).toMatch(/^TIME\s+ACTOR\s+ACTION\s+VERSION\s+OUTCOME\s+HOSTS\s+RUN/);
-    expect(t.stdout).toMatch(/alice\s+rollback\s+v3 → v1\s+succeeded\s+all/);
+    expect(t.stdout).toMatch(/alice\s+deploy\s+v3 → v1\s+succeeded\s+all/);
+    expect(t.stdout).toMatch(/alice\s+rollback\s+v1 → v3\s+succeeded\s+all/);
     const none = await cli(['audit', '--env', 'production', '--since', '2099-01-01']);
     expect(none.stdout).toMatch(/nothing in the audit log since 2099-01-01/);
   });
