@@ -10,6 +10,7 @@ set -euo pipefail
 PACKAGES=(
   postgresql nginx openssh-server openssh-client prometheus docker-registry
   buildah podman skopeo busybox-static shellcheck wrk uidmap haproxy socat
+  jq chromium fonts-noto-color-emoji
 )
 
 log() { printf 'ci-install: %s\n' "$*" >&2; }

@@ -8,6 +8,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { UserError } from '../lib/errors.ts';
+import { FILE_PATTERN, compareVersions, parseMigrationFileName } from '../lib/migration-names.ts';
+
+export { FILE_PATTERN, compareVersions, parseMigrationFileName };
 
 export interface MigrationFile {
   /** Digits before the first `_`, as written (`0001`, `20240102150405`). */
@@ -25,8 +28,6 @@ export interface MigrationFile {
   retryable: boolean;
 }
 
-export const FILE_PATTERN = /^(\d+)_([A-Za-z0-9][A-Za-z0-9_.-]*)\.sql$/;
-
 export function sha256(text: string | Buffer): string {
   return createHash('sha256').update(text).digest('hex');
 }
@@ -36,18 +37,6 @@ export function directives(sql: string): Set<string> {
   const out = new Set<string>();
   for (const m of sql.matchAll(/^[ \t]*--[ \t]*slipway:([a-z-]+)/gim)) out.add(m[1]!.toLowerCase());
   return out;
-}
-
-/** Compares two versions numerically (`0010` > `9`); ties broken by the text. */
-export function compareVersions(a: string, b: string): number {
-  const x = BigInt(a);
-  const y = BigInt(b);
-  return x < y ? -1 : x > y ? 1 : a < b ? -1 : a > b ? 1 : 0;
-}
-
-export function parseMigrationFileName(file: string): { version: string; name: string } | undefined {
-  const m = FILE_PATTERN.exec(file);
-  return m ? { version: m[1]!, name: m[2]! } : undefined;
 }
 
 export function migrationFromText(file: string, sql: string, path = file): MigrationFile {

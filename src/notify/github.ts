@@ -124,7 +124,7 @@ export interface GithubClient {
   latestStatuses(id: number, perPage?: number): Promise<{ state: string; createdAt: string }[]>;
   upsertComment(issueNumber: number, key: string, body: string): Promise<{ id: number; url: string; action: 'created' | 'updated' }>;
   createIssue(a: { title: string; body: string; labels?: string[] }): Promise<{ number: number; url: string }>;
-  compareCommits(base: string, head: string): Promise<{ status: string; aheadBy: number; commits: { sha: string; message: string; author?: string }[] }>;
+  compareCommits(base: string, head: string): Promise<{ status: string; aheadBy: number; commits: { sha: string; message: string; author?: string }[]; files: { filename: string; status: string }[] }>;
 }
 
 export function splitRepository(repository: string): { owner: string; repo: string } {
@@ -238,6 +238,7 @@ export async function githubClient(o: GithubOptions): Promise<GithubClient> {
         status: r.data.status,
         aheadBy: r.data.ahead_by,
         commits: r.data.commits.map((c) => ({ sha: c.sha, message: c.commit.message.split('\n')[0]!, author: c.author?.login ?? c.commit.author?.name ?? undefined })),
+        files: (r.data.files ?? []).map((f) => ({ filename: f.filename, status: f.status })),
       };
     },
   };

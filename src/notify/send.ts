@@ -208,22 +208,3 @@ export async function sendNotification(event: NotifyEvent, c: NotifyConfig, deps
   return report;
 }
 
-/**
- * What an approver needs before a production deploy: the commits since the environment's last
- * successful deployment (GitHub deployments + the compare API). Markdown; problems become a note.
- */
-export async function releasePlanCommits(event: NotifyEvent, g: GithubConfig): Promise<string> {
-  const head = event.version.sha;
-  if (!head) return '_No commit SHA given: cannot list the commits being released._\n';
-  try {
-    const { githubClient, lastSuccessfulDeployment } = await import('./github.ts');
-    const client = await githubClient({ token: g.token, repository: g.repository, apiUrl: g.apiUrl, fetch: g.fetch });
-    const last = await lastSuccessfulDeployment(client, event.environment, { excludeSha: head });
-    if (!last) return `No successful deployment to ${event.environment} yet: this release is the first.\n`;
-    const cmp = await client.compareCommits(last.sha, head);
-    const rows = cmp.commits.slice(-50).reverse().map((c) => `| \`${c.sha.slice(0, 7)}\` | ${c.message.split('\n')[0]!.replace(/\|/g, '\\|').slice(0, 120)} | ${c.author ?? ''} |`);
-    return `${cmp.aheadBy} commit(s) since the last successful ${event.environment} deployment (\`${last.sha.slice(0, 7)}\`, ${last.createdAt}):\n\n| Commit | Message | Author |\n| --- | --- | --- |\n${rows.join('\n')}\n${cmp.aheadBy > 50 ? `\n(and ${cmp.aheadBy - 50} older)\n` : ''}`;
-  } catch (err) {
-    return `_Could not list the commits since the last deployment: ${err instanceof Error ? err.message : String(err)}_\n`;
-  }
-}

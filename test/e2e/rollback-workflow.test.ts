@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { startFakeGithub, type FakeGithub } from '../helpers/fakes/fake-github.ts';
 import { emulateJob } from '../helpers/workflow-emulator.ts';
-import { releasePlanCommits, sendNotification } from '../../src/notify/send.ts';
+import { sendNotification } from '../../src/notify/send.ts';
+import { renderReleasePlan } from '../../src/notify/plan.ts';
 import { MemoryReporter } from '../../src/lib/report.ts';
 import type { NotifyEvent } from '../../src/notify/message.ts';
 
@@ -107,8 +108,9 @@ describe('rollback.yml end to end (command target, fake GitHub API)', () => {
     expect(gh.selfCheck).toEqual([]);
 
     // The next release plan (HEAD waiting for approval) counts from GOOD: BAD and HEAD are pending.
-    const plan = await releasePlanCommits(event({ kind: 'approval-waiting', version: { sha: HEAD } }), { token: TOKEN, repository: 'acme/shop', apiUrl: gh.url });
-    expect(plan).toContain(`2 commit(s) since the last successful production deployment (\`${GOOD.slice(0, 7)}\``);
+    const plan = await renderReleasePlan({ event: event({ kind: 'approval-waiting', version: { sha: HEAD } }), github: { token: TOKEN, repository: 'acme/shop', apiUrl: gh.url } });
+    expect(plan).toContain('### Commits since the live deployment (2)');
+    expect(plan).toContain(`Live now, and what a rollback returns to** | ${GOOD.slice(0, 7)}, deployed `);
     expect(job.summary).toMatch(/rolled back|Rollback/i);
   }, 180_000);
 

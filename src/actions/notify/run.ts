@@ -6,7 +6,9 @@ import { heading, table, ok } from '../../lib/markdown.ts';
 import type { Http } from '../../lib/http.ts';
 import { urlSecrets } from '../../lib/secrets.ts';
 import { normalizeGate, normalizeLint, normalizeMigrations, normalizeNotes, normalizeTimeline, renderMarkdown, type NotifyEvent } from '../../notify/message.ts';
-import { releasePlanCommits, sendNotification, type Channel, type NotifyConfig, type NotifyReport } from '../../notify/send.ts';
+import { resolve as resolvePath } from 'node:path';
+import { renderReleasePlan } from '../../notify/plan.ts';
+import { sendNotification, type Channel, type NotifyConfig, type NotifyReport } from '../../notify/send.ts';
 import type { spec } from './inputs.ts';
 
 export type NotifyInputs = InputsOf<typeof spec>;
@@ -98,9 +100,12 @@ export function configFromInputs(i: NotifyInputs, event: NotifyEvent, gh: Github
   };
 }
 
-export function notifySummary(event: NotifyEvent, r: NotifyReport): string {
+export function notifySummary(event: NotifyEvent, r: NotifyReport, afterPlan = false): string {
   const rows = r.results.map((x) => [x.channel, x.skipped ? '⏭️ skipped' : `${ok(x.ok)} ${x.ok ? 'sent' : 'failed'}`, x.ok ? x.detail : x.error ?? '', x.skipped ? '' : formatDuration(x.durationMs)]);
-  let out = heading(`Notify: ${event.kind} in ${event.environment}`) + '\n' + renderMarkdown(event) + '\n' + heading('Channels', 3) + (rows.length ? table(['Channel', 'Result', 'Detail', 'Took'], rows) : 'No channels configured.\n');
+  const channels = rows.length ? heading('Channels', 3) + table(['Channel', 'Result', 'Detail', 'Took'], rows) : '';
+  // After a release plan, the event itself is already told: only where it was sent remains.
+  if (afterPlan) return channels.replace(/^### Channels/, '### Where this plan was sent');
+  let out = heading(`Notify: ${event.kind} in ${event.environment}`) + '\n' + renderMarkdown(event) + '\n' + (channels || 'No channels configured.\n');
   if (r.truncated.length) out += `\nThe Slack message was cut to fit Slack's limits: ${r.truncated.join('; ')}.\n`;
   if (r.failed.length) out += `\n⚠️ ${r.failed.join(', ')} failed. fail-on-error is off unless set: the deploy result stands.\n`;
   return out;
@@ -127,10 +132,18 @@ export async function run(inputs: NotifyInputs, ctx: ActionContext, deps: Notify
   const config = configFromInputs(inputs, event, ctx.github, deps);
   const report = await ctx.log.group(`notify: ${event.kind} (${event.environment})`, () => sendNotification(event, config, { log: ctx.log, http: deps.http, signal: ctx.signal }));
   const failedList = report.failed.join(',');
-  let plan = '';
-  if (event.kind === 'approval-waiting' && config.github) {
-    plan = heading('Release plan: what you are approving', 3) + (await releasePlanCommits(event, config.github));
-  }
+  // The release plan comes first: it is what the approver reads; the channels come after.
+  const plan = event.kind === 'approval-waiting'
+    ? `${await renderReleasePlan({
+      event,
+      github: config.github,
+      migrations: inputs['migrations-dir'] ? { dir: resolvePath(ctx.workspace, inputs['migrations-dir']), path: inputs['migrations-dir'] } : undefined,
+      lint: event.details.lint,
+      stage: inputs.stage as Record<string, string> | undefined,
+      window: inputs['window-verdict'] ? { verdict: inputs['window-verdict'], reason: inputs['window-reason'] } : undefined,
+      serverUrl: ctx.github.serverUrl,
+    })}\n`
+    : '';
   return {
     outputs: {
       sent: report.results.map((x) => ({ channel: x.channel, ok: x.ok, skipped: x.skipped ?? false, detail: x.detail, error: x.error })),
@@ -142,7 +155,7 @@ export async function run(inputs: NotifyInputs, ctx: ActionContext, deps: Notify
       'comment-url': report.commentUrl ?? '',
       'issue-url': report.issueUrl ?? '',
     },
-    summary: notifySummary(event, report) + plan,
+    summary: plan + notifySummary(event, report, Boolean(plan)),
     failure: inputs['fail-on-error'] && report.failed.length ? `notify: ${report.failed.length} channel(s) failed: ${report.results.filter((x) => !x.ok).map((x) => `${x.channel} (${x.error})`).join('; ')}` : undefined,
   };
 }

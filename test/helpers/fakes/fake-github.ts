@@ -84,7 +84,7 @@ export interface FakeDeployment {
 }
 
 export interface FakeComment { id: number; issue: number; body: string; created_at: string; updated_at: string }
-export interface FakeCommit { sha: string; message: string; author: string }
+export interface FakeCommit { sha: string; message: string; author: string; /** Files the commit adds (compare lists them). */ added?: string[] }
 export interface FakeIssue { number: number; title: string; body: string; labels: string[] }
 
 export interface Injected { status: number; headers?: Record<string, string>; body?: unknown; times?: number }
@@ -260,7 +260,12 @@ export async function startFakeGithub(opts: { token: string; repository?: string
       return [200, {
         url: `${api}/compare/${p.base}...${p.head}`, html_url: `https://github.com/${repository}/compare/${p.base}...${p.head}`, permalink_url: `https://github.com/${repository}/compare/${p.base}...${p.head}`,
         diff_url: `https://github.com/${repository}/compare/${p.base}...${p.head}.diff`, patch_url: `https://github.com/${repository}/compare/${p.base}...${p.head}.patch`,
-        base_commit: commit(history[from]!, from), merge_base_commit: commit(history[from]!, from), status: ahead > 0 ? 'ahead' : 'identical', ahead_by: ahead, behind_by: 0, total_commits: ahead, commits: between, files: [],
+        base_commit: commit(history[from]!, from), merge_base_commit: commit(history[from]!, from), status: ahead > 0 ? 'ahead' : 'identical', ahead_by: ahead, behind_by: 0, total_commits: ahead, commits: between,
+        files: history.slice(from + 1, to + 1).flatMap((c) => (c.added ?? []).map((filename) => ({
+          sha: c.sha, filename, status: 'added', additions: 1, deletions: 0, changes: 1,
+          blob_url: `https://github.com/${repository}/blob/${c.sha}/${filename}`, raw_url: `https://github.com/${repository}/raw/${c.sha}/${filename}`,
+          contents_url: `${api}/contents/${filename}?ref=${c.sha}`,
+        }))),
       }];
     },
     'repos/get-commit': () => [404, { message: 'No commit found for SHA', documentation_url: DOCS, status: '404' }],

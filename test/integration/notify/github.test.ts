@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeGithub, type FakeGithub } from '../../helpers/fakes/fake-github.ts';
 import { findOpenDeployment, githubClient, lastSuccessfulDeployment, type GithubClient } from '../../../src/notify/github.ts';
-import { releasePlanCommits, sendNotification } from '../../../src/notify/send.ts';
+import { sendNotification } from '../../../src/notify/send.ts';
+import { renderReleasePlan } from '../../../src/notify/plan.ts';
 import { commentMarker, type NotifyEvent } from '../../../src/notify/message.ts';
 import { MemoryReporter } from '../../../src/lib/report.ts';
 
@@ -168,12 +169,15 @@ describe('release plan for the approver', () => {
       { sha: shas[3]!, message: 'Index users by created_at', author: 'ada' },
     );
     await sendNotification(event({ environment: env, kind: 'succeeded', version: { label: 'v1', sha: shas[0] } }), cfg({ reuseOpenDeployment: false }), { log: new MemoryReporter() });
-    const plan = await releasePlanCommits(event({ environment: env, kind: 'approval-waiting', version: { sha: shas[3] } }), { token: TOKEN, repository: 'acme/shop', apiUrl: gh.url });
-    expect(plan).toContain(`3 commit(s) since the last successful ${env} deployment (\`aaaaaaa\``);
-    expect(plan.split('\n').filter((l) => l.startsWith('| `')).map((l) => l.split(' | ')[0])).toEqual(['| `ddddddd`', '| `ccccccc`', '| `bbbbbbb`']);
+    const github = { token: TOKEN, repository: 'acme/shop', apiUrl: gh.url };
+    const plan = await renderReleasePlan({ event: event({ environment: env, kind: 'approval-waiting', version: { sha: shas[3] } }), github });
+    expect(plan).toContain('### Commits since the live deployment (3)');
+    expect(plan).toMatch(/\*\*Live now, and what a rollback returns to\*\* \| v1 \(aaaaaaa\), deployed /);
+    const rows = plan.split('\n').filter((l) => l.startsWith('| [`'));
+    expect(rows.map((l) => /\[`(\w+)`\]/.exec(l)![1])).toEqual(['ddddddd', 'ccccccc', 'bbbbbbb']);
     expect(plan).toContain('Fix \\| pipes in titles');
     expect(plan).not.toContain('Long body');
-    const first = await releasePlanCommits(event({ environment: 'never-deployed', kind: 'approval-waiting', version: { sha: shas[3] } }), { token: TOKEN, repository: 'acme/shop', apiUrl: gh.url });
-    expect(first).toBe('No successful deployment to never-deployed yet: this release is the first.\n');
+    const first = await renderReleasePlan({ event: event({ environment: 'never-deployed', kind: 'approval-waiting', version: { sha: shas[3] } }), github });
+    expect(first).toContain('No successful deployment to never-deployed yet: this release is the first.');
   });
 });
