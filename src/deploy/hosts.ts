@@ -69,6 +69,8 @@ export interface HostsTargetOptions {
     /** host:port of an instance in the upstream; template, default `{host}:{port}`. */
     addressTemplate?: string;
     settleMs?: number;
+    /** nginx's pid file: the stop waits until the old workers exited (observed). */
+    pidFile?: string;
   };
   /** HAProxy in front instead of nginx: driven through its runtime API, no reloads (haproxy.ts). */
   haproxy?: {
@@ -307,6 +309,8 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
         command: n.command,
         servers: o.hosts.map((h) => ({ id: h.id, address: this.addressOf(h, 'blue') })),
         settleMs: n.settleMs,
+        pidFile: n.pidFile,
+        settleTimeoutMs: o.drainTimeoutMs,
       });
     } else if (o.haproxy) {
       const x = o.haproxy;

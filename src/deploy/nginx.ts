@@ -90,9 +90,33 @@ export interface NginxUpstreamOptions {
   /** Instance id → host:port, in order (`down: true`: always listed as down, e.g. an idle blue/green slot). */
   servers: { id: string; address: string; down?: boolean }[];
   extra?: string[];
-  /** Wait after a reload that took servers out, so new workers took over (ms). Default 100. */
+  /** Without a readable pid file: fixed wait after a reload that took servers out (ms). Default 100. */
   settleMs?: number;
+  /**
+   * nginx's pid file (the master). When readable, a reload that took servers out waits until the
+   * workers that ran before it have exited — observed, not a fixed sleep — so nothing routes to a
+   * drained instance any more when the caller stops it. Bounded by settleTimeoutMs.
+   */
+  pidFile?: string;
+  /** Longest wait for the old workers (ms). Default 30 s. */
+  settleTimeoutMs?: number;
 }
+
+/** $1 the pid file: prints the master's worker pids (nothing when the file is missing). */
+const WORKERS = `m=$(cat "$1" 2>/dev/null | tr -dc 0-9)
+[ -n "$m" ] || { echo nomaster; exit 0; }
+ps -o pid= --ppid "$m" 2>/dev/null || true`;
+
+/** $1 deadline in twentieths of a second, then pids: waits until none of them is alive. */
+const WAIT_GONE = `n=$1; shift
+i=0
+while [ "$i" -lt "$n" ]; do
+  left=0
+  for p in "$@"; do if kill -0 "$p" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$p/status" 2>/dev/null; then left=1; break; fi; done
+  [ "$left" = 0 ] && exit 0
+  sleep 0.05; i=$((i+1))
+done
+echo timeout`;
 
 /** The generated upstream of one fleet, with drain (down) and reload. Calls are serialized. */
 export class NginxUpstream {
@@ -134,13 +158,28 @@ export class NginxUpstream {
     }
     if (before === next) return;
     const r0 = performance.now();
+    const old = settle ? await this.workers(signal) : undefined;
     const r = await h.run([...this.o.command, '-s', 'reload'], signal);
     if (r.code !== 0) throw new UserError(`nginx -s reload on ${h.describe} failed: ${lastLines(r.stderr || r.stdout, 4) || `exit ${r.code}`}`);
-    this.lastReloadMs = performance.now() - r0;
     this.reloads++;
-    // Taking servers out: give the new workers a moment to take over before the caller stops the
-    // instance (requests already on it finish; the app drains on SIGTERM). Putting back: no wait.
-    if (settle) await new Promise((res) => setTimeout(res, this.o.settleMs ?? 100));
+    // Taking servers out: the caller stops the instance next. Wait until the workers that ran
+    // before the reload (and still route to it) have exited; without a pid file, a fixed moment.
+    if (settle) {
+      if (old?.length) {
+        const w = await h.run(['sh', '-c', WAIT_GONE, 'slipway', String(Math.ceil((this.o.settleTimeoutMs ?? 30_000) / 50)), ...old], signal);
+        if (w.stdout.includes('timeout')) this.settleTimeouts++;
+      } else await new Promise((res) => setTimeout(res, this.o.settleMs ?? 100));
+    }
+    this.lastReloadMs = performance.now() - r0;
+  }
+  /** Old-worker waits that hit settleTimeoutMs (benchmarks, warnings). */
+  settleTimeouts = 0;
+  /** The master's current worker pids, or undefined when the pid file cannot be read. */
+  private async workers(signal?: AbortSignal): Promise<string[] | undefined> {
+    if (!this.o.pidFile) return undefined;
+    const r = await this.o.host.run(['sh', '-c', WORKERS, 'slipway', this.o.pidFile], signal);
+    if (r.code !== 0 || r.stdout.includes('nomaster')) return undefined;
+    return r.stdout.split(/\s+/).filter((x) => /^\d+$/.test(x));
   }
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.queue.then(fn, fn);
@@ -190,8 +229,19 @@ export class NginxUpstream {
     if (!apply) return this.serial(async () => set(this));
     return this.reconfigure(set, signal);
   }
-  /** Validates the configuration with the current marks (before a rollout). */
+  /** Validates the configuration with the current marks (before a rollout); finds the pid file. */
   check(signal?: AbortSignal): Promise<void> {
-    return this.serial(() => this.apply(signal));
+    return this.serial(async () => {
+      await this.apply(signal);
+      if (!this.o.pidFile) this.o.pidFile = await this.findPidFile(signal);
+    });
+  }
+  /** The `pid` directive of the main configuration file (`nginx -T`), when absolute. */
+  private async findPidFile(signal?: AbortSignal): Promise<string | undefined> {
+    const r = await this.o.host.run([...this.o.command, '-T', '-q'], signal);
+    if (r.code !== 0) return undefined;
+    const main = r.stdout.split(/^# configuration file /m)[1] ?? '';
+    const m = /^\s*pid\s+(\/[^;\s]+)\s*;/m.exec(main);
+    return m?.[1];
   }
 }

@@ -205,7 +205,7 @@ export function buildTarget(i: DeployInputs, ctx: ActionContext, deps: DeployDep
     readyPath: i['ready-path'],
     keepReleases: i['keep-releases'],
     drainTimeoutMs: i['drain-timeout'],
-    nginx: nginxHost ? { host: nginxHost, file: i['nginx-upstream-file'], name: i['nginx-upstream-name'], command: i['nginx-command'] ?? ['nginx'] } : undefined,
+    nginx: nginxHost ? { host: nginxHost, file: i['nginx-upstream-file'], name: i['nginx-upstream-name'], command: i['nginx-command'] ?? ['nginx'], pidFile: i['nginx-pid-file'] } : undefined,
     haproxy: haproxyHost ? { host: haproxyHost, socket: i['haproxy-socket'], backend: i['haproxy-backend'], stateFile: i['haproxy-state-file'] } : undefined,
     log: ctx.log,
     exec,
