@@ -1,5 +1,6 @@
 /** Command-line parsing for `slipway <command> [--input value ...]`. */
 import { UserError } from '../lib/errors.ts';
+import { suggest } from '../lib/suggest.ts';
 
 export interface ParsedArgs {
   command?: string;
@@ -27,7 +28,7 @@ export function commandOf(argv: readonly string[]): string | undefined {
  * means true, and `--dry-run false` or `--dry-run=false` set it. `--env` and `--environment` are one
  * flag; so are `--config` and `-c`.
  */
-export function parseArgs(argv: string[], booleans: ReadonlySet<string> = new Set()): ParsedArgs {
+export function parseArgs(argv: string[], booleans: ReadonlySet<string> = new Set(), known?: ReadonlySet<string>): ParsedArgs {
   const out: ParsedArgs = { positional: [], flags: {}, json: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -46,7 +47,13 @@ export function parseArgs(argv: string[], booleans: ReadonlySet<string> = new Se
         if (next === 'true' || next === 'false') { value = next; i++; } else value = 'true';
       } else {
         const next = argv[i + 1];
-        if (next === undefined || (next.startsWith('--') && next.length > 2)) throw new UsageError(`flag --${name} needs a value`);
+        if (next === undefined || (next.startsWith('--') && next.length > 2)) {
+          if (known && !known.has(name) && !['env', 'config'].includes(name)) {
+            const hint = suggest(name, [...known]);
+            throw new UsageError(`unknown flag --${name}${hint ? ` (did you mean --${hint}?)` : ''}`);
+          }
+          throw new UsageError(`flag --${name} needs a value`);
+        }
         value = next;
         i++;
       }

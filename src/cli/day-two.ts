@@ -72,7 +72,13 @@ async function openFleet(args: ParsedArgs, io: CliIO, command: string, over: Rec
   } catch (err) {
     throw new UsageError(`${command}: environments.${env}.deploy: ${inSlipwayWords(errorMessage(err))}`);
   }
-  if (inputs.target !== 'hosts') throw new UsageError(`${command}: environment ${env} deploys to target ${inputs.target}; this command works on target hosts for now (kubernetes: kubectl rollout history; command: your version-command)`);
+  const actor = io.env.GITHUB_ACTOR || io.env.SLIPWAY_ACTOR || io.env.USER || userInfo().username || 'unknown';
+  const ctx = makeContext(rt, { ...io.env, GITHUB_WORKSPACE: io.cwd, GITHUB_ACTOR: actor }, new AbortController().signal);
+  const run = ctx.github.runUrl || `cli on ${hostname()}`;
+  if (inputs.target === 'command' && command === 'status') {
+    return { env, inputs, raw, rt, ctx, hosts: [], ssh: undefined as unknown as SshClient, actor, run, close: async () => {} };
+  }
+  if (inputs.target !== 'hosts') throw new UsageError(`${command}: environment ${env} deploys to target ${inputs.target}; this command works on target hosts${command === 'status' ? ' and command' : ''} for now${inputs.target === 'kubernetes' ? ' (for kubernetes: kubectl rollout history)' : ''}`);
   const defaults = { user: inputs['ssh-user'], port: inputs['ssh-port'] };
   const list = (inputs.hosts ?? []).map((h) => {
     const o = h as { host: string; name?: string; 'deploy-root'?: string };
@@ -98,9 +104,6 @@ async function openFleet(args: ParsedArgs, io: CliIO, command: string, over: Rec
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  const actor = io.env.GITHUB_ACTOR || io.env.SLIPWAY_ACTOR || io.env.USER || userInfo().username || 'unknown';
-  const ctx = makeContext(rt, { ...io.env, GITHUB_WORKSPACE: io.cwd, GITHUB_ACTOR: actor }, new AbortController().signal);
-  const run = ctx.github.runUrl || `cli on ${hostname()}`;
   return {
     env, inputs, raw, rt, ctx, hosts, ssh, actor, run,
     async close() {
@@ -129,6 +132,7 @@ export async function status(args: ParsedArgs, io: CliIO): Promise<number> {
   if (args.help) return help(io, 'slipway status --env NAME [--json]\n  Per host: the release it runs (current), since when, the previous one, ready or not (the readiness path, as a deploy checks it), and the deploy lock holder.');
   allow(args, 'status', []);
   return withFleet(await openFleet(args, io, 'status'), async (f) => {
+    if (f.inputs.target === 'command') return commandStatus(f, args, io);
     const states = await Promise.all(f.hosts.map((h) => readHostState(f.ssh, h)));
     const built = buildTarget({ ...f.inputs, lock: false }, f.ctx, {});
     let urls: Record<string, string> = {};
@@ -156,6 +160,40 @@ export async function status(args: ParsedArgs, io: CliIO): Promise<number> {
     }
     return rows.every((r) => r.ready) && versions.length === 1 ? 0 : 1;
   });
+}
+
+/** target: command: each instance's version from version-command, and readiness (ready-command or the readiness path). */
+async function commandStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<number> {
+  if (!f.inputs['version-command']) throw new UsageError(`status: environments.${f.env}.deploy.version-command: got nothing; expected a command that prints the version an instance runs (target command)`);
+  const built = buildTarget({ ...f.inputs, lock: false }, f.ctx, {});
+  try {
+    const signal = AbortSignal.timeout(120_000);
+    const insts = await built.target.instances(signal);
+    const rows = await Promise.all(
+      insts.map(async (i) => {
+        let version: string | null = null;
+        let error: string | undefined;
+        try {
+          version = (await built.target.currentVersion(i, signal)) || null;
+        } catch (err) {
+          error = errorMessage(err);
+        }
+        const readyUrl = `${i.url.replace(/\/$/, '')}${f.inputs['ready-path']}`;
+        const probe = built.target.probe ? await built.target.probe(i, readyUrl, signal) : await httpProbe(readyUrl, 2000, signal);
+        return { instance: i.id, version, ready: probe.ok, answer: error ? `version-command failed: ${error}` : probe.answer };
+      }),
+    );
+    const versions = [...new Set(rows.map((r) => r.version ?? '(unknown)'))];
+    if (args.json) io.stdout(`${JSON.stringify({ environment: f.env, versions, instances: rows }, null, 2)}\n`);
+    else {
+      io.stdout(`${f.env}: ${versions.length === 1 ? `every instance runs ${versions[0]}` : `MIXED: ${versions.join(', ')}`}\n`);
+      io.stdout(formatTable([['INSTANCE', 'VERSION', 'READY'], ...rows.map((r) => [r.instance, r.version ?? '(unknown)', r.ready ? 'yes' : `NO: ${r.answer}`])]));
+    }
+    return rows.every((r) => r.ready && r.version) && versions.length === 1 ? 0 : 1;
+  } finally {
+    await built.target.close().catch(() => undefined);
+    built.cleanup();
+  }
 }
 
 function formatTable(rows: string[][]): string {

@@ -30,16 +30,16 @@ const defaultIO: CliIO = { stdout: (s) => process.stdout.write(s), stderr: (s) =
 export { UsageError };
 
 /** The commands that are not actions, with the flags that take no value. */
-export const COMMANDS: Record<string, { booleans: string[]; load?: () => Promise<{ default: (args: ParsedArgs, io: CliIO) => Promise<number> }> }> = {
+export const COMMANDS: Record<string, { booleans: string[]; flags?: string[]; load?: () => Promise<{ default: (args: ParsedArgs, io: CliIO) => Promise<number> }> }> = {
   lint: { booleans: ['external-runner'] },
-  validate: { booleans: [], load: () => import('./validate.ts') },
-  plan: { booleans: [], load: () => import('./plan.ts') },
+  validate: { booleans: [], flags: [], load: () => import('./validate.ts') },
+  plan: { booleans: [], flags: [], load: () => import('./plan.ts') },
   demo: { booleans: [] },
-  status: { booleans: ['watch'], load: () => import('./day-two.ts').then((m) => ({ default: m.status })) },
-  releases: { booleans: [], load: () => import('./day-two.ts').then((m) => ({ default: m.releases })) },
-  rollback: { booleans: [], load: () => import('./day-two.ts').then((m) => ({ default: m.rollback })) },
-  lock: { booleans: [], load: () => import('./day-two.ts').then((m) => ({ default: m.lock })) },
-  audit: { booleans: [], load: () => import('./day-two.ts').then((m) => ({ default: m.audit })) },
+  status: { booleans: [], flags: [], load: () => import('./day-two.ts').then((m) => ({ default: m.status })) },
+  releases: { booleans: [], flags: [], load: () => import('./day-two.ts').then((m) => ({ default: m.releases })) },
+  rollback: { booleans: [], flags: ['to', 'reason'], load: () => import('./day-two.ts').then((m) => ({ default: m.rollback })) },
+  lock: { booleans: [], flags: ['reason', 'ttl'], load: () => import('./day-two.ts').then((m) => ({ default: m.lock })) },
+  audit: { booleans: [], flags: ['since'], load: () => import('./day-two.ts').then((m) => ({ default: m.audit })) },
 };
 
 export async function allSpecs(): Promise<Record<string, ActionSpec>> {
@@ -154,17 +154,21 @@ export async function runActionCli(name: string, args: ParsedArgs, io: CliIO): P
   return ok ? 0 : usage ? 2 : 1;
 }
 
-async function booleansFor(command: string | undefined): Promise<Set<string>> {
-  if (!command) return new Set();
-  if (COMMANDS[command]) return new Set(COMMANDS[command].booleans);
+/** The flags of a command: which need no value, and (when known) every flag it takes. */
+async function flagsOf(command: string | undefined): Promise<{ booleans: Set<string>; known?: Set<string> }> {
+  if (!command) return { booleans: new Set() };
+  const c = COMMANDS[command];
+  if (c) return { booleans: new Set(c.booleans), known: c.flags ? new Set([...c.flags, ...c.booleans]) : undefined };
   const action = actionNames().includes(command) ? await loadAction(command) : undefined;
-  return new Set(Object.entries(action?.spec.inputs ?? {}).filter(([, i]) => i.kind === 'boolean').map(([n]) => n));
+  const inputs = Object.entries(action?.spec.inputs ?? {});
+  return { booleans: new Set(inputs.filter(([, i]) => i.kind === 'boolean').map(([n]) => n)), known: action ? new Set(inputs.map(([n]) => n)) : undefined };
 }
 
 export async function main(argv: string[], io: CliIO = defaultIO): Promise<number> {
   let args: ParsedArgs;
   try {
-    args = parseArgs(argv, await booleansFor(commandOf(argv)));
+    const flags = await flagsOf(commandOf(argv));
+    args = parseArgs(argv, flags.booleans, flags.known);
     if (!args.command || (args.command === 'help')) {
       io.stdout(`${GLOBAL_HELP}\n${(await Promise.all(actionNames().map(async (n) => `  ${n.padEnd(16)}${(await loadAction(n))!.spec.description}`))).join('\n')}\n`);
       return args.command || args.help ? 0 : 2;

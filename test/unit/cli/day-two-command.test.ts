@@ -1,0 +1,74 @@
+/**
+ * Day-two commands on the command target and their bad input (issue 19): status reads each
+ * instance's version from version-command and its readiness from ready-command; commands that need
+ * the hosts target say so; unknown environments and bad flags fail with exit 2 before anything runs.
+ */
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../../src/cli/main.ts';
+import { auditLine, parseAudit } from '../../../src/deploy/audit.ts';
+
+async function cli(argv: string[], cwd: string) {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(argv, { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), env: { PATH: process.env.PATH ?? '' }, cwd });
+  return { code, stdout, stderr };
+}
+
+function project(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-day-two-'));
+  const deploy = {
+    target: 'command',
+    instances: ['a', 'b'],
+    'start-command': ['true'],
+    'version-command': ['cat', join(dir, '{instance}.version')],
+    'ready-command': ['test', '-f', join(dir, '{instance}.ready')],
+  };
+  writeFileSync(join(dir, 'slipway.yml'), JSON.stringify({ version: 1, environments: { staging: { deploy } } }));
+  return dir;
+}
+
+describe('slipway status on the command target', () => {
+  it('shows what each instance runs and whether it is ready; exit 1 when mixed or not ready', async () => {
+    const dir = project();
+    for (const i of ['a', 'b']) { writeFileSync(join(dir, `${i}.version`), 'v7\n'); writeFileSync(join(dir, `${i}.ready`), ''); }
+    const r = await cli(['status', '--env', 'staging'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/staging: every instance runs v7/);
+    expect(r.stdout).toMatch(/a\s+v7\s+yes/);
+    writeFileSync(join(dir, 'b.version'), 'v6\n');
+    const mixed = await cli(['status', '--env', 'staging', '--json'], dir);
+    expect(mixed.code).toBe(1);
+    expect(JSON.parse(mixed.stdout)).toMatchObject({ versions: ['v7', 'v6'], instances: [{ instance: 'a', version: 'v7', ready: true }, { instance: 'b', version: 'v6', ready: true }] });
+  });
+});
+
+describe('day-two bad input: one line, exit 2, nothing run', () => {
+  it.each([
+    [['status'], /status needs --env NAME \(.*slipway\.yml has staging\)/],
+    [['status', '--env', 'prod'], /--env: got "prod"; expected one of the environments in .*slipway\.yml: staging/],
+    [['status', '--env', 'staging', '--watchh'], /unknown flag --watchh/],
+    [['releases', '--env', 'staging'], /releases: environment staging deploys to target command; this command works on target hosts for now/],
+    [['lock', 'grab', '--env', 'staging'], /lock: got "grab"; expected acquire, release or status/],
+    [['lock', 'acquire', '--env', 'staging', '--ttl', '0s'], /--ttl: got "0s"; expected between 1s and 30d/],
+    [['rollback', '--env', 'staging', '--to', '../etc'], /rollback: --to: got "\.\.\/etc"; expected a release name/],
+    [['audit', '--env', 'staging', '--since', 'last week'], /audit: --since: got "last week"; expected a duration/],
+  ])('%j', async (argv, re) => {
+    const r = await cli(argv, project());
+    expect(r.stderr).toMatch(re);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+  });
+});
+
+describe('audit lines', () => {
+  it('are one JSON line each, read back with the host; other lines are skipped and counted', () => {
+    const line = auditLine({ at: '2026-12-06T18:00:00.000Z', actor: 'alice', action: 'deploy', version: 'v2', from: 'v1', reason: 'a\nb', run: 'cli on x', outcome: 'succeeded' });
+    expect(line.split('\n')).toHaveLength(2);
+    const r = parseAudit(`${line}garbage\n{"at":"nope","action":"deploy"}\n`, 'web1');
+    expect(r.skipped).toBe(2);
+    expect(r.entries).toEqual([{ at: '2026-12-06T18:00:00.000Z', actor: 'alice', action: 'deploy', version: 'v2', from: 'v1', reason: 'a\nb', run: 'cli on x', outcome: 'succeeded', host: 'web1' }]);
+  });
+});
