@@ -1591,6 +1591,9 @@ class KubeRun {
     }
     await this.patch(svc.metadata.name, { spec: { selector: { [SLOT_LABEL]: previous.slot } } }, 'service', 'merge');
     this.note(`switched Service ${svc.metadata.name} back: ${live.name} → ${previous.name}`);
+    // Done only when the endpoints list exactly the previous slot's Ready pods.
+    const eps = await this.waitEndpoints(svc.metadata.name, previous.name, undefined);
+    if (!eps.ok) throw new UserError(`switched Service ${svc.metadata.name} back to ${previous.name}, but ${eps.reason}`);
     return { from: live.name, to: previous.name, service: svc.metadata.name };
   }
 

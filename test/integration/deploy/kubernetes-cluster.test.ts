@@ -311,6 +311,23 @@ fakeOnly('finding 4: canary share is the real endpoint share; HPAs', () => {
     expect(image(d)).toBe(IMAGES.v2);
   }, TIMEOUT);
 
+  it('with an HPA on the stable Deployment, the canary is sized so that its endpoint share is the step (the stable count is left to the HPA)', async () => {
+    const ns = await seedApp(k, { replicas: 4 });
+    await k.kubectl(['create', '-n', ns, '-f', '-'], JSON.stringify({ apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'web' }, spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' }, minReplicas: 1, maxReplicas: 10 } }));
+    const seen: [number, number][] = [];
+    const gate: GateFn = async () => {
+      const slices = (await k.json(['get', 'endpointslices', '-n', ns, '-l', 'kubernetes.io/service-name=web'])).items;
+      const ready = slices.flatMap((s: any) => s.endpoints ?? []).filter((e: any) => e.conditions.ready);
+      seen.push([ready.filter((e: any) => e.targetRef.name.startsWith('web-canary-')).length, ready.length]);
+      return { pass: true, reason: 'ok' };
+    };
+    const log = new MemoryReporter();
+    const r = await deployer(ns).rollout({ image: IMAGES.v2, strategy: 'canary', steps: [0.5, 1], gate, log });
+    expect(r.status, log.text()).toBe('succeeded');
+    expect(seen).toEqual([[4, 8]]);
+    expect(log.text()).toMatch(/HorizontalPodAutoscaler web scales web/);
+  }, TIMEOUT);
+
   it('blue/green refuses a Deployment an HPA scales, before any change', async () => {
     const ns = await seedApp(k, { replicas: 2, slot: true });
     await k.kubectl(['create', '-n', ns, '-f', '-'], JSON.stringify({ apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'web' }, spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' }, minReplicas: 1, maxReplicas: 5 } }));
