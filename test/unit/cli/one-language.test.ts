@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../../src/cli/main.ts';
 import { parseArgs } from '../../../src/cli/args.ts';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 async function cli(argv: string[], cwd: string, env: Record<string, string> = {}) {
   let stdout = '';
@@ -94,6 +96,39 @@ describe('slipway release: the same check, before any side effect; --config and 
     expect(wrongEnv.stderr).toMatch(/--env: got "other"; expected one of the environments in .*slipway\.yml: staging/);
     const noDeploy = await cli(['release', '--config', join(dir, 'slipway.yml'), '--environment', 'staging'], cwd);
     expect(noDeploy.stderr).toMatch(/environment staging has no deploy section/);
+  });
+});
+
+describe('slipway release: a file that validates is released', () => {
+  it('runs deploy and smoke tests from --config with --env, the result on stdout', async () => {
+    const server = http.createServer((req, res) => res.writeHead(req.url === '/health' ? 200 : 404).end('{"status":"ok"}'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const dir = project(`version: 1
+environments:
+  staging:
+    url: ${url}
+    deploy:
+      target: command
+      instances: [a]
+      start-command: ["true"]
+      ready-command: ["true"]
+      version-check: "off"
+    smoke:
+      checks: [{ path: /health }]
+      deadline: "0"
+`);
+      expect((await cli(['validate'], dir)).code).toBe(0);
+      const r = await cli(['release', '-c', join(dir, 'slipway.yml'), '--env', 'staging', '--version', 'v2', '--stages', 'deploy,smoke', '--json'], mkdtempSync(join(tmpdir(), 'cli-cwd-')));
+      expect(r.code, r.stderr).toBe(0);
+      const doc = JSON.parse(r.stdout);
+      expect(doc.outputs.result).toBe('success');
+      expect(Array.isArray(doc.outputs.stages)).toBe(true);
+      expect(doc.outputs.stages.map((s: { stage: string }) => s.stage)).toEqual(['deploy', 'smoke']);
+    } finally {
+      server.close();
+    }
   });
 });
 
