@@ -41,10 +41,17 @@ function parseUrl(text: string): URL | undefined {
   }
 }
 
-/** The user part of a URL is a credential when it stands alone (a token as user name) or looks like a token. */
+/** Schemes where a user name alone is how a token is sent (`https://TOKEN@host`: fetch sends it as Basic `TOKEN:`). */
+const TOKEN_AS_USER = new Set(['http:', 'https:', 'ws:', 'wss:']);
+
+/**
+ * The user part of a URL is a credential when it looks like a token, or when it stands alone in an
+ * HTTP URL. A user name beside a password, or alone in a database or SSH URL
+ * (`postgresql://postgres@db/app`), is an identity: masking it would blank out ordinary words.
+ */
 function userIsCredential(url: URL): boolean {
   if (!url.username) return false;
-  return !url.password || looksLikeToken(safeDecode(url.username));
+  return looksLikeToken(safeDecode(url.username)) || (!url.password && TOKEN_AS_USER.has(url.protocol));
 }
 
 /** A query value is a credential when its name says so or it looks like a token; for a URL that is itself a secret, any value of 8+ characters too. */

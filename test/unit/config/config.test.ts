@@ -126,15 +126,15 @@ describe('hostile slipway.yml (issue 18)', () => {
     await expect(load('version: 1\nenvironments:\n  a: { url: "http://h/" }\n  a: { url: "http://h/" }\n')).rejects.toThrow(/slipway\.yml:4:3: YAML syntax error: map keys must be unique \("a" appears twice\)/);
   });
 
-  it('validates in linear time: 8,000 environments take at most ~8× (not 64×) as long as 1,000', async () => {
+  it('validates in linear time: 16,000 environments take ~16× (not 256×) as long as 1,000', async () => {
     const gen = (n: number) => {
       let s = 'version: 1\nenvironments:\n';
-      for (let i = 0; i < n; i++) s += `  env${i}:\n    url: http://127.0.0.1:${8000 + (i % 1000)}\n    smoke: { timeout: 5s }\n    gate: { objectives: "error-ratio <= 1%" }\n`;
+      for (let i = 0; i < n; i++) s += `  e${i}: { url: "http://h${i % 10}/", smoke: { timeout: 5s } }\n`;
       return s;
     };
     const time = async (text: string) => {
       let best = Infinity;
-      for (let i = 0; i < 2; i++) {
+      for (let i = 0; i < 3; i++) {
         const t = performance.now();
         await load(text);
         best = Math.min(best, performance.now() - t);
@@ -142,11 +142,11 @@ describe('hostile slipway.yml (issue 18)', () => {
       return best;
     };
     const small = gen(1000);
-    const large = gen(8000);
+    const large = gen(16_000);
     expect(large.length).toBeLessThan(1 << 20);
     await load(small); // warm up
     const ratio = (await time(large)) / (await time(small));
-    console.log(`8,000 vs 1,000 environments: ${ratio.toFixed(1)}×`);
-    expect(ratio).toBeLessThan(16); // linear: 8×; quadratic: 64× (26–40× measured before the fix, the fixed costs included)
-  }, 120_000);
+    console.log(`16,000 vs 1,000 environments: ${ratio.toFixed(1)}×`);
+    expect(ratio).toBeLessThan(48); // linear: 16×; quadratic: 256×
+  }, 300_000);
 });

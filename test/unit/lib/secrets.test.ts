@@ -86,3 +86,13 @@ describe('the secret model (issue 18): every derived form', () => {
     expect(urlsIn('["http://a@h/x", "https://h2/y?token=z"], ftp://x')).toEqual(['http://a@h/x', 'https://h2/y?token=z', 'ftp://x']);
   });
 });
+
+describe('user names that are identities', () => {
+  it('a lone user in a database or SSH URL is a role, not a token; in an HTTP URL it is the token', () => {
+    expect(urlSecrets('postgresql://postgres@127.0.0.1:5432/app')).toEqual([]);
+    expect(redactUrl('postgresql://postgres@127.0.0.1:5432/app')).toBe('postgresql://postgres@127.0.0.1:5432/app');
+    expect(urlSecrets('ssh://deploy@web1')).toEqual([]);
+    expect(urlSecrets('https://admin-tok@h/')).toContain('admin-tok');
+    expect(urlSecrets('postgresql://glpat-abcdefghij0123456789@db/app')).toContain('glpat-abcdefghij0123456789');
+  });
+});
