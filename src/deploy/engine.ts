@@ -28,6 +28,7 @@
  * | `finish?(version, instances)` | after a successful rollout (prune old releases) |
  * | `reportedVersion?(i)` | the version i says it serves (a version command; '' when it printed nothing, undefined when none is configured), checked instead of the readiness answer's |
  * | `setWeights?(weights, apply)` | canary: load-balancer weights by instance id (undefined: all equal); `apply` false = keep them for the next drain/undrain reload |
+ * | `swap?(back, out)` | at a batch boundary with no pause and no gate: the previous batch back in and the next one out in one change (nginx: one checked reload instead of two) |
  * | `lockParts?()` | where the deploy lock is held (lock.ts): hosts one part per host, command the lock-command; the action takes it before `instances()` |
  * | `close()` | release connections and temp files; called once, always |
  *
@@ -105,6 +106,8 @@ export interface DeployTarget {
   /** The version instance i says it serves, from the user's version-command (instead of the readiness answer). */
   reportedVersion?(inst: InstanceRef, signal: AbortSignal): Promise<string | undefined>;
   setWeights?(weights: Record<string, number> | undefined, signal: AbortSignal, apply: boolean): Promise<void>;
+  /** Puts `back` into traffic and takes `out` out of it in ONE load-balancer change (one reload at a batch boundary). */
+  swap?(back: InstanceRef[], out: InstanceRef[], signal: AbortSignal): Promise<void>;
   /** Where this target holds the deploy lock (lock.ts), in the order they are taken; [] = no lock. */
   lockParts?(): LockPart[];
   close(): Promise<void>;
@@ -446,7 +449,13 @@ class Run {
    * Forward: the first failure cancels the siblings and the group fails. Undo: every member is
    * tried; the ready ones go back into traffic, the others stay out.
    */
-  async switchGroup(group: Plan[], direction: 'forward' | 'undo', how: 'deploy' | 'switchBack', record: BatchRecord): Promise<Failure | undefined> {
+  async switchGroup(
+    group: Plan[],
+    direction: 'forward' | 'undo',
+    how: 'deploy' | 'switchBack',
+    record: BatchRecord,
+    boundary: { putBack?: InstanceRef[]; deferUndrain?: boolean } = {},
+  ): Promise<Failure | undefined> {
     const t = this.target;
     const forward = direction === 'forward';
     const groupCtl = new AbortController();
@@ -458,7 +467,11 @@ class Run {
     };
     if (t.strategy === 'in-place') {
       try {
-        await t.drain(insts, this.signal);
+        if (boundary.putBack?.length && t.swap) await t.swap(boundary.putBack, insts, this.signal);
+        else {
+          if (boundary.putBack?.length) await t.undrain(boundary.putBack, this.signal);
+          await t.drain(insts, this.signal);
+        }
       } catch (err) {
         if (this.signal.aborted) throw new Cancelled();
         const reason = `drain failed: ${errorMessage(err)}`;
@@ -512,7 +525,8 @@ class Run {
     // Into traffic: everything forward; only what came back when undoing.
     const good = forward ? group : group.filter((p) => p.state.status !== 'rollback-failed');
     try {
-      if (good.length) await t.undrain(good.map((p) => p.inst), this.signal);
+      // deferUndrain: the next batch's drain puts these back in the same load-balancer change.
+      if (good.length && !(forward && boundary.deferUndrain)) await t.undrain(good.map((p) => p.inst), this.signal);
       if (t.strategy === 'beside') await Promise.all(good.map((p) => t.stop(p.inst, signal)));
     } catch (err) {
       if (this.signal.aborted) throw new Cancelled();
@@ -670,6 +684,10 @@ async function converge(
         return result('failed', { phase: 'prepare', reason: `prepare failed, nothing was switched: ${errorMessage(err)}` });
       }
     }
+    // No pause and no gate between batches: one load-balancer change per batch boundary (the
+    // previous batch back in, the next one out), instead of an undrain and a drain.
+    const mergeBoundaries = !canary && target.strategy === 'in-place' && !!target.swap && !opts.pauseMs && !opts.gate;
+    let pending: InstanceRef[] | undefined;
     for (let k = 0; k < groups.length; k++) {
       const group = groups[k]!;
       const rec: BatchRecord = { batch: k + 1, instances: group.map((p) => p.inst.id), startedAt: Date.now(), outcome: 'running' };
@@ -692,9 +710,13 @@ async function converge(
           break;
         }
       }
+      const defer = mergeBoundaries && k < groups.length - 1;
+      const putBack = pending;
+      pending = undefined;
       failure = await opts.log.group(`${canary ? 'canary step' : 'batch'} ${k + 1}/${groups.length}: ${rec.instances.join(', ') || '(weights only)'} → ${mode === 'rollout' ? version : 'previous version'}`, () =>
-        run.switchGroup(group, 'forward', mode === 'rollout' ? 'deploy' : 'switchBack', rec),
+        run.switchGroup(group, 'forward', mode === 'rollout' ? 'deploy' : 'switchBack', rec, { putBack, deferUndrain: defer }),
       );
+      if (!failure && defer) pending = group.map((p) => p.inst);
       rec.endedAt = Date.now();
       if (failure) {
         rec.outcome = 'failed';

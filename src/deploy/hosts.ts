@@ -439,6 +439,14 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
   async undrain(insts: InstanceRef[], signal: AbortSignal): Promise<void> {
     if (this.nginx) await this.nginx.setDown(insts.map((i) => i.id), false, signal);
   }
+  /** One load-balancer change at a batch boundary: `back` in, `out` out (nginx: one checked reload; its stop waits for the old workers). */
+  async swap(back: InstanceRef[], out: InstanceRef[], signal: AbortSignal): Promise<void> {
+    if (!this.nginx) return;
+    await this.nginx.reconfigure((u) => {
+      for (const i of back) u.down.delete(i.id);
+      for (const i of out) u.down.add(i.id);
+    }, signal, true);
+  }
   async setWeights(weights: Record<string, number> | undefined, signal: AbortSignal, apply: boolean): Promise<void> {
     if (!this.nginx) throw new UserError('hosts: canary weights need a load balancer in front (the nginx-host or haproxy-host input)');
     await this.nginx.setWeights(weights, signal, apply);
