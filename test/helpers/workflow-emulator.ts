@@ -1,7 +1,8 @@
 /**
  * Runs one job of a workflow file the way GitHub's runner would, step by step, on this machine:
- * `${{ }}` expressions (a small, strict evaluator: an unknown context, function, input, secret,
- * step id or action output throws, so a typo in a workflow fails the test), `if:` with the status
+ * `${{ }}` expressions (GitHub's own engine, @actions/expressions, with strict contexts: an unknown
+ * context, function, input, secret, step id or action output throws, so a typo in a workflow fails
+ * the test), `if:` with the status
  * functions, `continue-on-error`, Slipway's own actions (`slipway-org/slipway/<action>@…` →
  * dist/<action>/index.js through runBundle, with action.yml defaults), `run:` steps in bash with
  * GITHUB_OUTPUT/GITHUB_ENV/GITHUB_STEP_SUMMARY files, `post:` steps of actions that declare one
@@ -13,6 +14,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
+import { Evaluator, Lexer, Parser, data } from '@actions/expressions';
+import { NoOperationTraceWriter, parseWorkflow } from '@actions/workflow-parser';
 import { parseFileCommands, parseWorkflowCommands, repoRoot, runBundle, type BundleRun } from './runner.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -44,54 +47,6 @@ export interface ExprScope {
   contexts: Record<string, Value>;
   /** Status functions (success(), failure(), always(), cancelled()) are allowed only in `if:`. */
   status?: JobStatus;
-}
-
-type Token =
-  | { t: 'num'; v: number }
-  | { t: 'str'; v: string }
-  | { t: 'id'; v: string }
-  | { t: 'op'; v: string };
-
-function tokenize(src: string): Token[] {
-  const out: Token[] = [];
-  let i = 0;
-  while (i < src.length) {
-    const c = src[i]!;
-    if (/\s/.test(c)) { i++; continue; }
-    if (c === "'") {
-      let s = '';
-      i++;
-      for (;;) {
-        if (i >= src.length) throw new ExpressionError(src, 'unterminated string');
-        if (src[i] === "'") {
-          if (src[i + 1] === "'") { s += "'"; i += 2; continue; }
-          i++;
-          break;
-        }
-        s += src[i++];
-      }
-      out.push({ t: 'str', v: s });
-      continue;
-    }
-    const two = src.slice(i, i + 2);
-    if (['==', '!=', '&&', '||', '<=', '>='].includes(two)) { out.push({ t: 'op', v: two }); i += 2; continue; }
-    if ('()[].,!<>'.includes(c)) {
-      // a dot followed by a digit after an operator is a number (.5); otherwise property access
-      out.push({ t: 'op', v: c });
-      i++;
-      continue;
-    }
-    const num = /^(0x[0-9a-fA-F]+|-?\d+(\.\d+)?([eE][+-]?\d+)?)/.exec(src.slice(i));
-    if (num && !(c === '-' && out.length && out[out.length - 1]!.t !== 'op')) {
-      out.push({ t: 'num', v: Number(num[0]) });
-      i += num[0].length;
-      continue;
-    }
-    const id = /^[A-Za-z_][A-Za-z0-9_-]*/.exec(src.slice(i));
-    if (id) { out.push({ t: 'id', v: id[0] }); i += id[0].length; continue; }
-    throw new ExpressionError(src, `unexpected character ${JSON.stringify(c)} at ${i}`);
-  }
-  return out;
 }
 
 /** Truthiness as GitHub defines it: false, 0, -0, '', null (and NaN) are falsy. */
@@ -132,182 +87,76 @@ export function toText(v: Value): string {
 
 const STATUS_FUNCTIONS = ['success', 'failure', 'always', 'cancelled'];
 
-class Parser {
-  private pos = 0;
-  private readonly tokens: Token[];
-  private readonly src: string;
-  private readonly scope: ExprScope;
-  constructor(src: string, scope: ExprScope) {
-    this.src = src;
-    this.scope = scope;
-    this.tokens = tokenize(src);
+/**
+ * A context object whose missing keys are an error (GitHub answers null; the emulator fails the
+ * test, so a typo in a workflow cannot pass unnoticed).
+ */
+class StrictDictionary extends data.Dictionary {
+  readonly what: string;
+  readonly expr: string;
+  constructor(what: string, expr: string, pairs: { key: string; value: data.ExpressionData }[]) {
+    super(...pairs);
+    this.what = what;
+    this.expr = expr;
   }
-
-  parse(): Value {
-    if (!this.tokens.length) throw this.err('empty expression');
-    const v = this.or();
-    if (this.pos < this.tokens.length) throw this.err(`unexpected ${JSON.stringify(this.tokens[this.pos]!.v)}`);
+  override get(key: string): data.ExpressionData | undefined {
+    const v = super.get(key);
+    if (v === undefined) throw new ExpressionError(this.expr, `unknown ${this.what} '${key}'${this.pairs().length ? ` (known: ${this.pairs().map((p) => p.key).join(', ')})` : ''}`);
     return v;
-  }
-
-  private err(msg: string) {
-    return new ExpressionError(this.src, msg);
-  }
-  private peek(v?: string): Token | undefined {
-    const t = this.tokens[this.pos];
-    if (v === undefined) return t;
-    return t && t.t === 'op' && t.v === v ? t : undefined;
-  }
-  private eat(v: string): void {
-    if (!this.peek(v)) throw this.err(`expected ${JSON.stringify(v)}${this.peek() ? ` at ${JSON.stringify(this.peek()!.v)}` : ' at the end'}`);
-    this.pos++;
-  }
-
-  private or(): Value {
-    let left = this.and();
-    while (this.peek('||')) {
-      this.pos++;
-      const right = this.and();
-      left = truthy(left) ? left : right;
-    }
-    return left;
-  }
-  private and(): Value {
-    let left = this.equality();
-    while (this.peek('&&')) {
-      this.pos++;
-      const right = this.equality();
-      left = truthy(left) ? right : left;
-    }
-    return left;
-  }
-  private equality(): Value {
-    let left = this.comparison();
-    for (;;) {
-      if (this.peek('==')) { this.pos++; left = looseEquals(left, this.comparison()); }
-      else if (this.peek('!=')) { this.pos++; left = !looseEquals(left, this.comparison()); }
-      else return left;
-    }
-  }
-  private comparison(): Value {
-    let left = this.unary();
-    for (;;) {
-      const op = ['<', '>', '<=', '>='].find((o) => this.peek(o));
-      if (!op) return left;
-      this.pos++;
-      const a = toNumber(left);
-      const b = toNumber(this.unary());
-      left = op === '<' ? a < b : op === '>' ? a > b : op === '<=' ? a <= b : a >= b;
-    }
-  }
-  private unary(): Value {
-    if (this.peek('!')) {
-      this.pos++;
-      return !truthy(this.unary());
-    }
-    return this.postfix(this.primary());
-  }
-  private postfix(v: Value): Value {
-    for (;;) {
-      if (this.peek('.')) {
-        this.pos++;
-        const t = this.tokens[this.pos++];
-        if (!t || t.t !== 'id') throw this.err('expected a property name after "."');
-        v = this.member(v, t.v);
-      } else if (this.peek('[')) {
-        this.pos++;
-        const key = this.or();
-        this.eat(']');
-        v = Array.isArray(v) ? (v[toNumber(key)] ?? null) : this.member(v, toText(key));
-      } else return v;
-    }
-  }
-  private member(v: Value, key: string): Value {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
-    const o = v as StrictObj;
-    if (Object.prototype.hasOwnProperty.call(o, key)) return o[key]!;
-    if (o[STRICT]) throw this.err(`unknown ${o[STRICT]} '${key}'${Object.keys(o).length ? ` (known: ${Object.keys(o).join(', ')})` : ''}`);
-    return null;
-  }
-  private primary(): Value {
-    const t = this.tokens[this.pos++];
-    if (!t) throw this.err('unexpected end');
-    if (t.t === 'num' || t.t === 'str') return t.v;
-    if (t.t === 'op' && t.v === '(') {
-      const v = this.or();
-      this.eat(')');
-      return v;
-    }
-    if (t.t === 'id') {
-      if (t.v === 'true') return true;
-      if (t.v === 'false') return false;
-      if (t.v === 'null') return null;
-      if (this.peek('(')) return this.call(t.v);
-      if (!Object.prototype.hasOwnProperty.call(this.scope.contexts, t.v)) {
-        throw this.err(`unknown context '${t.v}' (available here: ${Object.keys(this.scope.contexts).join(', ')})`);
-      }
-      return this.scope.contexts[t.v]!;
-    }
-    throw this.err(`unexpected ${JSON.stringify(t.v)}`);
-  }
-  private call(name: string): Value {
-    this.eat('(');
-    const args: Value[] = [];
-    if (!this.peek(')')) {
-      args.push(this.or());
-      while (this.peek(',')) { this.pos++; args.push(this.or()); }
-    }
-    this.eat(')');
-    const lower = name.toLowerCase();
-    const arity = (n: number) => {
-      if (args.length !== n) throw this.err(`${name}() takes ${n} argument(s), got ${args.length}`);
-    };
-    if (STATUS_FUNCTIONS.includes(lower)) {
-      if (!this.scope.status) throw this.err(`${name}() is only allowed in if:`);
-      arity(0);
-      const s = this.scope.status;
-      return lower === 'always' ? true : lower === 'success' ? s === 'success' : lower === 'failure' ? s === 'failure' : s === 'cancelled';
-    }
-    switch (lower) {
-      case 'contains': {
-        arity(2);
-        const [hay, needle] = args as [Value, Value];
-        if (Array.isArray(hay)) return hay.some((x) => looseEquals(x, needle));
-        return toText(hay).toLowerCase().includes(toText(needle).toLowerCase());
-      }
-      case 'startswith':
-        arity(2);
-        return toText(args[0]!).toLowerCase().startsWith(toText(args[1]!).toLowerCase());
-      case 'endswith':
-        arity(2);
-        return toText(args[0]!).toLowerCase().endsWith(toText(args[1]!).toLowerCase());
-      case 'format': {
-        if (!args.length) throw this.err('format() needs a format string');
-        const [fmt, ...rest] = args;
-        return toText(fmt!).replace(/\{(\d+)\}/g, (_, n: string) => {
-          if (Number(n) >= rest.length) throw this.err(`format(): no argument {${n}}`);
-          return toText(rest[Number(n)]!);
-        });
-      }
-      case 'tojson':
-        arity(1);
-        return JSON.stringify(args[0], null, 2);
-      case 'fromjson':
-        arity(1);
-        try {
-          return JSON.parse(toText(args[0]!)) as Value;
-        } catch (e) {
-          throw this.err(`fromJSON(): ${(e as Error).message}`);
-        }
-      default:
-        throw this.err(`unknown function '${name}'`);
-    }
   }
 }
 
-/** Evaluates the inside of one `${{ … }}`. */
+function toData(v: Value, expr: string): data.ExpressionData {
+  if (v === null) return new data.Null();
+  if (typeof v === 'string') return new data.StringData(v);
+  if (typeof v === 'number') return new data.NumberData(v);
+  if (typeof v === 'boolean') return new data.BooleanData(v);
+  if (Array.isArray(v)) return new data.Array(...v.map((x) => toData(x, expr)));
+  const pairs = Object.entries(v).map(([key, value]) => ({ key, value: toData(value, expr) }));
+  const what = (v as StrictObj)[STRICT];
+  return what ? new StrictDictionary(what, expr, pairs) : new data.Dictionary(...pairs);
+}
+
+function fromData(d: data.ExpressionData): Value {
+  switch (d.kind) {
+    case data.Kind.Null: return null;
+    case data.Kind.String: return (d as data.StringData).value;
+    case data.Kind.Number: return (d as data.NumberData).value;
+    case data.Kind.Boolean: return (d as data.BooleanData).value;
+    case data.Kind.Array: return (d as data.Array).values().map(fromData);
+    default: return Object.fromEntries((d as data.Dictionary).pairs().map((p) => [p.key, fromData(p.value)]));
+  }
+}
+
+/**
+ * Evaluates the inside of one `${{ … }}` with GitHub's own expression engine (@actions/expressions):
+ * its lexer, parser, operators, coercions and functions. The emulator adds the status functions
+ * (allowed only in if:) and strict contexts.
+ */
 export function evaluate(expr: string, scope: ExprScope): Value {
-  return new Parser(expr, scope).parse();
+  const contexts = Object.keys(scope.contexts);
+  const statusInfo = STATUS_FUNCTIONS.map((name) => ({ name, minArgs: 0, maxArgs: 0 }));
+  let ast;
+  try {
+    ast = new Parser(new Lexer(expr).lex().tokens, contexts, statusInfo).parse();
+  } catch (e) {
+    throw new ExpressionError(expr, (e as Error).message);
+  }
+  const status = scope.status;
+  const functions = new Map(STATUS_FUNCTIONS.map((name) => [name, {
+    name, minArgs: 0, maxArgs: 0,
+    call: () => {
+      if (!status) throw new ExpressionError(expr, `${name}() is only allowed in if:`);
+      return new data.BooleanData(name === 'always' ? true : name === 'success' ? status === 'success' : name === 'failure' ? status === 'failure' : status === 'cancelled');
+    },
+  }]));
+  const context = new data.Dictionary(...Object.entries(scope.contexts).map(([key, value]) => ({ key, value: toData(value, expr) })));
+  try {
+    return fromData(new Evaluator(ast, context, functions).evaluate());
+  } catch (e) {
+    if (e instanceof ExpressionError) throw e;
+    throw new ExpressionError(expr, (e as Error).message);
+  }
 }
 
 const TEMPLATE = /\$\{\{([\s\S]*?)\}\}/g;
@@ -500,7 +349,12 @@ function record(name: string, r: BundleRun) {
 /** Runs one job of a workflow; resolves when its steps (and post steps) are done. */
 export async function emulateJob(opts: EmulateOptions): Promise<JobRun> {
   const file = opts.workflow.startsWith('/') ? opts.workflow : join(repoRoot, opts.workflow);
-  const doc = YAML.parse(readFileSync(file, 'utf8')) as Obj;
+  const text = readFileSync(file, 'utf8');
+  // What GitHub would refuse to load is not emulated: GitHub's own parser reads the file first.
+  const parsed = parseWorkflow({ name: opts.workflow, content: text }, new NoOperationTraceWriter());
+  const errors = parsed.context.errors.getErrors();
+  if (errors.length) throw new Error(`${opts.workflow}: GitHub would not load this workflow: ${errors.map((e) => e.message).join('; ')}`);
+  const doc = YAML.parse(text) as Obj;
   const job = doc.jobs?.[opts.job] as Obj | undefined;
   if (!job) throw new Error(`${opts.workflow}: no job '${opts.job}' (jobs: ${Object.keys(doc.jobs ?? {}).join(', ')})`);
   if (job.uses) throw new Error(`${opts.workflow}: job '${opts.job}' calls a reusable workflow; emulate that workflow's job instead`);

@@ -62,20 +62,20 @@ describe('expressions', () => {
     expect(evaluate("format('{0}-{1}', inputs.environment, 2)", scope())).toBe('staging-2');
     expect(evaluate("fromJSON('{\"a\": [1, 2]}').a[1]", scope())).toBe(2);
     expect(() => evaluate('success()', scope())).toThrow(/only allowed in if:/);
-    expect(() => evaluate("hashFiles('x')", scope())).toThrow(/unknown function 'hashFiles'/);
+    expect(() => evaluate("hashFiles('x')", scope())).toThrow(/Unrecognized function: 'hashFiles'/);
   });
 
   it('is strict: unknown contexts, inputs, secrets, step ids and outputs throw', () => {
-    expect(() => evaluate('input.environment', scope())).toThrow(/unknown context 'input'/);
-    expect(() => evaluate('matrix.os', scope())).toThrow(/unknown context 'matrix'/);
+    expect(() => evaluate('input.environment', scope())).toThrow(/Unrecognized named-value: 'input'/);
+    expect(() => evaluate('matrix.os', scope())).toThrow(/Unrecognized named-value: 'matrix'/);
     expect(() => evaluate('inputs.enviroment', scope())).toThrow(/unknown input 'enviroment'/);
     expect(() => evaluate('secrets.TOKN', scope())).toThrow(/unknown secret 'TOKN'/);
     expect(() => evaluate('steps.deplyo.outcome', scope())).toThrow(/unknown step id 'deplyo'/);
     expect(() => evaluate('steps.deploy.outputs.previous_version', scope())).toThrow(/unknown output of deploy-rolling 'previous_version'/);
     expect(() => evaluate('github.tokn', scope())).toThrow(/unknown github property 'tokn'/);
-    expect(() => evaluate("inputs.environment == ", scope())).toThrow(/unexpected end/);
-    expect(() => evaluate("'open", scope())).toThrow(/unterminated string/);
-    expect(() => evaluate('inputs.environment ; rm', scope())).toThrow(/unexpected character/);
+    expect(() => evaluate("inputs.environment == ", scope())).toThrow(/Unexpected end of expression/);
+    expect(() => evaluate("'open", scope())).toThrow(/Unexpected symbol: \\?'/);
+    expect(() => evaluate('inputs.environment ; rm', scope())).toThrow(/Unexpected symbol: ';'/);
   });
 
   it('templates: a lone expression keeps its type, mixed text becomes a string', () => {
@@ -179,6 +179,9 @@ jobs:
   it('fails loudly on a typo in the workflow, an undeclared input or secret, and ${{ }} inside run:', async () => {
     const typo = workflow(WF.replace('steps.boom.outcome ==', 'steps.bom.outcome =='));
     await expect(emulateJob({ workflow: typo.file, job: 'j', inputs: { who: 'x' }, workspace: typo.dir })).rejects.toThrow(/steps\[5\] \(cleanup\)\.if: .*unknown step id 'bom'/);
+    // GitHub's parser reads the file first: what GitHub would not load is not emulated.
+    const unloadable = workflow(WF.replace('runs-on:', 'run-on:'));
+    await expect(emulateJob({ workflow: unloadable.file, job: 'j', inputs: { who: 'x' }, workspace: unloadable.dir })).rejects.toThrow(/GitHub would not load this workflow: .*run-on/);
     const { file, dir } = workflow(WF);
     await expect(emulateJob({ workflow: file, job: 'j', inputs: { who: 'x', extra: 'y' }, workspace: dir })).rejects.toThrow(/no input 'extra'/);
     await expect(emulateJob({ workflow: file, job: 'j', inputs: {}, workspace: dir })).rejects.toThrow(/input 'who' is required/);
