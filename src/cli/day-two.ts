@@ -28,6 +28,7 @@ import { parseHostEntry, checkVersionName } from '../deploy/hosts.ts';
 import { SshClient, buildKnownHosts, writePrivateKey } from '../deploy/ssh.ts';
 import { DeployLock, LockHeldError, describeHolder, newHolder, type LockHolder } from '../deploy/lock.ts';
 import { httpProbe } from '../deploy/engine.ts';
+import { sleep } from '../lib/sleep.ts';
 import { appendAudit, readAudit, type AuditEntry, type AuditHost } from '../deploy/audit.ts';
 import { readHostState, type HostState } from '../deploy/status.ts';
 
@@ -129,37 +130,67 @@ async function record(f: Fleet, e: Omit<AuditEntry, 'at' | 'actor' | 'run'>): Pr
 const holderView = (h: LockHolder | undefined) => (h ? { actor: h.actor, run: h.runUrl, version: h.version, reason: h.reason, since: h.since, until: h.until } : null);
 
 export async function status(args: ParsedArgs, io: CliIO): Promise<number> {
-  if (args.help) return help(io, 'slipway status --env NAME [--json]\n  Per host: the release it runs (current), since when, the previous one, ready or not (the readiness path, as a deploy checks it), and the deploy lock holder.');
-  allow(args, 'status', []);
-  return withFleet(await openFleet(args, io, 'status'), async (f) => {
-    if (f.inputs.target === 'command') return commandStatus(f, args, io);
-    const states = await Promise.all(f.hosts.map((h) => readHostState(f.ssh, h)));
-    const built = buildTarget({ ...f.inputs, lock: false }, f.ctx, {});
-    let urls: Record<string, string> = {};
+  if (args.help) return help(io, 'slipway status --env NAME [--json] [--watch [--interval 2s]]\n  Per host: the release it runs (current), since when, the previous one, ready or not (the readiness path, as a deploy checks it), and the deploy lock holder.\n  target command: each instance\'s version (version-command) and readiness. --watch refreshes until Ctrl-C (with --json: one document per line).');
+  allow(args, 'status', ['watch', 'interval']);
+  const watch = args.flags.watch === 'true';
+  let intervalMs = 2000;
+  if (args.flags.interval !== undefined) {
     try {
-      urls = Object.fromEntries((await built.target.instances(AbortSignal.timeout(60_000))).map((i) => [i.id, i.url]));
+      intervalMs = parseDuration(args.flags.interval);
+    } catch {
+      throw new UsageError(`status: --interval: got ${JSON.stringify(args.flags.interval)}; expected ${DURATION_HELP}`);
+    }
+    if (intervalMs < 100 || intervalMs > 3_600_000) throw new UsageError(`status: --interval: got ${JSON.stringify(args.flags.interval)}; expected between 100ms and 1h`);
+  }
+  return withFleet(await openFleet(args, io, 'status'), async (f) => {
+    const once = () => (f.inputs.target === 'command' ? commandStatus(f, args, io) : hostsStatus(f, args, io));
+    if (!watch) return once();
+    const stop = new AbortController();
+    const onSig = () => stop.abort();
+    process.once('SIGINT', onSig);
+    process.once('SIGTERM', onSig);
+    let code = 0;
+    try {
+      while (!stop.signal.aborted) {
+        if (!args.json) io.stdout(`--- ${new Date().toISOString()}\n`);
+        code = await once();
+        await sleep(intervalMs, stop.signal).catch(() => undefined);
+      }
     } finally {
-      await built.target.close().catch(() => undefined);
-      built.cleanup();
+      process.off('SIGINT', onSig);
+      process.off('SIGTERM', onSig);
     }
-    const rows = await Promise.all(
-      states.map(async (s) => {
-        const url = urls[s.id];
-        const probe = url ? await httpProbe(`${url.replace(/\/$/, '')}${f.inputs['ready-path']}`, 2000, AbortSignal.timeout(10_000)) : undefined;
-        return { host: s.id, version: s.current ?? null, since: s.since ?? null, previous: s.previous ?? null, ready: probe?.ok ?? false, answer: probe?.answer ?? 'no URL', answers: probe?.version ?? null, lock: holderView(s.lock) };
-      }),
-    );
-    const versions = [...new Set(rows.map((r) => r.version ?? '(none)'))];
-    const lock = states.find((s) => s.lock)?.lock;
-    if (args.json) {
-      io.stdout(`${JSON.stringify({ environment: f.env, versions, lock: holderView(lock), hosts: rows }, null, 2)}\n`);
-    } else {
-      io.stdout(`${f.env}: ${versions.length === 1 ? `every host runs ${versions[0]}` : `MIXED: ${versions.join(', ')}`}${lock ? `; LOCKED by ${describeHolder(lock)}` : '; not locked'}\n`);
-      const table = [['HOST', 'VERSION', 'SINCE', 'PREVIOUS', 'READY'], ...rows.map((r) => [r.host, r.version ?? '(none)', r.since ?? '', r.previous ?? '', r.ready ? `yes${r.answers ? ` (answers ${r.answers})` : ''}` : `NO: ${r.answer}`])];
-      io.stdout(formatTable(table));
-    }
-    return rows.every((r) => r.ready) && versions.length === 1 ? 0 : 1;
+    return code;
   });
+}
+
+async function hostsStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<number> {
+  const states = await Promise.all(f.hosts.map((h) => readHostState(f.ssh, h)));
+  const built = buildTarget({ ...f.inputs, lock: false }, f.ctx, {});
+  let urls: Record<string, string> = {};
+  try {
+    urls = Object.fromEntries((await built.target.instances(AbortSignal.timeout(60_000))).map((i) => [i.id, i.url]));
+  } finally {
+    await built.target.close().catch(() => undefined);
+    built.cleanup();
+  }
+  const rows = await Promise.all(
+    states.map(async (s) => {
+      const url = urls[s.id];
+      const probe = url ? await httpProbe(`${url.replace(/\/$/, '')}${f.inputs['ready-path']}`, 2000, AbortSignal.timeout(10_000)) : undefined;
+      return { host: s.id, version: s.current ?? null, since: s.since ?? null, previous: s.previous ?? null, ready: probe?.ok ?? false, answer: probe?.answer ?? 'no URL', answers: probe?.version ?? null, lock: holderView(s.lock) };
+    }),
+  );
+  const versions = [...new Set(rows.map((r) => r.version ?? '(none)'))];
+  const lock = states.find((s) => s.lock)?.lock;
+  if (args.json) {
+    io.stdout(`${JSON.stringify({ at: new Date().toISOString(), environment: f.env, versions, lock: holderView(lock), hosts: rows }, null, args.flags.watch === 'true' ? undefined : 2)}\n`);
+  } else {
+    io.stdout(`${f.env}: ${versions.length === 1 ? `every host runs ${versions[0]}` : `MIXED: ${versions.join(', ')}`}${lock ? `; LOCKED by ${describeHolder(lock)}` : '; not locked'}\n`);
+    const table = [['HOST', 'VERSION', 'SINCE', 'PREVIOUS', 'READY'], ...rows.map((r) => [r.host, r.version ?? '(none)', r.since ?? '', r.previous ?? '', r.ready ? `yes${r.answers ? ` (answers ${r.answers})` : ''}` : `NO: ${r.answer}`])];
+    io.stdout(formatTable(table));
+  }
+  return rows.every((r) => r.ready) && versions.length === 1 ? 0 : 1;
 }
 
 /** target: command: each instance's version from version-command, and readiness (ready-command or the readiness path). */
@@ -184,7 +215,7 @@ async function commandStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<num
       }),
     );
     const versions = [...new Set(rows.map((r) => r.version ?? '(unknown)'))];
-    if (args.json) io.stdout(`${JSON.stringify({ environment: f.env, versions, instances: rows }, null, 2)}\n`);
+    if (args.json) io.stdout(`${JSON.stringify({ at: new Date().toISOString(), environment: f.env, versions, instances: rows }, null, args.flags.watch === 'true' ? undefined : 2)}\n`);
     else {
       io.stdout(`${f.env}: ${versions.length === 1 ? `every instance runs ${versions[0]}` : `MIXED: ${versions.join(', ')}`}\n`);
       io.stdout(formatTable([['INSTANCE', 'VERSION', 'READY'], ...rows.map((r) => [r.instance, r.version ?? '(unknown)', r.ready ? 'yes' : `NO: ${r.answer}`])]));

@@ -35,7 +35,7 @@ export const COMMANDS: Record<string, { booleans: string[]; flags?: string[]; lo
   validate: { booleans: [], flags: [], load: () => import('./validate.ts') },
   plan: { booleans: [], flags: [], load: () => import('./plan.ts') },
   demo: { booleans: [] },
-  status: { booleans: [], flags: [], load: () => import('./day-two.ts').then((m) => ({ default: m.status })) },
+  status: { booleans: ['watch'], flags: ['interval'], load: () => import('./day-two.ts').then((m) => ({ default: m.status })) },
   releases: { booleans: [], flags: [], load: () => import('./day-two.ts').then((m) => ({ default: m.releases })) },
   rollback: { booleans: [], flags: ['to', 'reason'], load: () => import('./day-two.ts').then((m) => ({ default: m.rollback })) },
   lock: { booleans: [], flags: ['reason', 'ttl'], load: () => import('./day-two.ts').then((m) => ({ default: m.lock })) },

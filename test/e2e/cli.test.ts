@@ -3,7 +3,7 @@
  * stdout, progress and errors on stderr, exit codes 0/1/2.
  */
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,6 +57,26 @@ describe('node src/cli/main.ts', () => {
     expect(dry.status).toBe(0);
     expect(JSON.parse(dry.stdout).outputs.pending).toEqual([expect.objectContaining({ name: 'users' })]);
   });
+  it('status --watch refreshes until Ctrl-C, showing a change made meanwhile (one JSON document per line)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-e2e-watch-'));
+    const deploy = { target: 'command', instances: ['a', 'b'], 'start-command': ['true'], 'version-command': ['cat', join(dir, '{instance}.version')], 'ready-command': ['true'] };
+    writeFileSync(join(dir, 'slipway.yml'), JSON.stringify({ version: 1, environments: { staging: { deploy } } }));
+    for (const i of ['a', 'b']) writeFileSync(join(dir, `${i}.version`), 'v1\n');
+    const child = spawn(process.execPath, [mainTs, 'status', '--env', 'staging', '--watch', '--interval', '200ms', '--json'], { cwd: dir, env: { PATH: process.env.PATH ?? '' } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const frames = () => out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { versions: string[] });
+    const until = async (f: () => boolean) => { for (let i = 0; i < 300 && !f(); i++) await new Promise((r) => setTimeout(r, 100)); };
+    await until(() => frames().length >= 2);
+    writeFileSync(join(dir, 'a.version'), 'v2\n');
+    await until(() => frames().some((x) => x.versions.includes('v2')));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    child.kill('SIGINT');
+    const code = await exited;
+    expect(frames()[0]!.versions).toEqual(['v1']);
+    expect(frames().at(-1)!.versions).toEqual(['v2', 'v1']);
+    expect(code).toBe(1); // the last frame saw a mixed fleet
+  }, 60_000);
   it('bad usage exits 2 with one line on stderr, nothing on stdout', () => {
     const dir = project('version: 1\nenvironments:\n  staging: { url: "http://127.0.0.1:9/" }\n');
     const r = slipway(['smoke-test', '--env', 'stagin'], dir);
