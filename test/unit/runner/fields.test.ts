@@ -66,9 +66,6 @@ describe('YAML/JSON input caps (issue 18)', () => {
     const { parseYamlText } = await import('../../../src/lib/fields.ts');
     await expect(parseYamlText(`[${'1,'.repeat(600_000)}1]`, "Input 'checks'")).rejects.toThrow(/^Input 'checks': is 1\.1 MB of YAML\/JSON; expected at most 1 MB$/);
     await expect(parseYamlText('a: 1\nb: 2\na: 3\n', "Input 'x'")).rejects.toThrow(/line 3, column 1: map keys must be unique \("a" appears twice\)/);
-    const many = `{${Array.from({ length: 50_000 }, (_, i) => `k${i}: 1`).join(', ')}}`;
-    const t = performance.now();
-    await parseYamlText(many, "Input 'x'");
-    expect(performance.now() - t).toBeLessThan(5000); // yaml's own uniqueKeys check: quadratic
+    // Linear time for many keys: test/unit/config/config.test.ts times the same duplicate-key check.
   });
 });
