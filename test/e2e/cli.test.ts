@@ -11,7 +11,7 @@ import { repoRoot } from '../helpers/runner.ts';
 
 const mainTs = join(repoRoot, 'src/cli/main.ts');
 const slipway = (args: string[], cwd: string, env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, [mainTs, ...args], { cwd, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, timeout: 60_000 });
+  spawnSync(process.execPath, [mainTs, ...args], { cwd, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, timeout: 120_000 });
 
 function project(yml: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'cli-e2e-'));
@@ -21,7 +21,7 @@ function project(yml: string): string {
   return dir;
 }
 
-describe('node src/cli/main.ts', () => {
+describe('node src/cli/main.ts', { timeout: 180_000 }, () => {
   it('validate lists every problem on stdout and exits 1; a valid file exits 0', () => {
     const dir = project('version: 1\nenvironments:\n  staging:\n    smoke: { checks: [{path: /}] }\n    gate: { provider: probe }\n    deploy: { target: command, instances: [a], start-command: "run it", instance-url: "http://127.0.0.1:9/{instance}" }\n');
     const bad = slipway(['validate'], dir);
