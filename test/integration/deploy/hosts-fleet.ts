@@ -107,7 +107,7 @@ export async function startHostsFleet(n: number, opts: { nginx?: boolean; balanc
       for (const h of hosts) {
         for (const file of ['shared/app.pid', 'shared/app-green.pid']) {
           try {
-            const pid = Number(execFileSync('cat', [join(h.deployRoot, file)]).toString().trim());
+            const pid = Number(execFileSync('cat', [join(h.deployRoot, file)], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim());
             if (pid > 0) process.kill(pid, 'SIGKILL');
           } catch {}
         }
