@@ -3,7 +3,7 @@
  * single actions use (no copies). Every stage's inputs are read and checked before the first side
  * effect; a failure after the fleet switched rolls it back; the team is told in every case.
  */
-import { join, isAbsolute } from 'node:path';
+import { join, isAbsolute, relative } from 'node:path';
 import type { ActionSpec, InputsOf } from '../../lib/fields.ts';
 import { parseInputs } from '../../lib/fields.ts';
 import { UserError, errorMessage } from '../../lib/errors.ts';
@@ -106,7 +106,9 @@ export async function run(inputs: ReleaseInputs, ctx: ActionContext, deps: Relea
     workspace: ctx.workspace,
     onSecret: (v) => ctx.log.mask(v),
   });
-  if (problems.length) throw new UserError(`${config.path} cannot be released to ${inputs.environment}; nothing was changed:\n${problems.map((p) => `  ${p.message}`).join('\n')}`);
+  // Each problem also as an annotation on its line of slipway.yml (the job's Files changed view shows them).
+  for (const p of problems) ctx.log.error(`${p.key}: ${p.detail}`, { file: relative(ctx.workspace, config.path) || config.path, line: p.line, col: p.col });
+  if (problems.length) throw new UserError(`${config.path} cannot be released to ${inputs.environment}; nothing was changed: ${problems.length} problem${problems.length === 1 ? '' : 's'} (${problems.map((p) => p.key).join(', ')}), each reported above with its line and what is expected`);
 
   const records: StageRecord[] = [];
   const summaries: string[] = [];
