@@ -226,7 +226,7 @@ export async function blueGreenRollout(target: BlueGreenTarget, version: string,
     rec.outcome = 'done';
     rec.endedAt = Date.now();
     save();
-    log.info(`switched ${moving.length} instance(s) to ${version} in one reload (${formatDuration(bg.switchMs)}): ${moving.map((i) => `${i.id} ${from[i.id]}→${to[i.id]}`).join(', ')}`);
+    log.info(`switched ${moving.length} instance(s) to ${version} in one load-balancer change (${formatDuration(bg.switchMs)}): ${moving.map((i) => `${i.id} ${from[i.id]}→${to[i.id]}`).join(', ')}`);
   } catch (err) {
     rec.outcome = signal.aborted ? 'cancelled' : 'failed';
     rec.endedAt = Date.now();
@@ -295,7 +295,7 @@ async function switchBack(target: BlueGreenTarget, moving: InstanceRef[], from: 
     bg.switchBackMs = performance.now() - b0;
     bg.switchedBack = true;
     for (const s of states) if (s.status === 'new' && moving.some((i) => i.id === s.id)) s.status = 'rolled-back';
-    log.info(`switched back to the old set in one reload (${formatDuration(bg.switchBackMs)})`);
+    log.info(`switched back to the old set in one load-balancer change (${formatDuration(bg.switchBackMs)})`);
   } catch (err) {
     for (const s of states) if (moving.some((i) => i.id === s.id)) {
       s.status = 'rollback-failed';

@@ -54,8 +54,8 @@ export function renderSummary(r: RolloutResult, opts: { target?: string } = {}):
     const b = r.blueGreen;
     const moved = Object.keys(b.to).filter((id) => b.to[id] !== b.from[id]);
     md += heading('Traffic', 3);
-    md += `${b.switched ? `Switched ${moved.length} instance(s) to the new set in one load-balancer reload${b.switchMs !== undefined ? ` (${formatDuration(b.switchMs)})` : ''}` : 'Traffic was never switched: it stayed on the old set'}`;
-    if (b.switchedBack) md += `, then switched back in one reload${b.switchBackMs !== undefined ? ` (${formatDuration(b.switchBackMs)})` : ''}`;
+    md += `${b.switched ? `Switched ${moved.length} instance(s) to the new set in one load-balancer change${b.switchMs !== undefined ? ` (${formatDuration(b.switchMs)})` : ''}` : 'Traffic was never switched: it stayed on the old set'}`;
+    if (b.switchedBack) md += `, then switched back in one load-balancer change${b.switchBackMs !== undefined ? ` (${formatDuration(b.switchBackMs)})` : ''}`;
     md += '.';
     if (b.reused.length) md += ` Already running in the idle slot (no start): ${b.reused.join(', ')}.`;
     if (b.keepUntil && b.switched && !b.switchedBack) md += b.keepUntil === 'stopped' ? ' The old set was stopped (keep-previous 0).' : ` The old set keeps running until ${b.keepUntil} for an instant switch back (\`rollback: true\` with \`strategy: blue-green\`).`;

@@ -146,7 +146,7 @@ describe.skipIf(!ok)('canary and blue/green on hosts behind nginx, under load', 
       }
       expect(fleet.currentVersions()).toEqual(['v3', 'v3', 'v3', 'v3']);
       expect(r.summary).toContain('Blue/green deploy of v3: ✅ deployed');
-      expect(r.summary).toContain('Switched 4 instance(s) to the new set in one load-balancer reload');
+      expect(r.summary).toContain('Switched 4 instance(s) to the new set in one load-balancer change');
       expect(r.summary).toMatch(/The old set keeps running until \d{4}-/);
 
       // rollback: true → the old set still runs: one switch, no start.
@@ -177,7 +177,7 @@ describe.skipIf(!ok)('canary and blue/green on hosts behind nginx, under load', 
       expect(r.failure).toMatch(/gate failed after the switch: .*GET answered 500.*traffic switched back to the old set \(v2\)/);
       expect(r.outputs['rolled-back']).toBe(true);
       expect(r.outputs.version).toBe('v2');
-      expect(r.summary).toContain('then switched back in one reload');
+      expect(r.summary).toContain('then switched back in one load-balancer change');
       expect(await servedThroughNginx()).toEqual(['v2']);
       // Live is blue again (v2); the green slot (v4) was stopped.
       for (let k = 0; k < 4; k++) expect(await versionAt(green(k))).toMatch(/^error/);

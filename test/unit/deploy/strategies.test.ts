@@ -180,7 +180,7 @@ describe('blue/green on a slot target', () => {
     expect(states.at(-1)).toMatchObject({ finished: true, strategy: 'blue-green', blueGreen: { switched: true } });
     const md = renderSummary(r);
     expect(md).toContain('Blue/green deploy of v2: ✅ deployed');
-    expect(md).toContain('Switched 3 instance(s) to the new set in one load-balancer reload');
+    expect(md).toContain('Switched 3 instance(s) to the new set in one load-balancer change');
   });
 
   it('a new set that never gets ready is stopped; traffic never moves', async () => {
@@ -202,7 +202,7 @@ describe('blue/green on a slot target', () => {
     expect(r.blueGreen).toMatchObject({ switched: true, switchedBack: true });
     expect(t.calls.filter((c) => c.startsWith('switch'))).toEqual(['switch i1=green,i2=green', 'switch i1=blue,i2=blue']);
     expect(t.calls.filter((c) => c.startsWith('stop'))).toEqual(['stop i1 green', 'stop i2 green']);
-    expect(renderSummary(r)).toContain('then switched back in one reload');
+    expect(renderSummary(r)).toContain('then switched back in one load-balancer change');
   });
 
   it('a failing switch leaves traffic on the old set', async () => {
