@@ -21,7 +21,7 @@ import { suggest } from '../lib/suggest.ts';
 import { resolveSecrets, inSlipwayWords } from '../config/load.ts';
 import { ConsoleRuntime } from '../runner/console.ts';
 import { deliver, makeContext } from '../runner/run-action.ts';
-import type { ActionContext } from '../runner/context.ts';
+import type { ActionContext, ActionResult } from '../runner/context.ts';
 import { spec as deploySpec } from '../actions/deploy-rolling/inputs.ts';
 import { buildTarget, run as deployRun, type DeployInputs } from '../actions/deploy-rolling/run.ts';
 import { parseHostEntry, checkVersionName } from '../deploy/hosts.ts';
@@ -39,7 +39,8 @@ interface Fleet {
   rt: ConsoleRuntime;
   ctx: ActionContext;
   hosts: AuditHost[];
-  ssh: SshClient;
+  /** Only with target hosts. */
+  ssh?: SshClient;
   actor: string;
   run: string;
   close(): Promise<void>;
@@ -60,13 +61,14 @@ function allow(args: ParsedArgs, command: string, flags: string[]): void {
 }
 
 /** The hosts of the environment's deploy section, with an SSH client of their own (read-only work, audit lines). */
-async function openFleet(args: ParsedArgs, io: CliIO, command: string, over: Record<string, string> = {}): Promise<Fleet> {
+async function openFleet(args: ParsedArgs, io: CliIO, command: string, over: Record<string, string> | ((target: string) => Record<string, string>) = {}, targets: readonly string[] = ['hosts']): Promise<Fleet> {
   const config = (await readConfig(args, io, true))!;
   const env = requireEnv(args, config, command);
   const rt = new ConsoleRuntime({}, { write: io.stderr });
   const fromFile = config.inputs(env, 'deploy-rolling');
   if (!Object.keys(fromFile).length) throw new UsageError(`${command}: environment ${env} in ${config.path} has no deploy section; expected one with the target to look at`);
-  const raw = { ...resolveSecrets(fromFile, io.env, (s) => rt.mask(s)), ...over };
+  const resolved = resolveSecrets(fromFile, io.env, (s) => rt.mask(s));
+  const raw = { ...resolved, ...(typeof over === 'function' ? over(resolved.target ?? 'hosts') : over) };
   let inputs: DeployInputs;
   try {
     inputs = await parseInputs(deploySpec, (n) => raw[n], (s) => rt.mask(s));
@@ -76,10 +78,8 @@ async function openFleet(args: ParsedArgs, io: CliIO, command: string, over: Rec
   const actor = io.env.GITHUB_ACTOR || io.env.SLIPWAY_ACTOR || io.env.USER || userInfo().username || 'unknown';
   const ctx = makeContext(rt, { ...io.env, GITHUB_WORKSPACE: io.cwd, GITHUB_ACTOR: actor }, new AbortController().signal);
   const run = ctx.github.runUrl || `cli on ${hostname()}`;
-  if (inputs.target === 'command' && command === 'status') {
-    return { env, inputs, raw, rt, ctx, hosts: [], ssh: undefined as unknown as SshClient, actor, run, close: async () => {} };
-  }
-  if (inputs.target !== 'hosts') throw new UsageError(`${command}: environment ${env} deploys to target ${inputs.target}; this command works on target hosts${command === 'status' ? ' and command' : ''} for now${inputs.target === 'kubernetes' ? ' (for kubernetes: kubectl rollout history)' : ''}`);
+  if (!targets.includes(inputs.target)) throw new UsageError(`${command}: environment ${env} deploys to target ${inputs.target}; this command works on target ${targets.join(' and ')} for now${inputs.target === 'kubernetes' ? ' (for kubernetes: kubectl rollout history)' : ''}`);
+  if (inputs.target !== 'hosts') return { env, inputs, raw, rt, ctx, hosts: [], ssh: undefined, actor, run, close: async () => {} };
   const defaults = { user: inputs['ssh-user'], port: inputs['ssh-port'] };
   const list = (inputs.hosts ?? []).map((h) => {
     const o = h as { host: string; name?: string; 'deploy-root'?: string };
@@ -108,7 +108,7 @@ async function openFleet(args: ParsedArgs, io: CliIO, command: string, over: Rec
   return {
     env, inputs, raw, rt, ctx, hosts, ssh, actor, run,
     async close() {
-      await ssh.close();
+      await ssh?.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -123,7 +123,7 @@ async function withFleet<T>(f: Fleet, work: (f: Fleet) => Promise<T>): Promise<T
 }
 
 async function record(f: Fleet, e: Omit<AuditEntry, 'at' | 'actor' | 'run'>): Promise<void> {
-  const failed = await appendAudit(f.ssh, f.hosts, { at: new Date().toISOString(), actor: f.actor, run: f.run, ...e });
+  const failed = await appendAudit(f.ssh!, f.hosts, { at: new Date().toISOString(), actor: f.actor, run: f.run, ...e });
   if (failed.length) f.rt.warning(`the audit log could not be written on ${failed.join('; ')}`);
 }
 
@@ -142,7 +142,7 @@ export async function status(args: ParsedArgs, io: CliIO): Promise<number> {
     }
     if (intervalMs < 100 || intervalMs > 3_600_000) throw new UsageError(`status: --interval: got ${JSON.stringify(args.flags.interval)}; expected between 100ms and 1h`);
   }
-  return withFleet(await openFleet(args, io, 'status'), async (f) => {
+  return withFleet(await openFleet(args, io, 'status', {}, ['hosts', 'command']), async (f) => {
     const once = () => (f.inputs.target === 'command' ? commandStatus(f, args, io) : hostsStatus(f, args, io));
     if (!watch) return once();
     const stop = new AbortController();
@@ -165,7 +165,7 @@ export async function status(args: ParsedArgs, io: CliIO): Promise<number> {
 }
 
 async function hostsStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<number> {
-  const states = await Promise.all(f.hosts.map((h) => readHostState(f.ssh, h)));
+  const states = await Promise.all(f.hosts.map((h) => readHostState(f.ssh!, h)));
   const built = buildTarget({ ...f.inputs, lock: false }, f.ctx, {});
   let urls: Record<string, string> = {};
   try {
@@ -242,7 +242,7 @@ export async function releases(args: ParsedArgs, io: CliIO): Promise<number> {
   if (args.help) return help(io, 'slipway releases --env NAME [--json]\n  The releases kept on the hosts (keep-releases), oldest first: what slipway rollback --to can go back to.');
   allow(args, 'releases', []);
   return withFleet(await openFleet(args, io, 'releases'), async (f) => {
-    const states = await Promise.all(f.hosts.map((h) => readHostState(f.ssh, h)));
+    const states = await Promise.all(f.hosts.map((h) => readHostState(f.ssh!, h)));
     const kept = keptEverywhere(states);
     const current = states[0]?.current;
     const previous = states[0]?.previous;
@@ -270,10 +270,24 @@ export async function rollback(args: ParsedArgs, io: CliIO): Promise<number> {
       throw new UsageError(`rollback: --to: got ${JSON.stringify(to)}; expected a release name of letters, digits, '.', '_', '+', '-' (see slipway releases)`);
     }
   }
-  const over: Record<string, string> = to ? { version: to, rollback: 'false' } : { rollback: 'true' };
-  over['lock-reason'] = args.flags.reason ?? (to ? `rollback to ${to}` : 'rollback');
-  return withFleet(await openFleet(args, io, 'rollback', over), async (f) => {
-    const states = await Promise.all(f.hosts.map((h) => readHostState(f.ssh, h)));
+  const reason = args.flags.reason ?? (to ? `rollback to ${to}` : 'rollback');
+  // hosts: --to deploys a kept release (checked below); command: --to is the version to go back to
+  // (previous-version); kubernetes: back to the last good template (no --to yet).
+  const over = (target: string): Record<string, string> => {
+    if (target === 'kubernetes' && to) throw new UsageError('rollback: --to is not available on target kubernetes yet; without --to the Deployment goes back to its last good template');
+    if (target === 'command') return { rollback: 'true', 'lock-reason': reason, ...(to ? { 'previous-version': to } : {}) };
+    return to ? { version: to, rollback: 'false', 'lock-reason': reason } : { rollback: 'true', 'lock-reason': reason };
+  };
+  return withFleet(await openFleet(args, io, 'rollback', over, ['hosts', 'command', 'kubernetes']), async (f) => {
+    if (f.inputs.target !== 'hosts') {
+      f.rt.info(`rollback ${f.env} (target ${f.inputs.target})${to ? ` to ${to}` : ''}`);
+      const result: ActionResult = await deployRun(f.inputs, f.ctx, {}).catch((err): ActionResult => ({ outputs: {}, failure: errorMessage(err) }));
+      const ok = deliver(deploySpec, f.rt, result);
+      if (args.json) io.stdout(`${JSON.stringify({ environment: f.env, ok, to: to ?? null, failure: f.rt.failure || undefined }, null, 2)}\n`);
+      else if (result.summary) io.stdout(`${f.rt.summary}\n`);
+      return ok ? 0 : 1;
+    }
+    const states = await Promise.all(f.hosts.map((h) => readHostState(f.ssh!, h)));
     const from = states[0]?.current;
     if (to) {
       const kept = keptEverywhere(states);
@@ -314,7 +328,7 @@ export async function lock(args: ParsedArgs, io: CliIO): Promise<number> {
   }
   return withFleet(await openFleet(args, io, `lock ${sub}`, { version: 'lock' }), async (f) => {
     if (sub === 'status') {
-      const states = await Promise.all(f.hosts.map((h) => readHostState(f.ssh, h)));
+      const states = await Promise.all(f.hosts.map((h) => readHostState(f.ssh!, h)));
       const rows = states.map((s) => ({ host: s.id, holder: holderView(s.lock) }));
       if (args.json) io.stdout(`${JSON.stringify({ environment: f.env, locked: rows.some((r) => r.holder), hosts: rows }, null, 2)}\n`);
       else for (const s of states) io.stdout(`${s.id}: ${s.lock ? `held by ${describeHolder(s.lock)}` : s.lockRaw ? `held by ${describeHolder(undefined, s.lockRaw)}` : 'free'}\n`);
@@ -340,7 +354,7 @@ export async function lock(args: ParsedArgs, io: CliIO): Promise<number> {
         return 0;
       }
       // release: gives back the lock whoever holds it (a person's command, like kamal lock release), naming the holder.
-      const states = await Promise.all(f.hosts.map((h) => readHostState(f.ssh, h)));
+      const states = await Promise.all(f.hosts.map((h) => readHostState(f.ssh!, h)));
       const holders = [...new Map(states.filter((s) => s.lock).map((s) => [s.lock!.token, s.lock!])).values()];
       if (!holders.length) {
         if (args.json) io.stdout(`${JSON.stringify({ environment: f.env, released: false, reason: 'not locked' })}\n`);
@@ -375,7 +389,7 @@ export async function auditCommand(args: ParsedArgs, io: CliIO): Promise<number>
     }
   }
   return withFleet(await openFleet(args, io, 'audit', { version: 'audit' }), async (f) => {
-    const { entries, skipped } = await readAudit(f.ssh, f.hosts, sinceMs);
+    const { entries, skipped } = await readAudit(f.ssh!, f.hosts, sinceMs);
     if (skipped) f.rt.warning(`${skipped} line(s) of the audit logs are not audit entries and were skipped`);
     if (args.json) {
       io.stdout(`${JSON.stringify({ environment: f.env, since: new Date(sinceMs).toISOString(), entries }, null, 2)}\n`);

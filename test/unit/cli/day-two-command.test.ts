@@ -4,7 +4,7 @@
  * the hosts target say so; unknown environments and bad flags fail with exit 2 before anything runs.
  */
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../../src/cli/main.ts';
@@ -42,6 +42,29 @@ describe('slipway status on the command target', () => {
     const mixed = await cli(['status', '--env', 'staging', '--json'], dir);
     expect(mixed.code).toBe(1);
     expect(JSON.parse(mixed.stdout)).toMatchObject({ versions: ['v7', 'v6'], instances: [{ instance: 'a', version: 'v7', ready: true }, { instance: 'b', version: 'v6', ready: true }] });
+  });
+});
+
+describe('slipway rollback on the command target', () => {
+  it('goes back to --to through deploy-rolling (start, readiness, version check); without a kept previous version it changes nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-day-two-rb-'));
+    const deploy = {
+      target: 'command',
+      instances: ['a', 'b'],
+      'start-command': ['sh', '-c', 'printf "%s\\n" "$1" > "$2"', 'start', '{version}', join(dir, '{instance}.version')],
+      'version-command': ['cat', join(dir, '{instance}.version')],
+      'ready-command': ['true'],
+    };
+    writeFileSync(join(dir, 'slipway.yml'), JSON.stringify({ version: 1, environments: { staging: { deploy } } }));
+    for (const i of ['a', 'b']) writeFileSync(join(dir, `${i}.version`), 'v3\n');
+    const none = await cli(['rollback', '--env', 'staging'], dir);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/no previous version is kept on a, b; nothing was changed/);
+    expect(readFileSync(join(dir, 'a.version'), 'utf8')).toBe('v3\n');
+    const r = await cli(['rollback', '--env', 'staging', '--to', 'v2', '--json'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, to: 'v2' });
+    expect(['a', 'b'].map((i) => readFileSync(join(dir, `${i}.version`), 'utf8'))).toEqual(['v2\n', 'v2\n']);
   });
 });
 
