@@ -10,9 +10,9 @@
  * `uses: actions/checkout@…` is a no-op: the test prepares the workspace.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import YAML from 'yaml';
 import { Evaluator, Lexer, Parser, data } from '@actions/expressions';
 import { NoOperationTraceWriter, parseWorkflow } from '@actions/workflow-parser';
@@ -241,6 +241,8 @@ export interface EmulateOptions {
    * uses always() or cancelled() run, and post steps run (post-if default always()).
    */
   cancel?: { step: string; when: (stdout: string) => boolean };
+  /** The run's artifact store (a folder): actions/upload-artifact and download-artifact use it, so jobs can hand files on. */
+  artifacts?: string;
   /** Called before and after each step (progress, or fault injection between steps). */
   onStep?: (phase: 'before' | 'after', step: StepRecord) => void | Promise<void>;
 }
@@ -423,6 +425,27 @@ export async function emulateJob(opts: EmulateOptions): Promise<JobRun> {
     } else if (typeof def.uses === 'string' && /^actions\/checkout@/.test(def.uses)) {
       rec.with = textMap(def.with, scope(baseEnv), `${where}.with`);
       ok = true; // the test prepared the workspace
+    } else if (typeof def.uses === 'string' && /^actions\/(upload|download)-artifact@/.test(def.uses)) {
+      // Artifacts of one run, between its jobs: a folder per name in opts.artifacts (as GitHub keeps them).
+      rec.with = textMap(def.with, scope(baseEnv), `${where}.with`);
+      if (!opts.artifacts) throw new Error(`${where}: ${def.uses} needs the emulator's artifacts option (the run's artifact store)`);
+      const name = rec.with.name || 'artifact';
+      const store = join(opts.artifacts, name);
+      if (def.uses.startsWith('actions/upload-artifact@')) {
+        const from = join(opts.workspace, rec.with.path ?? '');
+        if (!existsSync(from)) throw new Error(`${where}: upload-artifact: no files were found with the provided path: ${rec.with.path}`);
+        rmSync(store, { recursive: true, force: true });
+        // A folder uploads its contents; a file uploads itself (upload-artifact's root rule for one path).
+        if (statSync(from).isDirectory()) cpSync(from, store, { recursive: true, verbatimSymlinks: true });
+        else { mkdirSync(store, { recursive: true }); cpSync(from, join(store, basename(from))); }
+      } else {
+        if (!existsSync(store)) throw new Error(`${where}: download-artifact: Artifact not found for name: ${name}`);
+        const dest = join(opts.workspace, rec.with.path ?? '');
+        // A fresh runner has an empty workspace: what an earlier emulated job downloaded is replaced.
+        if (rec.with.path) rmSync(dest, { recursive: true, force: true });
+        cpSync(store, dest, { recursive: true, verbatimSymlinks: true });
+      }
+      ok = true;
     } else if (typeof def.uses === 'string' && selfAction(def.uses)) {
       const action = selfAction(def.uses)!;
       rec.action = action;
@@ -445,7 +468,7 @@ export async function emulateJob(opts: EmulateOptions): Promise<JobRun> {
       ctxOutputs.set(rec, strict(outputs, `output of ${action}`));
       ok = r.code === 0;
     } else {
-      throw new Error(`${where}: uses ${def.uses} is not emulated (only actions/checkout and ${SELF}/<action>)`);
+      throw new Error(`${where}: uses ${def.uses} is not emulated (only actions/checkout, actions/upload-artifact, actions/download-artifact and ${SELF}/<action>)`);
     }
     if (rec.run) runs.push(rec.run);
     rec.outcome = ok ? 'success' : 'failure';

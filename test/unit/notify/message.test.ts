@@ -7,6 +7,7 @@ import {
   fitSlackLimits,
   headline,
   normalizeGate,
+  normalizeLint,
   normalizeMigrations,
   normalizeTimeline,
   renderIncidentIssue,
@@ -181,3 +182,15 @@ describe('Slack limits are enforced before sending', () => {
     expect(message).toEqual(m);
   });
 });
+
+describe('migration lint in a message (the PR comment of pr-check.yml)', () => {
+  const finding = { rule: 'add-column-not-null-without-default', severity: 'error', file: 'migrations/0004_sku.sql', line: 3, column: 1, statement: 'ALTER TABLE items ADD COLUMN sku text NOT NULL', message: 'rewrites | locks the table', fix: 'add it nullable, backfill, then SET NOT NULL' };
+  it("renders migrate's violations as a table with the fix; a clean lint says so", () => {
+    const md = renderMarkdown(sampleEvent({ kind: 'failed', details: { lint: normalizeLint([finding, { ...finding, severity: 'warning', rule: 'x', line: 9 }]) } }));
+    expect(md).toContain('**Migration lint:** ❌ 1 error(s), ⚠️ 1 warning(s)');
+    expect(md).toContain('| ❌ | migrations/0004_sku.sql:3 | `add-column-not-null-without-default` | rewrites \\| locks the table | add it nullable, backfill, then SET NOT NULL |');
+    expect(renderMarkdown(sampleEvent({ details: { lint: normalizeLint([]) } }))).toContain('**Migration lint:** ✅ no findings');
+    expect(validateMessage(renderSlack(sampleEvent({ details: { lint: normalizeLint([finding]) } }))).messages).toEqual([]);
+  });
+});
+

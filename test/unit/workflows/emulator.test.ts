@@ -3,7 +3,7 @@
  * workflows rely on them, and loud errors for anything unknown (a typo must fail a test).
  */
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { emulateJob, evaluate, evaluateIf, interpolate, looseEquals, selfAction, strict, type ExprScope, type JobStatus, type Value } from '../../helpers/workflow-emulator.ts';
@@ -230,5 +230,28 @@ jobs:
     expect(job.steps.map((s) => `${s.id}=${s.outcome}`)).toEqual(['s=failure', 'after=skipped', 'onfail=skipped', 'oncancel=success']);
     expect(job.status).toBe('cancelled');
     expect(job.byId.oncancel!.outputs.status).toBe('cancelled');
+  }, 30_000);
+
+  it("pipeline.yml's build job builds the hosts release folder once and hands it on as the run's artifact", async () => {
+    const workspace = mkdtempSync(join(tmpdir(), 'slipway-build-ws-'));
+    const artifacts = mkdtempSync(join(tmpdir(), 'slipway-build-artifacts-'));
+    const sha = 'abcdef0123456789abcdef0123456789abcdef01';
+    const job = await emulateJob({
+      workflow: '.github/workflows/pipeline.yml', job: 'build', workspace, artifacts,
+      inputs: { 'artifact-command': 'mkdir -p release && printf "console.log(1)" > release/server.js' },
+      github: { token: 'ghs_x', repository: 'acme/shop', sha },
+    });
+    expect(job.steps.map((s) => `${s.id ?? s.name}=${s.outcome}`)).toEqual([
+      'actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af803=success',
+      'release=success',
+      'actions/upload-artifact@b7c566a772e6b6bfb58ed0dc250532a479d7789f=success',
+      'image=skipped', // no image-name: no image to build
+    ]);
+    expect(job.outputs.artifact).toBe(`slipway-release-${sha}`);
+    expect(readFileSync(join(artifacts, `slipway-release-${sha}`, 'server.js'), 'utf8')).toBe('console.log(1)');
+    // A command that does not write the folder fails the build, naming the input.
+    const bad = await emulateJob({ workflow: '.github/workflows/pipeline.yml', job: 'build', workspace: mkdtempSync(join(tmpdir(), 'slipway-build-ws-')), artifacts, inputs: { 'artifact-command': 'true' }, github: { token: 'ghs_x', repository: 'acme/shop', sha } });
+    expect(bad.byId.release!.outcome).toBe('failure');
+    expect(bad.byId.release!.run!.errors.join('\n')).toMatch(/did not write the folder release \(artifact-path\)/);
   }, 30_000);
 });
