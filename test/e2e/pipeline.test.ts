@@ -21,6 +21,7 @@ import { freePort, requireServer, startPostgres, startPrometheus, type PostgresS
 import { emulateJob, jobLeaks, type JobRun } from '../helpers/workflow-emulator.ts';
 import { node24, startHostsFleet, versionAt, type HostsFleet } from '../integration/deploy/hosts-fleet.ts';
 import { verifySignature } from '../../src/notify/webhook.ts';
+import { chromium, screenshot } from '../helpers/screenshot.ts';
 
 const ok = requireServer('postgres') && requireServer('sshd') && requireServer('nginx') && requireServer('prometheus');
 
@@ -32,6 +33,7 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
   let prom: PrometheusServer;
   let receiver: Server;
   let workspace: string;
+  let artifacts: string;
   let secrets: Record<string, string>;
   let secretValues: string[];
   const deliveries: Delivery[] = [];
@@ -69,7 +71,9 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
       cancel: more.cancel,
       workflow: '.github/workflows/deploy-environment.yml',
       job: 'deploy',
-      inputs: { environment: 'staging', version, image: `127.0.0.1:5000/acme/shop:${version}`, config: 'slipway.yml', ...(more.override ? { 'window-override': more.override } : {}) },
+      inputs: { environment: 'staging', version, image: `127.0.0.1:5000/acme/shop:${version}`, artifact: 'slipway-release-test', config: 'slipway.yml', ...(more.override ? { 'window-override': more.override } : {}) },
+      // The release folder built once per commit, handed over as a run artifact (pipeline.yml's build job uploads it).
+      artifacts,
       secrets,
       github: { token: 'ghs_emulatedTokenNotUsedByWebhookOnly', api_url: 'http://127.0.0.1:9', repository: 'acme/shop', sha: '0123456789abcdef0123456789abcdef01234567' },
       workspace,
@@ -141,6 +145,8 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
     registerSecret(...secretValues);
 
     workspace = mkdtempSync(join(tmpdir(), 'slipway-pipeline-ws-'));
+    artifacts = mkdtempSync(join(tmpdir(), 'slipway-pipeline-artifacts-'));
+    cpSync(fleet.artifact, join(artifacts, 'slipway-release-test'), { recursive: true });
     cpSync(join(repoRoot, 'examples/app/migrations'), join(workspace, 'migrations'), { recursive: true });
     const config = {
       version: 1,
@@ -155,7 +161,7 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
             hosts: JSON.parse(fleet.hostsInput) as unknown,
             'ssh-key': '${{ secrets.SSH_PRIVATE_KEY }}',
             'known-hosts': readFileSync(fleet.ssh.knownHostsPath, 'utf8'),
-            artifact: fleet.artifact,
+            // No artifact here: the deploy job downloads the one the build job uploaded (input artifact).
             // A YAML list here becomes "sh,start.sh,…" (src/config/load.ts toInputString joins plain
             // lists with commas), which the argument-list inputs refuse: give them as JSON text.
             'start-command': JSON.stringify(['sh', 'start.sh', node24]),
@@ -191,7 +197,7 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
     writeFileSync(join(workspace, 'slipway.yml'), YAML.stringify(config));
 
     // v1 is already deployed (with deploy-rolling alone, from the same slipway.yml) and serving.
-    const first = await runBundle('deploy-rolling', { version: 'v1' }, { cwd: workspace, timeoutMs: 90_000, env: { SLIPWAY_CONFIG: 'slipway.yml', SLIPWAY_ENVIRONMENT: 'staging', SSH_PRIVATE_KEY: sshKey } });
+    const first = await runBundle('deploy-rolling', { version: 'v1', artifact: fleet.artifact }, { cwd: workspace, timeoutMs: 90_000, env: { SLIPWAY_CONFIG: 'slipway.yml', SLIPWAY_ENVIRONMENT: 'staging', SSH_PRIVATE_KEY: sshKey } });
     runs.push(first);
     expect(first.errors).toEqual([]);
     expect(first.code).toBe(0);
@@ -207,6 +213,7 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
     await new Promise((res) => receiver?.close(res));
     await Promise.allSettled([fleet?.stop(), pg?.stop(), prom?.stop()]);
     if (workspace) rmSync(workspace, { recursive: true, force: true });
+    if (artifacts) rmSync(artifacts, { recursive: true, force: true });
   });
 
   it('(a) a good release: every stage green, the fleet on v2, the team told', async () => {
@@ -216,7 +223,7 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
     expect(failed).toEqual([]);
     expect(stepTable(job)).toEqual([
       'actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af803=success',
-      'started=success', 'policy=success', 'migrate=success', 'deploy=success', 'smoke=success', 'gate=success',
+      'started=success', 'policy=success', 'migrate=success', 'The release folder built once for this commit=success', 'deploy=success', 'smoke=success', 'gate=success',
       'rollback=skipped', 'result=success', 'notify=success', 'post:deploy=success',
     ]);
     expect(job.status).toBe('success');
@@ -251,7 +258,7 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
     const job = await deploy('v3');
     expect(stepTable(job)).toEqual([
       'actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af803=success',
-      'started=success', 'policy=success', 'migrate=success', 'deploy=success', 'smoke=success', 'gate=failure',
+      'started=success', 'policy=success', 'migrate=success', 'The release folder built once for this commit=success', 'deploy=success', 'smoke=success', 'gate=failure',
       'rollback=success', 'result=success', 'notify=success', 'post:rollback=success', 'post:deploy=success',
     ]);
     expect(job.status).toBe('failure');
@@ -268,6 +275,15 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
     expect(events).toEqual([['started', true], ['rolled-back', true]]);
     expect(deliveries[1]!.body).toMatchObject({ event: 'rolled-back', environment: 'staging', version: { label: 'v3' }, previousVersion: { label: 'v2' } });
     expect(JSON.stringify(deliveries[1]!.body.details)).toMatch(/error ratio/i); // the gate's numbers reach the team
+
+    // What the team reads on the run page, rendered (docs/rolled-back-summary.png).
+    if (chromium || process.env.CI === 'true') {
+      const { html, png } = await screenshot(job.summary, { width: 1100, height: 2600 });
+      expect(html).toContain('<table>');
+      expect(html).not.toMatch(/\| --- \|/);
+      expect(png.length).toBeGreaterThan(20_000);
+      writeFileSync(join(repoRoot, 'docs/rolled-back-summary.png'), png);
+    }
   }, 240_000);
 
   let cancelledJob: JobRun | undefined;
@@ -278,7 +294,7 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
     cancelledJob = job;
     expect(stepTable(job).slice(0, -1)).toEqual([
       'actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af803=success',
-      'started=success', 'policy=success', 'migrate=success', 'deploy=failure', 'smoke=skipped', 'gate=skipped',
+      'started=success', 'policy=success', 'migrate=success', 'The release folder built once for this commit=success', 'deploy=failure', 'smoke=skipped', 'gate=skipped',
       'rollback=skipped', 'result=success', 'notify=success',
     ]);
     expect(job.status).toBe('cancelled');
@@ -306,7 +322,7 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
     const job = await deploy('v5', { override: 'hotfix for the v3 incident', cancel: { step: 'gate', when: (out) => out.length > 0 } });
     expect(stepTable(job)).toEqual([
       'actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af803=success',
-      'started=success', 'policy=success', 'migrate=success', 'deploy=success', 'smoke=success', 'gate=failure',
+      'started=success', 'policy=success', 'migrate=success', 'The release folder built once for this commit=success', 'deploy=success', 'smoke=success', 'gate=failure',
       'rollback=success', 'result=success', 'notify=success', 'post:rollback=success', 'post:deploy=success',
     ]);
     expect(job.status).toBe('cancelled');
