@@ -127,6 +127,29 @@ async function record(f: Fleet, e: Omit<AuditEntry, 'at' | 'actor' | 'run'>): Pr
   if (failed.length) f.rt.warning(`the audit log could not be written on ${failed.join('; ')}`);
 }
 
+/** The environment's newest GitHub deployment and its latest status, when GITHUB_TOKEN and GITHUB_REPOSITORY are set. */
+async function lastGithubDeployment(f: Fleet, io: CliIO): Promise<{ sha: string; version: string | null; state: string | null; createdAt: string } | null | undefined> {
+  const token = io.env.GITHUB_TOKEN;
+  const repository = io.env.GITHUB_REPOSITORY;
+  if (!token || !repository) return undefined;
+  f.rt.mask(token);
+  try {
+    const { githubClient } = await import('../notify/github.ts');
+    const client = await githubClient({ token, repository, apiUrl: io.env.GITHUB_API_URL || undefined, deadlineMs: 15_000 });
+    const [d] = await client.listDeployments({ environment: f.env, perPage: 1 });
+    if (!d) return null;
+    const [latest] = await client.latestStatuses(d.id, 1);
+    return { sha: d.sha, version: d.version?.label ?? null, state: latest?.state ?? null, createdAt: d.createdAt };
+  } catch (err) {
+    f.rt.warning(`status: the last GitHub deployment of ${f.env} could not be read: ${errorMessage(err)}`);
+    return undefined;
+  }
+}
+
+type GithubDeployment = Awaited<ReturnType<typeof lastGithubDeployment>>;
+const githubLine = (g: GithubDeployment, env: string) =>
+  g === undefined ? '' : g === null ? `GitHub: no deployment of ${env} yet\n` : `GitHub: last deployment ${g.sha.slice(0, 7)}${g.version ? ` (${g.version})` : ''}, ${g.state ?? 'no status'}, created ${g.createdAt}\n`;
+
 const holderView = (h: LockHolder | undefined) => (h ? { actor: h.actor, run: h.runUrl, version: h.version, reason: h.reason, since: h.since, until: h.until } : null);
 
 export async function status(args: ParsedArgs, io: CliIO): Promise<number> {
@@ -183,10 +206,12 @@ async function hostsStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<numbe
   );
   const versions = [...new Set(rows.map((r) => r.version ?? '(none)'))];
   const lock = states.find((s) => s.lock)?.lock;
+  const github = await lastGithubDeployment(f, io);
   if (args.json) {
-    io.stdout(`${JSON.stringify({ at: new Date().toISOString(), environment: f.env, versions, lock: holderView(lock), hosts: rows }, null, args.flags.watch === 'true' ? undefined : 2)}\n`);
+    io.stdout(`${JSON.stringify({ at: new Date().toISOString(), environment: f.env, versions, lock: holderView(lock), github: github ?? null, hosts: rows }, null, args.flags.watch === 'true' ? undefined : 2)}\n`);
   } else {
     io.stdout(`${f.env}: ${versions.length === 1 ? `every host runs ${versions[0]}` : `MIXED: ${versions.join(', ')}`}${lock ? `; LOCKED by ${describeHolder(lock)}` : '; not locked'}\n`);
+    io.stdout(githubLine(github, f.env));
     const table = [['HOST', 'VERSION', 'SINCE', 'PREVIOUS', 'READY'], ...rows.map((r) => [r.host, r.version ?? '(none)', r.since ?? '', r.previous ?? '', r.ready ? `yes${r.answers ? ` (answers ${r.answers})` : ''}` : `NO: ${r.answer}`])];
     io.stdout(formatTable(table));
   }
@@ -215,9 +240,11 @@ async function commandStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<num
       }),
     );
     const versions = [...new Set(rows.map((r) => r.version ?? '(unknown)'))];
-    if (args.json) io.stdout(`${JSON.stringify({ at: new Date().toISOString(), environment: f.env, versions, instances: rows }, null, args.flags.watch === 'true' ? undefined : 2)}\n`);
+    const github = await lastGithubDeployment(f, io);
+    if (args.json) io.stdout(`${JSON.stringify({ at: new Date().toISOString(), environment: f.env, versions, github: github ?? null, instances: rows }, null, args.flags.watch === 'true' ? undefined : 2)}\n`);
     else {
       io.stdout(`${f.env}: ${versions.length === 1 ? `every instance runs ${versions[0]}` : `MIXED: ${versions.join(', ')}`}\n`);
+      io.stdout(githubLine(github, f.env));
       io.stdout(formatTable([['INSTANCE', 'VERSION', 'READY'], ...rows.map((r) => [r.instance, r.version ?? '(unknown)', r.ready ? 'yes' : `NO: ${r.answer}`])]));
     }
     return rows.every((r) => r.ready && r.version) && versions.length === 1 ? 0 : 1;

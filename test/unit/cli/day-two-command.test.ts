@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../../src/cli/main.ts';
 import { auditLine, parseAudit } from '../../../src/deploy/audit.ts';
+import { githubClient } from '../../../src/notify/github.ts';
+import { startFakeGithub } from '../../helpers/fakes/fake-github.ts';
 
 async function cli(argv: string[], cwd: string) {
   let stdout = '';
@@ -42,6 +44,33 @@ describe('slipway status on the command target', () => {
     const mixed = await cli(['status', '--env', 'staging', '--json'], dir);
     expect(mixed.code).toBe(1);
     expect(JSON.parse(mixed.stdout)).toMatchObject({ versions: ['v7', 'v6'], instances: [{ instance: 'a', version: 'v7', ready: true }, { instance: 'b', version: 'v6', ready: true }] });
+  });
+});
+
+describe('slipway status with a GitHub token: the environment\'s last deployment (fake GitHub API)', () => {
+  it('shows its commit, version and latest status; never prints the token', async () => {
+    const token = 'ghs_statusTestToken0123456789';
+    const gh = await startFakeGithub({ token, repository: 'acme/shop' });
+    try {
+      const client = await githubClient({ token, repository: 'acme/shop', apiUrl: gh.url, deadlineMs: 10_000 });
+      const d = await client.createDeployment({ ref: 'main', environment: 'staging', version: { label: 'v7', sha: 'a'.repeat(40) } });
+      await client.createDeploymentStatus(d.id, { state: 'success' });
+      const dir = project();
+      for (const i of ['a', 'b']) { writeFileSync(join(dir, `${i}.version`), 'v7\n'); writeFileSync(join(dir, `${i}.ready`), ''); }
+      const env = { PATH: process.env.PATH ?? '', GITHUB_TOKEN: token, GITHUB_REPOSITORY: 'acme/shop', GITHUB_API_URL: gh.url };
+      let stdout = '';
+      let stderr = '';
+      const code = await main(['status', '--env', 'staging'], { stdout: (x) => (stdout += x), stderr: (x) => (stderr += x), env, cwd: dir });
+      expect(code, stderr).toBe(0);
+      expect(stdout).toMatch(new RegExp(`GitHub: last deployment ${d.sha.slice(0, 7)} \\(v7\\), success, created \\d{4}-`));
+      let json = '';
+      await main(['status', '--env', 'staging', '--json'], { stdout: (x) => (json += x), stderr: (x) => (stderr += x), env, cwd: dir });
+      expect(JSON.parse(json).github).toMatchObject({ sha: d.sha, version: 'v7', state: 'success' });
+      expect(stdout + stderr + json).not.toContain(token);
+      expect(gh.selfCheck).toEqual([]);
+    } finally {
+      await gh.close();
+    }
   });
 });
 
