@@ -8,7 +8,7 @@
  * Bad input (unknown environment, a version not kept, a lock held by someone else) is one line on
  * stderr, before anything changes: exit 2 for usage, 1 for a failed operation.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { CliIO } from './main.ts';
@@ -30,7 +30,7 @@ import { DeployLock, LockHeldError, describeHolder, newHolder, type LockHolder }
 import { httpProbe } from '../deploy/engine.ts';
 import { sleep } from '../lib/sleep.ts';
 import { appendAudit, readAudit, type AuditEntry, type AuditHost } from '../deploy/audit.ts';
-import { readHostState, type HostState } from '../deploy/status.ts';
+import { parseUpstreamState, readHostState, type HostState, type UpstreamState } from '../deploy/status.ts';
 
 interface Fleet {
   env: string;
@@ -197,11 +197,12 @@ async function hostsStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<numbe
     await built.target.close().catch(() => undefined);
     built.cleanup();
   }
+  const balancer = upstreamState(f);
   const rows = await Promise.all(
     states.map(async (s) => {
       const url = urls[s.id];
       const probe = url ? await httpProbe(`${url.replace(/\/$/, '')}${f.inputs['ready-path']}`, 2000, AbortSignal.timeout(10_000)) : undefined;
-      return { host: s.id, version: s.current ?? null, since: s.since ?? null, previous: s.previous ?? null, ready: probe?.ok ?? false, answer: probe?.answer ?? 'no URL', answers: probe?.version ?? null, lock: holderView(s.lock) };
+      return { host: s.id, version: s.current ?? null, since: s.since ?? null, previous: s.previous ?? null, nginx: balancer ? balancerView(balancer[s.id]) : undefined, ready: probe?.ok ?? false, answer: probe?.answer ?? 'no URL', answers: probe?.version ?? null, lock: holderView(s.lock) };
     }),
   );
   const versions = [...new Set(rows.map((r) => r.version ?? '(none)'))];
@@ -212,11 +213,24 @@ async function hostsStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<numbe
   } else {
     io.stdout(`${f.env}: ${versions.length === 1 ? `every host runs ${versions[0]}` : `MIXED: ${versions.join(', ')}`}${lock ? `; LOCKED by ${describeHolder(lock)}` : '; not locked'}\n`);
     io.stdout(githubLine(github, f.env));
-    const table = [['HOST', 'VERSION', 'SINCE', 'PREVIOUS', 'READY'], ...rows.map((r) => [r.host, r.version ?? '(none)', r.since ?? '', r.previous ?? '', r.ready ? `yes${r.answers ? ` (answers ${r.answers})` : ''}` : `NO: ${r.answer}`])];
+    const table = [['HOST', 'VERSION', 'SINCE', 'PREVIOUS', ...(balancer ? ['NGINX'] : []), 'READY'], ...rows.map((r) => [r.host, r.version ?? '(none)', r.since ?? '', r.previous ?? '', ...(balancer ? [r.nginx ?? ''] : []), r.ready ? `yes${r.answers ? ` (answers ${r.answers})` : ''}` : `NO: ${r.answer}`])];
     io.stdout(formatTable(table));
   }
-  return rows.every((r) => r.ready) && versions.length === 1 ? 0 : 1;
+  return rows.every((r) => r.ready && r.nginx !== 'DRAINED') && versions.length === 1 ? 0 : 1;
 }
+
+/** The nginx upstream file Slipway generates, when nginx runs on this machine (nginx-host: local). */
+function upstreamState(f: Fleet): Record<string, UpstreamState> | undefined {
+  if (f.inputs['nginx-host'] !== 'local' || !f.inputs['nginx-upstream-file']) return undefined;
+  try {
+    return parseUpstreamState(readFileSync(f.inputs['nginx-upstream-file'], 'utf8'));
+  } catch (err) {
+    f.rt.warning(`status: the nginx upstream file could not be read: ${errorMessage(err)}`);
+    return undefined;
+  }
+}
+
+const balancerView = (u: UpstreamState | undefined) => (!u ? 'not listed' : u.down ? 'DRAINED' : u.weight !== undefined ? `in (weight ${u.weight})` : 'in');
 
 /** target: command: each instance's version from version-command, and readiness (ready-command or the readiness path). */
 async function commandStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<number> {

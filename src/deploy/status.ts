@@ -43,3 +43,24 @@ export async function readHostState(ssh: SshClient, h: AuditHost, signal?: Abort
     lockRaw: lockText && !holder ? lockText : undefined,
   };
 }
+
+export interface UpstreamState {
+  address: string;
+  down: boolean;
+  weight?: number;
+}
+
+/**
+ * The state of each instance in an upstream file Slipway generated (nginx.ts renderUpstream:
+ * `server ADDRESS [weight=N] [down]; # ID`): drained (down) or in, and its weight, by instance id.
+ */
+export function parseUpstreamState(text: string): Record<string, UpstreamState> {
+  const out: Record<string, UpstreamState> = {};
+  for (const line of text.split('\n')) {
+    const m = /^\s*server\s+(\S+)([^;#]*);\s*#\s*(.+?)\s*$/.exec(line);
+    if (!m) continue;
+    const w = /\bweight=(\d+)/.exec(m[2]!);
+    out[m[3]!] = { address: m[1]!, down: /\bdown\b/.test(m[2]!), ...(w ? { weight: Number(w[1]) } : {}) };
+  }
+  return out;
+}

@@ -61,11 +61,22 @@ describe.skipIf(!ok)('slipway day-two commands on a real hosts fleet (sshd + ngi
     const r = await cli(['status', '--env', 'production']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/production: every host runs v3; not locked/);
-    expect(r.stdout).toMatch(/web1\s+v3\s+\d{4}-\d\d-\d\dT\S+\s+v2\s+yes \(answers v3\)/);
+    expect(r.stdout).toMatch(/web1\s+v3\s+\d{4}-\d\d-\d\dT\S+\s+v2\s+in\s+yes \(answers v3\)/);
     const j = await cli(['status', '--env', 'production', '--json']);
     const doc = JSON.parse(j.stdout);
     expect(doc.hosts.map((h: { host: string; version: string; ready: boolean }) => [h.host, h.version, h.ready])).toEqual([['web1', 'v3', true], ['web2', 'v3', true]]);
     expect(doc.lock).toBeNull();
+    // A host left drained in nginx's upstream (say, by a killed deploy) is shown, and fails the status.
+    const upstream = readFileSync(fleet.upstreamFile, 'utf8');
+    try {
+      writeFileSync(fleet.upstreamFile, upstream.replace(/(server \S+);( # web2)/, '$1 down;$2'));
+      const drained = await cli(['status', '--env', 'production']);
+      expect(drained.stdout).toMatch(/web2\s+v3\s+\S+\s+v2\s+DRAINED\s+yes/);
+      expect(drained.stdout).toMatch(/web1\s+v3\s+\S+\s+v2\s+in\s+yes/);
+      expect(drained.code).toBe(1);
+    } finally {
+      writeFileSync(fleet.upstreamFile, upstream);
+    }
   });
 
   it('releases: what a rollback can go back to', async () => {

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { main } from '../../../src/cli/main.ts';
 import { auditLine, parseAudit } from '../../../src/deploy/audit.ts';
 import { githubClient } from '../../../src/notify/github.ts';
+import { parseUpstreamState } from '../../../src/deploy/status.ts';
+import { renderUpstream } from '../../../src/deploy/nginx.ts';
 import { startFakeGithub } from '../../helpers/fakes/fake-github.ts';
 
 async function cli(argv: string[], cwd: string) {
@@ -122,5 +124,16 @@ describe('audit lines', () => {
     const r = parseAudit(`${line}garbage\n{"at":"nope","action":"deploy"}\n`, 'web1');
     expect(r.skipped).toBe(2);
     expect(r.entries).toEqual([{ at: '2026-12-06T18:00:00.000Z', actor: 'alice', action: 'deploy', version: 'v2', from: 'v1', reason: 'a\nb', run: 'cli on x', outcome: 'succeeded', host: 'web1' }]);
+  });
+});
+
+describe('nginx upstream state', () => {
+  it('reads back what renderUpstream wrote: drained, weighted, in', () => {
+    const text = renderUpstream('app', [{ id: 'web1', address: '10.0.0.1:8080', down: false }, { id: 'web2', address: '10.0.0.2:8080', down: true }, { id: 'web3', address: '10.0.0.3:8080', down: false, weight: 5 }]);
+    expect(parseUpstreamState(text)).toEqual({
+      web1: { address: '10.0.0.1:8080', down: false },
+      web2: { address: '10.0.0.2:8080', down: true },
+      web3: { address: '10.0.0.3:8080', down: false, weight: 5 },
+    });
   });
 });
