@@ -6,7 +6,7 @@ import type { CliIO } from './main.ts';
 import type { ParsedArgs } from './args.ts';
 import { UsageError, allSpecs, configPath } from './main.ts';
 import { existsSync } from 'node:fs';
-import { ConfigError, ConfigProblems, loadConfig, type LoadedConfig } from '../config/load.ts';
+import { ConfigError, ConfigProblems, MAX_PROBLEMS, loadConfig, type LoadedConfig } from '../config/load.ts';
 import { checkEnvironmentForValidate } from '../actions/release/check.ts';
 
 export default async function validate(args: ParsedArgs, io: CliIO): Promise<number> {
@@ -32,10 +32,17 @@ export default async function validate(args: ParsedArgs, io: CliIO): Promise<num
     if (args.env && !environments.includes(args.env)) throw new UsageError(`--env: got ${JSON.stringify(args.env)}; expected one of the environments in ${config.path}: ${environments.join(', ')}`);
     // The release's own checks; a key already reported by the file's checks is not reported twice.
     const seen = new Set(problems.map((p) => p.key));
+    const listed = problems.length;
+    let more = 0;
     for (const e of args.env ? [args.env] : environments) {
-      for (const p of await checkEnvironmentForValidate(config, e, io.cwd)) if (![...seen].some((k) => p.key === k || p.key.startsWith(`${k}.`))) problems.push(p);
+      if (problems.length >= MAX_PROBLEMS) {
+        more++;
+        continue;
+      }
+      for (const p of await checkEnvironmentForValidate(config, e, io.cwd)) if (!seen.has(p.key) && !p.key.split('.').some((_, n, parts) => n > 0 && seen.has(parts.slice(0, n).join('.')))) problems.push(p);
     }
-    problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+    if (more && listed < MAX_PROBLEMS) problems.push(new ConfigError(config.path, undefined, undefined, '', `${more} more environment${more === 1 ? ' was' : 's were'} not checked (only the first ${MAX_PROBLEMS} problems are listed)`));
+    problems.sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
   }
   const shown = args.config ?? 'slipway.yml';
   if (args.json) {

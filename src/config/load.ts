@@ -63,6 +63,9 @@ const SECRET_REF = /^\$\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/;
 /** The largest slipway.yml read (bytes). Parsing is linear; the cap bounds its time and memory. */
 export const MAX_CONFIG_BYTES = 1 << 20;
 
+/** The most problems one load reports (each is located in the file; the rest are counted). */
+export const MAX_PROBLEMS = 100;
+
 /** Whether a value holds a URL with a credential in it (user part, password, a token in its query). */
 function literalCredential(text: string): boolean {
   return urlsIn(text).some(urlHasCredential);
@@ -173,21 +176,30 @@ export async function loadConfigText(text: string, file: string, specs: Record<s
     throw new ConfigError(file, pos.line, pos.col, '', `YAML syntax error: map keys must be unique (${JSON.stringify(dup.key.slice(0, 80))} appears twice)`);
   }
   const raw = doc.toJS({ maxAliasCount: 100 });
-  // Every problem in the file is collected and reported at once (slipway validate lists them all).
+  // Every problem in the file is collected and reported at once (slipway validate lists them all),
+  // up to MAX_PROBLEMS: finding a problem's line walks the maps, so a hostile file with thousands of
+  // bad keys must not make that quadratic.
   const problems: ConfigError[] = [];
+  let dropped = 0;
+  const add = (make: () => ConfigError) => {
+    if (problems.length < MAX_PROBLEMS) problems.push(make());
+    else dropped++;
+  };
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const path = issue.path as (string | number)[];
       for (const key of (issue as { keys?: string[] }).keys ?? [undefined]) {
-        const at = position(doc, lc, key !== undefined ? [...path, key] : path);
-        let message = inSlipwayWords(issue.message);
-        if (key !== undefined) {
-          const allowed = issue.path.length === 0 ? Object.keys(configSchema.shape) : issue.path.length === 2 && issue.path[0] === 'environments' ? Object.keys(environmentSchema.shape) : [];
-          const hint = suggest(key, allowed);
-          message = `unknown key ${JSON.stringify(key)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : allowed.length ? ` (expected one of ${allowed.join(', ')})` : ''}`;
-        }
-        problems.push(new ConfigError(file, at.line, at.col, formatPath(key !== undefined ? [...path, key] : path), message));
+        add(() => {
+          const at = position(doc, lc, key !== undefined ? [...path, key] : path);
+          let message = inSlipwayWords(issue.message);
+          if (key !== undefined) {
+            const allowed = issue.path.length === 0 ? Object.keys(configSchema.shape) : issue.path.length === 2 && issue.path[0] === 'environments' ? Object.keys(environmentSchema.shape) : [];
+            const hint = suggest(key, allowed);
+            message = `unknown key ${JSON.stringify(key)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : allowed.length ? ` (expected one of ${allowed.join(', ')})` : ''}`;
+          }
+          return new ConfigError(file, at.line, at.col, formatPath(key !== undefined ? [...path, key] : path), message);
+        });
       }
     }
   }
@@ -205,18 +217,18 @@ export async function loadConfigText(text: string, file: string, specs: Record<s
       const input = spec.inputs[key];
       if (!input) {
         const hint = suggest(key, Object.keys(spec.inputs));
-        problems.push(new ConfigError(file, at().line, at().col, where, `not an input of ${spec.name}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}`));
+        add(() => new ConfigError(file, at().line, at().col, where, `not an input of ${spec.name}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}`));
         continue;
       }
       const text = toInputString(value, input);
       const ref = SECRET_REF.exec(text.trim());
-      if (input.secret && !ref && text) { problems.push(new ConfigError(file, at().line, at().col, where, 'is a secret: write ${{ secrets.NAME }} and keep the value in a secret, not in this file')); continue; }
-      if (!ref && literalCredential(text)) { problems.push(new ConfigError(file, at().line, at().col, where, 'contains a password or token (a credential in a URL: its user part, password or a token in its query): use ${{ secrets.NAME }} instead')); continue; }
+      if (input.secret && !ref && text) { add(() => new ConfigError(file, at().line, at().col, where, 'is a secret: write ${{ secrets.NAME }} and keep the value in a secret, not in this file')); continue; }
+      if (!ref && literalCredential(text)) { add(() => new ConfigError(file, at().line, at().col, where, 'contains a password or token (a credential in a URL: its user part, password or a token in its query): use ${{ secrets.NAME }} instead')); continue; }
       if (ref) continue;
       try {
         await parseInputs({ ...spec, inputs: { [key]: { ...input, required: false } } }, () => text);
       } catch (err) {
-        problems.push(new ConfigError(file, at().line, at().col, where, inSlipwayWords(errorMessage(err).replace(/^Input '[^']+': /, ''))));
+        add(() => new ConfigError(file, at().line, at().col, where, inSlipwayWords(errorMessage(err).replace(/^Input '[^']+': /, ''))));
       }
     }
   };
@@ -224,12 +236,16 @@ export async function loadConfigText(text: string, file: string, specs: Record<s
     if (!isMapValue(envValue)) continue;
     const env = envValue as z.output<typeof environmentSchema>;
     if (typeof env['database-url'] === 'string' && env['database-url'] && !SECRET_REF.test(env['database-url'].trim())) {
-      const dbAt = position(doc, lc, ['environments', envName, 'database-url']);
-      problems.push(new ConfigError(file, dbAt.line, dbAt.col, `environments.${envName}.database-url`, 'is a secret: write ${{ secrets.NAME }}'));
+      add(() => {
+        const dbAt = position(doc, lc, ['environments', envName, 'database-url']);
+        return new ConfigError(file, dbAt.line, dbAt.col, `environments.${envName}.database-url`, 'is a secret: write ${{ secrets.NAME }}');
+      });
     }
     if (typeof env.url === 'string' && env.url && !SECRET_REF.test(env.url.trim()) && literalCredential(env.url)) {
-      const urlAt = position(doc, lc, ['environments', envName, 'url']);
-      problems.push(new ConfigError(file, urlAt.line, urlAt.col, `environments.${envName}.url`, 'contains a password or token (a credential in a URL: its user part, password or a token in its query): use ${{ secrets.NAME }} instead'));
+      add(() => {
+        const urlAt = position(doc, lc, ['environments', envName, 'url']);
+        return new ConfigError(file, urlAt.line, urlAt.col, `environments.${envName}.url`, 'contains a password or token (a credential in a URL: its user part, password or a token in its query): use ${{ secrets.NAME }} instead');
+      });
     }
     for (const [section, action] of Object.entries(SECTIONS)) {
       const values = env[section as SectionName];
@@ -240,6 +256,7 @@ export async function loadConfigText(text: string, file: string, specs: Record<s
     }
   }
   if (isMapValue(config.build) && specs['build-and-tag']) await check(config.build, specs['build-and-tag'], ['build']);
+  if (dropped) problems.push(new ConfigError(file, undefined, undefined, '', `and ${dropped} more problem${dropped === 1 ? '' : 's'} (only the first ${MAX_PROBLEMS} are listed)`));
   if (!opts.collect) throwProblems(problems);
 
   return {

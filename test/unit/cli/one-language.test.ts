@@ -77,6 +77,21 @@ describe('slipway validate: every problem at once, with the release\'s own check
   });
 });
 
+describe('slipway validate on a hostile file', () => {
+  it('lists the first 100 problems and counts the rest, in linear time', async () => {
+    let text = 'version: 1\nenvironments:\n';
+    for (let i = 0; i < 8000; i++) text += `  e${i}: { url: "http://h/", smoke: { dedline: 5s } }\n`;
+    const t = performance.now();
+    const r = await cli(['validate', '--json'], project(text));
+    expect(performance.now() - t).toBeLessThan(30_000);
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.problems).toHaveLength(101);
+    expect(doc.problems[0]).toMatchObject({ line: 3, key: 'environments.e0.smoke.dedline', message: 'not an input of smoke-test (did you mean "deadline"?)' });
+    expect(doc.problems[100].message).toBe('and 7900 more problems (only the first 100 are listed)');
+  }, 60_000);
+});
+
 describe('slipway release: the same check, before any side effect; --config and --env like every command', () => {
   it('refuses the file validate refuses, naming every problem, and changes nothing', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'cli-cwd-'));
