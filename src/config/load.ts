@@ -299,12 +299,13 @@ export async function loadConfig(path: string, specs: Record<string, ActionSpec>
 }
 
 /** Replaces `${{ secrets.NAME }}` with the environment variable NAME; fails naming the variable when unset. */
-export function resolveSecrets(inputs: Record<string, string>, env: Record<string, string | undefined>, onSecret: (v: string) => void): Record<string, string> {
+export function resolveSecrets(inputs: Record<string, string>, env: Record<string, string | undefined>, onSecret: (v: string) => void, onMissing?: (input: string, variable: string) => void): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(inputs)) {
     const ref = SECRET_REF.exec(v.trim());
     if (!ref) { out[k] = v; continue; }
     const value = env[ref[1]!];
+    if ((value === undefined || value === '') && onMissing) { onMissing(k, ref[1]!); continue; }
     if (value === undefined || value === '') throw new UserError(`input '${k}' refers to secret ${ref[1]}, but the environment variable ${ref[1]} is not set`);
     onSecret(value);
     out[k] = value;
@@ -316,10 +317,12 @@ export function resolveSecrets(inputs: Record<string, string>, env: Record<strin
  * The inputs an action takes from slipway.yml when a workflow step sets SLIPWAY_CONFIG and
  * SLIPWAY_ENVIRONMENT: the section's values, with secrets resolved from the environment.
  */
-export async function configInputsFor(path: string, environment: string, spec: ActionSpec, env: Record<string, string | undefined>, onSecret: (v: string) => void, wanted: (name: string) => boolean = () => true): Promise<Record<string, string>> {
+export async function configInputsFor(path: string, environment: string, spec: ActionSpec, env: Record<string, string | undefined>, onSecret: (v: string) => void, wanted: (name: string) => boolean = () => true, onMissing?: (input: string, variable: string) => void): Promise<Record<string, string>> {
   const config = await loadConfig(path, { [spec.name]: spec });
   const raw = config.inputs(environment, spec.name);
   // Only what the step did not already get: a secret given in `with:` needs no environment variable.
   for (const k of Object.keys(raw)) if (!wanted(k)) delete raw[k];
-  return resolveSecrets(raw, env, onSecret);
+  // A secret this step was not given stays unset (a lint needs no database URL); the action's own
+  // check names the input if this run needs it, and onMissing says which variable was missing.
+  return resolveSecrets(raw, env, onSecret, onMissing);
 }

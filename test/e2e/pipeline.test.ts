@@ -22,6 +22,7 @@ import { emulateJob, jobLeaks, type JobRun } from '../helpers/workflow-emulator.
 import { node24, startHostsFleet, versionAt, type HostsFleet } from '../integration/deploy/hosts-fleet.ts';
 import { verifySignature } from '../../src/notify/webhook.ts';
 import { chromium, screenshot } from '../helpers/screenshot.ts';
+import { startFakeGithub } from '../helpers/fakes/fake-github.ts';
 
 const ok = requireServer('postgres') && requireServer('sshd') && requireServer('nginx') && requireServer('prometheus');
 
@@ -251,6 +252,44 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
     expect(deliveries.map((d) => [d.event, d.verified])).toEqual([['started', true], ['succeeded', true]]);
     expect(deliveries[1]!.body).toMatchObject({ event: 'succeeded', environment: 'staging', version: { label: 'v2' }, previousVersion: { label: 'v1' } });
     expect(deliveries[1]!.body.durationMs).toBeGreaterThan(0); // started-at passed from the first notify step
+  }, 240_000);
+
+  // pipeline.yml's release-plan job with what staging really produced: its report output (written by
+  // the result step with jq) becomes the plan's staging table; migrate's lint and slo-gate's window
+  // verdict are real step outputs; GitHub is the fake API (no deployment yet: the first release).
+  it('(a2) the release plan reads the staging job\'s real outputs', async () => {
+    const staging = jobs.find((j) => j.outputs.version === 'v2' && j.outputs.result === 'success')!;
+    expect(JSON.parse(staging.outputs.report!)).toMatchObject({ environment: 'staging', result: 'success', version: 'v2', 'smoke-passed': 'true', 'gate-verdict': 'pass' });
+    const gh = await startFakeGithub({ token: 'ghs_planFakeToken0123456789abcdef', repository: 'acme/shop' });
+    try {
+      const plan = await emulateJob({
+        workflow: '.github/workflows/pipeline.yml',
+        job: 'release-plan',
+        inputs: { config: 'slipway.yml', 'production-environment': 'staging', 'migrations-dir': 'migrations' },
+        needs: {
+          build: { outputs: { image: `127.0.0.1:5000/acme/shop@sha256:${'c'.repeat(64)}`, digest: `sha256:${'c'.repeat(64)}`, artifact: 'slipway-release-test' } },
+          staging: { outputs: staging.outputs as Record<string, string> },
+        },
+        github: { token: 'ghs_planFakeToken0123456789abcdef', api_url: gh.url, repository: 'acme/shop', sha: '0123456789abcdef0123456789abcdef01234567' },
+        runnerEnv: { GITHUB_REPOSITORY: 'acme/shop', GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567', GITHUB_API_URL: gh.url, GITHUB_SERVER_URL: 'https://github.com', GITHUB_RUN_ID: '12' },
+        workspace,
+        stepTimeoutMs: 120_000,
+      });
+      jobs.push(plan);
+      expect(stepTable(plan)).toEqual(['actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af803=success', 'lint=success', 'window=success', 'plan=success']);
+      const summary = plan.byId.plan!.run!.summary;
+      expect(summary.split('\n').filter((l) => /^#{2,3} /.test(l))).toEqual([
+        '## Release plan: acme/shop 0123456 → staging', '### Staging', '### Migrations this release applies (3)', '### Commits', '### Where this plan was sent',
+      ]);
+      expect(summary).toContain('| Deploy | ✅ success | runs v2 |');
+      expect(summary).toMatch(/\| SLO gate \| ✅ pass \| .+ \|/);
+      expect(summary).toMatch(/\| \*\*Deploy window\*\* \| ✅ open/);
+      expect(summary).toMatch(/\| 0003 \| index_users_created_at \| ✅ safe \|/);
+      expect(summary).toContain(`\`sha256:${'c'.repeat(64)}\``);
+      expect(gh.selfCheck).toEqual([]);
+    } finally {
+      await gh.close();
+    }
   }, 240_000);
 
   it('(b) a bad release: the SLO gate fails, the fleet is rolled back to v2, notify says so', async () => {

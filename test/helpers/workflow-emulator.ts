@@ -241,6 +241,8 @@ export interface EmulateOptions {
    * uses always() or cancelled() run, and post steps run (post-if default always()).
    */
   cancel?: { step: string; when: (stdout: string) => boolean };
+  /** What the jobs in this job's needs: produced (outputs as the runner passes them: strings). */
+  needs?: Record<string, { outputs: Record<string, string>; result?: 'success' | 'failure' | 'cancelled' | 'skipped' }>;
   /** The run's artifact store (a folder): actions/upload-artifact and download-artifact use it, so jobs can hand files on. */
   artifacts?: string;
   /** Called before and after each step (progress, or fault injection between steps). */
@@ -383,6 +385,18 @@ export async function emulateJob(opts: EmulateOptions): Promise<JobRun> {
     job: strict(jobCtx, 'job property'),
     env: {},
   };
+  // needs.<job>.outputs / .result: only the jobs this job declares in needs:, with what they produced.
+  const needed: string[] = typeof job.needs === 'string' ? [job.needs] : (job.needs ?? []);
+  for (const k of Object.keys(opts.needs ?? {})) if (!needed.includes(k)) throw new Error(`jobs.${opts.job} does not need '${k}' (needs: ${needed.join(', ') || 'none'})`);
+  if (needed.length) {
+    const ctx: Record<string, Value> = {};
+    for (const n of needed) {
+      const given = opts.needs?.[n];
+      if (!given) throw new Error(`jobs.${opts.job} needs '${n}': give its outputs and result (emulator option needs)`);
+      ctx[n] = strict({ result: given.result ?? 'success', outputs: strict({ ...given.outputs }, `output of job ${n}`) }, `property of needs.${n}`);
+    }
+    contexts.needs = strict(ctx, 'needed job');
+  }
   const scope = (env: Record<string, string>, withStatus = false): ExprScope => ({ contexts: { ...contexts, env: { ...env } }, status: withStatus ? status : undefined });
 
   const jobEnv = textMap(job.env, scope({}), `jobs.${opts.job}.env`);

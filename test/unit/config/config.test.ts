@@ -57,6 +57,11 @@ describe('slipway.yml', () => {
     expect(resolveSecrets(raw, { STAGING_DB: 'postgres://u:pw@db/x' }, (s) => masked.push(s))['database-url']).toBe('postgres://u:pw@db/x');
     expect(masked).toEqual(['postgres://u:pw@db/x']);
     expect(() => resolveSecrets(raw, {}, () => {})).toThrow("input 'database-url' refers to secret STAGING_DB, but the environment variable STAGING_DB is not set");
+    // An action step (the runner passes onMissing): a secret the step was not given stays unset, and
+    // is named; the action's own check decides whether this run needs it (a lint needs no database).
+    const missing: string[] = [];
+    expect(resolveSecrets(raw, {}, () => {}, (input, variable) => missing.push(`${input}=${variable}`))).not.toHaveProperty('database-url');
+    expect(missing).toEqual(['database-url=STAGING_DB']);
   });
 
   it('suggests the environment name on a typo', async () => {
