@@ -130,6 +130,13 @@ async function releasePolicy(inputs: SloGateInputs, ctx: ActionContext, deps: { 
 }
 
 export async function run(inputs: SloGateInputs, ctx: ActionContext, deps: { http?: Http; sleep?: GateDeps['sleep']; now?: GateDeps['now'] } = {}): Promise<ActionResult> {
+  const result = await decide(inputs, ctx, deps);
+  // The reason output is one line (its declared shape): a multi-line override reason is joined.
+  if (typeof result.outputs.reason === 'string') result.outputs.reason = result.outputs.reason.replace(/\s*\r?\n\s*/g, ' ');
+  return result;
+}
+
+async function decide(inputs: SloGateInputs, ctx: ActionContext, deps: { http?: Http; sleep?: GateDeps['sleep']; now?: GateDeps['now'] }): Promise<ActionResult> {
   if (inputs.mode === 'budget' && (inputs['deploy-window'] || !(inputs.objectives ?? []).some((o) => o.kind === 'slo') || (inputs.provider === 'probe' || (inputs.provider === 'auto' && !inputs['prometheus-url'])))) {
     for (const s of [inputs['prometheus-token'], inputs['prometheus-password']]) if (s) ctx.log.mask(s);
     return releasePolicy(inputs, ctx, deps);
