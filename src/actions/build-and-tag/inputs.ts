@@ -69,7 +69,7 @@ export const spec = defineAction({
     'registry-timeout': f.duration({ description: 'Timeout of each registry request (retried with backoff on 429/5xx and network errors).', default: '30s', min: 100, max: 600_000 }),
   },
   outputs: {
-    image: out.text('The image by digest, name@sha256:… : what deploys should use.', [`ghcr.io/acme/api@sha256:${'a'.repeat(64)}`], /^[a-z0-9][a-z0-9._\-/:]*@sha256:[0-9a-f]{64}$/, 'an image reference by digest (name@sha256:…)'),
+    image: out.text('The image by digest, name@sha256:… : what deploys should use (name:sha-tag when push is false: nothing was pushed, so there is no digest).', [`ghcr.io/acme/api@sha256:${'a'.repeat(64)}`, 'ghcr.io/acme/api:0123456789abcdef0123456789abcdef01234567'], /^[a-z0-9][a-z0-9._\-/:]*(@sha256:[0-9a-f]{64})?$/, 'an image reference by digest (name@sha256:…), or name:tag when push is false'),
     digest: out.text('The manifest digest (sha256:…); empty when push is false.', [`sha256:${'a'.repeat(64)}`], /^sha256:[0-9a-f]{64}$/, 'sha256: followed by 64 hex digits'),
     tags: out.json('JSON list of the full references tagged: ["ghcr.io/acme/api:3f2a9c1", …].', 'a JSON list of image references', z.array(z.string()), ['["ghcr.io/acme/api:3f2a9c1","ghcr.io/acme/api:main"]']),
     labels: out.json('JSON object of the image labels (OCI revision, source, created, version, title, url, and yours).', 'a JSON map of labels', z.record(z.string(), z.string()), ['{"org.opencontainers.image.revision":"3f2a9c1"}']),
