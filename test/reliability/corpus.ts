@@ -305,6 +305,8 @@ export function baseline(action: ActionName, port: number, fixtures: string, sen
           '      target: command',
           '      instances: a',
           `      start-command: ${JSON.stringify(['/usr/bin/touch', sentinel])}`,
+          // A valid baseline: the release checks every stage before its first change (checkRelease).
+          `      ready-command: ${JSON.stringify(['/usr/bin/true'])}`,
           '    smoke:',
           '      deadline: "0"',
           '      timeout: 1s',
