@@ -111,7 +111,7 @@ fakeOnly('finding 2: every failure after the first write undoes; pause and resum
 
   // The fake's controller runs on timers: on a loaded machine it can act between two of our patches
   // (seen once at load 14). Retried, not relaxed: each attempt asserts the whole behaviour.
-  it('a 403 after the first change (RBAC revoked mid-rollout) undoes the rollout instead of leaving it half-done', async () => {
+  it('a 403 after the first change (RBAC revoked mid-rollout) undoes the rollout instead of leaving it half-done', { timeout: TIMEOUT, retry: 2 }, async () => {
     const ns = await seedApp(k, { replicas: 4 });
     let calls = 0;
     const gate: GateFn = async () => {
@@ -126,7 +126,7 @@ fakeOnly('finding 2: every failure after the first write undoes; pause and resum
     const d = await k.json(['get', 'deployment', 'web', '-n', ns]);
     expect(image(d)).toBe(IMAGES.v1);
     expect(d.spec.paused ?? false).toBe(false);
-  }, { timeout: TIMEOUT, retry: 2 });
+  });
 });
 
 fakeOnly('finding 8: undo in one patch', () => {
@@ -342,7 +342,7 @@ fakeOnly('finding 4: canary share is the real endpoint share; HPAs', () => {
 fakeOnly('finding 5: gated rolling steps do not overshoot', () => {
   // The fake's controller runs on timers: on a loaded machine it can act between two of our patches
   // (seen once at load 14). Retried, not relaxed: each attempt asserts the whole behaviour.
-  it('with the user strategy maxSurge 25% on 20 replicas, the 5% step gates 1 new pod, not 5', async () => {
+  it('with the user strategy maxSurge 25% on 20 replicas, the 5% step gates 1 new pod, not 5', { timeout: TIMEOUT, retry: 2 }, async () => {
     const ns = await seedApp(k, { replicas: 20, strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '10%' } } });
     const newPods: number[] = [];
     const gate: GateFn = async () => {
@@ -357,7 +357,7 @@ fakeOnly('finding 5: gated rolling steps do not overshoot', () => {
     expect(newPods, log.text()).toEqual([1]);
     // The user's strategy is back afterwards.
     expect((await k.json(['get', 'deployment', 'web', '-n', ns])).spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '10%' } });
-  }, { timeout: TIMEOUT, retry: 2 });
+  });
 });
 
 fakeOnly('finding 11 and permissions: server-side apply; kubectl auth can-i first', () => {
