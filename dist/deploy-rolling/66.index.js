@@ -461,14 +461,34 @@ class PrometheusUnavailableError extends errors/* UserError */.yo {
         this.name = 'PrometheusUnavailableError';
     }
 }
+/** The largest answer read (bytes); a larger one is an error, not a silently cut JSON document. */
+const MAX_ANSWER_BYTES = 4 << 20;
+function stripTrailingSlash(url) {
+    try {
+        const u = new URL(url);
+        u.pathname = u.pathname.replace(/\/+$/, '');
+        return u.toString().replace(/\/(?=$|[?#])/, '');
+    }
+    catch {
+        return url.replace(/\/+$/, '');
+    }
+}
+/** The API URL for a base URL: the path joined before the base's query string (tokens are often passed there), never after it. */
+function apiUrl(base, path) {
+    const u = new URL(base);
+    u.pathname = `${u.pathname.replace(/\/+$/, '')}${path}`;
+    return u.toString();
+}
 class PrometheusClient {
     url;
     headers;
     opts;
     http;
+    /** The client's own credentials in every form: a server's answer is quoted only after they are redacted. */
+    secrets;
     constructor(opts) {
         this.opts = opts;
-        this.url = opts.url.replace(/\/+$/, '');
+        this.url = stripTrailingSlash(opts.url);
         this.http = opts.http ?? http/* request */.Em;
         const headers = { accept: 'application/json', ...opts.headers };
         if (opts.token)
@@ -477,22 +497,28 @@ class PrometheusClient {
             headers.authorization = `Basic ${Buffer.from(`${opts.username ?? ''}:${opts.password ?? ''}`).toString('base64')}`;
         }
         this.headers = headers;
+        this.secrets = (0,secrets/* requestSecrets */.pN)(this.url, headers);
     }
     /** The server's address without credentials, for logs. */
     get displayUrl() {
-        return (0,secrets/* redactUrl */.BO)(this.url).replace(/\/$/, '');
+        return stripTrailingSlash((0,secrets/* redactUrl */.BO)(this.url));
+    }
+    /** An answer's text, fit for an error message: redacted, one line, cut short. */
+    quote(text, max = 300) {
+        return (0,secrets/* quote */.hD)(text, this.secrets, max);
     }
     async call(path, params, query, signal) {
         const body = new URLSearchParams(params).toString();
         let res;
         try {
-            res = await this.http(`${this.url}${path}`, {
+            res = await this.http(apiUrl(this.url, path), {
                 method: 'POST',
                 headers: { ...this.headers, 'content-type': 'application/x-www-form-urlencoded' },
                 body,
                 timeoutMs: this.opts.timeoutMs ?? 10_000,
                 retries: this.opts.retries ?? 2,
                 backoffMs: this.opts.backoffMs ?? 300,
+                maxBodyBytes: MAX_ANSWER_BYTES,
                 signal,
             });
         }
@@ -512,16 +538,18 @@ class PrometheusClient {
             throw new PrometheusQueryError(query, 'auth', `HTTP ${res.status}: check prometheus-token or the username and password`);
         }
         if (parsed?.status === 'error' && res.status < 500)
-            throw new PrometheusQueryError(query, parsed.errorType ?? '', parsed.error ?? `HTTP ${res.status}`);
+            throw new PrometheusQueryError(query, this.quote(parsed.errorType ?? '', 60), this.quote(String(parsed.error ?? `HTTP ${res.status}`)));
         if (res.status >= 500 || res.status === 429) {
-            const why = parsed?.error ?? res.body.slice(0, 200).trim();
+            const why = this.quote(typeof parsed?.error === 'string' ? parsed.error : res.body, 200);
             // Prometheus answers 422 for execution errors and 503 for timeouts/aborted queries.
             throw new PrometheusUnavailableError(`Prometheus at ${this.displayUrl} answered HTTP ${res.status}${why ? `: ${why}` : ''}`);
         }
         if (res.status === 404)
-            throw new PrometheusQueryError(query, 'not_found', `HTTP 404 from ${this.displayUrl}${path}: is prometheus-url the Prometheus server (without /api/v1)?`);
+            throw new PrometheusQueryError(query, 'not_found', `HTTP 404 from ${(0,secrets/* redactUrl */.BO)(apiUrl(this.url, path))}: is prometheus-url the Prometheus server (without /api/v1)?`);
+        if (res.truncated)
+            throw new PrometheusUnavailableError(`Prometheus at ${this.displayUrl} answered with more than ${MAX_ANSWER_BYTES >> 20} MB (the cap on an answer): narrow the query`);
         if (!parsed || parsed.status !== 'success' || !parsed.data) {
-            throw new PrometheusUnavailableError(`Prometheus at ${this.displayUrl} answered HTTP ${res.status} with something that is not a Prometheus API answer: ${res.body.slice(0, 200)}`);
+            throw new PrometheusUnavailableError(`Prometheus at ${this.displayUrl} answered HTTP ${res.status} with something that is not a Prometheus API answer: ${this.quote(res.body, 200)}`);
         }
         return parsed.data;
     }

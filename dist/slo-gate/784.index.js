@@ -11,12 +11,13 @@ __webpack_require__.d(__webpack_exports__, {
   configInputsFor: () => (/* binding */ configInputsFor)
 });
 
-// UNUSED EXPORTS: ConfigError, SECTIONS, configSchema, environmentSchema, loadConfig, loadConfigText, resolveSecrets, toInputString
+// UNUSED EXPORTS: ConfigError, ConfigProblems, MAX_CONFIG_BYTES, MAX_PROBLEMS, SECTIONS, configSchema, environmentSchema, inSlipwayWords, loadConfig, loadConfigText, resolveSecrets, throwProblems, toInputString
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __webpack_require__(3024);
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __webpack_require__(8815);
+var dist_namespaceObject = /*#__PURE__*/__webpack_require__.t(dist, 2);
 // EXTERNAL MODULE: ./node_modules/zod/v4/classic/schemas.js + 15 modules
 var schemas = __webpack_require__(9691);
 // EXTERNAL MODULE: ./src/lib/fields.ts
@@ -70,6 +71,7 @@ var deploy_window = __webpack_require__(369);
 
 
 
+
 /** Section name in slipway.yml → the action whose inputs it holds. */
 const SECTIONS = { migrate: 'migrate', deploy: 'deploy-rolling', smoke: 'smoke-test', gate: 'slo-gate', notify: 'notify' };
 const anyMap = schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* unknown */.L5J());
@@ -90,11 +92,63 @@ const configSchema = schemas/* strictObject */.rej({
     environments: schemas/* record */.g1P(schemas/* string */.YjP().regex(/^[a-z0-9][a-z0-9_-]*$/, 'expected an environment name like staging or production'), environmentSchema).refine((e) => Object.keys(e).length > 0, 'expected at least one environment'),
 });
 const SECRET_REF = /^\$\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/;
+/** The largest slipway.yml read (bytes). Parsing is linear; the cap bounds its time and memory. */
+const MAX_CONFIG_BYTES = 1 << 20;
+/** The most problems one load reports (each is located in the file; the rest are counted). */
+const MAX_PROBLEMS = 100;
+/** Whether a value holds a URL with a credential in it (user part, password, a token in its query). */
+function literalCredential(text) {
+    return (0,secrets/* urlsIn */._O)(text).some(secrets/* urlHasCredential */.Br);
+}
 class ConfigError extends errors/* UserError */.yo {
+    file;
+    line;
+    col;
+    key;
+    detail;
     constructor(file, line, col, key, message) {
         super(`${file}${line ? `:${line}:${col ?? 1}` : ''}: ${key ? `${key}: ` : ''}${message}`);
         this.name = 'ConfigError';
+        this.file = file;
+        this.line = line;
+        this.col = line ? col ?? 1 : undefined;
+        this.key = key;
+        this.detail = message;
     }
+}
+/** Several problems in one file, each with its line and key: `slipway validate` lists them all. */
+class ConfigProblems extends errors/* UserError */.yo {
+    problems;
+    constructor(problems) {
+        super(problems.map((p) => p.message).join('\n'));
+        this.name = 'ConfigProblems';
+        this.problems = problems;
+    }
+}
+/** Throws nothing for no problems, the problem itself for one, ConfigProblems for more. */
+function throwProblems(problems) {
+    if (problems.length === 1)
+        throw problems[0];
+    if (problems.length > 1)
+        throw new ConfigProblems(problems);
+}
+const NOUNS = { array: 'a list', string: 'text', object: 'a map', record: 'a map', number: 'a number', int: 'a whole number', boolean: 'true or false', null: 'nothing', undefined: 'nothing', nan: 'not a number' };
+const noun = (t) => NOUNS[t] ?? t;
+/**
+ * A schema library's wording (`(top): Invalid input: expected array, received string`) in
+ * Slipway's: `got text; expected a list`. Leaves any other text as it is.
+ */
+function inSlipwayWords(message) {
+    return message
+        .replace(/\(top\): /g, '')
+        .replace(/Invalid input: expected (\w+), received (\w+)/g, (_, e, r) => `got ${noun(r)}; expected ${noun(e)}`)
+        .replace(/Invalid option: expected one of ([^;]+)/g, (_, list) => `expected one of ${list.replace(/"/g, '').split('|').join(', ')}`)
+        .replace(/Unrecognized keys?: ([^;]+)/g, (_, keys) => `unknown key ${keys}`)
+        .replace(/Too small: expected (\w+) to have >=(\d+) (characters|items)/g, (_, t, n, what) => (n === '1' ? `expected ${what === 'items' ? 'at least one item' : 'a non-empty value'}` : `expected at least ${n} ${what}`))
+        .replace(/Too big: expected (\w+) to have <=(\d+) (characters|items)/g, (_, _t, n, what) => `expected at most ${n} ${what}`)
+        .replace(/Invalid input: expected ([^;]+)/g, (_, e) => `expected ${e}`)
+        .replace(/^Invalid input$/, 'not one of the accepted forms')
+        .replace(/Invalid URL/g, 'not a URL');
 }
 /**
  * Action inputs take strings: a YAML list for a list input becomes a comma list; any other list or
@@ -129,64 +183,111 @@ function position(doc, lc, path) {
     }
     return {};
 }
-async function loadConfigText(text, file, specs) {
+function lazyPosition(doc, lc, path) {
+    let at;
+    return () => (at ??= position(doc, lc, path));
+}
+async function loadConfigText(text, file, specs, opts = {}) {
+    const size = Buffer.byteLength(text, 'utf8');
+    if (size > MAX_CONFIG_BYTES)
+        throw new ConfigError(file, undefined, undefined, '', `is ${(size / (1 << 20)).toFixed(1)} MB; expected at most ${MAX_CONFIG_BYTES >> 20} MB (split it, or move long lists into the files the inputs point at)`);
     const lc = new dist.LineCounter();
-    const doc = (0,dist.parseDocument)(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: true });
+    const doc = (0,dist.parseDocument)(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: false });
     if (doc.errors.length) {
         const e = doc.errors[0];
         const pos = e.linePos?.[0];
         throw new ConfigError(file, pos?.line, pos?.col, '', `YAML syntax error: ${e.message.split('\n')[0]}`);
     }
+    const dup = (0,fields/* duplicateKey */.Ve)(dist_namespaceObject, doc);
+    if (dup) {
+        const pos = lc.linePos(dup.offset);
+        throw new ConfigError(file, pos.line, pos.col, '', `YAML syntax error: map keys must be unique (${JSON.stringify(dup.key.slice(0, 80))} appears twice)`);
+    }
     const raw = doc.toJS({ maxAliasCount: 100 });
+    // Every problem in the file is collected and reported at once (slipway validate lists them all),
+    // up to MAX_PROBLEMS: finding a problem's line walks the maps, so a hostile file with thousands of
+    // bad keys must not make that quadratic.
+    const problems = [];
+    let dropped = 0;
+    const add = (make) => {
+        if (problems.length < MAX_PROBLEMS)
+            problems.push(make());
+        else
+            dropped++;
+    };
     const parsed = configSchema.safeParse(raw);
     if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        const path = issue.path;
-        const keys = issue.keys;
-        const at = position(doc, lc, keys?.length ? [...path, keys[0]] : path);
-        let message = issue.message;
-        if (keys?.length) {
-            const allowed = issue.path.length === 0 ? Object.keys(configSchema.shape) : issue.path.length === 2 && issue.path[0] === 'environments' ? Object.keys(environmentSchema.shape) : [];
-            const hint = suggest(keys[0], allowed);
-            message = `unknown key ${JSON.stringify(keys[0])}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : allowed.length ? ` (expected one of ${allowed.join(', ')})` : ''}`;
+        for (const issue of parsed.error.issues) {
+            const path = issue.path;
+            for (const key of issue.keys ?? [undefined]) {
+                add(() => {
+                    const at = position(doc, lc, key !== undefined ? [...path, key] : path);
+                    let message = inSlipwayWords(issue.message);
+                    if (key !== undefined) {
+                        const allowed = issue.path.length === 0 ? Object.keys(configSchema.shape) : issue.path.length === 2 && issue.path[0] === 'environments' ? Object.keys(environmentSchema.shape) : [];
+                        const hint = suggest(key, allowed);
+                        message = `unknown key ${JSON.stringify(key)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : allowed.length ? ` (expected one of ${allowed.join(', ')})` : ''}`;
+                    }
+                    return new ConfigError(file, at.line, at.col, (0,fields/* formatPath */.jV)(key !== undefined ? [...path, key] : path), message);
+                });
+            }
         }
-        throw new ConfigError(file, at.line, at.col, (0,fields/* formatPath */.jV)(keys?.length ? [...path, keys[0]] : path), message);
     }
-    const config = parsed.data;
+    const isMapValue = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
+    // When the file's shape is wrong, the sections that are maps are still checked, so one run reports everything.
+    const config = (parsed.success ? parsed.data : { version: 1, ...(isMapValue(raw) ? raw : {}) });
+    const environmentsRaw = isMapValue(config.environments) ? config.environments : {};
     // Every section key must be an input of its action, with a value that action accepts.
     const check = async (section, spec, path) => {
         for (const [key, value] of Object.entries(section)) {
-            const at = position(doc, lc, [...path, key]);
+            // Looked up only for an error: each lookup walks the maps, so doing it for every key is quadratic.
+            const at = lazyPosition(doc, lc, [...path, key]);
             const where = (0,fields/* formatPath */.jV)([...path, key]);
             const input = spec.inputs[key];
             if (!input) {
                 const hint = suggest(key, Object.keys(spec.inputs));
-                throw new ConfigError(file, at.line, at.col, where, `not an input of ${spec.name}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}`);
+                add(() => new ConfigError(file, at().line, at().col, where, `not an input of ${spec.name}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}`));
+                continue;
             }
             const text = toInputString(value, input);
             const ref = SECRET_REF.exec(text.trim());
-            if (input.secret && !ref && text)
-                throw new ConfigError(file, at.line, at.col, where, 'is a secret: write ${{ secrets.NAME }} and keep the value in a secret, not in this file');
-            if (!ref && (0,secrets/* urlSecrets */.Fn)(text).length)
-                throw new ConfigError(file, at.line, at.col, where, 'contains a password or token: use ${{ secrets.NAME }} instead');
+            if (input.secret && !ref && text) {
+                add(() => new ConfigError(file, at().line, at().col, where, 'is a secret: write ${{ secrets.NAME }} and keep the value in a secret, not in this file'));
+                continue;
+            }
+            if (!ref && literalCredential(text)) {
+                add(() => new ConfigError(file, at().line, at().col, where, 'contains a password or token (a credential in a URL: its user part, password or a token in its query): use ${{ secrets.NAME }} instead'));
+                continue;
+            }
             if (ref)
                 continue;
             try {
                 await (0,fields/* parseInputs */.TL)({ ...spec, inputs: { [key]: { ...input, required: false } } }, () => text);
             }
             catch (err) {
-                throw new ConfigError(file, at.line, at.col, where, (0,errors/* errorMessage */.gJ)(err).replace(/^Input '[^']+': /, ''));
+                add(() => new ConfigError(file, at().line, at().col, where, inSlipwayWords((0,errors/* errorMessage */.gJ)(err).replace(/^Input '[^']+': /, ''))));
             }
         }
     };
-    for (const [envName, env] of Object.entries(config.environments)) {
-        const dbAt = position(doc, lc, ['environments', envName, 'database-url']);
-        if (env['database-url'] && !SECRET_REF.test(env['database-url'].trim())) {
-            throw new ConfigError(file, dbAt.line, dbAt.col, `environments.${envName}.database-url`, 'is a secret: write ${{ secrets.NAME }}');
+    for (const [envName, envValue] of Object.entries(environmentsRaw)) {
+        if (!isMapValue(envValue))
+            continue;
+        const env = envValue;
+        if (typeof env['database-url'] === 'string' && env['database-url'] && !SECRET_REF.test(env['database-url'].trim())) {
+            add(() => {
+                const dbAt = position(doc, lc, ['environments', envName, 'database-url']);
+                return new ConfigError(file, dbAt.line, dbAt.col, `environments.${envName}.database-url`, 'is a secret: write ${{ secrets.NAME }}');
+            });
+        }
+        if (typeof env.url === 'string' && env.url && !SECRET_REF.test(env.url.trim()) && literalCredential(env.url)) {
+            add(() => {
+                const urlAt = position(doc, lc, ['environments', envName, 'url']);
+                return new ConfigError(file, urlAt.line, urlAt.col, `environments.${envName}.url`, 'contains a password or token (a credential in a URL: its user part, password or a token in its query): use ${{ secrets.NAME }} instead');
+            });
         }
         for (const [section, action] of Object.entries(SECTIONS)) {
             const values = env[section];
-            if (!values)
+            if (!isMapValue(values))
                 continue;
             const spec = specs[action];
             if (!spec)
@@ -194,16 +295,22 @@ async function loadConfigText(text, file, specs) {
             await check(values, spec, ['environments', envName, section]);
         }
     }
-    if (config.build && specs['build-and-tag'])
+    if (isMapValue(config.build) && specs['build-and-tag'])
         await check(config.build, specs['build-and-tag'], ['build']);
+    if (dropped)
+        problems.push(new ConfigError(file, undefined, undefined, '', `and ${dropped} more problem${dropped === 1 ? '' : 's'} (only the first ${MAX_PROBLEMS} are listed)`));
+    if (!opts.collect)
+        throwProblems(problems);
     return {
         path: file,
         config,
-        environments: () => Object.keys(config.environments),
+        environments: () => Object.keys(environmentsRaw),
         window: (e) => config.environments[e]?.window,
+        at: (path) => position(doc, lc, path),
+        problems,
         inputs(environment, action) {
             const env = config.environments[environment];
-            if (!env) {
+            if (!isMapValue(env)) {
                 const hint = suggest(environment, Object.keys(config.environments));
                 throw new errors/* UserError */.yo(`${file}: no environment ${JSON.stringify(environment)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}; it has ${Object.keys(config.environments).join(', ')}`);
             }
@@ -222,18 +329,24 @@ async function loadConfigText(text, file, specs) {
         },
     };
 }
-async function loadConfig(path, specs) {
+async function loadConfig(path, specs, opts = {}) {
     let text;
     try {
+        // Checked before reading: a huge file must not be read into memory whole.
+        const size = (0,external_node_fs_.statSync)(path).size;
+        if (size > MAX_CONFIG_BYTES)
+            throw new ConfigError(path, undefined, undefined, '', `is ${(size / (1 << 20)).toFixed(1)} MB; expected at most ${MAX_CONFIG_BYTES >> 20} MB (split it, or move long lists into the files the inputs point at)`);
         text = (0,external_node_fs_.readFileSync)(path, 'utf8');
     }
-    catch {
+    catch (err) {
+        if (err instanceof ConfigError)
+            throw err;
         throw new errors/* UserError */.yo(`config file not found: ${path}`);
     }
-    return loadConfigText(text, path, specs);
+    return loadConfigText(text, path, specs, opts);
 }
 /** Replaces `${{ secrets.NAME }}` with the environment variable NAME; fails naming the variable when unset. */
-function resolveSecrets(inputs, env, onSecret) {
+function resolveSecrets(inputs, env, onSecret, onMissing) {
     const out = {};
     for (const [k, v] of Object.entries(inputs)) {
         const ref = SECRET_REF.exec(v.trim());
@@ -242,6 +355,10 @@ function resolveSecrets(inputs, env, onSecret) {
             continue;
         }
         const value = env[ref[1]];
+        if ((value === undefined || value === '') && onMissing) {
+            onMissing(k, ref[1]);
+            continue;
+        }
         if (value === undefined || value === '')
             throw new errors/* UserError */.yo(`input '${k}' refers to secret ${ref[1]}, but the environment variable ${ref[1]} is not set`);
         onSecret(value);
@@ -253,14 +370,16 @@ function resolveSecrets(inputs, env, onSecret) {
  * The inputs an action takes from slipway.yml when a workflow step sets SLIPWAY_CONFIG and
  * SLIPWAY_ENVIRONMENT: the section's values, with secrets resolved from the environment.
  */
-async function configInputsFor(path, environment, spec, env, onSecret, wanted = () => true) {
+async function configInputsFor(path, environment, spec, env, onSecret, wanted = () => true, onMissing) {
     const config = await loadConfig(path, { [spec.name]: spec });
     const raw = config.inputs(environment, spec.name);
     // Only what the step did not already get: a secret given in `with:` needs no environment variable.
     for (const k of Object.keys(raw))
         if (!wanted(k))
             delete raw[k];
-    return resolveSecrets(raw, env, onSecret);
+    // A secret this step was not given stays unset (a lint needs no database URL); the action's own
+    // check names the input if this run needs it, and onMissing says which variable was missing.
+    return resolveSecrets(raw, env, onSecret, onMissing);
 }
 
 
