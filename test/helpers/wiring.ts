@@ -16,7 +16,7 @@ import { spec as smokeTest } from '../../src/actions/smoke-test/inputs.ts';
 import { spec as sloGate } from '../../src/actions/slo-gate/inputs.ts';
 import { spec as notify } from '../../src/actions/notify/inputs.ts';
 import { spec as release } from '../../src/actions/release/inputs.ts';
-import { selfTarget, type WorkflowFile } from './workflow-contract.ts';
+import { callTrigger, selfTarget, type WorkflowFile } from './workflow-contract.ts';
 
 type Obj = Record<string, any>;
 
@@ -29,11 +29,6 @@ type Source = { action: string; output: string; spec: OutputSpec | undefined; vi
 
 const REF = /^\s*(steps|needs|inputs)\.([\w-]+)(?:\.outputs\.([\w-]+))?\s*$/;
 const EXPR = /\$\{\{([\s\S]*?)\}\}/g;
-
-function callTrigger(doc: Obj): Obj | undefined {
-  const on = doc.on ?? doc.true;
-  return on && typeof on === 'object' ? on.workflow_call : undefined;
-}
 
 export function checkWiring(files: WorkflowFile[]): Promise<string[]> {
   const byPath = new Map(files.map((f) => [f.path, f]));

@@ -43,7 +43,7 @@ function expressions(value: unknown): string[] {
   return out;
 }
 
-function callTrigger(doc: Obj): Obj | undefined {
+export function callTrigger(doc: Obj): Obj | undefined {
   const on = doc.on ?? doc.true;
   return on && typeof on === 'object' ? on.workflow_call : undefined;
 }
