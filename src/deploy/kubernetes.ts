@@ -349,6 +349,28 @@ class KubeRun {
     if (this.signal.aborted) throw new Cancelled();
   }
 
+  /**
+   * A write that is safe to repeat (a patch to fixed values, apply, delete --ignore-not-found).
+   * kubectl retries a transient failure a few times within about a second; an API server away for
+   * longer is waited out here, like the reads in follow(), up to the progress deadline, so an outage
+   * between two steps is not turned into a failed (or half-undone) rollout.
+   */
+  async write(args: string[], input?: string): Promise<string> {
+    const t = performance.now();
+    const budget = this.o.progressDeadlineMs ?? 600_000;
+    let warned = false;
+    for (;;) {
+      try {
+        return await this.k.run(args, { input, signal: this.signal });
+      } catch (err) {
+        if (err instanceof Cancelled || this.signal.aborted || !isTransient(err) || performance.now() - t > budget) throw err;
+        if (!warned) this.warn(`kubectl ${args.slice(0, 2).join(' ')}: the Kubernetes API did not answer (${errorMessage(err)}); still trying`);
+        warned = true;
+        await sleep(this.pollMs, this.signal).catch(() => undefined);
+      }
+    }
+  }
+
   /** Resolves the namespace (context default) and checks context and namespace exist. */
   async connect(): Promise<void> {
     const probe = new Kubectl({ ...this.o, namespace: this.o.namespace ?? 'default' });
@@ -663,10 +685,10 @@ class KubeRun {
       if (template) {
         const tpl = structuredClone(template);
         if (tpl.metadata?.labels) delete tpl.metadata.labels['pod-template-hash'];
-        await this.k.run(['patch', 'deployment', name, '--type', 'json', '-p', JSON.stringify([
+        await this.write(['patch', 'deployment', name, '--type', 'json', '-p', JSON.stringify([
           { op: 'replace', path: '/spec/template', value: tpl },
           { op: 'add', path: '/spec/paused', value: false },
-        ])], { signal: this.signal });
+        ])]);
         const img = ((tpl.spec?.containers ?? []) as KubeObject[]).find((c) => c.name === container)?.image;
         this.note(`${label}: Deployment ${name} back to its previous pod template (${img ?? 'image unknown'}) and unpaused, in one patch`);
       } else {
@@ -690,7 +712,7 @@ class KubeRun {
   }
 
   async patch(name: string, body: unknown, kind = 'deployment', type: 'strategic' | 'merge' = 'strategic'): Promise<void> {
-    await this.k.run(['patch', kind, name, '--type', type, '-p', JSON.stringify(body)], { signal: this.signal });
+    await this.write(['patch', kind, name, '--type', type, '-p', JSON.stringify(body)]);
   }
 
   base(strategy: KubeStrategy, deployment: string, image: string, version: string): KubeRolloutResult {
@@ -858,7 +880,7 @@ class KubeRun {
         }
         // Server-side apply with Slipway's field manager: no last-applied annotation (no 256 KiB
         // limit), fields other managers own (Helm, an HPA, other appliers) are not overwritten silently.
-        const out = await this.k.run(['apply', '--server-side', '--field-manager=slipway', '-f', '-'], { input: manifests.docs.map((d) => JSON.stringify(d)).join('\n'), signal: this.signal });
+        const out = await this.write(['apply', '--server-side', '--field-manager=slipway', '-f', '-'], manifests.docs.map((d) => JSON.stringify(d)).join('\n'));
         this.note(`applied ${manifests.docs.length} object(s) from ${this.o.manifests} (server-side, field manager slipway): ${out.trim().split('\n').join('; ')}`);
       } else {
         const spec: KubeObject = { template: { spec: { containers: [{ name: container, image: req.image }] } } };
@@ -1041,7 +1063,7 @@ class KubeRun {
   }
 
   async deleteDeployment(name: string): Promise<void> {
-    await this.k.run(['delete', 'deployment', name, '--ignore-not-found', '--wait=false'], { signal: this.signal });
+    await this.write(['delete', 'deployment', name, '--ignore-not-found', '--wait=false']);
   }
 
   async scale(name: string, replicas: number): Promise<void> {
@@ -1171,7 +1193,7 @@ class KubeRun {
         r.steps.push(step);
         if (i === 0) {
           const manifest = this.derive(stable, canaryName, { [TRACK_LABEL]: 'canary' }, { [VERSION_LABEL]: version }, c.name, req.image, n, cause);
-          await this.k.run(['apply', '-f', '-'], { input: JSON.stringify(manifest), signal: this.signal });
+          await this.write(['apply', '-f', '-'], JSON.stringify(manifest));
         } else await this.scale(canaryName, n);
         r.canary.sizes.push(n);
         const f = await this.follow(canaryName, { container: c.name, deadlineMs, what: `canary step ${i + 1}` });
@@ -1442,7 +1464,7 @@ class KubeRun {
         if (idle !== green) throw new UserError(`Deployment ${idle.name} (the blue slot) is missing`);
         const manifest = this.derive(liveD, green.name, { [SLOT_LABEL]: 'green' }, { [VERSION_LABEL]: version }, c.name, req.image, r.replicas, cause);
         manifest.spec.template = template;
-        await this.k.run(['apply', '-f', '-'], { input: JSON.stringify(manifest), signal: this.signal });
+        await this.write(['apply', '-f', '-'], JSON.stringify(manifest));
         createdIdle = true;
         this.note(`created Deployment ${green.name} with ${r.replicas} replica(s) of ${req.image}`);
       } else {
@@ -1450,11 +1472,11 @@ class KubeRun {
         const clash = Object.entries(sel as Record<string, string>).find(([k2, v]) => template.metadata.labels[k2] !== v);
         if (clash) throw new UserError(`Deployment ${idle.name} selects ${clash[0]}=${clash[1]}, which the pods of ${liveSlot.name} do not carry (${template.metadata.labels[clash[0]] ?? 'absent'}); delete ${idle.name} so that it is created again from ${liveSlot.name}`);
         await this.patch(idle.name, { metadata: { annotations: { [CHANGE_CAUSE]: cause, [KEEP_UNTIL_ANNOTATION]: null } } }, 'deployment', 'merge');
-        await this.k.run(['patch', 'deployment', idle.name, '--type', 'json', '-p', JSON.stringify([
+        await this.write(['patch', 'deployment', idle.name, '--type', 'json', '-p', JSON.stringify([
           { op: 'replace', path: '/spec/template', value: template },
           { op: 'replace', path: '/spec/replicas', value: r.replicas },
           { op: 'add', path: '/spec/paused', value: false },
-        ])], { signal: this.signal });
+        ])]);
         this.note(`Deployment ${idle.name}: ${r.replicas} replica(s) of ${req.image}, template from ${liveSlot.name}`);
       }
       const f = await this.follow(idle.name, { container: c.name, deadlineMs, what: `${idle.slot} slot` });
