@@ -18,7 +18,7 @@ const root = new URL('..', import.meta.url).pathname;
 const OUT = join(root, 'test/fixtures/github-openapi-subset.json');
 const DEFAULT_SRC = '/tmp/openapi/node_modules/@octokit/openapi/generated/api.github.com.deref.json';
 
-/** The operations Slipway uses (src/notify/github.ts, the release plan's compare). */
+/** The operations Slipway uses (src/notify/github.ts, the release plan's compare, the deployment report's commits and approvals). */
 export const OPERATIONS = [
   'repos/create-deployment',
   'repos/list-deployments',
@@ -31,6 +31,7 @@ export const OPERATIONS = [
   'issues/create',
   'repos/get-commit',
   'repos/compare-commits',
+  'actions/get-reviews-for-run',
 ];
 
 const ANNOTATIONS = new Set(['description', 'example', 'examples', 'externalDocs', 'summary', 'title', 'x-github', 'deprecated', 'readOnly', 'writeOnly', 'x-multi-segment']);

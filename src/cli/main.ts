@@ -40,6 +40,7 @@ export const COMMANDS: Record<string, { booleans: string[]; flags?: string[]; lo
   rollback: { booleans: [], flags: ['to', 'reason'], load: () => import('./day-two.ts').then((m) => ({ default: m.rollback })) },
   lock: { booleans: [], flags: ['reason', 'ttl'], load: () => import('./day-two.ts').then((m) => ({ default: m.lock })) },
   audit: { booleans: [], flags: ['since'], load: () => import('./day-two.ts').then((m) => ({ default: m.audit })) },
+  report: { booleans: [], flags: ['out', 'since', 'token', 'repo', 'markdown', 'api-url'], load: () => import('./report.ts') },
 };
 
 export async function allSpecs(): Promise<Record<string, ActionSpec>> {

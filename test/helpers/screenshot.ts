@@ -27,3 +27,20 @@ export async function screenshot(markdown: string, size = { width: 1100, height:
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * A whole HTML page (not Markdown) photographed by headless Chromium. `extraArgs` go to chromium
+ * (e.g. --proxy-server=… to catch any request the page would make).
+ */
+export function screenshotHtml(html: string, size = { width: 1100, height: 1500 }, extraArgs: string[] = []): Buffer {
+  if (!chromium) throw new Error('chromium is not installed (Debian package chromium)');
+  const dir = mkdtempSync(join(tmpdir(), 'slipway-shot-'));
+  try {
+    writeFileSync(join(dir, 'page.html'), html);
+    const png = join(dir, 'page.png');
+    execFileSync(chromium, ['--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', ...extraArgs, `--screenshot=${png}`, `--window-size=${size.width},${size.height}`, `file://${join(dir, 'page.html')}`], { stdio: 'ignore', timeout: 60_000 });
+    return readFileSync(png);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

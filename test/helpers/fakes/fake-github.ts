@@ -84,7 +84,9 @@ export interface FakeDeployment {
 }
 
 export interface FakeComment { id: number; issue: number; body: string; created_at: string; updated_at: string }
-export interface FakeCommit { sha: string; message: string; author: string; /** Files the commit adds (compare lists them). */ added?: string[] }
+export interface FakeCommit { sha: string; message: string; author: string; /** Files the commit adds (compare lists them). */ added?: string[]; /** Commit (committer) date, ISO 8601; get-commit answers it. */ date?: string }
+/** One entry of a workflow run's environment review log (GET /repos/{o}/{r}/actions/runs/{run_id}/approvals). */
+export interface FakeReview { runId: number; environments: string[]; state: 'approved' | 'rejected' | 'pending'; login: string; comment: string }
 export interface FakeIssue { number: number; title: string; body: string; labels: string[] }
 
 export interface Injected { status: number; headers?: Record<string, string>; body?: unknown; times?: number }
@@ -97,6 +99,8 @@ export interface FakeGithub {
   issues: FakeIssue[];
   /** The repository's history, oldest first: compare base...head answers the commits after base up to head. */
   history: FakeCommit[];
+  /** Environment reviews of workflow runs (the approvals API answers them per run). */
+  reviews: FakeReview[];
   /** The next `times` calls of an operation answer this instead (429 with Retry-After, 403, 500…). */
   inject(operationId: string, answer: Injected): void;
   /** Problems the fake found in its own answers (must stay empty). */
@@ -144,6 +148,7 @@ export async function startFakeGithub(opts: { token: string; repository?: string
   const comments: FakeComment[] = [];
   const issues: FakeIssue[] = [];
   const history: FakeCommit[] = [];
+  const reviews: FakeReview[] = [];
   const injected = new Map<string, Injected[]>();
   const selfCheck: string[] = [];
   let nextId = 1000;
@@ -268,7 +273,25 @@ export async function startFakeGithub(opts: { token: string; repository?: string
         }))),
       }];
     },
-    'repos/get-commit': () => [404, { message: 'No commit found for SHA', documentation_url: DOCS, status: '404' }],
+    'repos/get-commit': (p) => {
+      const i = history.findIndex((c) => c.sha === p.ref);
+      const c = history[i];
+      if (!c) return [404, { message: 'No commit found for SHA', documentation_url: DOCS, status: '404' }];
+      const api = `https://api.github.com/repos/${repository}`;
+      const date = c.date ?? '2025-01-01T00:00:00Z';
+      const who = { name: c.author, email: `${c.author}@example.com`, date };
+      return [200, {
+        url: `${api}/commits/${c.sha}`, sha: c.sha, node_id: `C_${i}`, html_url: `https://github.com/${repository}/commit/${c.sha}`, comments_url: `${api}/commits/${c.sha}/comments`,
+        commit: { url: `${api}/git/commits/${c.sha}`, author: who, committer: who, message: c.message, comment_count: 0, tree: { sha: c.sha.split('').reverse().join(''), url: `${api}/git/trees/${c.sha}` }, verification: { verified: false, reason: 'unsigned', signature: null, payload: null, verified_at: null } },
+        author: user(c.author, 100 + i), committer: user(c.author, 100 + i),
+        parents: i > 0 ? [{ sha: history[i - 1]!.sha, url: `${api}/commits/${history[i - 1]!.sha}`, html_url: `https://github.com/${repository}/commit/${history[i - 1]!.sha}` }] : [],
+        stats: { additions: 1, deletions: 0, total: 1 }, files: [],
+      }];
+    },
+    'actions/get-reviews-for-run': (p) => {
+      const env = (name: string, k: number) => ({ id: 56780000 + k, node_id: `EN_${k}`, name, url: `https://api.github.com/repos/${repository}/environments/${name}`, html_url: `https://github.com/${repository}/deployments/activity_log?environments_filter=${name}`, created_at: '2024-01-01T00:00:00Z', updated_at: '2024-01-01T00:00:00Z' });
+      return [200, reviews.filter((r) => r.runId === Number(p.run_id)).map((r, k) => ({ environments: r.environments.map((n) => env(n, k)), state: r.state, user: { ...user(r.login, 7000 + k), type: 'User' }, comment: r.comment }))];
+    },
   };
 
   const send = (res: ServerResponse, rec: RecordedRequest, status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -348,6 +371,7 @@ export async function startFakeGithub(opts: { token: string; repository?: string
     comments,
     issues,
     history,
+    reviews,
     selfCheck,
     inject(operationId, answer) {
       if (!(operationId in OPERATIONS)) throw new Error(`unknown operation ${operationId}`);
