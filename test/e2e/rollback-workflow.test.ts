@@ -2,7 +2,9 @@
  * rollback.yml's job emulated step by step (its Slipway steps run from the dist bundles) against a
  * command-target "fleet" (two instances whose version is a file) and the fake GitHub API, which
  * checks every request against GitHub's OpenAPI description:
- * - the fleet goes back to the commit that ran before;
+ * - the fleet goes back to the environment's last successful deployment before the live one, found
+ *   through the GitHub deployments API (not the target's own `previous-version`, set to an older
+ *   commit here so that the two cannot be confused);
  * - GitHub gets a successful deployment for that restored commit (and none for the dispatching
  *   commit: the job's own environment has deployment: false), so the environment's last successful
  *   deployment is what really runs;
@@ -24,6 +26,7 @@ const TOKEN = 'ghs_rollbackWorkflowFakeToken0123456789';
 const GOOD = 'a'.repeat(40); // live before the bad release
 const BAD = 'b'.repeat(40); // the release being rolled back
 const HEAD = 'c'.repeat(40); // main moved on; the rollback is dispatched from here
+const OLDER = 'd'.repeat(40); // what the command target's config calls previous: not where GitHub says to go
 
 const event = (over: Partial<NotifyEvent>): NotifyEvent => ({
   kind: 'succeeded',
@@ -70,7 +73,7 @@ describe('rollback.yml end to end (command target, fake GitHub API)', () => {
             'start-command': JSON.stringify(['sh', '-c', 'printf %s "$1" > "$2"', 'start', '{version}', `${state}/{instance}`]),
             'version-command': JSON.stringify(['cat', `${state}/{instance}`]),
             'ready-command': JSON.stringify(['true']),
-            'previous-version': GOOD,
+            'previous-version': OLDER,
             batches: '1,100%',
           },
           notify: { channels: 'github' },
@@ -97,7 +100,8 @@ describe('rollback.yml end to end (command target, fake GitHub API)', () => {
       stepTimeoutMs: 60_000,
     });
     const table = job.steps.map((s) => `${s.post ? 'post:' : ''}${s.id ?? s.name}=${s.outcome}${s.run?.errors.length ? ` (${s.run.errors.join(' | ')})` : ''}`);
-    expect(table.slice(1, 5)).toEqual(['rollback=success', 'restored=success', 'record=success', 'notify=success']);
+    expect(table.slice(1, 6)).toEqual(['target=success', 'rollback=success', 'restored=success', 'record=success', 'notify=success']);
+    expect(job.byId.target!.outputs).toMatchObject({ version: GOOD, sha: GOOD });
     expect(job.status).toBe('success');
     expect(['web1', 'web2'].map((i) => readFileSync(join(state, i), 'utf8'))).toEqual([GOOD, GOOD]);
 
@@ -124,12 +128,14 @@ describe('rollback.yml end to end (command target, fake GitHub API)', () => {
     const job = await emulateJob({
       workflow: '.github/workflows/rollback.yml',
       job: 'rollback',
-      inputs: { environment: 'production', reason: 'checkout is broken', config: 'slipway-broken.yml' },
+      // An explicit version: GitHub's history is not read.
+      inputs: { environment: 'production', reason: 'checkout is broken', config: 'slipway-broken.yml', to: GOOD },
       github: { token: TOKEN, api_url: gh.url, repository: 'acme/shop', sha: HEAD, server_url: 'https://github.com', run_id: '43' },
       runnerEnv: { GITHUB_REPOSITORY: 'acme/shop', GITHUB_SHA: HEAD, GITHUB_API_URL: gh.url, GITHUB_SERVER_URL: 'https://github.com', GITHUB_RUN_ID: '43' },
       workspace,
       stepTimeoutMs: 60_000,
     });
+    expect(job.byId.target!.outcome).toBe('skipped');
     expect(job.byId.rollback!.outcome).toBe('failure');
     expect(job.byId.record!.outcome).toBe('skipped');
     expect(gh.deployments.filter((d) => d.id > before).filter((d) => d.statuses.some((s) => s.state === 'success'))).toEqual([]);
