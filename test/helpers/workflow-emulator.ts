@@ -7,7 +7,8 @@
  * dist/<action>/index.js through runBundle, with action.yml defaults), `run:` steps in bash with
  * GITHUB_OUTPUT/GITHUB_ENV/GITHUB_STEP_SUMMARY files, `post:` steps of actions that declare one
  * (in reverse order, after the job's steps), and the job's outputs at the end.
- * `uses: actions/checkout@…` is a no-op: the test prepares the workspace.
+ * `uses: actions/checkout@…` is a no-op: the test prepares the workspace; `actions/setup-node@…` is
+ * one too (the machine's Node, when it is the major asked for).
  */
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -439,6 +440,12 @@ export async function emulateJob(opts: EmulateOptions): Promise<JobRun> {
     } else if (typeof def.uses === 'string' && /^actions\/checkout@/.test(def.uses)) {
       rec.with = textMap(def.with, scope(baseEnv), `${where}.with`);
       ok = true; // the test prepared the workspace
+    } else if (typeof def.uses === 'string' && /^actions\/setup-node@/.test(def.uses)) {
+      // The machine's own Node stands in; a workflow that asks for another major than the tests run on is not emulated.
+      rec.with = textMap(def.with, scope(baseEnv), `${where}.with`);
+      const want = rec.with['node-version'];
+      if (want && !process.version.startsWith(`v${want.replace(/\.x$/, '')}`)) throw new Error(`${where}: setup-node asks for Node ${want}; the tests run on ${process.version}`);
+      ok = true;
     } else if (typeof def.uses === 'string' && /^actions\/(upload|download)-artifact@/.test(def.uses)) {
       // Artifacts of one run, between its jobs: a folder per name in opts.artifacts (as GitHub keeps them).
       rec.with = textMap(def.with, scope(baseEnv), `${where}.with`);
@@ -482,7 +489,7 @@ export async function emulateJob(opts: EmulateOptions): Promise<JobRun> {
       ctxOutputs.set(rec, strict(outputs, `output of ${action}`));
       ok = r.code === 0;
     } else {
-      throw new Error(`${where}: uses ${def.uses} is not emulated (only actions/checkout, actions/upload-artifact, actions/download-artifact and ${SELF}/<action>)`);
+      throw new Error(`${where}: uses ${def.uses} is not emulated (only actions/checkout, actions/setup-node, actions/upload-artifact, actions/download-artifact and ${SELF}/<action>)`);
     }
     if (rec.run) runs.push(rec.run);
     rec.outcome = ok ? 'success' : 'failure';
