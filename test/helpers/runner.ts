@@ -12,6 +12,8 @@ import YAML from 'yaml';
 
 export const repoRoot = new URL('../..', import.meta.url).pathname;
 export const node24 = join(repoRoot, 'node_modules/.bin/node');
+/** The built actions: dist/, or SLIPWAY_DIST_DIR to run the tests over another build (node scripts/build.ts --out DIR). */
+export const distDir = process.env.SLIPWAY_DIST_DIR || join(repoRoot, 'dist');
 
 export interface Annotation { level: string; message: string; props: Record<string, string> }
 
@@ -142,7 +144,7 @@ export async function runBundle(action: string, inputs: Record<string, string>, 
   if (opts.post) env.STATE_isPost = 'true';
 
   const started = performance.now();
-  const bundle = join(repoRoot, 'dist', action === '.' ? 'release' : action, 'index.js');
+  const bundle = join(distDir, action === '.' ? 'release' : action, 'index.js');
   const child = spawn(node24, [bundle], { env, cwd: opts.cwd ?? repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

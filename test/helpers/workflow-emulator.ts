@@ -17,7 +17,7 @@ import { basename, join } from 'node:path';
 import YAML from 'yaml';
 import { Evaluator, Lexer, Parser, data } from '@actions/expressions';
 import { NoOperationTraceWriter, parseWorkflow } from '@actions/workflow-parser';
-import { parseFileCommands, parseWorkflowCommands, repoRoot, runBundle, type BundleRun } from './runner.ts';
+import { distDir, parseFileCommands, parseWorkflowCommands, repoRoot, runBundle, type BundleRun } from './runner.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Expressions
@@ -474,8 +474,8 @@ export async function emulateJob(opts: EmulateOptions): Promise<JobRun> {
       const given = post ? post.with : textMap(def.with, scope(baseEnv), `${where}.with`);
       for (const k of Object.keys(given)) if (!(k in meta.inputs)) throw new Error(`${where}.with.${k}: ${action} has no input '${k}'`);
       rec.with = given;
-      const bundle = join(repoRoot, 'dist', action === '.' ? 'release' : action, 'index.js');
-      if (!existsSync(bundle)) throw new Error(`${where}: ${bundle} does not exist: build it (node scripts/build.ts ${action === '.' ? 'release' : action})`);
+      const bundle = join(distDir, action === '.' ? 'release' : action, 'index.js');
+      if (!existsSync(bundle)) throw new Error(`${where}: ${bundle} does not exist: build it (npm run build)`);
       const cancelHere = !post && opts.cancel && opts.cancel.step === def.id ? opts.cancel : undefined;
       const r = await runBundle(action, given, { env, cwd: opts.workspace, timeoutMs, post: Boolean(post), state: post?.state, signalAfter: cancelHere ? { when: cancelHere.when, signal: 'SIGINT' } : undefined });
       if (cancelHere && (r.signal === 'SIGINT' || /received SIGINT/.test(r.stdout))) cancelled = true;

@@ -1,43 +1,35 @@
 /**
  * Supply chain: the lockfile pins every dependency (version + integrity), and every npm package that
- * ends up inside a dist bundle (read from the bundles' source maps, so nothing is missed) carries a
- * permissive licence. The bundles' own licenses.txt (written by ncc) is compared with that list:
- * docs/security.md explains the gap.
+ * ends up inside the dist bundle carries a permissive licence. The list of bundled packages is
+ * dist/packages.json, written by scripts/build.ts from the bundler's own module list of every chunk
+ * (the committed bundle has no source maps; check-dist proves the file matches a fresh build).
+ * dist/shared/licenses.txt, also written by the build, must name exactly those packages, each with
+ * its licence text.
  */
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from '../helpers/runner.ts';
+import { distDir, repoRoot } from '../helpers/runner.ts';
 
 const ALLOWED = /^(MIT|ISC|Apache-2\.0|BSD-2-Clause|BSD-3-Clause|0BSD|BlueOak-1\.0\.0|\(Apache-2\.0 AND BSD-3-Clause\)|Python-2\.0|Unlicense)$/;
 
-/** Packages whose files a bundle contains, from its source maps: name → licence (package.json). */
-export function bundledPackages(action: string): Map<string, string> {
-  const dir = join(repoRoot, 'dist', action);
-  const out = new Map<string, string>();
-  for (const f of readdirSync(dir).filter((x) => x.endsWith('.js.map'))) {
-    const map = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { sources: string[] };
-    for (const s of map.sources) {
-      // The innermost package (node_modules/a/node_modules/b/… is b, installed under a).
-      const m = /^(?:\.\.\/)*(.*node_modules\/((?:@[^/]+\/)?[^/]+))\//.exec(s);
-      if (!m || out.has(m[2]!)) continue;
-      const pkg = join(repoRoot, m[1]!, 'package.json');
-      const lic = existsSync(pkg) ? (JSON.parse(readFileSync(pkg, 'utf8')) as { license?: string }).license ?? '(none)' : '(not installed)';
-      out.set(m[2]!, lic);
-    }
-  }
-  return out;
+interface Bundled { name: string; version: string; license: string; actions: string[] }
+
+/** The packages inside dist/ (dist/packages.json), or undefined when dist/ has not been built. */
+export function bundledPackages(): Bundled[] | undefined {
+  const file = join(distDir, 'packages.json');
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { packages: Bundled[] }).packages : undefined;
 }
 
-/** Package names listed in a bundle's licenses.txt (entries are "name\nlicence\ntext"). */
-export function listedPackages(action: string): Set<string> {
-  const file = join(repoRoot, 'dist', action, 'licenses.txt');
-  if (!existsSync(file)) return new Set();
+/** Entries of dist/shared/licenses.txt ("name\nlicence\ntext", blank line between entries). */
+export function listedPackages(): Map<string, string> {
+  const file = join(distDir, 'shared', 'licenses.txt');
+  if (!existsSync(file)) return new Map();
   const text = `\n\n${readFileSync(file, 'utf8')}`;
-  return new Set([...text.matchAll(/\n\n([@a-z0-9][\w@/.-]*)\n[A-Za-z0-9.+\-() ]{2,40}\n/g)].map((m) => m[1]!));
+  return new Map([...text.matchAll(/\n\n((?:@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*)\n([A-Za-z0-9.+\-() ]{2,40})\n/g)].map((m) => [m[1]!, m[2]!]));
 }
 
-const actions = existsSync(join(repoRoot, 'dist')) ? readdirSync(join(repoRoot, 'dist')).filter((a) => existsSync(join(repoRoot, 'dist', a, 'index.js'))) : [];
+const bundled = bundledPackages();
 
 describe('supply chain', () => {
   it('package-lock.json pins every package: lockfileVersion ≥ 3, a version and an integrity hash (or a link)', () => {
@@ -58,17 +50,26 @@ describe('supply chain', () => {
     for (const name of Object.keys(pkg.dependencies)) expect(lock.packages[`node_modules/${name}`], name).toBeDefined();
   });
 
-  it.skipIf(actions.length === 0)('every package inside a dist bundle has a permissive licence', () => {
-    const bad: string[] = [];
-    for (const a of actions) for (const [name, lic] of bundledPackages(a)) if (!ALLOWED.test(lic)) bad.push(`${a}: ${name} (${lic})`);
+  it.skipIf(!bundled)('every package inside the dist bundle has a permissive licence', () => {
+    expect(bundled!.length).toBeGreaterThan(10);
+    const bad = bundled!.filter((p) => !ALLOWED.test(p.license)).map((p) => `${p.name}@${p.version} (${p.license}; in ${p.actions.join(', ')})`);
     expect(bad).toEqual([]);
+    // The list is the installed packages' own word: each entry matches node_modules.
+    for (const p of bundled!.filter((x) => x.name === 'zod' || x.name === 'yaml')) {
+      const pkg = JSON.parse(readFileSync(join(repoRoot, 'node_modules', p.name, 'package.json'), 'utf8')) as { version: string; license: string };
+      expect(`${p.version} ${p.license}`, p.name).toBe(`${pkg.version} ${pkg.license}`);
+    }
   });
 
-  it.skipIf(actions.length === 0)('licenses.txt of each bundle lists only packages that are in it', () => {
-    for (const a of actions) {
-      const inside = bundledPackages(a);
-      const extra = [...listedPackages(a)].filter((n) => !inside.has(n) && n !== '@vercel/ncc');
-      expect(extra, a).toEqual([]);
-    }
+  it.skipIf(!bundled)('each dependency ships once: one copy of zod, yaml, Octokit and the SQL parser for every action', () => {
+    for (const name of ['zod', 'yaml', '@octokit/core', 'libpg-query']) expect(bundled!.filter((p) => p.name === name).length, name).toBe(1);
+    const zod = bundled!.find((p) => p.name === 'zod')!;
+    expect(zod.actions.length).toBeGreaterThan(1);
+  });
+
+  it.skipIf(!bundled)('licenses.txt names exactly the bundled packages, each with its licence and text', () => {
+    const listed = listedPackages();
+    expect([...listed.keys()].sort()).toEqual([...new Set(bundled!.map((p) => p.name))].sort());
+    for (const p of bundled!) expect(listed.get(p.name), p.name).toBe(p.license);
   });
 });
