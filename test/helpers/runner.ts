@@ -50,8 +50,9 @@ export function unescapeData(s: string): string {
   return s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%');
 }
 
+/** The runner's order (actions/runner ActionCommand): %0D, %0A, %3A, %2C, and %25 last, so an escaped "%3A" stays "%3A". */
 export function unescapeProperty(s: string): string {
-  return unescapeData(s).replace(/%3A/g, ':').replace(/%2C/g, ',');
+  return s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%3A/g, ':').replace(/%2C/g, ',').replace(/%25/g, '%');
 }
 
 /** Parses a file written with the heredoc file-command format (name<<delim\nvalue\ndelim). */
