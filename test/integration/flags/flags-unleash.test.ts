@@ -1,0 +1,147 @@
+/**
+ * The flag providers against a real Unleash server (npm unleash-server 8.x) on a real PostgreSQL,
+ * both on 127.0.0.1, started once for this file. Faults are real too: a wrong token (401), a
+ * client token on the admin API (403), an unknown flag, a port where nothing listens, PostgreSQL
+ * killed under Unleash (its 5xx), Unleash killed and started again.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryReporter } from '../../../src/lib/report.ts';
+import { UnleashProvider } from '../../../src/flags/unleash.ts';
+import { applyFlagChanges, killSwitch } from '../../../src/flags/change.ts';
+import { parseRolloutPercent } from '../../../src/flags/model.ts';
+import path from 'node:path';
+import { freePort, postgresBinDir, requireServer, run } from '../../helpers/servers.ts';
+import { startUnleash, type UnleashServer } from '../../helpers/flags-unleash.ts';
+
+const hasPg = requireServer('postgres');
+/** SQL in Unleash's own database (the helper's psql() talks to `postgres`). */
+const unleashSql = (u: UnleashServer, sql: string) =>
+  run(path.join(postgresBinDir()!, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', `postgresql://postgres@127.0.0.1:${u.pg.port}/unleash`, '-c', sql]);
+const actor = { who: 'octocat', run: 'https://github.com/acme/api/actions/runs/42' };
+
+describe.skipIf(!hasPg)('flags on a real Unleash server', () => {
+  let u: UnleashServer;
+  let provider: UnleashProvider;
+  beforeAll(async () => {
+    u = await startUnleash();
+    provider = new UnleashProvider({ url: u.url, token: u.adminToken, environment: 'production' });
+    for (const f of ['checkout', 'search', 'banner', 'kill-a', 'kill-b', 'flaky']) await u.createFlag(f);
+  }, 180_000);
+  afterAll(async () => {
+    await u?.stop();
+  }, 60_000);
+
+  it('enables, rolls out, disables one environment and records who, when, run and from → to', async () => {
+    const log = new MemoryReporter();
+    const r = await applyFlagChanges(provider, [
+      { flag: 'checkout', action: 'rollout', percent: 5 },
+      { flag: 'checkout', action: 'rollout', percent: 25 },
+    ], { actor, log });
+    expect(r.failure).toBeUndefined();
+    expect(r.changes.map((c) => [c.from, c.to])).toEqual([
+      [{ enabled: false }, { enabled: true, rollout: 5 }],
+      [{ enabled: true, rollout: 5 }, { enabled: true, rollout: 25 }],
+    ]);
+    expect(r.changes[0]).toMatchObject({ flag: 'checkout', who: 'octocat', run: actor.run, environment: 'production', provider: 'unleash', server: u.url, ok: true });
+    expect(Date.parse(r.changes[0]!.at)).not.toBeNaN();
+    // The other environment is untouched; the server itself says so.
+    const dev = new UnleashProvider({ url: u.url, token: u.adminToken, environment: 'development' });
+    expect(await dev.read('checkout')).toEqual({ enabled: false });
+    const off = await applyFlagChanges(provider, [{ flag: 'checkout', action: 'disable' }], { actor });
+    expect(off.changes[0]).toMatchObject({ from: { enabled: true, rollout: 25 }, to: { enabled: false, rollout: 25 }, ok: true });
+    const again = await applyFlagChanges(provider, [{ flag: 'checkout', action: 'disable' }], { actor });
+    expect(again.changes[0]).toMatchObject({ unchanged: true });
+    const on = await applyFlagChanges(provider, [{ flag: 'checkout', action: 'enable' }], { actor });
+    expect(on.changes[0]!.to).toEqual({ enabled: true, rollout: 25 });
+    // Restore puts back a flag that had no strategy at all.
+    const back = await applyFlagChanges(provider, [{ flag: 'checkout', action: 'restore', state: { enabled: false } }], { actor });
+    expect(back.changes[0]!.to).toEqual({ enabled: false });
+    expect(await provider.read('checkout')).toEqual({ enabled: false });
+  });
+
+  it('an unknown flag fails before anything changes, naming the flag and the server', async () => {
+    await expect(applyFlagChanges(provider, [
+      { flag: 'search', action: 'enable' },
+      { flag: 'no-such-flag', action: 'enable' },
+    ], { actor })).rejects.toThrow(`flag 'no-such-flag' does not exist in project 'default' on the Unleash server ${u.url}`);
+    expect(await provider.read('search')).toEqual({ enabled: false });
+  });
+
+  it('a missing environment, a wrong token (401) and a client token (403) fail with one line, before any change', async () => {
+    const staging = new UnleashProvider({ url: u.url, token: u.adminToken, environment: 'staging' });
+    await expect(staging.read('search')).rejects.toThrow(`flag 'search' has no environment 'staging' on the Unleash server ${u.url} (it has: development, production)`);
+    const wrong = new UnleashProvider({ url: u.url, token: '*:*.0000000000000000deadbeefdeadbeef', environment: 'production' });
+    const e401 = await applyFlagChanges(wrong, [{ flag: 'search', action: 'enable' }], { actor }).catch((e: Error) => e);
+    expect(String(e401)).toContain(`flag 'search': the Unleash server ${u.url} refused the admin token (401 Unauthorized)`);
+    expect(String(e401)).not.toContain('deadbeefdeadbeef');
+    expect(String(e401)).not.toContain('\n');
+    const client = new UnleashProvider({ url: u.url, token: u.clientToken, environment: 'production' });
+    const e403 = await applyFlagChanges(client, [{ flag: 'search', action: 'enable' }], { actor }).catch((e: Error) => e);
+    expect(String(e403)).toContain(`flag 'search': the Unleash server ${u.url} does not let this token change flags (403 Forbidden`);
+    expect(String(e403)).not.toContain(u.clientToken.split('.')[1]!);
+    expect(await provider.read('search')).toEqual({ enabled: false });
+  });
+
+  it('a percentage outside 0–100 is refused before the server is asked', async () => {
+    expect(() => parseRolloutPercent('120%', 'search')).toThrow(`flag 'search': rollout "120%" is not a percentage from 0% to 100%`);
+    expect(() => parseRolloutPercent('-5', 'search')).toThrow('is not a percentage from 0% to 100%');
+    await expect(applyFlagChanges(provider, [{ flag: 'search', action: 'rollout', percent: 101 }], { actor })).rejects.toThrow(`flag 'search': rollout 101 is not a percentage from 0% to 100%`);
+    expect(parseRolloutPercent('12.5%')).toBe(12.5);
+  });
+
+  it('a server that is down fails in one line naming the flag and the server', async () => {
+    const port = await freePort();
+    const down = new UnleashProvider({ url: `http://127.0.0.1:${port}`, token: u.adminToken, environment: 'production', retries: 1 });
+    await expect(applyFlagChanges(down, [{ flag: 'search', action: 'enable' }], { actor })).rejects.toThrow(new RegExp(`^flag 'search': the Unleash server http://127\\.0\\.0\\.1:${port} is unreachable \\(.*ECONNREFUSED`));
+  });
+
+  it('Unleash answering 5xx to a change: the change is recorded as failed, naming the flag and the server, and the rest is not tried', async () => {
+    await unleashSql(u, 'ALTER TABLE feature_environments RENAME TO feature_environments_away');
+    let r;
+    try {
+      r = await applyFlagChanges(provider, [{ flag: 'banner', action: 'enable' }, { flag: 'search', action: 'enable' }], { actor });
+    } finally {
+      await unleashSql(u, 'ALTER TABLE feature_environments_away RENAME TO feature_environments');
+    }
+    expect(r.failure).toMatch(new RegExp(`^flag 'banner': the Unleash server ${u.url.replace(/\./g, '\\.')} answered 500 to POST /api/admin/projects/default/features/banner/environments/production/on`));
+    expect(r.changes).toHaveLength(1);
+    expect(r.changes[0]).toMatchObject({ flag: 'banner', ok: false, from: { enabled: false } });
+    expect(await provider.read('banner')).toEqual({ enabled: false });
+    expect(await provider.read('search')).toEqual({ enabled: false });
+  }, 60_000);
+
+  it('the kill switch retries while Unleash cannot reach its database, and switches every flag once it can', async () => {
+    await applyFlagChanges(provider, [{ flag: 'kill-a', action: 'rollout', percent: 50 }, { flag: 'kill-b', action: 'enable' }], { actor });
+    const quick = new UnleashProvider({ url: u.url, token: u.adminToken, environment: 'production', timeoutMs: 2_000, retries: 0 });
+    await u.pg.kill9();
+    try {
+      const log = new MemoryReporter();
+      const killing = killSwitch(quick, ['kill-a', 'kill-b'], { actor, log, deadlineMs: 60_000 });
+      await new Promise((r) => setTimeout(r, 1500));
+      await u.pg.restart();
+      const changes = await killing;
+      expect(changes.map((c) => [c.flag, c.ok, c.to.enabled])).toEqual([['kill-a', true, false], ['kill-b', true, false]]);
+      expect(changes[0]!.attempts).toBeGreaterThan(1);
+      expect(log.text()).toContain('kill switch: flag kill-a (production) switched off');
+    } finally {
+      await u.pg.restart().catch(() => undefined);
+    }
+    expect(await provider.read('kill-a')).toEqual({ enabled: false, rollout: 50 });
+    expect(await provider.read('kill-b')).toMatchObject({ enabled: false });
+  }, 120_000);
+
+  it('the kill switch says loudly when it could not switch a flag within its deadline', async () => {
+    await applyFlagChanges(provider, [{ flag: 'flaky', action: 'enable' }], { actor });
+    await u.kill();
+    try {
+      const log = new MemoryReporter();
+      const changes = await killSwitch(provider, ['flaky'], { actor, log, deadlineMs: 1500 });
+      expect(changes[0]).toMatchObject({ flag: 'flaky', ok: false });
+      expect(changes[0]!.attempts).toBeGreaterThan(1);
+      expect(log.text()).toMatch(/KILL SWITCH FAILED: flag 'flaky' could not be switched off on http:\/\/127\.0\.0\.1:\d+ \(production\) within 1\.50?s after \d+ attempt\(s\): the Unleash server .*(unreachable|deadline).*Turn it off by hand\./);
+    } finally {
+      await u.start();
+    }
+    expect(await provider.read('flaky')).toMatchObject({ enabled: true });
+  }, 180_000);
+});
