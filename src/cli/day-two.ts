@@ -32,7 +32,7 @@ import { sleep } from '../lib/sleep.ts';
 import { appendAudit, readAudit, type AuditEntry, type AuditHost } from '../deploy/audit.ts';
 import { parseUpstreamState, readHostState, type HostState, type UpstreamState } from '../deploy/status.ts';
 
-interface Fleet {
+export interface Fleet {
   env: string;
   inputs: DeployInputs;
   raw: Record<string, string>;
@@ -61,7 +61,7 @@ function allow(args: ParsedArgs, command: string, flags: string[]): void {
 }
 
 /** The hosts of the environment's deploy section, with an SSH client of their own (read-only work, audit lines). */
-async function openFleet(args: ParsedArgs, io: CliIO, command: string, over: Record<string, string> | ((target: string) => Record<string, string>) = {}, targets: readonly string[] = ['hosts']): Promise<Fleet> {
+export async function openFleet(args: ParsedArgs, io: CliIO, command: string, over: Record<string, string> | ((target: string) => Record<string, string>) = {}, targets: readonly string[] = ['hosts']): Promise<Fleet> {
   const config = (await readConfig(args, io, true))!;
   const env = requireEnv(args, config, command);
   const rt = new ConsoleRuntime({}, { write: io.stderr });
@@ -114,7 +114,7 @@ async function openFleet(args: ParsedArgs, io: CliIO, command: string, over: Rec
   };
 }
 
-async function withFleet<T>(f: Fleet, work: (f: Fleet) => Promise<T>): Promise<T> {
+export async function withFleet<T>(f: Fleet, work: (f: Fleet) => Promise<T>): Promise<T> {
   try {
     return await work(f);
   } finally {
@@ -122,7 +122,7 @@ async function withFleet<T>(f: Fleet, work: (f: Fleet) => Promise<T>): Promise<T
   }
 }
 
-async function record(f: Fleet, e: Omit<AuditEntry, 'at' | 'actor' | 'run'>): Promise<void> {
+export async function record(f: Fleet, e: Omit<AuditEntry, 'at' | 'actor' | 'run'>): Promise<void> {
   const failed = await appendAudit(f.ssh!, f.hosts, { at: new Date().toISOString(), actor: f.actor, run: f.run, ...e });
   if (failed.length) f.rt.warning(`the audit log could not be written on ${failed.join('; ')}`);
 }

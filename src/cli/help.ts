@@ -13,6 +13,7 @@ Usage:
   slipway rollback --env NAME [--to V]    put the environment back on a kept release (default: the previous one)
   slipway lock acquire|release|status --env NAME [--reason TEXT] [--ttl 1h]
   slipway audit --env NAME [--since 7d]   who deployed, rolled back, locked and unlocked, when
+  slipway promote|abort --env NAME        a rollout waiting at a "pause: manual" step goes on, or rolls back
   slipway report --out report.html [--env NAME] [--since 90d]
                                           deployment history page from GitHub deployments, with DORA figures
   slipway demo                            the whole pipeline on this machine (same as npm run demo)

@@ -41,6 +41,8 @@ export const COMMANDS: Record<string, { booleans: string[]; flags?: string[]; lo
   lock: { booleans: [], flags: ['reason', 'ttl'], load: () => import('./day-two.ts').then((m) => ({ default: m.lock })) },
   audit: { booleans: [], flags: ['since'], load: () => import('./day-two.ts').then((m) => ({ default: m.audit })) },
   report: { booleans: [], flags: ['out', 'since', 'token', 'repo', 'markdown', 'api-url'], load: () => import('./report.ts') },
+  promote: { booleans: [], flags: ['reason'], load: () => import('./promote.ts').then((m) => ({ default: m.promote })) },
+  abort: { booleans: [], flags: ['reason'], load: () => import('./promote.ts').then((m) => ({ default: m.abort })) },
 };
 
 export async function allSpecs(): Promise<Record<string, ActionSpec>> {
@@ -141,7 +143,7 @@ export async function runActionCli(name: string, args: ParsedArgs, io: CliIO): P
   let ok = false;
   let usage = false;
   try {
-    const result: ActionResult = await run(inputs, makeContext(rt, { ...io.env, GITHUB_WORKSPACE: io.cwd }, controller.signal));
+    const result: ActionResult = await run(inputs, makeContext(rt, { ...io.env, GITHUB_WORKSPACE: io.cwd, ...(args.env ? { SLIPWAY_ENVIRONMENT: args.env } : {}) }, controller.signal));
     ok = deliver(spec, rt, result);
   } catch (err) {
     // Bad input found by the run function before any side effect is a usage error, like a bad flag.

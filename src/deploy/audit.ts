@@ -6,7 +6,7 @@
 import { errorMessage } from '../lib/errors.ts';
 import type { SshClient, SshHost } from './ssh.ts';
 
-export type AuditAction = 'deploy' | 'rollback' | 'lock' | 'unlock';
+export type AuditAction = 'deploy' | 'rollback' | 'lock' | 'unlock' | 'promote' | 'abort';
 
 export interface AuditEntry {
   /** ISO time. */

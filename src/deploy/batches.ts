@@ -29,11 +29,55 @@ export function parseBatchSize(text: string): BatchSize {
   throw new UserError(`batch size ${JSON.stringify(s)} is neither a whole number nor a percentage`);
 }
 
-/** Parses a ramp like `1,25%,100%`. */
-export function parseBatches(text: string): BatchSize[] {
-  const parts = text.split(/[,\s]+/).filter(Boolean);
+/**
+ * A ramp of batches or canary steps that may hold manual pauses: `1, pause: manual, 25%, 100%`.
+ * `manualPauses` lists the batch (step) numbers, from 1, after which the rollout waits for
+ * `slipway promote` or `slipway abort` (engine.ts).
+ */
+export type Ramp<T> = T[] & { manualPauses?: number[] };
+
+export const MANUAL_PAUSE_HELP = 'a manual pause is written "pause: manual" between two entries';
+
+/**
+ * Splits a ramp into its entries and the positions of its `pause: manual` steps: a pause follows
+ * at least one entry and precedes at least one (a pause after the last entry has nothing to hold).
+ */
+export function splitRamp(text: string, what = 'batch'): { parts: string[]; manualPauses: number[] } {
+  const parts: string[] = [];
+  const manualPauses: number[] = [];
+  const tokens = text.replace(/\bpause\s*:\s*/gi, 'pause:').split(/[,\s]+/).filter(Boolean);
+  for (const t of tokens) {
+    if (/^pause:/i.test(t) || /^pause$/i.test(t)) {
+      if (!/^pause:manual$/i.test(t)) throw new UserError(`${JSON.stringify(t.replace(/^pause:/i, 'pause: '))} is not a pause step: only "pause: manual" is (a timed wait between batches is the pause input)`);
+      if (!parts.length) throw new UserError(`"pause: manual" must follow a ${what}: there is nothing to promote before the first one`);
+      if (manualPauses.at(-1) === parts.length) throw new UserError(`"pause: manual" twice in a row after ${what} ${parts.length}`);
+      manualPauses.push(parts.length);
+      continue;
+    }
+    parts.push(t);
+  }
+  return { parts, manualPauses };
+}
+
+/** Parses a ramp like `1,25%,100%`, or `1, pause: manual, 100%` (manualPauses: [1]). */
+export function parseBatches(text: string): Ramp<BatchSize> {
+  const { parts, manualPauses } = splitRamp(text);
   if (parts.length === 0) throw new UserError('no batch sizes given');
-  return parts.map(parseBatchSize);
+  const out: Ramp<BatchSize> = parts.map(parseBatchSize);
+  if (manualPauses.length) out.manualPauses = manualPauses;
+  return out;
+}
+
+/**
+ * The manual pauses of a ramp, checked against the batches it makes for a fleet of n: a pause
+ * after the last batch (the last size repeats, so `1, pause: manual` on one host) has nothing left
+ * to hold and is an error.
+ */
+export function checkManualPauses(manualPauses: readonly number[] | undefined, batchCount: number, what = 'batch'): number[] {
+  const list = [...(manualPauses ?? [])];
+  const late = list.find((k) => k >= batchCount);
+  if (late !== undefined) throw new UserError(`"pause: manual" after ${what} ${late} of ${batchCount}: nothing is left to promote; put it before the last ${what}`);
+  return list;
 }
 
 export function formatBatchSize(b: BatchSize): string {

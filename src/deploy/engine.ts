@@ -110,7 +110,28 @@ export interface DeployTarget {
   swap?(back: InstanceRef[], out: InstanceRef[], signal: AbortSignal): Promise<void>;
   /** Where this target holds the deploy lock (lock.ts), in the order they are taken; [] = no lock. */
   lockParts?(): LockPart[];
+  /** Where a `pause: manual` step waits for `slipway promote` / `slipway abort` (lock.ts: files next to the lock on hosts). */
+  promotion?(): Promotion;
   close(): Promise<void>;
+}
+
+/** A human's decision at a `pause: manual` step. */
+export interface PromotionDecision {
+  action: 'promote' | 'abort';
+  actor: string;
+  at: string;
+}
+
+/**
+ * The place a paused rollout and a person meet (lock.ts: `hostPromotion`). `open` records that this
+ * rollout waits (with a fresh id, so a decision meant for an earlier pause is never taken) and
+ * clears any older decision; `poll` returns the decision for that id, if any; `close` removes both.
+ */
+export interface Promotion {
+  readonly where: string;
+  open(info: { id: string; batch: number; totalBatches: number; version: string; deadline: string }, signal: AbortSignal): Promise<void>;
+  poll(id: string, signal: AbortSignal): Promise<PromotionDecision | undefined>;
+  close(signal: AbortSignal): Promise<void>;
 }
 
 export type StrategyName = 'rolling' | 'canary' | 'blue-green';
@@ -178,6 +199,8 @@ export interface BatchRecord {
   /** Canary: the new version's share of traffic after this step, and the weights set. */
   share?: number;
   weights?: Record<string, number>;
+  /** A `pause: manual` after this batch: who decided what (deadline: nobody did), and how long it waited. */
+  promotion?: { action: 'promote' | 'abort' | 'deadline'; actor: string; at: string; waitedMs: number };
 }
 
 /** Saved after every step (GITHUB_STATE). */
@@ -204,7 +227,7 @@ export interface Failure {
   reason: string;
   lastAnswer?: string;
   logs?: string;
-  phase: 'prepare' | 'drain' | 'start' | 'readiness' | 'undrain' | 'gate' | 'cancelled' | 'target';
+  phase: 'prepare' | 'drain' | 'start' | 'readiness' | 'undrain' | 'gate' | 'promotion' | 'cancelled' | 'target';
 }
 
 export type RolloutStatus = 'succeeded' | 'unchanged' | 'rolled-back' | 'rollback-failed' | 'cancelled' | 'failed';
@@ -261,6 +284,16 @@ export interface EngineOptions {
    * Replaces `batches`; needs a target with setWeights.
    */
   canary?: readonly number[];
+  /** Batch (canary step) numbers, from 1, after which the rollout waits for a promote or an abort (`pause: manual`). */
+  manualPauses?: readonly number[];
+  /** Where it waits; required when manualPauses is not empty. */
+  promotion?: Promotion;
+  /** How long a manual pause waits before it aborts (rolls back). Default 1h. */
+  promotionDeadlineMs?: number;
+  /** Time between looks at the promotion signal. Default 1000 ms. */
+  promotionPollMs?: number;
+  /** How the person promotes, for the log: `slipway promote --env production`. */
+  promoteHint?: string;
 }
 
 /**
@@ -670,6 +703,22 @@ async function converge(
     run.warnings.push(`a batch covers every instance (${all.length}): with in-place switching no instance serves traffic during that batch`);
     opts.log.warning(run.warnings.at(-1)!);
   }
+  // Manual pauses (rollouts only): after a batch that has one after it; one that would follow the
+  // last batch (fewer instances to switch than the ramp has entries) holds nothing and is skipped.
+  const manual = new Set<number>();
+  if (mode === 'rollout') {
+    for (const k of opts.manualPauses ?? []) {
+      if (k < groups.length) manual.add(k);
+      else {
+        run.warnings.push(`"pause: manual" after batch ${k} skipped: this rollout has ${groups.length} batch(es), so nothing would be left to promote`);
+        opts.log.warning(run.warnings.at(-1)!);
+      }
+    }
+    if (manual.size && !opts.promotion) {
+      state.finished = true;
+      return result('failed', { phase: 'prepare', reason: `"pause: manual" needs a target that can hold the promote signal (hosts); the ${target.kind} target cannot. Nothing was switched` });
+    }
+  }
   run.save();
 
   let failure: Failure | undefined;
@@ -686,7 +735,7 @@ async function converge(
     }
     // No pause and no gate between batches: one load-balancer change per batch boundary (the
     // previous batch back in, the next one out), instead of an undrain and a drain.
-    const mergeBoundaries = !canary && target.strategy === 'in-place' && !!target.swap && !opts.pauseMs && !opts.gate;
+    const mergeBoundaries = !canary && target.strategy === 'in-place' && !!target.swap && !opts.pauseMs && !opts.gate && !manual.size;
     let pending: InstanceRef[] | undefined;
     for (let k = 0; k < groups.length; k++) {
       const group = groups[k]!;
@@ -753,6 +802,10 @@ async function converge(
             break;
           }
         }
+        if (manual.has(k + 1)) {
+          failure = await waitForPromotion(opts, run.signal, rec, { batch: k + 1, totalBatches: groups.length, version });
+          if (failure) break;
+        }
       }
     }
   } catch (err) {
@@ -795,6 +848,59 @@ async function converge(
   const finalVersions = await run.readVersions(all);
   const ok = plans.every((p) => p.state.status === 'rolled-back' || p.state.status === 'old');
   return result(ok ? 'rolled-back' : 'rollback-failed', failure, finalVersions);
+}
+
+/**
+ * A `pause: manual` step: records that the rollout waits, then looks for a decision until the
+ * deadline. promote → undefined (go on); abort or the deadline → a failure (the caller rolls back).
+ */
+async function waitForPromotion(opts: EngineOptions, signal: AbortSignal, rec: BatchRecord, info: { batch: number; totalBatches: number; version: string }): Promise<Failure | undefined> {
+  const p = opts.promotion!;
+  const deadlineMs = opts.promotionDeadlineMs ?? 3_600_000;
+  const deadline = Date.now() + deadlineMs;
+  const id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
+  const hint = opts.promoteHint ?? 'slipway promote';
+  const t0 = performance.now();
+  try {
+    await p.open({ id, ...info, deadline: new Date(deadline).toISOString() }, signal);
+  } catch (err) {
+    if (signal.aborted) throw new Cancelled();
+    return { phase: 'promotion', reason: `pausing after batch ${info.batch} failed: ${errorMessage(err)}` };
+  }
+  opts.log.info(`paused after batch ${info.batch}/${info.totalBatches} (pause: manual): waiting for \`${hint}\` or \`${hint.replace(/\bpromote\b/, 'abort')}\` until ${new Date(deadline).toISOString()} (then it aborts and rolls back)`);
+  let failure: Failure | undefined;
+  try {
+    for (;;) {
+      let d: PromotionDecision | undefined;
+      try {
+        d = await p.poll(id, signal);
+      } catch (err) {
+        if (signal.aborted) throw new Cancelled();
+        opts.log.warning(`reading the promote signal on ${p.where} failed (trying again): ${errorMessage(err)}`);
+      }
+      if (d?.action === 'promote') {
+        rec.promotion = { action: 'promote', actor: d.actor, at: d.at, waitedMs: performance.now() - t0 };
+        opts.log.info(`promoted by ${d.actor} after ${formatDuration(performance.now() - t0)}: going on`);
+        break;
+      }
+      if (d?.action === 'abort') {
+        rec.promotion = { action: 'abort', actor: d.actor, at: d.at, waitedMs: performance.now() - t0 };
+        failure = { phase: 'promotion', reason: `aborted by ${d.actor} at the manual pause after batch ${info.batch}` };
+        break;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        rec.promotion = { action: 'deadline', actor: '', at: new Date().toISOString(), waitedMs: performance.now() - t0 };
+        failure = { phase: 'promotion', reason: `nobody promoted within ${formatDuration(deadlineMs)} at the manual pause after batch ${info.batch} (the pause-deadline input): aborted` };
+        break;
+      }
+      await sleep(Math.min(left, opts.promotionPollMs ?? 1000), signal).catch(() => undefined);
+      if (signal.aborted) throw new Cancelled();
+    }
+  } finally {
+    await p.close(AbortSignal.timeout(30_000)).catch((err) => opts.log.warning(`clearing the pause on ${p.where} failed: ${errorMessage(err)}`));
+  }
+  return failure;
 }
 
 /** Deploys `version` to every instance of the target in batches; rolls back on failure. */

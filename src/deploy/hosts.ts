@@ -24,12 +24,12 @@ import { join } from 'node:path';
 import { exec as defaultExec, execOk, type Exec } from '../lib/exec.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import type { Reporter } from '../lib/report.ts';
-import type { DeployTarget, InstanceRef, Started } from './engine.ts';
+import type { DeployTarget, InstanceRef, Promotion, Started } from './engine.ts';
 import type { BlueGreenTarget, Slot, SlotInfo } from './strategies.ts';
 import { NginxUpstream, localNginxHost, sshNginxHost } from './nginx.ts';
 import { HaproxyBackend, localHaproxyHost, sshHaproxyHost } from './haproxy.ts';
 import { SshClient, remoteCommand, shQuote, sshTargetName, type SshHost } from './ssh.ts';
-import { parseHolder, type LockPart } from './lock.ts';
+import { hostPromotion, parseHolder, type LockPart } from './lock.ts';
 import { appendAudit, type AuditEntry } from './audit.ts';
 
 export interface HostSpec extends SshHost {
@@ -610,6 +610,11 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
   lockParts(): LockPart[] {
     const key = (h: HostSpec) => `${h.host}\u0000${String(h.port).padStart(5, '0')}\u0000${h.deployRoot}`;
     return [...this.o.hosts].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)).map((h) => hostLockPart(this.o.ssh, h));
+  }
+
+  /** Where a `pause: manual` step waits: files next to the lock on every host (lock.ts hostPromotion). */
+  promotion(): Promotion {
+    return hostPromotion(this.o.ssh, this.o.hosts);
   }
 
   /** Appends one line to <deploy-root>/audit.log on every host (audit.ts); returns the hosts where that failed. */

@@ -152,3 +152,100 @@ export class DeployLock {
     if (strict && errors.length) throw new UserError(`releasing the deploy lock failed on ${errors.join('; ')}`);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Manual promotion: a paused rollout and a person meet in two files next to the lock on every host
+// (`pause: manual` steps, engine.ts). The rollout writes `<deploy-root>/.slipway-pause.json` (its
+// pause id, batch, version, deadline) and removes any older `.slipway-signal.json`; `slipway
+// promote` / `slipway abort` reads the pause record and writes `.slipway-signal.json` with the same
+// id, so a decision never reaches a later pause. Both are written to a temp name and renamed (a
+// reader never sees half a record). Any host's signal counts (a host that cannot be reached does
+// not block a decision).
+// ---------------------------------------------------------------------------------------------
+
+/** What runs a script on a host (SshClient.script). */
+export interface ScriptRunner {
+  script(h: { user: string; host: string; port: number }, script: string, args: readonly string[], what: string, o?: { timeoutMs?: number; signal?: AbortSignal; input?: string }): Promise<{ stdout: string }>;
+}
+export interface PromotionHost { user: string; host: string; port: number; id: string; deployRoot: string }
+
+export interface PauseRecord { id: string; batch: number; totalBatches: number; version: string; deadline: string; actor?: string; runUrl?: string; since?: string }
+export interface SignalRecord { id: string; action: 'promote' | 'abort'; actor: string; at: string; run?: string }
+
+/** $1 root, stdin the record: `.slipway-pause.json` written, an older signal removed. */
+const PAUSE_OPEN = `mkdir -p "$1" || exit 3
+rm -f "$1/.slipway-signal.json"
+cat > "$1/.slipway-pause.json.tmp" && mv -f "$1/.slipway-pause.json.tmp" "$1/.slipway-pause.json"`;
+/** $1 root: prints the signal record, or nothing. */
+const SIGNAL_READ = `cat "$1/.slipway-signal.json" 2>/dev/null || true`;
+/** $1 root: prints the pause record, or nothing. */
+const PAUSE_READ = `cat "$1/.slipway-pause.json" 2>/dev/null || true`;
+/** $1 root: the pause and its signal removed. */
+const PAUSE_CLOSE = `rm -f "$1/.slipway-pause.json" "$1/.slipway-signal.json" "$1/.slipway-pause.json.tmp" "$1/.slipway-signal.json.tmp"`;
+/** $1 root, $2 pause id, stdin the signal: written only while that pause is open (else prints gone). */
+const SIGNAL_WRITE = `rec=$(cat)
+case "$(cat "$1/.slipway-pause.json" 2>/dev/null || true)" in
+  *"\\"id\\":\\"$2\\""*) printf '%s\\n' "$rec" > "$1/.slipway-signal.json.tmp" && mv -f "$1/.slipway-signal.json.tmp" "$1/.slipway-signal.json" && echo written ;;
+  *) echo gone ;;
+esac`;
+
+function parseJson<T>(text: string, check: (o: any) => boolean): T | undefined {
+  try {
+    const o = JSON.parse(text);
+    return o && typeof o === 'object' && check(o) ? (o as T) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+export const parsePause = (t: string) => parseJson<PauseRecord>(t, (o) => typeof o.id === 'string' && typeof o.deadline === 'string' && typeof o.batch === 'number');
+export const parseSignal = (t: string) => parseJson<SignalRecord>(t, (o) => typeof o.id === 'string' && (o.action === 'promote' || o.action === 'abort') && typeof o.actor === 'string');
+
+/** The promotion channel of a hosts fleet (engine.ts `Promotion`). */
+export function hostPromotion(ssh: ScriptRunner, hosts: readonly PromotionHost[], who: { actor?: string; runUrl?: string } = {}) {
+  const onAll = <T>(fn: (h: PromotionHost) => Promise<T>) => Promise.allSettled(hosts.map(fn));
+  return {
+    where: `${hosts.length} host(s) (<deploy-root>/.slipway-pause.json)`,
+    async open(info: Omit<PauseRecord, 'actor' | 'runUrl' | 'since'>, signal: AbortSignal): Promise<void> {
+      const rec: PauseRecord = { ...info, actor: who.actor, runUrl: who.runUrl, since: new Date().toISOString() };
+      const r = await onAll((h) => ssh.script(h, PAUSE_OPEN, [h.deployRoot], 'recording the manual pause', { signal, timeoutMs: 30_000, input: JSON.stringify(rec) }));
+      const failed = r.flatMap((x, k) => (x.status === 'rejected' ? [`${hosts[k]!.id}: ${errorMessage(x.reason)}`] : []));
+      // One host is enough for a person to find the pause; none is not.
+      if (failed.length === hosts.length) throw new UserError(`no host took the pause record: ${failed.join('; ')}`);
+    },
+    async poll(id: string, signal: AbortSignal) {
+      const r = await onAll((h) => ssh.script(h, SIGNAL_READ, [h.deployRoot], 'reading the promote signal', { signal, timeoutMs: 30_000 }));
+      for (const x of r) {
+        const s = x.status === 'fulfilled' ? parseSignal(x.value.stdout.trim()) : undefined;
+        if (s && s.id === id) return { action: s.action, actor: s.actor, at: s.at };
+      }
+      if (r.every((x) => x.status === 'rejected')) throw new UserError((r[0] as PromiseRejectedResult).reason instanceof Error ? ((r[0] as PromiseRejectedResult).reason as Error).message : 'no host answered');
+      return undefined;
+    },
+    async close(signal: AbortSignal): Promise<void> {
+      await onAll((h) => ssh.script(h, PAUSE_CLOSE, [h.deployRoot], 'clearing the manual pause', { signal, timeoutMs: 30_000 }));
+    },
+  };
+}
+
+/** The open pause of a fleet, as `slipway promote/abort` and `slipway status` see it (undefined: none). */
+export async function readPause(ssh: ScriptRunner, hosts: readonly PromotionHost[], signal: AbortSignal): Promise<PauseRecord | undefined> {
+  const r = await Promise.allSettled(hosts.map((h) => ssh.script(h, PAUSE_READ, [h.deployRoot], 'reading the manual pause', { signal, timeoutMs: 30_000 })));
+  for (const x of r) {
+    const p = x.status === 'fulfilled' ? parsePause(x.value.stdout.trim()) : undefined;
+    if (p) return p;
+  }
+  if (r.every((x) => x.status === 'rejected')) throw new UserError(`no host answered: ${errorMessage((r[0] as PromiseRejectedResult).reason)}`);
+  return undefined;
+}
+
+/** Writes a decision for the open pause `s.id` on every host that holds it; returns how many took it. */
+export async function sendSignal(ssh: ScriptRunner, hosts: readonly PromotionHost[], s: SignalRecord, signal: AbortSignal): Promise<{ written: string[]; failed: string[] }> {
+  const r = await Promise.allSettled(hosts.map((h) => ssh.script(h, SIGNAL_WRITE, [h.deployRoot, s.id], `writing the ${s.action} signal`, { signal, timeoutMs: 30_000, input: JSON.stringify(s) })));
+  const written: string[] = [];
+  const failed: string[] = [];
+  r.forEach((x, k) => {
+    if (x.status === 'fulfilled' && x.value.stdout.trim() === 'written') written.push(hosts[k]!.id);
+    else if (x.status === 'rejected') failed.push(`${hosts[k]!.id}: ${errorMessage(x.reason)}`);
+  });
+  return { written, failed };
+}

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defineAction, f, out, type InputSpec } from '../../lib/fields.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { parsePercent } from '../../lib/duration.ts';
-import { BATCHES_HELP, parseBatches, type BatchSize } from '../../deploy/batches.ts';
+import { BATCHES_HELP, MANUAL_PAUSE_HELP, checkManualPauses, parseBatches, splitRamp, type BatchSize, type Ramp } from '../../deploy/batches.ts';
 
 const argv = z.array(z.union([z.string(), z.number()]).transform(String)).min(1, 'needs at least the program name');
 const argvInput = (description: string): InputSpec<string[]> =>
@@ -16,6 +16,7 @@ function batchesInput(description: string, expected: string, single: boolean): I
       try {
         const b = parseBatches(s);
         if (single && b.length !== 1) throw new Error('one size only');
+        if (single && b.manualPauses) throw new Error('no "pause: manual" here (give it in batches)');
         return b;
       } catch (err) {
         ctx.addIssue({ code: 'custom', message: errorMessage(err) });
@@ -40,8 +41,8 @@ const hostsSchema = z.union([
 export type HostsInput = z.infer<typeof hostsSchema>;
 
 /** `5%,50%,100%` → [0.05, 0.5, 1]: increasing shares of traffic, the last one 100% (added when missing). */
-export function parseSteps(text: string): number[] {
-  const parts = text.split(/[,\s]+/).filter(Boolean);
+export function parseSteps(text: string): Ramp<number> {
+  const { parts, manualPauses } = splitRamp(text, 'step');
   if (!parts.length) throw new Error('no steps given');
   const out = parts.map((p) => {
     if (!/%$/.test(p)) throw new Error(`step ${JSON.stringify(p)} is not a percentage`);
@@ -51,13 +52,16 @@ export function parseSteps(text: string): number[] {
   });
   for (let k = 1; k < out.length; k++) if (out[k]! <= out[k - 1]!) throw new Error(`steps must increase (${parts[k - 1]} then ${parts[k]})`);
   if (out.at(-1) !== 1) out.push(1);
-  return out;
+  checkManualPauses(manualPauses, out.length, 'step');
+  const ramp: Ramp<number> = out;
+  if (manualPauses.length) ramp.manualPauses = manualPauses;
+  return ramp;
 }
 
 const stepsInput = (description: string, def: string): InputSpec<number[]> => ({
   description,
   default: def,
-  expected: 'increasing percentages such as 5%,50%,100% (100% is added when missing)',
+  expected: 'increasing percentages such as 5%,50%,100% (100% is added when missing); "pause: manual" between two waits for slipway promote or abort',
   schema: z.string().transform((s, ctx) => {
     try {
       return parseSteps(s);
@@ -86,7 +90,7 @@ export const spec = defineAction({
     }),
     version: f.string({ description: 'The version (release name) to deploy. Required unless rollback is true, or with target kubernetes (default: the image tag, else the start of its digest).', pattern: /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/, expected: "a release name of letters, digits, '.', '_', '+', '-'" }),
     rollback: f.boolean({ description: 'Put every instance back on the previous version kept on the target, without a new build.', default: 'false' }),
-    batches: batchesInput('Batch sizes: a ramp like 1,25%,100% (each entry is one batch: a count or a percentage of the fleet; the last repeats). Default 1 (one instance at a time).', BATCHES_HELP, false),
+    batches: batchesInput('Batch sizes: a ramp like 1,25%,100% (each entry is one batch: a count or a percentage of the fleet; the last repeats). Default 1 (one instance at a time). "pause: manual" between two entries waits for slipway promote or abort (hosts target).', `${BATCHES_HELP}; ${MANUAL_PAUSE_HELP}`, false),
     'max-unavailable': batchesInput('Instead of batches: how many instances (or what percentage) may be switched at once.', 'a whole number ≥ 1 or a percentage such as 25%', true),
     pause: f.duration({ description: 'Wait between batches (before the gate).', default: '0s', max: 3_600_000 }),
     'ready-path': f.string({ description: 'Readiness path polled on each instance (GET, 2xx = ready).', default: '/ready', pattern: /^\/\S*$/, expected: 'a path starting with /' }),
@@ -144,6 +148,7 @@ export const spec = defineAction({
     }),
     'previous-version': f.string({ description: 'command target without version-command: the version every instance runs now.', pattern: /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/, expected: 'a release name' }),
     lock: f.boolean({ description: 'Take the deploy lock before the first change and release it at the end (also from the post step after a cancellation). hosts: <deploy-root>/.slipway-lock on every host, all or none; command: with lock-command only. A second deploy fails at once naming the holder, or waits lock-wait.', default: 'true' }),
+    'pause-deadline': f.duration({ description: 'A "pause: manual" step in batches or canary-steps waits this long for `slipway promote` (go on) or `slipway abort` (roll back); then it aborts and rolls back.', default: '1h', min: 1000, max: 7 * 24 * 3_600_000 }),
     'lock-wait': f.duration({ description: 'How long to wait for a deploy lock held by another deploy (0s: fail at once, naming the holder).', default: '0s', max: 24 * 3_600_000 }),
     'lock-ttl': f.duration({ description: 'How long the lock stays valid; after that another deploy breaks it, with a warning naming the old holder. Make it longer than your longest deploy.', default: '1h', min: 10_000, max: 7 * 24 * 3_600_000 }),
     'lock-reason': f.string({ description: 'Why this deploy holds the lock, shown to whoever finds it held (default: "deploy <version>" or "rollback").', pattern: /^[^\r\n]{1,200}$/, expected: 'one line of at most 200 characters' }),

@@ -9,6 +9,7 @@ import { formatDuration } from '../../lib/duration.ts';
 import { heading } from '../../lib/markdown.ts';
 import { needsUndo, resumeRollback, rollbackFleet, rollout, type DeployTarget, type EngineOptions, type GateFn, type GateResult, type RolloutResult, type RolloutState } from '../../deploy/engine.ts';
 import { blueGreenRollback, blueGreenRollout, isBlueGreenTarget, resumeBlueGreen } from '../../deploy/strategies.ts';
+import type { BatchSize, Ramp } from '../../deploy/batches.ts';
 import { createKubernetesDeployer, toEngineResult, validateKubernetesOptions, type KubeRolloutResult, type KubernetesDeployerOptions } from '../../deploy/kubernetes.ts';
 import { renderKubeSummary } from '../../deploy/kubernetes-summary.ts';
 import { HostsTarget, parseHostEntry, substitute, type HostSpec } from '../../deploy/hosts.ts';
@@ -460,6 +461,11 @@ export async function run(inputs: DeployInputs, ctx: ActionContext, deps: Deploy
     http: deps.http,
     saveState: (s) => ctx.saveState(STATE_KEY, JSON.stringify(s)),
     ...(strategy === 'canary' ? { canary: inputs['canary-steps'] } : {}),
+    // pause: manual steps wait for `slipway promote` / `slipway abort` on the target, until pause-deadline.
+    manualPauses: (strategy === 'canary' ? (inputs['canary-steps'] as Ramp<number>) : ((inputs['max-unavailable'] ?? inputs.batches ?? []) as Ramp<BatchSize>)).manualPauses,
+    promotion: built.target.promotion?.(),
+    promotionDeadlineMs: inputs['pause-deadline'],
+    promoteHint: `slipway promote --env ${ctx.env?.SLIPWAY_ENVIRONMENT || 'ENV'}`,
   };
   let result: RolloutResult;
   let keepLock = false;
