@@ -126,7 +126,9 @@ export class RegistryClient {
         retries: this.opts.retries ?? 2,
         backoffMs: 250,
         signal: this.opts.signal,
-        // PUT of the same manifest is idempotent, so retrying it is safe too.
+        // PUT of the same manifest is idempotent, so retrying it is safe too; a repeated POST (start
+        // of a blob upload) only leaves an unused upload session that the registry expires.
+        idempotent: true,
         onRetry: (i) => this.opts.onRetry?.(`registry ${this.registry}: ${method} retry ${i.attempt} in ${Math.round(i.waitMs)}ms (${i.reason})`),
       });
     } catch (err) {

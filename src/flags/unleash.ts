@@ -82,6 +82,7 @@ export class UnleashProvider implements FlagProvider {
         body: body === undefined ? undefined : JSON.stringify(body),
         timeoutMs: this.timeoutMs,
         retries: idempotent ? this.retries : 0,
+        idempotent,
         backoffMs: 200,
         signal,
       });

@@ -8,15 +8,33 @@ export interface HttpRequest {
   body?: string | Uint8Array;
   /** Per attempt. Default 10 s. */
   timeoutMs?: number;
-  /** Extra attempts after the first. Default 0. */
+  /**
+   * Extra attempts after the first. Default 0. Only a request whose repeat is harmless is repeated
+   * after a timeout, a dropped connection or a 5xx: see `idempotent`.
+   */
   retries?: number;
+  /**
+   * Whether sending this request twice has the effect of sending it once. Default: true for GET,
+   * HEAD, OPTIONS, PUT and DELETE (RFC 9110 §9.2.2) and for any request carrying an Idempotency-Key
+   * header; false otherwise (POST, PATCH). A request that is not idempotent is retried only when
+   * the server says it did not act on it (`unprocessed`, default 408, 425, 429, 503) or when the
+   * connection was never made (refused, unknown host): never after a timeout, which may come after
+   * the server acted (a Slack message posted twice).
+   */
+  idempotent?: boolean;
+  /** Answers that say the server did not act on the request. Default: 408, 425, 429, 503 (RFC 9110: unable to handle it). */
+  unprocessed?: (status: number, headers: Headers) => boolean;
+  /** The longest Retry-After honoured; a longer one ends the retries with that answer. Default 30 s. */
+  maxRetryAfterMs?: number;
+  /** fetch to use (tests, Octokit adapters). Default: the global fetch. */
+  fetch?: typeof fetch;
   /** First backoff; doubles each attempt, with full jitter. Default 200 ms. */
   backoffMs?: number;
   maxBackoffMs?: number;
-  /** Overall deadline for all attempts, in ms from now. */
+  /** Overall deadline for all attempts and waits, in ms from now. Default: 60 s, or timeoutMs when longer. */
   deadlineMs?: number;
-  /** Which answers are worth retrying. Default: 408, 425, 429, 5xx. Network errors are always retried. */
-  retryOn?: (status: number) => boolean;
+  /** Which answers are worth retrying. Default: 408, 425, 429, 5xx (for a non-idempotent request, only those `unprocessed` also admits). */
+  retryOn?: (status: number, headers: Headers) => boolean;
   signal?: AbortSignal;
   /** Cap on the body read (bytes). Default 4 MiB. */
   maxBodyBytes?: number;
@@ -50,6 +68,22 @@ export class HttpError extends UserError {
 }
 
 export const defaultRetryOn = (status: number) => status === 408 || status === 425 || status === 429 || status >= 500;
+/** Answers that say the server did not act on the request: repeating it cannot do a thing twice. */
+export const defaultUnprocessed = (status: number) => status === 408 || status === 425 || status === 429 || status === 503;
+export const DEFAULT_DEADLINE_MS = 60_000;
+export const DEFAULT_MAX_RETRY_AFTER_MS = 30_000;
+
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+/** Whether a request may be repeated after an unknown outcome (see HttpRequest.idempotent). */
+export function isIdempotent(req: Pick<HttpRequest, 'method' | 'headers' | 'idempotent'>): boolean {
+  if (req.idempotent !== undefined) return req.idempotent;
+  if (IDEMPOTENT_METHODS.has((req.method ?? 'GET').toUpperCase())) return true;
+  return Object.keys(req.headers ?? {}).some((h) => h.toLowerCase() === 'idempotency-key');
+}
+
+/** Network errors that happen before anything is sent: the connection was never made. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
 
 /** Milliseconds to wait from a Retry-After header (seconds or an HTTP date), or undefined. */
 export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
@@ -103,8 +137,10 @@ export function quoteBody(res: Pick<HttpResponse, 'body'>, secrets: Iterable<str
 
 /**
  * One HTTP request with per-attempt timeout, retries with exponential backoff and full jitter,
- * Retry-After honoured, and an overall deadline. Resolves with the last answer (any status);
- * rejects with HttpError only when no answer came (network error or timeout on every attempt).
+ * Retry-After honoured up to a cap, and an overall deadline (default 60 s); every wait ends at once
+ * when `signal` aborts. Only idempotent requests are repeated after an unknown outcome (see
+ * HttpRequest.idempotent). Resolves with the last answer (any status); rejects with HttpError only
+ * when no answer came (network error or timeout on every attempt).
  */
 export async function request(url: string, req: HttpRequest = {}): Promise<HttpResponse> {
   const { url: target, headers } = splitCredentials(url, req.headers);
@@ -112,7 +148,11 @@ export async function request(url: string, req: HttpRequest = {}): Promise<HttpR
   const ownSecrets = () => (own ??= requestSecrets(url, headers));
   const retries = req.retries ?? 0;
   const retryOn = req.retryOn ?? defaultRetryOn;
-  const deadline = req.deadlineMs !== undefined ? Date.now() + req.deadlineMs : Infinity;
+  const idempotent = isIdempotent({ method: req.method, headers, idempotent: req.idempotent });
+  const unprocessed = req.unprocessed ?? defaultUnprocessed;
+  const maxRetryAfter = req.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
+  const doFetch = req.fetch ?? fetch;
+  const deadline = Date.now() + (req.deadlineMs ?? Math.max(DEFAULT_DEADLINE_MS, req.timeoutMs ?? 10_000));
   const base = req.backoffMs ?? 200;
   const maxBackoff = req.maxBackoffMs ?? 10_000;
   for (let attempt = 1; ; attempt++) {
@@ -124,8 +164,9 @@ export async function request(url: string, req: HttpRequest = {}): Promise<HttpR
     const started = performance.now();
     let response: HttpResponse | undefined;
     let wait: number | undefined;
+    let repeatable: boolean;
     try {
-      const res = await fetch(target, {
+      const res = await doFetch(target, {
         method: req.method ?? 'GET',
         headers,
         body: req.body as RequestInit["body"],
@@ -149,17 +190,22 @@ export async function request(url: string, req: HttpRequest = {}): Promise<HttpR
           }
         },
       };
-      if (!retryOn(res.status)) return response;
+      if (!retryOn(res.status, res.headers)) return response;
       lastError = `HTTP ${res.status}`;
+      repeatable = idempotent || unprocessed(res.status, res.headers);
       wait = retryAfterMs(res.headers.get('retry-after'));
+      // A server that asks for a longer pause than we wait gets its answer back, not a hammering.
+      if (wait !== undefined && wait > maxRetryAfter) return response;
     } catch (err) {
       if (req.signal?.aborted) throw new HttpError(`${req.method ?? 'GET'} ${redactUrl(target)} cancelled`);
       const e = err as { name?: string; cause?: { code?: string; message?: string } };
       lastError = e.name === 'TimeoutError' ? `timed out after ${timeout}ms` : e.cause?.code ?? e.cause?.message ?? errorMessage(err);
+      repeatable = idempotent || NOT_SENT.has(e.cause?.code ?? '');
+      if (!repeatable && attempt <= retries) lastError += ` (not retried: a ${(req.method ?? 'GET').toUpperCase()} may have been acted on, and repeating it could do it twice)`;
     }
     const backoff = Math.min(maxBackoff, base * 2 ** (attempt - 1));
     const delay = wait ?? Math.random() * backoff;
-    if (attempt > retries || Date.now() + delay >= deadline) {
+    if (!repeatable || attempt > retries || Date.now() + delay >= deadline) {
       if (response) return response;
       throw new HttpError(`${req.method ?? 'GET'} ${redactUrl(target)} failed after ${attempt} attempt${attempt > 1 ? 's' : ''}: ${lastError}`);
     }

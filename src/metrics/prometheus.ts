@@ -122,6 +122,8 @@ export class PrometheusClient {
         body,
         timeoutMs: this.opts.timeoutMs ?? 10_000,
         retries: this.opts.retries ?? 2,
+        // A query is a read sent as a form POST: repeating it changes nothing.
+        idempotent: true,
         backoffMs: this.opts.backoffMs ?? 300,
         maxBodyBytes: MAX_ANSWER_BYTES,
         signal,

@@ -5,7 +5,7 @@
  * loads it. This is the only file in src/ (outside src/runner) that imports @actions/github.
  */
 import { UserError, errorMessage } from '../lib/errors.ts';
-import { retryAfterMs } from '../lib/http.ts';
+import { defaultUnprocessed, request, type Http } from '../lib/http.ts';
 import { commentMarker, type EventKind, type VersionInfo } from './message.ts';
 
 export const DEFAULT_GITHUB_API_URL = 'https://api.github.com';
@@ -45,6 +45,8 @@ export interface GithubOptions {
   deadlineMs?: number;
   signal?: AbortSignal;
   onRetry?: (info: { attempt: number; waitMs: number; reason: string }) => void;
+  /** The HTTP layer (tests). Default: src/lib/http.ts request. */
+  http?: Http;
 }
 
 export interface DeploymentRecord {
@@ -59,40 +61,50 @@ export interface DeploymentRecord {
   state?: string;
 }
 
+/** GitHub's "not now" answers: 429, and a 403 carrying Retry-After (the secondary rate limit). */
+const rateLimited = (status: number, headers: Headers) => status === 429 || (status === 403 && headers.has('retry-after'));
+/** Worth another try: a rate limit, or a gateway error (for requests whose repeat is harmless). */
+export const githubRetryOn = (status: number, headers: Headers) => rateLimited(status, headers) || status === 502 || status === 503 || status === 504;
+/** Answers that say GitHub did not act: a write may be repeated after these only. */
+export const githubUnprocessed = (status: number, headers: Headers) => rateLimited(status, headers) || defaultUnprocessed(status);
+
 /**
- * fetch with retries for answers that mean "not now": 429, a 403 carrying Retry-After (GitHub's
- * secondary rate limit), and 502/503/504 for reads. Writes are not retried on 5xx (they may have
- * happened). Waits honour Retry-After and stop at the deadline.
+ * The fetch Octokit uses: every GitHub request goes through the one HTTP layer (src/lib/http.ts):
+ * retries of 429, rate-limit 403 and (for idempotent requests only: reads, PUT, DELETE) 502/503/504
+ * and network errors; writes (POST, PATCH) are repeated only after an answer that says GitHub did not
+ * act. Retry-After is honoured up to a cap, every wait ends when `signal` aborts, and all attempts
+ * stop at the deadline (default 30 s).
  */
-export function retryingFetch(base: typeof fetch, o: { timeoutMs?: number; deadlineMs?: number; signal?: AbortSignal; onRetry?: GithubOptions['onRetry'] } = {}): typeof fetch {
+export function retryingFetch(base: typeof fetch, o: { timeoutMs?: number; deadlineMs?: number; signal?: AbortSignal; onRetry?: GithubOptions['onRetry']; http?: Http } = {}): typeof fetch {
+  const http = o.http ?? request;
   return (async (input: string | URL | Request, init: RequestInit = {}) => {
-    const deadline = Date.now() + (o.deadlineMs ?? 30_000);
-    const method = (init.method ?? 'GET').toUpperCase();
-    for (let attempt = 1; ; attempt++) {
-      const signals = [AbortSignal.timeout(Math.max(1, Math.min(o.timeoutMs ?? 15_000, deadline - Date.now())))];
-      if (o.signal) signals.push(o.signal);
-      if (init.signal) signals.push(init.signal);
-      let res: Response | undefined;
-      let reason: string;
-      try {
-        res = await base(input, { ...init, signal: AbortSignal.any(signals) });
-        const limited = res.status === 429 || (res.status === 403 && res.headers.has('retry-after'));
-        const flaky = method === 'GET' && (res.status === 502 || res.status === 503 || res.status === 504);
-        if (!limited && !flaky) return res;
-        reason = `HTTP ${res.status}`;
-      } catch (err) {
-        if (o.signal?.aborted || init.signal?.aborted || method !== 'GET') throw err;
-        reason = errorMessage(err);
-      }
-      const wait = (res && retryAfterMs(res.headers.get('retry-after'))) ?? Math.random() * Math.min(8000, 500 * 2 ** (attempt - 1));
-      if (attempt >= 6 || Date.now() + wait >= deadline) {
-        if (res) return res;
-        throw new Error(reason);
-      }
-      await res?.body?.cancel().catch(() => undefined);
-      o.onRetry?.({ attempt, waitMs: wait, reason });
-      await new Promise((r) => setTimeout(r, wait));
-    }
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.toString() : input.url;
+    const method = (init.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
+    const headers = Object.fromEntries(new Headers(init.headers).entries());
+    const body = init.body == null ? undefined : typeof init.body === 'string' || init.body instanceof Uint8Array ? init.body : String(init.body);
+    const signals = [o.signal, init.signal ?? undefined].filter((x): x is AbortSignal => Boolean(x));
+    const res = await http(url, {
+      method,
+      headers,
+      body,
+      timeoutMs: o.timeoutMs ?? 15_000,
+      deadlineMs: o.deadlineMs ?? 30_000,
+      retries: 5,
+      backoffMs: 500,
+      maxBackoffMs: 8000,
+      retryOn: githubRetryOn,
+      unprocessed: githubUnprocessed,
+      maxBodyBytes: 32 << 20,
+      signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
+      onRetry: o.onRetry,
+      fetch: base,
+    });
+    const empty = res.status === 204 || res.status === 205 || res.status === 304 || method === 'HEAD';
+    const out = new Headers(res.headers);
+    // The layer already decoded the body: the Response we hand back is plain text.
+    out.delete('content-encoding');
+    out.delete('content-length');
+    return new Response(empty ? null : res.body, { status: res.status, headers: out });
   }) as typeof fetch;
 }
 
@@ -121,6 +133,8 @@ export interface GithubClient {
   createDeployment(a: { ref: string; environment: string; description?: string; version?: VersionInfo; transient?: boolean; production?: boolean }): Promise<DeploymentRecord>;
   createDeploymentStatus(id: number, a: { state: DeploymentState; environment?: string; environmentUrl?: string; logUrl?: string; description?: string; autoInactive?: boolean }): Promise<{ id: number; state: string }>;
   listDeployments(a: { environment: string; sha?: string; perPage?: number; page?: number }): Promise<DeploymentRecord[]>;
+  /** An environment's deployments, newest first, page after page (Octokit's paginate, through the one HTTP layer). */
+  deployments(environment: string, perPage?: number): AsyncIterable<DeploymentRecord[]>;
   latestStatuses(id: number, perPage?: number): Promise<{ state: string; createdAt: string }[]>;
   upsertComment(issueNumber: number, key: string, body: string): Promise<{ id: number; url: string; action: 'created' | 'updated' }>;
   createIssue(a: { title: string; body: string; labels?: string[] }): Promise<{ number: number; url: string }>;
@@ -157,6 +171,7 @@ export async function githubClient(o: GithubOptions): Promise<GithubClient> {
   const octokit: Octokit = getOctokit(o.token, {
     baseUrl: (o.apiUrl ?? DEFAULT_GITHUB_API_URL).replace(/\/+$/, ''),
     request: { fetch: retryingFetch(o.fetch ?? globalThis.fetch, o) },
+    // Retries live in the HTTP layer (retryingFetch); Octokit's own throttling/retry plugins are not loaded by getOctokit.
     log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
   });
   const call = async <T>(what: string, permission: string | undefined, fn: () => Promise<T>): Promise<T> => {
@@ -208,6 +223,15 @@ export async function githubClient(o: GithubOptions): Promise<GithubClient> {
       const r = await call(`list deployments of ${a.environment}`, 'deployments', () => octokit.rest.repos.listDeployments({ owner, repo, environment: a.environment, ...(a.sha ? { sha: a.sha } : {}), per_page: a.perPage ?? 30, page: a.page ?? 1 }));
       return r.data.map(toRecord);
     },
+    async *deployments(environment, perPage = 30) {
+      const pages = octokit.paginate.iterator(octokit.rest.repos.listDeployments, { owner, repo, environment, per_page: perPage });
+      const it = pages[Symbol.asyncIterator]();
+      for (;;) {
+        const next = await call(`list deployments of ${environment}`, 'deployments', () => it.next());
+        if (next.done) return;
+        yield next.value.data.map(toRecord);
+      }
+    },
     async latestStatuses(id, perPage = 10) {
       const r = await call(`list statuses of deployment ${id}`, 'deployments', () => octokit.rest.repos.listDeploymentStatuses({ owner, repo, deployment_id: id, per_page: perPage }));
       return r.data.map((s) => ({ state: s.state, createdAt: s.created_at }));
@@ -216,13 +240,18 @@ export async function githubClient(o: GithubOptions): Promise<GithubClient> {
       const marker = commentMarker(key);
       const text = `${marker}\n${body}`;
       let found: { id: number } | undefined;
-      for (let page = 1; page <= 10 && !found; page++) {
-        const r = await call(`list comments of #${issueNumber}`, 'pull-requests', () => octokit.rest.issues.listComments({ owner, repo, issue_number: issueNumber, per_page: 100, page }));
-        found = r.data.find((c) => c.body?.includes(marker));
-        if (r.data.length < 100) break;
-      }
-      if (found) {
-        const r = await call(`update comment ${found.id}`, 'pull-requests', () => octokit.rest.issues.updateComment({ owner, repo, comment_id: found.id, body: text }));
+      // Octokit's paginate follows the Link header; at most 10 pages (1,000 comments) are read.
+      const pages = octokit.paginate.iterator(octokit.rest.issues.listComments, { owner, repo, issue_number: issueNumber, per_page: 100 });
+      await call(`list comments of #${issueNumber}`, 'pull-requests', async () => {
+        let n = 0;
+        for await (const r of pages) {
+          found = r.data.find((c) => c.body?.includes(marker));
+          if (found || ++n >= 10) break;
+        }
+      });
+      const existing = found as { id: number } | undefined;
+      if (existing) {
+        const r = await call(`update comment ${existing.id}`, 'pull-requests', () => octokit.rest.issues.updateComment({ owner, repo, comment_id: existing.id, body: text }));
         return { id: r.data.id, url: r.data.html_url, action: 'updated' };
       }
       const r = await call(`comment on #${issueNumber}`, 'pull-requests', () => octokit.rest.issues.createComment({ owner, repo, issue_number: issueNumber, body: text }));
@@ -252,17 +281,15 @@ export async function githubClient(o: GithubOptions): Promise<GithubClient> {
 export async function lastSuccessfulDeployment(client: GithubClient, environment: string, opts: { excludeSha?: string; excludeIds?: number[]; maxDeployments?: number } = {}): Promise<DeploymentRecord | undefined> {
   const max = opts.maxDeployments ?? 60;
   let seen = 0;
-  for (let page = 1; seen < max; page++) {
-    const list = await client.listDeployments({ environment, perPage: 30, page });
+  for await (const list of client.deployments(environment, 30)) {
     for (const d of list) {
-      if (++seen > max) break;
+      if (++seen > max) return undefined;
       if (opts.excludeIds?.includes(d.id) || (opts.excludeSha && d.sha === opts.excludeSha)) continue;
       const statuses = await client.latestStatuses(d.id, 20);
       const latest = statuses[0]?.state;
       const everSucceeded = statuses.some((s) => s.state === 'success');
       if (latest === 'success' || (latest === 'inactive' && everSucceeded)) return { ...d, state: latest };
     }
-    if (list.length < 30) break;
   }
   return undefined;
 }

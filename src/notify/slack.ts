@@ -64,9 +64,15 @@ export interface SlackTransport {
 
 const retryable = (s: number) => s === 429 || s === 502 || s === 503 || s === 504;
 
-function send(url: string, body: unknown, headers: Record<string, string>, t: SlackTransport): Promise<HttpResponse> {
+/**
+ * One POST through the HTTP layer. `idempotent` only for calls whose repeat changes nothing
+ * (chat.update of the same ts with the same text): a chat.postMessage or an incoming webhook that
+ * timed out may have been posted already, so it is repeated only on a 429 (Slack did not post it).
+ */
+function send(url: string, body: unknown, headers: Record<string, string>, t: SlackTransport, idempotent = false): Promise<HttpResponse> {
   const http = t.http ?? request;
   return http(url, {
+    idempotent,
     method: 'POST',
     headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
     body: JSON.stringify(body),
@@ -108,10 +114,13 @@ export interface SlackApiOk {
   [k: string]: unknown;
 }
 
+/** Web API methods whose repeat has the effect of one call (retried after a timeout too). */
+const IDEMPOTENT_METHODS = new Set(['chat.update', 'auth.test', 'conversations.info']);
+
 /** Calls a Slack Web API method with a JSON body; throws SlackError on ok:false or HTTP errors. */
 export async function slackApi(method: string, body: Record<string, unknown>, o: SlackApiOptions): Promise<SlackApiOk> {
   const url = `${(o.apiUrl ?? DEFAULT_SLACK_API_URL).replace(/\/+$/, '')}/${method}`;
-  const res = await send(url, body, { authorization: `Bearer ${o.token}` }, o).catch((err: Error) => {
+  const res = await send(url, body, { authorization: `Bearer ${o.token}` }, o, IDEMPOTENT_METHODS.has(method)).catch((err: Error) => {
     throw new SlackError(`Slack ${method}: ${err.message}`, 'unreachable');
   });
   if (res.status === 429) throw new SlackError(`Slack ${method}: ${explainSlackError('rate_limited', `Retry-After ${res.headers.get('retry-after') ?? '?'}s`)}`, 'rate_limited');

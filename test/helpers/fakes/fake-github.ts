@@ -183,7 +183,17 @@ export async function startFakeGithub(opts: { token: string; repository?: string
     created_at: now(), updated_at: now(), closed_by: null, author_association: 'NONE', state_reason: null,
   });
 
-  const handlers: Record<string, (p: Record<string, string>, q: Record<string, string>, body: any) => [number, unknown]> = {
+  /** One page of a list, with GitHub's Link header (rel="next" / "last") when there are more pages. */
+  const paged = <T>(path: string, q: Record<string, string>, all: T[]): [number, T[], Record<string, string>] => {
+    const per = Math.min(100, Number(q.per_page ?? 30));
+    const page = Number(q.page ?? 1);
+    const last = Math.max(1, Math.ceil(all.length / per));
+    const at = (n: number) => `<${base}${path}?${new URLSearchParams({ ...q, per_page: String(per), page: String(n) })}>`;
+    const link: Record<string, string> = page < last ? { link: `${at(page + 1)}; rel="next", ${at(last)}; rel="last"` } : {};
+    return [200, all.slice((page - 1) * per, page * per), link];
+  };
+
+  const handlers: Record<string, (p: Record<string, string>, q: Record<string, string>, body: any) => [number, unknown, Record<string, string>?]> = {
     'repos/create-deployment': (_p, _q, b) => {
       const env = b.environment ?? 'production';
       const d: FakeDeployment = {
@@ -195,12 +205,10 @@ export async function startFakeGithub(opts: { token: string; repository?: string
       deployments.unshift(d);
       return [201, deploymentJson(d)];
     },
-    'repos/list-deployments': (_p, q) => {
-      let list = deployments.filter((d) => (!q.environment || d.environment === q.environment) && (!q.sha || d.sha === q.sha) && (!q.ref || d.ref === q.ref) && (!q.task || d.task === q.task));
-      const per = Math.min(100, Number(q.per_page ?? 30));
-      const page = Number(q.page ?? 1);
-      list = list.slice((page - 1) * per, page * per);
-      return [200, list.map(deploymentJson)];
+    'repos/list-deployments': (p, q) => {
+      const list = deployments.filter((d) => (!q.environment || d.environment === q.environment) && (!q.sha || d.sha === q.sha) && (!q.ref || d.ref === q.ref) && (!q.task || d.task === q.task));
+      const [status, page, link] = paged(`/repos/${p.owner}/${p.repo}/deployments`, q, list);
+      return [status, page.map(deploymentJson), link];
     },
     'repos/get-deployment': (p) => {
       const d = deployments.find((x) => x.id === Number(p.deployment_id));
@@ -230,9 +238,8 @@ export async function startFakeGithub(opts: { token: string; repository?: string
       return [200, d.statuses.slice((page - 1) * per, page * per).map((s) => statusJson(d, s))];
     },
     'issues/list-comments': (p, q) => {
-      const per = Math.min(100, Number(q.per_page ?? 30));
-      const page = Number(q.page ?? 1);
-      return [200, comments.filter((c) => c.issue === Number(p.issue_number)).slice((page - 1) * per, page * per).map(commentJson)];
+      const [status, page, link] = paged(`/repos/${p.owner}/${p.repo}/issues/${p.issue_number}/comments`, q, comments.filter((c) => c.issue === Number(p.issue_number)));
+      return [status, page.map(commentJson), link];
     },
     'issues/create-comment': (p, _q, b) => {
       const c = { id: ++nextId, issue: Number(p.issue_number), body: b.body, created_at: now(), updated_at: now() };
@@ -344,7 +351,7 @@ export async function startFakeGithub(opts: { token: string; repository?: string
         if (--inj.times! <= 0) injected.get(route.id)!.shift();
         return send(res, rec, inj.status, inj.body ?? { message: `injected ${inj.status}`, documentation_url: DOCS, status: String(inj.status) }, inj.headers);
       }
-      const [status, out] = handlers[route.id]!(params, query, body);
+      const [status, out, headers] = handlers[route.id]!(params, query, body);
       // The fake checks itself against the contract: the status must be one the description lists,
       // and a 2xx body must match the response schema.
       if (!(String(status) in route.op.responses)) selfCheck.push(`${route.id} answered ${status}, which the description does not list`);
@@ -354,7 +361,7 @@ export async function startFakeGithub(opts: { token: string; repository?: string
         const errs = (rv.errors ?? []).filter((e) => !(e.keyword === 'format' && e.data === ''));
         if (errs.length) selfCheck.push(`${route.id} ${status} body: ${ajv.errorsText(errs.slice(0, 3))}`);
       }
-      send(res, rec, status, out);
+      send(res, rec, status, out, headers);
     })().catch((err: Error) => {
       res.writeHead(500, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ message: `fake github crashed: ${err.message}` }));
