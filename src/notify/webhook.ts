@@ -3,11 +3,13 @@
  * shared secret, sent as `X-Slipway-Signature-256: sha256=<hex>` beside `X-Slipway-Timestamp`
  * (seconds). That is GitHub's webhook scheme plus a signed timestamp, so a receiver can refuse
  * replays older than its tolerance. Retries (network errors, 408/425/429/5xx) back off with jitter
- * inside a deadline; each attempt is signed afresh and carries the same delivery id.
+ * inside a deadline; each attempt is signed afresh and carries the same delivery id (X-Slipway-Delivery:
+ * the idempotency key a receiver dedupes on, which is what makes repeating a POST after a timeout
+ * acceptable here). A Retry-After longer than the HTTP layer's cap (30 s) ends the retries.
  */
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { UserError, errorMessage } from '../lib/errors.ts';
-import { defaultRetryOn, request, retryAfterMs, type Http } from '../lib/http.ts';
+import { DEFAULT_MAX_RETRY_AFTER_MS, defaultRetryOn, request, retryAfterMs, type Http } from '../lib/http.ts';
 import { quote, requestSecrets, secretForms } from '../lib/secrets.ts';
 
 export const SIGNATURE_HEADER = 'X-Slipway-Signature-256';
@@ -117,12 +119,13 @@ export async function sendWebhook(url: string, payload: unknown, o: WebhookOptio
     let wait: number | undefined;
     const remaining = deadline - now();
     try {
-      const res = await http(url, { method: 'POST', headers, body, timeoutMs: Math.max(1, Math.min(o.timeoutMs ?? 10_000, remaining)), retries: 0, signal: o.signal, redirect: 'manual' });
+      const res = await http(url, { method: 'POST', headers, body, timeoutMs: Math.max(1, Math.min(o.timeoutMs ?? 10_000, remaining)), retries: 0, idempotent: true, signal: o.signal, redirect: 'manual' });
       if (res.status >= 200 && res.status < 300) return { status: res.status, attempts: attempt, delivery };
       // The receiver's answer is quoted only after the request's own credentials are redacted, then cut.
       last = `HTTP ${res.status}${res.body ? `: ${quote(res.body, [...requestSecrets(url, headers), ...(o.secret ? secretForms(o.secret) : [])], 120)}` : ''}`;
       if (!defaultRetryOn(res.status)) throw new UserError(`webhook: the receiver answered ${last} (not retried: fix the receiver or the secret)`);
       wait = retryAfterMs(res.headers.get('retry-after'));
+      if (wait !== undefined && wait > DEFAULT_MAX_RETRY_AFTER_MS) throw new UserError(`webhook: the receiver answered ${last} and asks for a ${Math.round(wait / 1000)}s pause, longer than Slipway waits (${DEFAULT_MAX_RETRY_AFTER_MS / 1000}s)`);
     } catch (err) {
       if (err instanceof UserError && err.message.startsWith('webhook:')) throw err;
       if (o.signal?.aborted) throw new UserError('webhook: cancelled');
