@@ -6,6 +6,7 @@
 const actions: Record<string, () => Promise<unknown>> = {
   'build-and-tag': () => import('./build-and-tag/main.ts'),
   'deploy-rolling': () => import('./deploy-rolling/main.ts'),
+  flags: () => import('./flags/main.ts'),
   migrate: () => import('./migrate/main.ts'),
   notify: () => import('./notify/main.ts'),
   release: () => import('./release/main.ts'),

@@ -16,7 +16,7 @@ import { suggest } from '../lib/suggest.ts';
 import { windowSchema, type DeployWindow } from '../lib/deploy-window.ts';
 
 /** Section name in slipway.yml → the action whose inputs it holds. */
-export const SECTIONS = { migrate: 'migrate', deploy: 'deploy-rolling', smoke: 'smoke-test', gate: 'slo-gate', notify: 'notify' } as const;
+export const SECTIONS = { migrate: 'migrate', deploy: 'deploy-rolling', smoke: 'smoke-test', gate: 'slo-gate', notify: 'notify', flags: 'flags' } as const;
 export type SectionName = keyof typeof SECTIONS;
 
 const anyMap = z.record(z.string(), z.unknown());
@@ -28,6 +28,8 @@ export const environmentSchema = z.strictObject({
   smoke: anyMap.optional(),
   gate: anyMap.optional(),
   notify: anyMap.optional(),
+  /** The flags action's inputs; `release` lists the flags this release turns on (the kill switch turns them off). */
+  flags: anyMap.optional(),
   window: windowSchema.optional(),
 });
 

@@ -37,6 +37,8 @@ import {
   type RolloutResult,
   type RolloutState,
   type Started,
+  type DeployTarget,
+  rollout,
 } from './engine.ts';
 
 export type Slot = 'blue' | 'green';
@@ -377,4 +379,87 @@ function mostCommon(values: (string | undefined)[]): string | undefined {
   let n = 0;
   for (const [v, c] of counts) if (c > n) [best, n] = [v, c];
   return best;
+}
+
+/**
+ * Progressive enablement (`strategy: flag`): a feature flag's gradual rollout goes through `steps`
+ * (percentages such as 5, 25, 50, 100) with the gate between steps, on the SAME executor as an
+ * instance rollout: each step is one "instance" of a target whose deploy sets the flag's
+ * percentage and whose readiness reads it back, so the gate, the pause, the saved state and the
+ * undo log are the engine's. A failed step or gate undoes in reverse order; every undo puts the
+ * flag back where it was before the rollout (one change; the later undos find it there already).
+ * The flag is reached through FlagSwitch (src/flags implements it): deploy imports no flag code.
+ */
+export interface FlagSwitchState {
+  enabled: boolean;
+  rollout?: number;
+}
+export interface FlagSwitch {
+  /** The flag's name. */
+  readonly flag: string;
+  /** Where it lives, for messages: `unleash http://… (production)`. */
+  readonly where: string;
+  read(signal?: AbortSignal): Promise<FlagSwitchState | undefined>;
+  write(to: FlagSwitchState, from: FlagSwitchState | undefined, signal?: AbortSignal): Promise<void>;
+}
+
+export interface FlagRolloutOptions extends Omit<EngineOptions, 'batches' | 'canary'> {
+  /** Increasing percentages (0 < p ≤ 100), e.g. [5, 25, 50, 100]. */
+  steps: readonly number[];
+}
+
+const flagLabel = (s: FlagSwitchState | undefined) => (!s ? 'unknown' : s.enabled ? `on ${s.rollout ?? 100}%` : s.rollout === undefined ? 'off' : `off (${s.rollout}% when on)`);
+const flagSame = (a: FlagSwitchState | undefined, b: FlagSwitchState) => !!a && a.enabled === b.enabled && (!b.enabled || (a.rollout ?? 100) === (b.rollout ?? 100)) && (b.enabled || (a.rollout ?? null) === (b.rollout ?? null));
+
+/** The flag's rollout through the steps, gated between steps; the result's instances are the steps. */
+export async function flagRollout(flag: FlagSwitch, opts: FlagRolloutOptions): Promise<RolloutResult & { flagFrom: FlagSwitchState; flagSteps: number[] }> {
+  const signal = opts.signal ?? new AbortController().signal;
+  for (const p of opts.steps) if (!(p > 0 && p <= 100)) throw new UserError(`flag '${flag.flag}': step ${p}% is not in (0%, 100%]`);
+  const from = await flag.read(signal);
+  if (!from) throw new UserError(`flag '${flag.flag}': strategy flag needs to read the flag's state (to put it back on failure); ${flag.where} cannot read it (give read-command)`);
+  // Steps at or below what users already see are skipped: a progressive rollout never lowers the share.
+  const seen = from.enabled ? (from.rollout ?? 100) : 0;
+  const steps = opts.steps.filter((p) => p > seen);
+  const last = steps.at(-1) ?? seen;
+  const version = `on ${last}%`;
+  const fromLabel = flagLabel(from);
+  let current: FlagSwitchState | undefined = from;
+  const expected = new Map<string, FlagSwitchState>();
+  const byId = new Map(steps.map((p) => [`${flag.flag}@${p}%`, p]));
+  const set = async (id: string, to: FlagSwitchState, s: AbortSignal): Promise<Started> => {
+    expected.set(id, to);
+    if (!flagSame(current, to)) {
+      await flag.write(to, current, s);
+      current = to;
+    }
+    return { readyUrl: `flag:${id}` };
+  };
+  const target: DeployTarget = {
+    kind: 'flag',
+    strategy: 'beside',
+    instances: async () => steps.map((p) => ({ id: `${flag.flag}@${p}%`, url: flag.where })),
+    currentVersion: async () => fromLabel,
+    previousVersion: async () => fromLabel,
+    drain: async () => undefined,
+    undrain: async () => undefined,
+    stop: async () => undefined,
+    deploy: (i, _v, s) => set(i.id, { enabled: true, rollout: byId.get(i.id)! }, s),
+    switchBack: (i, _v, s) => set(i.id, from, s),
+    probe: async (i, _url, s) => {
+      const got = await flag.read(s);
+      current = got;
+      const want = expected.get(i.id)!;
+      return { ok: flagSame(got, want), answer: `${flag.where} reads ${flagLabel(got)} (expected ${flagLabel(want)})` };
+    },
+    close: async () => undefined,
+  };
+  if (!steps.length) {
+    opts.log.info(`flag ${flag.flag}: already ${fromLabel}; every step (${opts.steps.join('%, ')}%) is at or below it: nothing to do`);
+  } else {
+    opts.log.info(`flag ${flag.flag} on ${flag.where}: ${fromLabel} → ${steps.map((p) => `${p}%`).join(' → ')}${opts.gate ? ', the gate between steps' : ''}`);
+  }
+  const r = steps.length
+    ? await rollout(target, version, { ...opts, batches: [{ count: 1 }], readiness: { threshold: 1, timeoutMs: 30_000, intervalMs: 200, minReadyMs: 0, requestTimeoutMs: 10_000, versionCheck: 'off', ...opts.readiness } })
+    : { status: 'unchanged' as const, mode: 'rollout' as const, version, previousVersion: fromLabel, startedAt: Date.now(), durationMs: 0, batches: [], instances: [], warnings: [] };
+  return { ...r, flagFrom: from, flagSteps: steps };
 }

@@ -125,6 +125,8 @@ export async function killSwitch(provider: FlagProvider, flags: string[], o: Kil
           from ??= seen;
           const to: FlagState = { enabled: false, ...(seen?.rollout !== undefined ? { rollout: seen.rollout } : {}) };
           if (seen && !seen.enabled) {
+            // Off already: before we came (unchanged), or an earlier attempt's switch went through.
+            if (attempts > 1) o.log?.warning(`kill switch: flag ${flag} (${provider.environment}) switched off (${describeState(from)} → ${describeState(seen)}) in ${formatDuration(performance.now() - t0)} after ${attempts} attempts`);
             return { ...base, from, to: seen, durationMs: performance.now() - t0, ok: true, unchanged: attempts === 1, attempts };
           }
           await provider.write(flag, to, seen, signal);

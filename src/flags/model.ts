@@ -131,3 +131,34 @@ export function describeRequest(r: FlagRequest): string {
   if (r.action === 'restore') return `restore to ${describeState(r.state)}`;
   return r.action;
 }
+
+/** `5%,25%,50%,100%` → [5, 25, 50, 100]: increasing, each in (0, 100]. */
+export function parseFlagSteps(text: string): number[] {
+  const parts = text.split(/[,\s]+/).filter(Boolean);
+  if (!parts.length) throw new UserError('no steps given');
+  const out = parts.map((p) => {
+    const m = /^(\d+(?:\.\d+)?)%$/.exec(p);
+    const n = m ? Number(m[1]) : NaN;
+    if (!m || !(n > 0 && n <= 100)) throw new UserError(`step ${JSON.stringify(p.slice(0, 40))} is not a percentage in (0%, 100%]`);
+    return n;
+  });
+  for (let k = 1; k < out.length; k++) if (out[k]! <= out[k - 1]!) throw new UserError(`steps must increase (${parts[k - 1]} then ${parts[k]})`);
+  return out;
+}
+
+/** A release flag: `checkout` (turned on) or `checkout=25%` (a gradual rollout of 25%). */
+export interface ReleaseFlag {
+  flag: string;
+  percent?: number;
+}
+
+export function parseReleaseFlag(text: string): ReleaseFlag {
+  const [name, pct, ...rest] = text.split('=');
+  if (rest.length) throw new UserError(`${JSON.stringify(text.slice(0, 80))} is not flag or flag=25%`);
+  const flag = checkFlagName(name!.trim());
+  return pct === undefined ? { flag } : { flag, percent: parseRolloutPercent(pct, flag) };
+}
+
+export function releaseRequest(r: ReleaseFlag): FlagRequest {
+  return r.percent === undefined ? { flag: r.flag, action: 'enable' } : { flag: r.flag, action: 'rollout', percent: r.percent };
+}

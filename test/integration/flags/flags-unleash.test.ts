@@ -4,7 +4,9 @@
  * client token on the admin API (403), an unknown flag, a port where nothing listens, PostgreSQL
  * killed under Unleash (its 5xx), Unleash killed and started again.
  */
+import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../../src/cli/main.ts';
 import { MemoryReporter } from '../../../src/lib/report.ts';
 import { UnleashProvider } from '../../../src/flags/unleash.ts';
 import { applyFlagChanges, killSwitch } from '../../../src/flags/change.ts';
@@ -17,6 +19,7 @@ const hasPg = requireServer('postgres');
 /** SQL in Unleash's own database (the helper's psql() talks to `postgres`). */
 const unleashSql = (u: UnleashServer, sql: string) =>
   run(path.join(postgresBinDir()!, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', `postgresql://postgres@127.0.0.1:${u.pg.port}/unleash`, '-c', sql]);
+const pgAnswers = (u: UnleashServer) => unleashSql(u, 'SELECT 1').then(() => true, () => false);
 const actor = { who: 'octocat', run: 'https://github.com/acme/api/actions/runs/42' };
 
 describe.skipIf(!hasPg)('flags on a real Unleash server', () => {
@@ -25,7 +28,7 @@ describe.skipIf(!hasPg)('flags on a real Unleash server', () => {
   beforeAll(async () => {
     u = await startUnleash();
     provider = new UnleashProvider({ url: u.url, token: u.adminToken, environment: 'production' });
-    for (const f of ['checkout', 'search', 'banner', 'kill-a', 'kill-b', 'flaky']) await u.createFlag(f);
+    for (const f of ['checkout', 'search', 'banner', 'kill-a', 'kill-b', 'flaky', 'cli-a', 'cli-b', 'prog-ok', 'prog-bad', 'rel-a', 'rel-b']) await u.createFlag(f);
   }, 180_000);
   afterAll(async () => {
     await u?.stop();
@@ -111,27 +114,30 @@ describe.skipIf(!hasPg)('flags on a real Unleash server', () => {
   }, 60_000);
 
   it('the kill switch retries while Unleash cannot reach its database, and switches every flag once it can', async () => {
-    await applyFlagChanges(provider, [{ flag: 'kill-a', action: 'rollout', percent: 50 }, { flag: 'kill-b', action: 'enable' }], { actor });
+    const setup = await applyFlagChanges(provider, [{ flag: 'kill-a', action: 'rollout', percent: 50 }, { flag: 'kill-b', action: 'enable' }], { actor });
+    expect(setup.failure).toBeUndefined();
+    expect(await provider.read('kill-a')).toEqual({ enabled: true, rollout: 50 });
     const quick = new UnleashProvider({ url: u.url, token: u.adminToken, environment: 'production', timeoutMs: 2_000, retries: 0 });
     await u.pg.kill9();
     try {
       const log = new MemoryReporter();
       const killing = killSwitch(quick, ['kill-a', 'kill-b'], { actor, log, deadlineMs: 60_000 });
-      await new Promise((r) => setTimeout(r, 1500));
+      // PostgreSQL comes back only after both flags saw a failed attempt: the retry is what is tested.
+      for (let i = 0; i < 600 && !(/flag kill-a: attempt 1 failed/.test(log.text()) && /flag kill-b: attempt 1 failed/.test(log.text())); i++) await new Promise((r) => setTimeout(r, 100));
       await u.pg.restart();
       const changes = await killing;
       expect(changes.map((c) => [c.flag, c.ok, c.to.enabled])).toEqual([['kill-a', true, false], ['kill-b', true, false]]);
       expect(changes[0]!.attempts).toBeGreaterThan(1);
       expect(log.text()).toContain('kill switch: flag kill-a (production) switched off');
     } finally {
-      await u.pg.restart().catch(() => undefined);
+      if (!(await pgAnswers(u))) await u.pg.restart();
     }
     expect(await provider.read('kill-a')).toEqual({ enabled: false, rollout: 50 });
     expect(await provider.read('kill-b')).toMatchObject({ enabled: false });
   }, 120_000);
 
   it('the kill switch says loudly when it could not switch a flag within its deadline', async () => {
-    await applyFlagChanges(provider, [{ flag: 'flaky', action: 'enable' }], { actor });
+    expect((await applyFlagChanges(provider, [{ flag: 'flaky', action: 'enable' }], { actor })).failure).toBeUndefined();
     await u.kill();
     try {
       const log = new MemoryReporter();
@@ -144,4 +150,107 @@ describe.skipIf(!hasPg)('flags on a real Unleash server', () => {
     }
     expect(await provider.read('flaky')).toMatchObject({ enabled: true });
   }, 180_000);
+
+  /** `slipway flags …` as a user runs it; the token comes from the environment (SLIPWAY_UNLEASH_TOKEN). */
+  async function cli(args: string[], env: Record<string, string> = {}) {
+    let stdout = '';
+    let stderr = '';
+    const code = await main(['flags', '--environment', 'production', '--unleash-url', u.url, ...args], {
+      stdout: (x) => (stdout += x),
+      stderr: (x) => (stderr += x),
+      env: { ...process.env, SLIPWAY_UNLEASH_TOKEN: u.adminToken, USER: 'alice', ...env },
+      cwd: process.cwd(),
+    });
+    return { code, stdout, stderr };
+  }
+
+  it('slipway flags: changes flags, prints the record as JSON, and never prints the token', async () => {
+    const r = await cli(['--enable', 'cli-a', '--rollout', 'cli-b=30%', '--json']);
+    if (r.code !== 0) console.log(r.stderr);
+    expect(r.stderr).not.toContain(u.adminToken);
+    expect(r.stdout).not.toContain(u.adminToken);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { outputs: { result: string; changes: Array<Record<string, unknown>>; 'changed-count': number } };
+    expect(out.outputs.result).toBe('changed');
+    expect(out.outputs['changed-count']).toBe(2);
+    expect(out.outputs.changes.map((c) => [c.flag, c.action, c.who, c.run, c.from, c.to])).toEqual([
+      ['cli-a', 'enable', 'alice', 'cli', { enabled: false }, { enabled: true, rollout: 100 }],
+      ['cli-b', 'rollout', 'alice', 'cli', { enabled: false }, { enabled: true, rollout: 30 }],
+    ]);
+    expect(await provider.read('cli-b')).toEqual({ enabled: true, rollout: 30 });
+  });
+
+  it('slipway flags: bad input fails before any change, naming the input or the flag and the server', async () => {
+    const pct = await cli(['--rollout', 'cli-a=150%']);
+    expect(pct.code).toBe(2);
+    expect(pct.stderr).toContain("Input 'rollout'");
+    expect(pct.stderr).toContain('150%');
+    const unknown = await cli(['--disable', 'cli-a', '--enable', 'ghost-flag']);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain(`flag 'ghost-flag' does not exist in project 'default' on the Unleash server ${u.url}`);
+    expect(await provider.read('cli-a')).toMatchObject({ enabled: true });
+    const bad = await cli(['--enable', 'cli-a'], { SLIPWAY_UNLEASH_TOKEN: '*:*.0123456789abcdef0123456789abcdef' });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain(`flag 'cli-a': the Unleash server ${u.url} refused the admin token (401 Unauthorized)`);
+    expect(bad.stderr).not.toContain('0123456789abcdef0123456789abcdef');
+  });
+
+  describe('strategy flag: progressive enablement with the SLO gate between steps', () => {
+    let app: Server;
+    let appUrl = '';
+    let broken = false;
+    beforeAll(async () => {
+      // The app the gate probes: healthy, or failing every request once `broken`.
+      app = createServer((_req, res) => {
+        res.writeHead(broken ? 500 : 200, { 'content-type': 'text/plain' });
+        res.end(broken ? 'boom' : 'ok');
+      });
+      await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+      appUrl = `http://127.0.0.1:${(app.address() as { port: number }).port}`;
+    });
+    afterAll(async () => {
+      await new Promise((r) => app?.close(r));
+    });
+    const gate = () => ['--gate-urls', appUrl, '--gate-slo', 'error-ratio <= 5%', '--gate-duration', '1s', '--gate-rate', '200'];
+
+    it('goes through every step while the gate passes', async () => {
+      broken = false;
+      const r = await cli(['--progressive', 'prog-ok', '--steps', '10%,50%,100%', ...gate(), '--json']);
+      expect(r.stderr).not.toContain(u.adminToken);
+      expect(r.code).toBe(0);
+      const out = JSON.parse(r.stdout) as { outputs: { result: string; changes: Array<{ from?: unknown; to: unknown }> } };
+      expect(out.outputs.result).toBe('changed');
+      expect(out.outputs.changes.map((c) => c.to)).toEqual([{ enabled: true, rollout: 10 }, { enabled: true, rollout: 50 }, { enabled: true, rollout: 100 }]);
+      expect(r.stderr).toMatch(/gate after batch 1: pass/);
+      expect(r.stderr).toMatch(/gate after batch 2: pass/);
+      expect(await provider.read('prog-ok')).toEqual({ enabled: true, rollout: 100 });
+    }, 60_000);
+
+    it('a failed gate puts the flag back where it was, through the engine\'s undo', async () => {
+      await applyFlagChanges(provider, [{ flag: 'prog-bad', action: 'rollout', percent: 5 }, { flag: 'prog-bad', action: 'disable' }], { actor });
+      expect(await provider.read('prog-bad')).toEqual({ enabled: false, rollout: 5 });
+      broken = true;
+      const r = await cli(['--progressive', 'prog-bad', '--steps', '10%,50%,100%', ...gate(), '--json']);
+      broken = false;
+      expect(r.code).toBe(1);
+      const out = JSON.parse(r.stdout) as { outputs: { result: string; changes: Array<{ action: string; to: unknown }> } };
+      expect(out.outputs.result).toBe('rolled-back');
+      expect(out.outputs.changes.map((c) => [c.action, c.to])).toEqual([
+        ['rollout', { enabled: true, rollout: 10 }],
+        ['restore', { enabled: false, rollout: 5 }],
+      ]);
+      expect(r.stderr).toMatch(/gate after batch 1: FAIL/);
+      expect(r.stderr).toContain("flag 'prog-bad': gate failed after batch 1");
+      expect(await provider.read('prog-bad')).toEqual({ enabled: false, rollout: 5 });
+    }, 60_000);
+  });
+
+  it('mode kill: turns the release flags off and says which', async () => {
+    await applyFlagChanges(provider, [{ flag: 'rel-a', action: 'rollout', percent: 40 }, { flag: 'rel-b', action: 'enable' }], { actor });
+    const r = await cli(['--mode', 'kill', '--release', 'rel-a=40%,rel-b', '--json']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { outputs: { result: string; 'flags-off': string } };
+    expect(out.outputs).toMatchObject({ result: 'killed', 'flags-off': 'rel-a,rel-b' });
+    expect(await provider.read('rel-a')).toEqual({ enabled: false, rollout: 40 });
+  });
 });
