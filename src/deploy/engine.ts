@@ -264,6 +264,20 @@ export interface RolloutResult {
   finalVersions?: Record<string, string>;
   rollbackMs?: number;
   warnings: string[];
+  /** What EngineOptions.beforeUndo returned (the kill switch's record), when it ran. */
+  beforeUndo?: unknown;
+}
+
+/** Runs EngineOptions.beforeUndo once; a failure of the hook is a warning, never a reason not to roll back. */
+export async function runBeforeUndo(opts: Pick<EngineOptions, 'beforeUndo' | 'log'>, failure: Failure, warnings: string[]): Promise<unknown> {
+  if (!opts.beforeUndo) return undefined;
+  try {
+    return await opts.beforeUndo(failure);
+  } catch (err) {
+    warnings.push(`before the rollback (kill switch): ${errorMessage(err)}`);
+    opts.log.warning(warnings.at(-1)!);
+    return undefined;
+  }
 }
 
 export interface EngineOptions {
@@ -277,6 +291,12 @@ export interface EngineOptions {
   http?: Http;
   /** On cancellation: roll back now (CLI), or leave it to a post step (action; default). */
   rollbackOnCancel?: boolean;
+  /**
+   * Runs once when the rollout failed, BEFORE any instance is rolled back: the kill switch turns the
+   * release's feature flags off (seconds) while the fleet still runs the new version. Its result is
+   * put on RolloutResult.beforeUndo; a throw is a warning, the undo goes on.
+   */
+  beforeUndo?: (failure: Failure) => Promise<unknown>;
   /** Lines of process log to show for a failed instance. Default 10. */
   logLines?: number;
   /**
@@ -839,6 +859,7 @@ async function converge(
   opts.log.error(`${mode === 'rollout' ? 'rollout' : 'rollback'} failed: ${failure.reason}${failure.lastAnswer ? ` (last answer: ${failure.lastAnswer})` : ''}`);
   // Undo with a signal of its own: a cancelled CLI run still rolls back.
   const undoSignal = AbortSignal.timeout(10 * 60_000);
+  const killed = await runBeforeUndo(opts, failure, run.warnings);
   if (canary) await target.setWeights!(undefined, undoSignal, false).catch((err) => run.warnings.push(`clearing the canary weights failed: ${errorMessage(err)}`));
   const undoRun = new Run(target, { ...opts, signal: undoSignal }, state);
   await undoRun.undo(plans);
@@ -847,7 +868,7 @@ async function converge(
   run.save();
   const finalVersions = await run.readVersions(all);
   const ok = plans.every((p) => p.state.status === 'rolled-back' || p.state.status === 'old');
-  return result(ok ? 'rolled-back' : 'rollback-failed', failure, finalVersions);
+  return { ...result(ok ? 'rolled-back' : 'rollback-failed', failure, finalVersions), ...(opts.beforeUndo ? { beforeUndo: killed } : {}) };
 }
 
 /**

@@ -39,6 +39,7 @@ import {
   type Started,
   type DeployTarget,
   rollout,
+  runBeforeUndo,
 } from './engine.ts';
 
 export type Slot = 'blue' | 'green';
@@ -266,13 +267,14 @@ export async function blueGreenRollout(target: BlueGreenTarget, version: string,
     }
   } else if (signal.aborted) failure = { phase: 'cancelled', reason: 'the rollout was cancelled' };
   if (failure) {
+    const killed = await runBeforeUndo(opts, failure, warnings);
     const u0 = performance.now();
     await switchBack(target, moving, from, to, bg, states, log, warnings);
     state.blueGreen!.switched = !bg.switchedBack;
     state.finished = true;
     save();
     if (bg.switchedBack) await stopNew(moving.filter((i) => started.has(i.id)));
-    return result(bg.switchedBack ? (failure.phase === 'cancelled' ? 'cancelled' : 'rolled-back') : 'rollback-failed', failure, performance.now() - u0);
+    return { ...result(bg.switchedBack ? (failure.phase === 'cancelled' ? 'cancelled' : 'rolled-back') : 'rollback-failed', failure, performance.now() - u0), ...(opts.beforeUndo ? { beforeUndo: killed } : {}) };
   }
 
   // 4. Keep the old set for an instant switch back, then finish.

@@ -63,6 +63,7 @@ export class CommandFlagProvider implements FlagProvider {
       throw new FlagError(`flag '${flag}': ${this.server} could not run: ${errorMessage(err)}`);
     }
     if (r.code === 0) return r.stdout;
+    if (signal?.aborted) throw new FlagError(`flag '${flag}': ${this.server} did not finish before the deadline`, true);
     const tail = lastLines(r.stderr || r.stdout, 3);
     if (r.code === EX_NOFLAG) throw new FlagError(`flag '${flag}' does not exist (${this.server} exited ${EX_NOFLAG})${tail ? `: ${tail}` : ''}`);
     const how = r.timedOut ? 'timed out' : r.signal ? `was killed by ${r.signal}` : `exited with code ${r.code}`;
