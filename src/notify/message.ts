@@ -71,6 +71,22 @@ export interface EventDetails {
   gate?: GateDetail;
   /** Any other report, as titled text. */
   notes?: { title: string; text: string }[];
+  /** Feature flags this run switched (the flags action's `changes`; the kill switch's on a rollback). */
+  flags?: FlagNote[];
+}
+
+/** One flag change as a message shows it. */
+export interface FlagNote {
+  flag: string;
+  environment?: string;
+  action?: string;
+  /** `on 25%`, `off`, … */
+  from?: string;
+  to?: string;
+  ok: boolean;
+  error?: string;
+  who?: string;
+  at?: string;
 }
 
 export interface NotifyEvent {
@@ -239,7 +255,37 @@ export function normalizeGate(raw: unknown): GateDetail | undefined {
 /** Any extra report: a titled block of text (objects shown as compact JSON). */
 export function normalizeNotes(raw: unknown): { title: string; text: string }[] | undefined {
   if (!isObj(raw)) return undefined;
-  return Object.entries(raw).map(([title, v]) => ({ title, text: typeof v === 'string' ? v : JSON.stringify(v, null, 1) }));
+  // `flags` holding flag changes is shown as its own section (normalizeFlags), not as a note.
+  return Object.entries(raw).filter(([title, v]) => !(title === 'flags' && normalizeFlags(v))).map(([title, v]) => ({ title, text: typeof v === 'string' ? v : JSON.stringify(v, null, 1) }));
+}
+
+const flagStateText = (v: unknown): string | undefined => {
+  if (typeof v === 'string') return v;
+  if (!isObj(v) || typeof v.enabled !== 'boolean') return undefined;
+  const pct = typeof v.rollout === 'number' ? v.rollout : undefined;
+  return v.enabled ? (pct === undefined ? 'on' : `on ${pct}%`) : pct === undefined ? 'off' : `off (${pct}% when on)`;
+};
+
+/** The flags action's `changes` output (a list of {flag, from, to, ok, …}); undefined when it is not one. */
+export function normalizeFlags(raw: unknown): FlagNote[] | undefined {
+  if (!Array.isArray(raw) || !raw.length || !raw.every((c) => isObj(c) && typeof c.flag === 'string')) return undefined;
+  return (raw as Record<string, unknown>[]).map((c) => ({
+    flag: String(c.flag),
+    environment: str(c.environment),
+    action: str(c.action),
+    from: flagStateText(c.from),
+    to: flagStateText(c.to),
+    ok: c.ok !== false,
+    error: str(c.error),
+    who: str(c.who),
+    at: str(c.at),
+  }));
+}
+
+/** `checkout: on 25% → off` / `checkout: NOT switched (why)`, for every renderer. */
+export function flagLine(f: FlagNote): string {
+  if (!f.ok) return `${f.flag}: NOT switched${f.to ? ` to ${f.to}` : ''}${f.error ? ` (${f.error})` : ''}: turn it off by hand`;
+  return `${f.flag}: ${f.from ?? 'unknown'} → ${f.to ?? 'unknown'}${f.environment ? ` (${f.environment})` : ''}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -293,6 +339,11 @@ function markdownDetails(e: NotifyEvent): string[] {
     const ran = d.migrations.some((m) => m.durationMs !== undefined);
     if (ran) out.push(`**Migrations applied (${d.migrations.length})**\n`, table(['Version', 'Name', 'Took', 'Lock retries'], d.migrations.map((m) => [m.version, m.name ?? '', m.durationMs !== undefined ? formatDuration(m.durationMs) : '', m.lockRetries ?? ''])));
     else out.push(`**${e.kind === 'approval-waiting' ? 'Migrations this release applies' : 'Migrations'} (${d.migrations.length})**\n`, table(['Version', 'Name'], d.migrations.map((m) => [m.version, m.name ?? ''])));
+  }
+  if (d.flags?.length) {
+    const failed = d.flags.filter((f) => !f.ok).length;
+    out.push(`**Feature flags switched${e.kind === 'rolled-back' || e.kind === 'failed' ? ' (kill switch, before the rollback)' : ''}**${failed ? ` — ❌ ${failed} could NOT be switched: turn them off by hand` : ''}\n`);
+    out.push(table(['Flag', 'From', 'To', 'Result', 'When'], d.flags.map((f) => [`\`${f.flag}\``, f.from ?? '—', f.to ?? '—', f.ok ? '✅' : `❌ ${f.error ?? 'failed'}`, f.at ?? ''])));
   }
   for (const n of d.notes ?? []) out.push(`**${cell(n.title)}**\n`, '```\n' + n.text.replace(/```/g, '`\u200b``') + '\n```\n');
   return out;
@@ -351,7 +402,7 @@ export function renderIncidentIssue(e: NotifyEvent): { title: string; body: stri
     ]),
     '',
     '## Timeline and numbers\n',
-    ...(e.details.gate || e.details.timeline?.length || e.details.migrations?.length || e.details.lint?.length || e.details.notes?.length ? markdownDetails(e) : ['_No reports were attached to this event._\n']),
+    ...(e.details.gate || e.details.timeline?.length || e.details.migrations?.length || e.details.lint?.length || e.details.notes?.length || e.details.flags?.length ? markdownDetails(e) : ['_No reports were attached to this event._\n']),
     '## Post-mortem\n',
     '_Blameless: describe systems and decisions, not people._\n',
     '### What happened\n\n<!-- A short narrative, with times (UTC). -->\n',
@@ -484,6 +535,11 @@ export function renderSlack(e: NotifyEvent): SlackMessage {
     blocks.push({ type: 'divider' }, { type: 'section', text: mrkdwn(`*Migrations applied (${d.migrations.length})*`) });
     const lines = d.migrations.map((m) => slackEscape(`${m.version}${m.name ? ` ${m.name}` : ''}${m.durationMs !== undefined ? ` (${formatDuration(m.durationMs)})` : ''}${m.lockRetries ? `, ${m.lockRetries} lock retries` : ''}`));
     for (let i = 0; i < lines.length; i += 30) blocks.push({ type: 'section', text: mrkdwn(lines.slice(i, i + 30).join('\n')) });
+  }
+  if (d.flags?.length) {
+    blocks.push({ type: 'divider' }, { type: 'section', text: mrkdwn(`*Feature flags switched*${d.flags.some((f) => !f.ok) ? ' — some could NOT be switched' : ''}`) });
+    const lines = d.flags.map((f) => slackEscape(`${f.ok ? '✅' : '❌'} ${flagLine(f)}`));
+    for (let i = 0; i < lines.length && i < 60; i += 20) blocks.push({ type: 'section', text: mrkdwn(lines.slice(i, i + 20).join('\n')) });
   }
   for (const n of d.notes ?? []) blocks.push({ type: 'divider' }, { type: 'section', text: mrkdwn(`*${slackEscape(n.title)}*\n\`\`\`${slackEscape(n.text)}\`\`\``) });
   return { text: `${EMOJI[e.kind]} ${headline(e)}${e.reason ? `: ${e.reason}` : ''}`, attachments: [{ color: COLORS[e.kind], blocks, fallback: headline(e) }] };

@@ -5,7 +5,7 @@ import { formatDuration } from '../../lib/duration.ts';
 import { heading, table, ok } from '../../lib/markdown.ts';
 import type { Http } from '../../lib/http.ts';
 import { urlSecrets } from '../../lib/secrets.ts';
-import { normalizeGate, normalizeLint, normalizeMigrations, normalizeNotes, normalizeTimeline, renderMarkdown, type NotifyEvent } from '../../notify/message.ts';
+import { normalizeFlags, normalizeGate, normalizeLint, normalizeMigrations, normalizeNotes, normalizeTimeline, renderMarkdown, type NotifyEvent } from '../../notify/message.ts';
 import { resolve as resolvePath } from 'node:path';
 import { renderReleasePlan } from '../../notify/plan.ts';
 import { sendNotification, type Channel, type NotifyConfig, type NotifyReport } from '../../notify/send.ts';
@@ -57,6 +57,7 @@ export function eventFromInputs(i: NotifyInputs, gh: GithubContext, now = Date.n
       timeline: normalizeTimeline(i.rollout),
       gate: normalizeGate(i.gate),
       notes: normalizeNotes(i.details),
+      flags: normalizeFlags((i.details as Record<string, unknown> | undefined)?.flags),
     },
   };
 }
