@@ -1,6 +1,30 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const DOMAINS = ['build', 'config', 'deploy', 'flags', 'metrics', 'migrate', 'notify', 'report', 'smoke'];
+const ACTIONS = ['build-and-tag', 'deploy-rolling', 'flags', 'migrate', 'notify', 'release', 'slo-gate', 'smoke-test'];
+/** @actions/* only in src/runner and the GitHub channel of src/notify (and the cache client: no other exists). */
+const ACTIONS_TOOLKIT = { group: ['@actions/*'], message: 'Only src/runner and src/notify/github.ts use @actions/* (DESIGN.md): talk to src/runner.' };
+const up = (names) => `^(\\.\\./)+(${names.join('|')})/`;
+
+function layering() {
+  const block = (files, patterns, ignores) => ({ files, ...(ignores ? { ignores } : {}), rules: { 'no-restricted-imports': ['error', { patterns }] } });
+  return [
+    block(['src/**/*.ts'], [ACTIONS_TOOLKIT], ['src/runner/**', 'src/notify/github.ts', 'src/build/cache.ts']),
+    block(['src/lib/**/*.ts'], [ACTIONS_TOOLKIT, { regex: '^\\.\\./', message: 'src/lib is the bottom layer: it imports nothing outside src/lib.' }]),
+    ...DOMAINS.flatMap((d) => {
+      const own = { regex: up(['actions', 'cli', 'runner', ...DOMAINS.filter((x) => x !== d)]), message: `A domain (src/${d}) imports only src/lib: not an action, the cli, the runner or another domain (pass what it needs in).` };
+      if (d === 'notify') return [block([`src/${d}/**/*.ts`], [own])];
+      // The GitHub Actions cache service has no client but @actions/cache.
+      if (d === 'build') return [block([`src/${d}/**/*.ts`], [ACTIONS_TOOLKIT, own], ['src/build/cache.ts']), block(['src/build/cache.ts'], [own])];
+      return [block([`src/${d}/**/*.ts`], [ACTIONS_TOOLKIT, own])];
+    }),
+    ...ACTIONS.filter((a) => a !== 'release').map((a) =>
+      block([`src/actions/${a}/**/*.ts`], [ACTIONS_TOOLKIT, { regex: `^\\.\\./(${ACTIONS.filter((x) => x !== a).join('|')})/`, message: `No cross-action imports: ${a} uses domains; only the release action composes other actions.` }]),
+    ),
+  ];
+}
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.tmp/**'] },
   js.configs.recommended,
@@ -14,14 +38,7 @@ export default tseslint.config(
       'no-empty': ['error', { allowEmptyCatch: true }],
     },
   },
-  {
-    files: ['src/**/*.ts'],
-    ignores: ['src/runner/**', 'src/notify/github.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { paths: [
-        { name: '@actions/core', message: 'Talk to src/runner, not @actions/core (DESIGN.md).' },
-        { name: '@actions/github', message: 'Only src/runner and src/notify/github.ts use @actions/github.' },
-      ] }],
-    },
-  },
+  // The dependency rule (DESIGN.md): actions and cli → domains → lib. ESLint's own
+  // no-restricted-imports (regex patterns) holds it; dynamic import() is not checked by it.
+  ...layering(),
 );
