@@ -342,7 +342,7 @@ function markdownDetails(e: NotifyEvent): string[] {
   }
   if (d.flags?.length) {
     const failed = d.flags.filter((f) => !f.ok).length;
-    out.push(`**Feature flags switched${e.kind === 'rolled-back' || e.kind === 'failed' ? ' (kill switch, before the rollback)' : ''}**${failed ? ` — ❌ ${failed} could NOT be switched: turn them off by hand` : ''}\n`);
+    out.push(`**${e.kind === 'approval-waiting' ? 'Feature flags this release changes' : `Feature flags switched${e.kind === 'rolled-back' || e.kind === 'failed' ? ' (kill switch, before the rollback)' : ''}`}**${failed ? ` — ❌ ${failed} could NOT be switched: turn them off by hand` : ''}\n`);
     out.push(table(['Flag', 'From', 'To', 'Result', 'When'], d.flags.map((f) => [`\`${f.flag}\``, f.from ?? '—', f.to ?? '—', f.ok ? '✅' : `❌ ${f.error ?? 'failed'}`, f.at ?? ''])));
   }
   for (const n of d.notes ?? []) out.push(`**${cell(n.title)}**\n`, '```\n' + n.text.replace(/```/g, '`\u200b``') + '\n```\n');

@@ -7,7 +7,7 @@
 import { listMigrationNames, compareVersions } from '../lib/migration-names.ts';
 import { table } from '../lib/markdown.ts';
 import type { GithubConfig } from './send.ts';
-import type { LintFinding, NotifyEvent, VersionInfo } from './message.ts';
+import type { FlagNote, LintFinding, NotifyEvent, VersionInfo } from './message.ts';
 
 export interface StageReport {
   environment?: string;
@@ -31,6 +31,8 @@ export interface PlanInputs {
   /** The deploy window's verdict for this environment: `pass` or `fail`, and why. */
   window?: { verdict: string; reason?: string };
   serverUrl?: string;
+  /** The feature flags this release changes (the flags action's mode plan: `changes`), and how. */
+  flags?: FlagNote[];
 }
 
 interface LastDeployment { sha: string; createdAt: string; version?: VersionInfo }
@@ -127,6 +129,13 @@ export async function renderReleasePlan(p: PlanInputs): Promise<string> {
       const anyOrder = rows.some((r) => r[3]);
       out.push(title, anyOrder ? table(['Version', 'Name', 'Lint', 'Order'], rows) : table(['Version', 'Name', 'Lint'], rows.map((r) => r.slice(0, 3))));
     }
+  }
+
+  // The feature flags this release switches: what users will see change, and the kill switch.
+  if (p.flags?.length) {
+    const change = (f: FlagNote) => (f.action === 'rollout' || f.action === 'progressive' ? `gradual rollout: ${f.to ?? '?'}` : f.action === 'disable' ? 'turn off' : `turn on${f.to && f.to !== 'on' ? ` (${f.to})` : ''}`);
+    out.push(`### Feature flags this release changes (${p.flags.length})\n`);
+    out.push(table(['Flag', 'Environment', 'Change', 'Now', 'If the deploy, a gate or a rollback fails'], p.flags.map((f) => [`\`${f.flag}\``, f.environment ?? e.environment, change(f), f.from ?? 'not read (no production credential in the plan)', f.action === 'disable' ? '—' : 'switched off first by the kill switch'])));
   }
 
   // The commits, newest first, with pull request links.

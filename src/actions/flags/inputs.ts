@@ -39,8 +39,8 @@ export const spec = defineAction({
   branding: { icon: 'toggle-right', color: 'purple' },
   inputs: {
     environment: f.string({ description: 'The flag server\'s environment to change (Unleash: e.g. production). Only this environment is touched.', required: true, pattern: /^[A-Za-z0-9._-]{1,100}$/, expected: 'an environment name such as production' }),
-    mode: f.enum(['change', 'kill'], {
-      description: '`change`: apply disable, enable, rollout, release, then progressive, in that order. `kill`: the kill switch: turn off the `release` flags and the `disable` flags at once, retried until kill-deadline.',
+    mode: f.enum(['change', 'kill', 'plan'], {
+      description: '`change`: apply disable, enable, rollout, release, then progressive, in that order. `kill`: the kill switch: turn off the `release` flags and the `disable` flags at once, retried until kill-deadline. `plan`: change nothing and contact no server (no credential needed): `changes` lists what change would do, for the release plan (notify details.flags).',
       default: 'change',
     }),
     provider: f.enum(['unleash', 'command'], { description: '`unleash`: the Unleash admin API at unleash-url. `command`: your own command (and read-command) for any other flag system.', default: 'unleash' }),

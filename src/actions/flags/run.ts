@@ -63,7 +63,27 @@ function progressiveSummary(flag: string, r: RolloutResult & { flagFrom: unknown
   return `${lines.join('\n')}\n`;
 }
 
+/** mode plan: what `change` would do, from the inputs alone (no server is contacted, no credential needed). */
+export function plannedChanges(i: FlagsInputs, actor: FlagActor, at: string): FlagChange[] {
+  const server = i.provider === 'command' ? `command ${i.command?.[0] ?? ''}`.trim() : redactUrl(i['unleash-url'] ?? '').replace(/\/+$/, '');
+  const base = { provider: i.provider, server, environment: i.environment, who: actor.who, run: actor.run, at, durationMs: 0, ok: true };
+  const out: FlagChange[] = [
+    ...(i.disable ?? []).map((flag): FlagChange => ({ ...base, flag, action: 'disable', to: { enabled: false } })),
+    ...(i.enable ?? []).map((flag): FlagChange => ({ ...base, flag, action: 'enable', to: { enabled: true } })),
+    ...(i.rollout ?? []).map((r): FlagChange => ({ ...base, flag: r.flag, action: 'rollout', to: { enabled: true, rollout: r.percent! } })),
+    ...(i.release ?? []).map((r): FlagChange => (r.percent === undefined ? { ...base, flag: r.flag, action: 'enable', to: { enabled: true } } : { ...base, flag: r.flag, action: 'rollout', to: { enabled: true, rollout: r.percent } })),
+  ];
+  if (i.progressive) out.push({ ...base, flag: i.progressive, action: 'rollout', to: { enabled: true, rollout: i.steps.at(-1) ?? 100 }, error: undefined });
+  return out;
+}
+
 export async function run(inputs: FlagsInputs, ctx: ActionContext, deps: FlagsDeps = {}): Promise<ActionResult> {
+  if (inputs.mode === 'plan') {
+    const actor: FlagActor = { who: ctx.github.actor || ctx.env.USER || 'unknown', run: ctx.github.runUrl || 'cli' };
+    const changes = plannedChanges(inputs, actor, (deps.now?.() ?? new Date()).toISOString());
+    const steps = inputs.progressive ? `\nProgressive: \`${inputs.progressive}\` through ${inputs.steps.map((p) => `${p}%`).join(' → ')}, the gate between steps.\n` : '';
+    return { outputs: { result: 'unchanged', changes, 'changed-count': 0, 'flags-off': '' }, summary: flagsSummary(`Flags this release changes on ${inputs.environment} (plan: nothing was changed)`, changes, steps) };
+  }
   const provider = makeProvider(inputs, ctx, deps);
   const actor: FlagActor = { who: ctx.github.actor || ctx.env.USER || 'unknown', run: ctx.github.runUrl || 'cli' };
   const now = deps.now;

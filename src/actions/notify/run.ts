@@ -143,6 +143,7 @@ export async function run(inputs: NotifyInputs, ctx: ActionContext, deps: Notify
       stage: inputs.stage as Record<string, string> | undefined,
       window: inputs['window-verdict'] ? { verdict: inputs['window-verdict'], reason: inputs['window-reason'] } : undefined,
       serverUrl: ctx.github.serverUrl,
+      flags: event.details.flags,
     })}\n`
     : '';
   return {

@@ -2,6 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeFlags, normalizeNotes, renderIncidentIssue, renderMarkdown, renderSlack, renderWebhookPayload, type NotifyEvent } from '../../../src/notify/message.ts';
 import type { FlagChange } from '../../../src/flags/model.ts';
+import { renderReleasePlan } from '../../../src/notify/plan.ts';
+import { parseInputs } from '../../../src/lib/fields.ts';
+import { spec } from '../../../src/actions/flags/inputs.ts';
+import { plannedChanges } from '../../../src/actions/flags/run.ts';
 
 const changes: FlagChange[] = [
   { flag: 'new-checkout', provider: 'unleash', server: 'https://unleash.example.com', environment: 'production', action: 'disable', from: { enabled: true, rollout: 25 }, to: { enabled: false, rollout: 25 }, who: 'slipway', run: 'https://github.com/acme/shop/actions/runs/7', at: '2026-12-06T21:00:01.000Z', durationMs: 80, ok: true },
@@ -44,5 +48,17 @@ describe('flags in notify messages', () => {
     expect(normalizeFlags('checkout')).toBeUndefined();
     expect(normalizeFlags([{ name: 'x' }])).toBeUndefined();
     expect(normalizeNotes({ flags: 'checkout on' })).toEqual([{ title: 'flags', text: 'checkout on' }]);
+  });
+
+  it('the release plan shows the approver which flags the release changes and how, with no credential', async () => {
+    // The flags action in mode plan, from slipway.yml's flags section: nothing is contacted.
+    const inputs = await parseInputs(spec, (n) => ({ environment: 'production', mode: 'plan', 'unleash-url': 'https://unleash.example.com', release: 'new-checkout=25%, new-search', progressive: 'one-click', steps: '5%,50%,100%' })[n]);
+    const changes = plannedChanges(inputs, { who: 'octocat', run: 'https://github.com/acme/shop/actions/runs/9' }, '2026-12-06T21:00:00.000Z');
+    const flags = normalizeFlags(JSON.parse(JSON.stringify(changes)));
+    const plan = await renderReleasePlan({ event: { kind: 'approval-waiting', environment: 'production', repository: 'acme/shop', version: { label: 'v43' }, details: { flags } }, flags });
+    expect(plan).toContain('### Feature flags this release changes (3)');
+    expect(plan).toContain('| `new-checkout` | production | gradual rollout: on 25% | not read (no production credential in the plan) | switched off first by the kill switch |');
+    expect(plan).toContain('| `new-search` | production | turn on |');
+    expect(plan).toContain('| `one-click` | production | gradual rollout: on 100% |');
   });
 });
