@@ -5,6 +5,11 @@
 //   PORT, HOST (127.0.0.1), APP_VERSION, ERROR_RATE (0..1), EXTRA_LATENCY_MS, BOOT_DELAY_MS,
 //   READY_FAIL=1 (never ready), DATABASE_URL (readiness checks it when set), DRAIN_TIMEOUT_MS,
 //   CRASH_AFTER_MS (exit 1 after this long).
+// Feature flag (deploy dark, release by flag; docs/flags.md): with UNLEASH_URL and
+// UNLEASH_CLIENT_TOKEN the app reads FEATURE_FLAG (default new-checkout) through OpenFeature on every
+// /work request (user: the x-user header); when it is on for that user the request takes the new
+// code path, which fails at FEATURE_ERROR_RATE (0..1: a broken feature for the kill switch to stop).
+// UNLEASH_REFRESH_MS sets the SDK's poll interval (default 1000).
 import http from 'node:http';
 import net from 'node:net';
 import { randomUUID } from 'node:crypto';
@@ -19,6 +24,15 @@ const extraLatency = Number(env.EXTRA_LATENCY_MS ?? 0);
 const bootDelay = Number(env.BOOT_DELAY_MS ?? 0);
 const drainTimeout = Number(env.DRAIN_TIMEOUT_MS ?? 10_000);
 const started = Date.now();
+const featureFlag = env.FEATURE_FLAG ?? 'new-checkout';
+const featureErrorRate = Number(env.FEATURE_ERROR_RATE ?? 0);
+/** The app's flags, through OpenFeature (only when an Unleash server is configured). */
+let flags;
+if (env.UNLEASH_URL) {
+  const [{ OpenFeature }, { UnleashProvider }] = await Promise.all([import('@openfeature/server-sdk'), import('./openfeature-unleash.js')]);
+  await OpenFeature.setProviderAndWait(new UnleashProvider({ url: env.UNLEASH_URL, clientToken: env.UNLEASH_CLIENT_TOKEN ?? '', refreshInterval: Number(env.UNLEASH_REFRESH_MS ?? 1000), environment: env.UNLEASH_ENVIRONMENT }));
+  flags = OpenFeature.getClient();
+}
 let draining = false;
 let inFlight = 0;
 
@@ -80,6 +94,12 @@ async function handle(req, res, route) {
     default: {
       if (extraLatency > 0) await new Promise((r) => setTimeout(r, extraLatency));
       if (errorRate > 0 && Math.random() < errorRate) return send(500, { error: 'injected failure', version });
+      if (flags && (route === '/' || route === '/work')) {
+        const user = String(req.headers['x-user'] ?? randomUUID());
+        const on = await flags.getBooleanValue(featureFlag, false, { targetingKey: user });
+        if (on && featureErrorRate > 0 && Math.random() < featureErrorRate) return send(500, { error: `${featureFlag}: the new code path failed`, version, feature: true });
+        return send(200, { ok: true, version, feature: on });
+      }
       if (route === '/' || route === '/work') return send(200, { ok: true, version });
       return send(404, { error: 'not found' });
     }

@@ -7,6 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.ts';
+import { startApp } from '../../helpers/app.ts';
 import { MemoryReporter } from '../../../src/lib/report.ts';
 import { UnleashProvider } from '../../../src/flags/unleash.ts';
 import { applyFlagChanges, killSwitch } from '../../../src/flags/change.ts';
@@ -28,7 +29,7 @@ describe.skipIf(!hasPg)('flags on a real Unleash server', () => {
   beforeAll(async () => {
     u = await startUnleash();
     provider = new UnleashProvider({ url: u.url, token: u.adminToken, environment: 'production' });
-    for (const f of ['checkout', 'search', 'banner', 'kill-a', 'kill-b', 'flaky', 'cli-a', 'cli-b', 'prog-ok', 'prog-bad', 'rel-a', 'rel-b']) await u.createFlag(f);
+    for (const f of ['checkout', 'search', 'banner', 'kill-a', 'kill-b', 'flaky', 'cli-a', 'cli-b', 'prog-ok', 'prog-bad', 'rel-a', 'rel-b', 'app-flag']) await u.createFlag(f);
   }, 180_000);
   afterAll(async () => {
     await u?.stop();
@@ -253,4 +254,32 @@ describe.skipIf(!hasPg)('flags on a real Unleash server', () => {
     expect(out.outputs).toMatchObject({ result: 'killed', 'flags-off': 'rel-a,rel-b' });
     expect(await provider.read('rel-a')).toEqual({ enabled: false, rollout: 40 });
   });
+
+  it('the sample app reads its flag through OpenFeature: the rollout reaches it, and so does the kill switch', async () => {
+    const app = await startApp({ env: { UNLEASH_URL: u.url, UNLEASH_CLIENT_TOKEN: u.clientToken, FEATURE_FLAG: 'app-flag', FEATURE_ERROR_RATE: '1', UNLEASH_REFRESH_MS: '200' } });
+    try {
+      const work = async (user: string) => {
+        const r = await fetch(`${app.url}/work`, { headers: { 'x-user': user } });
+        return { status: r.status, body: (await r.json()) as { feature?: boolean } };
+      };
+      /** Polls until the app answers `want` (bounded: the SDK polls every 200 ms). */
+      const until = async (user: string, want: boolean) => {
+        for (let i = 0; i < 300; i++) {
+          const r = await work(user);
+          if (r.body.feature === want) return r;
+          await new Promise((res) => setTimeout(res, 50));
+        }
+        throw new Error(`the app never answered feature: ${want}`);
+      };
+      expect(await work('u1')).toEqual({ status: 200, body: { ok: true, version: 'v1', feature: false } });
+      await applyFlagChanges(provider, [{ flag: 'app-flag', action: 'rollout', percent: 100 }], { actor });
+      expect((await until('u1', true)).status).toBe(500);
+      const killed = await killSwitch(provider, ['app-flag'], { actor });
+      expect(killed[0]).toMatchObject({ ok: true, to: { enabled: false } });
+      expect(await until('u1', false)).toEqual({ status: 200, body: { ok: true, version: 'v1', feature: false } });
+      expect(app.logs()).not.toContain(u.clientToken);
+    } finally {
+      await app.stop();
+    }
+  }, 60_000);
 });
