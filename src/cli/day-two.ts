@@ -165,8 +165,9 @@ export async function status(args: ParsedArgs, io: CliIO): Promise<number> {
     }
     if (intervalMs < 100 || intervalMs > 3_600_000) throw new UsageError(`status: --interval: got ${JSON.stringify(args.flags.interval)}; expected between 100ms and 1h`);
   }
-  return withFleet(await openFleet(args, io, 'status', {}, ['hosts', 'command']), async (f) => {
-    const once = () => (f.inputs.target === 'command' ? commandStatus(f, args, io) : hostsStatus(f, args, io));
+  return withFleet(await openFleet(args, io, 'status', {}, ['hosts', 'command', 'kubernetes']), async (f) => {
+    const kube = f.inputs.target === 'kubernetes' ? await import('./kube-day-two.ts') : undefined;
+    const once = () => (kube ? kube.kubeStatus(f, args, io) : f.inputs.target === 'command' ? commandStatus(f, args, io) : hostsStatus(f, args, io));
     if (!watch) return once();
     const stop = new AbortController();
     const onSig = () => stop.abort();
@@ -268,7 +269,7 @@ async function commandStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<num
   }
 }
 
-function formatTable(rows: string[][]): string {
+export function formatTable(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   return rows.map((r) => r.map((x, c) => (c === r.length - 1 ? x : x.padEnd(widths[c]!))).join('  ').trimEnd()).join('\n') + '\n';
 }
@@ -367,7 +368,8 @@ export async function lock(args: ParsedArgs, io: CliIO): Promise<number> {
     }
     if (ttlMs < 1000 || ttlMs > 30 * 86_400_000) throw new UsageError(`lock acquire: --ttl: got ${JSON.stringify(args.flags.ttl)}; expected between 1s and 30d`);
   }
-  return withFleet(await openFleet(args, io, `lock ${sub}`, { version: 'lock' }), async (f) => {
+  return withFleet(await openFleet(args, io, `lock ${sub}`, { version: 'lock' }, ['hosts', 'kubernetes']), async (f) => {
+    if (f.inputs.target === 'kubernetes') return (await import('./kube-day-two.ts')).kubeLock(f, sub, args, io, ttlMs);
     if (sub === 'status') {
       const states = await Promise.all(f.hosts.map((h) => readHostState(f.ssh!, h)));
       const rows = states.map((s) => ({ host: s.id, holder: holderView(s.lock) }));
@@ -429,7 +431,8 @@ export async function auditCommand(args: ParsedArgs, io: CliIO): Promise<number>
       }
     }
   }
-  return withFleet(await openFleet(args, io, 'audit', { version: 'audit' }), async (f) => {
+  return withFleet(await openFleet(args, io, 'audit', { version: 'audit' }, ['hosts', 'kubernetes']), async (f) => {
+    if (f.inputs.target === 'kubernetes') return (await import('./kube-day-two.ts')).kubeAudit(f, sinceMs, args, io);
     const { entries, skipped } = await readAudit(f.ssh!, f.hosts, sinceMs);
     if (skipped) f.rt.warning(`${skipped} line(s) of the audit logs are not audit entries and were skipped`);
     if (args.json) {

@@ -147,7 +147,7 @@ export const spec = defineAction({
       default: 'required',
     }),
     'previous-version': f.string({ description: 'command target without version-command: the version every instance runs now.', pattern: /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/, expected: 'a release name' }),
-    lock: f.boolean({ description: 'Take the deploy lock before the first change and release it at the end (also from the post step after a cancellation). hosts: <deploy-root>/.slipway-lock on every host, all or none; command: with lock-command only. A second deploy fails at once naming the holder, or waits lock-wait.', default: 'true' }),
+    lock: f.boolean({ description: 'Take the deploy lock before the first change and release it at the end (also from the post step after a cancellation). hosts: <deploy-root>/.slipway-lock on every host, all or none; kubernetes: the Lease slipway-deploy-lock (coordination.k8s.io/v1) in the namespace; command: with lock-command only. A second deploy fails at once naming the holder, or waits lock-wait.', default: 'true' }),
     'pause-deadline': f.duration({ description: 'A "pause: manual" step in batches or canary-steps waits this long for `slipway promote` (go on) or `slipway abort` (roll back); then it aborts and rolls back.', default: '1h', min: 1000, max: 7 * 24 * 3_600_000 }),
     'lock-wait': f.duration({ description: 'How long to wait for a deploy lock held by another deploy (0s: fail at once, naming the holder).', default: '0s', max: 24 * 3_600_000 }),
     'lock-ttl': f.duration({ description: 'How long the lock stays valid; after that another deploy breaks it, with a warning naming the old holder. Make it longer than your longest deploy.', default: '1h', min: 10_000, max: 7 * 24 * 3_600_000 }),

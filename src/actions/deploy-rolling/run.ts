@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseInputs, type InputsOf } from '../../lib/fields.ts';
+import type { InputsOf } from '../../lib/fields.ts';
 import type { ActionContext, ActionResult } from '../../runner/context.ts';
 import { InputError, UserError, errorMessage } from '../../lib/errors.ts';
 import { exec as defaultExec, lastLines, type Exec } from '../../lib/exec.ts';
@@ -12,6 +12,9 @@ import { blueGreenRollback, blueGreenRollout, isBlueGreenTarget, resumeBlueGreen
 import type { BatchSize, Ramp } from '../../deploy/batches.ts';
 import { createKubernetesDeployer, toEngineResult, validateKubernetesOptions, type KubeRolloutResult, type KubernetesDeployerOptions } from '../../deploy/kubernetes.ts';
 import { renderKubeSummary } from '../../deploy/kubernetes-summary.ts';
+import { Kubectl } from '../../deploy/kubernetes-kubectl.ts';
+import { leaseLockPart } from '../../deploy/kubernetes-lease.ts';
+import { appendKubeAudit } from '../../deploy/kubernetes-audit.ts';
 import { HostsTarget, parseHostEntry, substitute, type HostSpec } from '../../deploy/hosts.ts';
 import { CommandTarget } from '../../deploy/command.ts';
 import { DeployLock, newHolder, type LockHolder } from '../../deploy/lock.ts';
@@ -315,6 +318,11 @@ export function kubeOptions(i: DeployInputs, workspace: string, ctx: ActionConte
   };
 }
 
+/** The Lease lock of the namespace the deploy works in (the kubeconfig context's when none is given). */
+export function kubeLock(o: KubernetesDeployerOptions): DeployLock {
+  return new DeployLock([leaseLockPart(new Kubectl({ ...o, namespace: o.namespace ?? '' }), o.namespace ?? "the context's namespace")]);
+}
+
 /** target: kubernetes — the deployer from kubernetes.ts; its own undo on failure and cancellation. */
 async function runKubernetes(inputs: DeployInputs, ctx: ActionContext, deps: DeployDeps): Promise<ActionResult> {
   const o = kubeOptions(inputs, ctx.workspace, ctx, deps);
@@ -326,8 +334,8 @@ async function runKubernetes(inputs: DeployInputs, ctx: ActionContext, deps: Dep
   }
   const gate = await buildGate(inputs, ctx, deps);
   let r: KubeRolloutResult;
-  // The hook for the Lease lock (kubernetes.ts): deps.lock until the target offers its own part.
-  const lock = inputs.lock ? deps.lock : undefined;
+  // The deploy lock: a Lease in the namespace (kubernetes-lease.ts), taken before the first change.
+  const lock = inputs.lock ? (deps.lock ?? kubeLock(o)) : undefined;
   let holder: LockHolder | undefined;
   try {
     holder = await takeLock(lock, inputs, ctx);
@@ -348,6 +356,12 @@ async function runKubernetes(inputs: DeployInputs, ctx: ActionContext, deps: Dep
         signal: ctx.signal,
         log: ctx.log,
       });
+    // The audit trail: a line in the namespace's ConfigMap (kubernetes-audit.ts); a failure is a warning.
+    try {
+      await appendKubeAudit(new Kubectl({ ...o, namespace: o.namespace ?? '' }), { at: new Date().toISOString(), actor: ctx.github?.actor || 'unknown', action: inputs.rollback ? 'rollback' : 'deploy', version: r.version, from: r.previousVersion, reason: inputs['lock-reason'], run: ctx.github?.runUrl || 'local', outcome: r.status }, AbortSignal.timeout(30_000));
+    } catch (err) {
+      ctx.log.warning(`the audit ConfigMap could not be written: ${errorMessage(err)}`);
+    }
   } finally {
     await giveLock(lock, holder?.token, ctx);
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -497,7 +511,12 @@ export async function run(inputs: DeployInputs, ctx: ActionContext, deps: Deploy
 }
 
 /** The post: step. Rolls back an unfinished rollout from the saved state; otherwise does nothing. */
-export async function post(ctx: ActionContext, deps: DeployDeps = {}): Promise<ActionResult | void> {
+/** The post: step: finishes or undoes what the main step started, with the inputs runAction parsed (undefined: they did not parse). */
+export async function post(given: DeployInputs | undefined, ctx: ActionContext, deps: DeployDeps = {}): Promise<ActionResult | void> {
+  const parsedInputs = (): DeployInputs => {
+    if (!given) throw new UserError('deploy-rolling post: the inputs do not parse, so the saved rollout cannot be finished or undone');
+    return given;
+  };
   const raw = ctx.getState(STATE_KEY);
   const lockToken = (() => {
     try {
@@ -515,8 +534,22 @@ export async function post(ctx: ActionContext, deps: DeployDeps = {}): Promise<A
   if (!state || !needsUndo(state)) {
     if (lockToken) {
       // The main step ended without releasing the lock (killed, or cancelled before a change).
-      const inputs = await parseInputs(spec, (n) => ctx.env[`INPUT_${n.replace(/ /g, '_').toUpperCase()}`], (s) => ctx.log.mask(s));
-      if (inputs.target === 'kubernetes' && !deps.lock) return;
+      const inputs = parsedInputs();
+      if (inputs.target === 'kubernetes') {
+        // The Lease of the namespace (with kubeconfig-data: written again for this step).
+        const o = kubeOptions(inputs, ctx.workspace, ctx, deps);
+        const dir = inputs['kubeconfig-data'] ? mkdtempSync(join(ctx.tempDir, 'slipway-kube-')) : undefined;
+        try {
+          if (dir) {
+            o.kubeconfig = join(dir, 'kubeconfig');
+            writeFileSync(o.kubeconfig, inputs['kubeconfig-data']!, { mode: 0o600 });
+          }
+          await giveLock(inputs.lock ? (deps.lock ?? kubeLock(o)) : undefined, lockToken, ctx);
+        } finally {
+          if (dir) rmSync(dir, { recursive: true, force: true });
+        }
+        return;
+      }
       const built = deps.target ? { target: deps.target, cleanup: () => {} } : buildTarget(inputs, ctx, deps);
       try {
         await giveLock(lockOf(inputs, built.target, deps), lockToken, ctx);
@@ -528,7 +561,7 @@ export async function post(ctx: ActionContext, deps: DeployDeps = {}): Promise<A
     return;
   }
   ctx.log.warning(`deploy-rolling post: the ${state.mode} to ${state.version} did not finish; rolling back the instances it switched`);
-  const inputs = await parseInputs(spec, (n) => ctx.env[`INPUT_${n.replace(/ /g, '_').toUpperCase()}`], (s) => ctx.log.mask(s));
+  const inputs = parsedInputs();
   const built = deps.target ? { target: deps.target, cleanup: () => {} } : buildTarget(inputs, ctx, deps);
   let result: RolloutResult;
   try {

@@ -43,11 +43,13 @@ import { Namespace as NamespaceModel } from 'kubernetes-models/v1/Namespace';
 import { ResourceQuota as ResourceQuotaModel } from 'kubernetes-models/v1/ResourceQuota';
 import { EndpointSlice as EndpointSliceModel } from 'kubernetes-models/discovery.k8s.io/v1/EndpointSlice';
 import { HorizontalPodAutoscaler as HpaModel } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import { Lease as LeaseModel } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
+import { ConfigMap as ConfigMapModel } from 'kubernetes-models/v1/ConfigMap';
 import { matchesRequirements, selectorRequirements, type Requirement } from './patch.ts';
 
 export type K8sObject = Record<string, any>;
 
-export type Resource = 'namespaces' | 'deployments' | 'replicasets' | 'pods' | 'services' | 'endpointslices' | 'horizontalpodautoscalers' | 'resourcequotas';
+export type Resource = 'namespaces' | 'deployments' | 'replicasets' | 'pods' | 'services' | 'endpointslices' | 'horizontalpodautoscalers' | 'resourcequotas' | 'leases' | 'configmaps';
 
 export interface ResourceInfo {
   resource: Resource;
@@ -71,6 +73,11 @@ export const RESOURCES: Record<Resource, ResourceInfo> = {
   endpointslices: { resource: 'endpointslices', kind: 'EndpointSlice', group: 'discovery.k8s.io', version: 'v1', namespaced: true, singular: 'endpointslice', shortNames: [], validate: validator(EndpointSliceModel) },
   horizontalpodautoscalers: { resource: 'horizontalpodautoscalers', kind: 'HorizontalPodAutoscaler', group: 'autoscaling', version: 'v2', namespaced: true, singular: 'horizontalpodautoscaler', shortNames: ['hpa'], validate: validator(HpaModel) },
   resourcequotas: { resource: 'resourcequotas', kind: 'ResourceQuota', group: '', version: 'v1', namespaced: true, singular: 'resourcequota', shortNames: ['quota'], validate: validator(ResourceQuotaModel) },
+  // Plain stored objects with the API server's optimistic concurrency (the deploy lock's Lease, the
+  // audit ConfigMap): create of an existing name is 409 AlreadyExists, a PUT carrying a stale
+  // metadata.resourceVersion is 409 Conflict, a PUT without one is an unconditional update.
+  leases: { resource: 'leases', kind: 'Lease', group: 'coordination.k8s.io', version: 'v1', namespaced: true, singular: 'lease', shortNames: [], validate: validator(LeaseModel) },
+  configmaps: { resource: 'configmaps', kind: 'ConfigMap', group: '', version: 'v1', namespaced: true, singular: 'configmap', shortNames: ['cm'], validate: validator(ConfigMapModel) },
 };
 
 export const apiVersionOf = (info: ResourceInfo) => (info.group ? `${info.group}/${info.version}` : info.version);

@@ -93,7 +93,7 @@ function resourceList(groupVersion: string): K8sObject {
     .filter((r) => apiVersionOf(r) === groupVersion)
     .flatMap((r) => [
       { name: r.resource, singularName: r.singular, namespaced: r.namespaced, kind: r.kind, verbs: VERBS, shortNames: r.shortNames, ...(r.resource === 'pods' || r.resource === 'services' ? { categories: ['all'] } : {}), ...(r.group === 'apps' ? { categories: ['all'] } : {}) },
-      ...(r.resource === 'namespaces' ? [] : [{ name: `${r.resource}/status`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['get', 'patch', 'update'] }]),
+      ...(r.resource === 'namespaces' || r.resource === 'leases' || r.resource === 'configmaps' ? [] : [{ name: `${r.resource}/status`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['get', 'patch', 'update'] }]),
     ]);
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion, resources };
 }
@@ -152,6 +152,7 @@ const GROUPS = [
   { name: 'apps', version: 'v1' },
   { name: 'discovery.k8s.io', version: 'v1' },
   { name: 'autoscaling', version: 'v2' },
+  { name: 'coordination.k8s.io', version: 'v1' },
   { name: 'authorization.k8s.io', version: 'v1' },
 ];
 
@@ -167,6 +168,7 @@ const DISCOVERY: Record<string, K8sObject> = {
   '/apis/apps/v1': resourceList('apps/v1'),
   '/apis/discovery.k8s.io/v1': resourceList('discovery.k8s.io/v1'),
   '/apis/autoscaling/v2': resourceList('autoscaling/v2'),
+  '/apis/coordination.k8s.io/v1': resourceList('coordination.k8s.io/v1'),
   '/apis/authorization.k8s.io/v1': {
     kind: 'APIResourceList',
     apiVersion: 'v1',

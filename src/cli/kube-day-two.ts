@@ -1,0 +1,144 @@
+/**
+ * Day-two commands on target kubernetes (issue 19, item 3), beside day-two.ts's hosts versions:
+ *   slipway lock acquire|release|status --env E   over the Lease every Kubernetes deploy takes
+ *                                                 (kubernetes-lease.ts), in the deploy's namespace
+ *   slipway audit --env E [--since 7d]            the ConfigMap slipway-audit (kubernetes-audit.ts)
+ *   slipway status --env E                        the Deployment, its ReplicaSets and pods, the Lease holder
+ * The cluster is reached like the deploy reaches it: kubeconfig / kubeconfig-data, context,
+ * namespace from the environment's deploy section.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import type { CliIO } from './main.ts';
+import type { ParsedArgs } from './args.ts';
+import { errorMessage } from '../lib/errors.ts';
+import { formatDuration } from '../lib/duration.ts';
+import { kubeOptions } from '../actions/deploy-rolling/run.ts';
+import { Kubectl, assessRollout, selectorString, type KubeObject } from '../deploy/kubernetes-kubectl.ts';
+import { VERSION_LABEL, versionFromImage } from '../deploy/kubernetes.ts';
+import { UsageError } from './args.ts';
+import { leaseLockPart, leaseState } from '../deploy/kubernetes-lease.ts';
+import { DeployLock, LockHeldError, describeHolder, newHolder, type LockHolder } from '../deploy/lock.ts';
+import { appendKubeAudit, readKubeAudit, AUDIT_CONFIGMAP } from '../deploy/kubernetes-audit.ts';
+import type { AuditEntry } from '../deploy/audit.ts';
+import { formatTable } from './day-two.ts';
+import type { Fleet } from './day-two.ts';
+
+const holderView = (h: LockHolder | undefined) => (h ? { actor: h.actor, run: h.runUrl, version: h.version, reason: h.reason, since: h.since, until: h.until } : null);
+
+/** The Lease part of the environment's namespace, with a kubeconfig file for kubeconfig-data. */
+async function withLease<T>(f: Fleet, work: (part: ReturnType<typeof leaseLockPart>, where: string, kubectl: Kubectl) => Promise<T>): Promise<T> {
+  const o = kubeOptions(f.inputs, f.ctx.workspace, f.ctx);
+  const dir = f.inputs['kubeconfig-data'] ? mkdtempSync(join(tmpdir(), 'slipway-cli-kube-')) : undefined;
+  try {
+    if (dir) {
+      o.kubeconfig = join(dir, 'kubeconfig');
+      writeFileSync(o.kubeconfig, f.inputs['kubeconfig-data']!, { mode: 0o600 });
+    }
+    const where = o.namespace ?? "the context's namespace";
+    const kubectl = new Kubectl({ ...o, namespace: o.namespace ?? '' });
+    return await work(leaseLockPart(kubectl, where), where, kubectl);
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function kubeLock(f: Fleet, sub: string, args: ParsedArgs, io: CliIO, ttlMs: number): Promise<number> {
+  return withLease(f, async (part, where, kubectl) => {
+    const signal = AbortSignal.timeout(120_000);
+    const record = async (e: Omit<AuditEntry, 'at' | 'actor' | 'run'>) => {
+      try {
+        await appendKubeAudit(kubectl, { at: new Date().toISOString(), actor: f.actor, run: f.run, ...e }, signal);
+      } catch (err) {
+        f.rt.warning(`the audit ConfigMap ${AUDIT_CONFIGMAP} could not be written: ${errorMessage(err)}`);
+      }
+    };
+    if (sub === 'status') {
+      const l = await part.read(signal);
+      const st = l ? leaseState(l, Date.now()) : undefined;
+      const held = st && !st.free ? st : undefined;
+      if (args.json) io.stdout(`${JSON.stringify({ environment: f.env, locked: Boolean(held), lease: `${where}/slipway-deploy-lock`, holder: holderView(held?.holder), expired: st?.expired ?? false }, null, 2)}\n`);
+      else io.stdout(`${f.env}: Lease ${where}/slipway-deploy-lock ${held ? `held by ${describeHolder(held.holder, held.raw)}` : st?.expired ? `free (expired; it was held by ${describeHolder(st.holder, st.raw)})` : 'free'}\n`);
+      return 0;
+    }
+    const lock = new DeployLock([part]);
+    if (sub === 'acquire') {
+      const holder = newHolder({ actor: f.actor, runUrl: f.run, version: 'manual lock', reason: args.flags.reason ?? `locked by ${f.actor}`, ttlMs });
+      try {
+        await lock.acquire(holder, { waitMs: 0, log: f.rt, signal });
+      } catch (err) {
+        if (err instanceof LockHeldError) {
+          io.stderr(`slipway: lock acquire: ${errorMessage(err).replace('(give lock-wait to wait for it)', '(slipway lock status shows it; it expires at its until time)')}\n`);
+          return 1;
+        }
+        throw err;
+      }
+      await record({ action: 'lock', reason: holder.reason, outcome: `held until ${holder.until}` });
+      if (args.json) io.stdout(`${JSON.stringify({ environment: f.env, locked: true, holder: holderView(holder) }, null, 2)}\n`);
+      else io.stdout(`${f.env}: locked by ${describeHolder(holder)} (for ${formatDuration(ttlMs)}); slipway lock release --env ${f.env} gives it back\n`);
+      return 0;
+    }
+    // release: whoever holds it (a person's command), naming the holder.
+    const l = await part.read(signal);
+    const st = l ? leaseState(l, Date.now()) : undefined;
+    if (!st?.holder || st.free) {
+      if (args.json) io.stdout(`${JSON.stringify({ environment: f.env, released: false, reason: 'not locked' })}\n`);
+      else io.stdout(`${f.env}: not locked; nothing to release\n`);
+      return 0;
+    }
+    await lock.release(st.holder.token);
+    await record({ action: 'unlock', reason: st.holder.reason, outcome: `released the lock held by ${st.holder.actor} since ${st.holder.since}` });
+    if (args.json) io.stdout(`${JSON.stringify({ environment: f.env, released: true, holders: [holderView(st.holder)] }, null, 2)}\n`);
+    else io.stdout(`${f.env}: released the lock held by ${describeHolder(st.holder)}\n`);
+    return 0;
+  });
+}
+
+export function kubeAudit(f: Fleet, sinceMs: number, args: ParsedArgs, io: CliIO): Promise<number> {
+  return withLease(f, async (_part, where, kubectl) => {
+    const { entries, skipped } = await readKubeAudit(kubectl, sinceMs, AbortSignal.timeout(120_000));
+    if (skipped) f.rt.warning(`${skipped} line(s) of the audit ConfigMap are not audit entries and were skipped`);
+    if (args.json) {
+      io.stdout(`${JSON.stringify({ environment: f.env, since: new Date(sinceMs).toISOString(), configMap: `${where}/${AUDIT_CONFIGMAP}`, entries }, null, 2)}\n`);
+      return 0;
+    }
+    if (!entries.length) {
+      io.stdout(`${f.env}: nothing in the audit ConfigMap ${where}/${AUDIT_CONFIGMAP} since ${new Date(sinceMs).toISOString()}\n`);
+      return 0;
+    }
+    io.stdout(formatTable([['TIME', 'ACTOR', 'ACTION', 'VERSION', 'OUTCOME', 'RUN'], ...entries.map((e) => [e.at.replace(/\.\d+Z$/, 'Z'), e.actor, e.action, e.version ? `${e.from ? `${e.from} → ` : ''}${e.version}` : e.reason ?? '', e.outcome.length > 60 ? `${e.outcome.slice(0, 57)}...` : e.outcome, e.run])]));
+    return 0;
+  });
+}
+
+/**
+ * slipway status on kubernetes: the Deployment's rollout (revision, updated/available), per pod its
+ * version (the `version` label, else the image tag), image, ready or not and since when, restarts,
+ * and the Lease holder. Exit 1 when a pod is not ready, the rollout is not complete, or versions are mixed.
+ */
+export function kubeStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<number> {
+  return withLease(f, async (part, where, kubectl) => {
+    const name = f.inputs.deployment;
+    if (!name) throw new UsageError(`status: environments.${f.env}.deploy.deployment: got nothing; expected the Deployment to look at (target kubernetes)`);
+    const signal = AbortSignal.timeout(120_000);
+    const namespaced = kubectl.namespace !== '';
+    const d = await kubectl.json<KubeObject>(['get', 'deployment', name], { signal, namespaced });
+    const list = await kubectl.json<KubeObject>(['get', 'replicasets,pods', '-l', selectorString(d.spec?.selector)], { signal, namespaced });
+    const items: KubeObject[] = list.items ?? [];
+    const view = assessRollout(d, items.filter((i) => i.kind === 'ReplicaSet'), items.filter((i) => i.kind === 'Pod'), f.inputs.container || undefined);
+    const lease = await part.read(signal).catch(() => undefined);
+    const st = lease ? leaseState(lease, Date.now()) : undefined;
+    const holder = st && !st.free ? st : undefined;
+    const rows = view.pods.map((p) => ({ pod: p.name, version: p.labels[VERSION_LABEL] ?? versionFromImage(p.image), image: p.image, ready: p.ready, since: p.readyAt ?? p.createdAt ?? null, restarts: p.restarts, terminating: p.terminating, why: p.why ?? null }));
+    const versions = [...new Set(rows.filter((r) => !r.terminating).map((r) => r.version))];
+    const ok = view.complete && rows.every((r) => r.ready || r.terminating) && versions.length <= 1;
+    if (args.json) {
+      io.stdout(`${JSON.stringify({ at: new Date().toISOString(), environment: f.env, deployment: name, namespace: where, revision: view.revision ?? null, complete: view.complete, paused: view.paused, rollout: view.message, versions, lock: holderView(holder?.holder), pods: rows }, null, args.flags.watch === 'true' ? undefined : 2)}\n`);
+    } else {
+      io.stdout(`${f.env}: Deployment ${where}/${name} revision ${view.revision ?? '?'}: ${versions.length === 1 ? `every pod runs ${versions[0]}` : versions.length ? `MIXED: ${versions.join(', ')}` : 'no pods'}; ${view.complete ? 'rollout complete' : `rollout in progress (${view.message})`}${view.paused ? ', PAUSED' : ''}${holder ? `; LOCKED by ${describeHolder(holder.holder, holder.raw)}` : '; not locked'}\n`);
+      io.stdout(formatTable([['POD', 'VERSION', 'IMAGE', 'READY', 'SINCE', 'RESTARTS'], ...rows.map((r) => [r.pod, r.version, r.image, r.terminating ? 'terminating' : r.ready ? 'yes' : `NO${r.why ? `: ${r.why}` : ''}`, r.since ?? '', String(r.restarts)])]));
+    }
+    return ok ? 0 : 1;
+  });
+}
