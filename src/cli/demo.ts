@@ -22,6 +22,13 @@ import { parseBatches } from '../deploy/batches.ts';
 import { createSloGate } from '../metrics/gate.ts';
 import { verifySignature } from '../notify/webhook.ts';
 import { startDemoDatabase, type DemoDatabase } from './demo-postgres.ts';
+import { startDemoUnleash, type DemoUnleash } from './demo-unleash.ts';
+import { flagRollout } from '../deploy/strategies.ts';
+import { UnleashProvider } from '../flags/unleash.ts';
+import { applyFlagChanges, killSwitch } from '../flags/change.ts';
+import { flagSwitch } from '../flags/switch.ts';
+import { flagChangeLine } from '../flags/summary.ts';
+import type { FlagChange } from '../flags/model.ts';
 import { spec as migrateSpec } from '../actions/migrate/inputs.ts';
 import { run as migrateRun } from '../actions/migrate/run.ts';
 import { spec as smokeSpec } from '../actions/smoke-test/inputs.ts';
@@ -123,6 +130,67 @@ async function runAction(spec: ActionSpec, run: (i: any, ctx: ActionContext) => 
   return run(inputs, ctx);
 }
 
+/**
+ * Steps 6 and 7 (with a flag server): v4 ships the new checkout dark; the flag is released
+ * progressively (2% → 50% → 100%) with the SLO gate on live traffic between steps, and the broken
+ * code path fails the gate at 50%: the flag goes back off. Then the flag is on for everyone and v5
+ * is deployed: its gate fails, the kill switch turns the flag off first, the instances roll back.
+ */
+async function flagSteps(unleash: DemoUnleash, fleet: LocalFleet, traffic: ReturnType<typeof startTraffic>, log: ConsoleRuntime): Promise<boolean> {
+  step(6, 'Deploy dark, release by flag: v4 carries new-checkout behind a flag (OpenFeature in the app), released 2% → 50% → 100% with the SLO gate between steps');
+  await unleash.ready;
+  const res = await fetch(`${unleash.url}/api/admin/projects/default/features`, { method: 'POST', headers: { authorization: unleash.adminToken, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'new-checkout' }) });
+  if (!res.ok) throw new Error(`creating the demo flag: ${res.status} ${await res.text()}`);
+  const provider = new UnleashProvider({ url: unleash.url, token: unleash.adminToken, environment: 'production' });
+  const actor = { who: process.env.USER ?? 'you', run: 'demo' };
+  traffic.setPhase('v4 dark');
+  const v4 = await rollout(fleet.target, 'v4', { batches: parseBatches('2,2'), readiness: { threshold: 2, timeoutMs: 30_000, intervalMs: 100, minReadyMs: 0, requestTimeoutMs: 2000 }, log });
+  mark('v4 (dark)', `${v4.status} in ${formatDuration(v4.durationMs)}; new-checkout off`);
+  say(`   v4 everywhere, new-checkout off: users see nothing new (${v4.status})`);
+  // The gate judges the whole service through the load balancer: the flag changes what every instance does.
+  const gate = createSloGate({ provider: 'probe', objectives: 'error-ratio <= 2%', durationMs: 3000, intervalMs: 3000, probe: { paths: ['/work'], rate: 150, concurrency: 8 }, minSamples: 100 });
+  const changes: FlagChange[] = [];
+  traffic.setPhase('flag rollout');
+  const prog = await flagRollout(
+    flagSwitch(provider, 'new-checkout', (from, to, ms) => changes.push({ flag: 'new-checkout', provider: 'unleash', server: unleash.url, environment: 'production', action: to.enabled ? 'rollout' : 'restore', from, to, who: actor.who, run: actor.run, at: new Date().toISOString(), durationMs: ms, ok: true })),
+    {
+      steps: [2, 50, 100],
+      pauseMs: 600,
+      log,
+      gate: async (g) => {
+        const r = await gate({ urls: [fleet.url], version: 'v4', signal: g.signal });
+        say(`   gate after ${[2, 50, 100][g.batch - 1]}%: ${r.verdict}: ${r.reason}`);
+        return { pass: r.pass, verdict: r.verdict, reason: r.reason };
+      },
+    },
+  );
+  for (const ch of changes) say(`   flag ${flagChangeLine(ch)}`);
+  const back = await provider.read('new-checkout');
+  mark('flag new-checkout', `${prog.status}: ${prog.failure?.reason ?? 'at 100%'}; now ${back?.enabled ? `on ${back.rollout ?? 100}%` : 'off'}`);
+  say(`   progressive rollout ${prog.status}; new-checkout is ${back?.enabled ? 'on' : 'off'} again`);
+
+  step(7, 'Kill switch: new-checkout on for everyone, then v5 fails its gate: the flag is switched off first, then the instances roll back');
+  await applyFlagChanges(provider, [{ flag: 'new-checkout', action: 'rollout', percent: 100 }], { actor });
+  await new Promise((r) => setTimeout(r, 600));
+  traffic.setPhase('kill switch');
+  let killed: FlagChange[] = [];
+  const v5 = await rollout(fleet.target, 'v5', {
+    batches: parseBatches('1,1,2'),
+    readiness: { threshold: 2, timeoutMs: 30_000, intervalMs: 100, minReadyMs: 0, requestTimeoutMs: 2000 },
+    gate: probeGate('error-ratio <= 1%, p99 <= 1s', (v, why) => say(`   gate: ${v}: ${why}`)),
+    beforeUndo: async () => (killed = await killSwitch(provider, ['new-checkout'], { actor, log, deadlineMs: 30_000 })),
+    log,
+  });
+  const killMs = killed[0]?.durationMs;
+  for (const ch of killed) say(`   kill switch: ${flagChangeLine(ch)}${killMs !== undefined ? ` in ${formatDuration(killMs)}` : ''}`);
+  say(`   v5 ${v5.status}${v5.rollbackMs !== undefined ? `; instances rolled back in ${formatDuration(v5.rollbackMs)} (after the flag)` : ''}`);
+  mark('v5 + kill switch', `${v5.status}; new-checkout ${killed.every((k) => k.ok) ? `switched off in ${killMs !== undefined ? formatDuration(killMs) : '?'}` : 'NOT switched off'} before the rollback`);
+  traffic.setPhase('after kill switch');
+  await new Promise((r) => setTimeout(r, 800));
+  const finalFlag = await provider.read('new-checkout');
+  return v4.status === 'succeeded' && prog.status === 'rolled-back' && v5.status === 'rolled-back' && killed.length === 1 && killed[0]!.ok && finalFlag?.enabled === false;
+}
+
 function probeGate(objectives: string, onResult: (verdict: string, reason: string) => void): GateFn {
   const gate = createSloGate({ provider: 'probe', objectives, durationMs: 4000, intervalMs: 4000, probe: { paths: ['/work'], rate: 150, concurrency: 8 }, minSamples: 100 });
   return async (g) => {
@@ -174,6 +242,20 @@ export async function demo(): Promise<number> {
       say(c('33', '   no PostgreSQL here (no DATABASE_URL, no server binaries, no PGlite): skipping migrations; set DATABASE_URL to include them'));
       mark('migrate', 'skipped: no PostgreSQL');
     }
+    // The flag server (a real Unleash on the same PostgreSQL) for steps 6 and 7.
+    let unleash: DemoUnleash | undefined;
+    if (db && db.kind !== 'pglite' && process.env.SLIPWAY_DEMO_FLAGS !== '0') {
+      try {
+        unleash = await startDemoUnleash(db.url);
+        cleanups.push(unleash.stop);
+        say(`   flag server: starting Unleash on ${unleash.url} (it migrates its database: ~10 s)`);
+        // Waited for here, not beside the rollouts: its start would compete with the gates for the CPU.
+        await unleash.ready;
+        say(`   flag server ready: new-checkout will ship dark in step 6`);
+      } catch (err) {
+        say(c('33', `   no flag server (${err instanceof Error ? err.message : String(err)}): the flag steps are skipped`));
+      }
+    }
 
     // 2. v1 on a local fleet.
     step(2, 'v1 on 4 local instances behind a load balancer');
@@ -182,7 +264,14 @@ export async function demo(): Promise<number> {
       command: [process.execPath, join(root, 'examples/app/server.js')],
       instances: 4,
       basePort: base,
-      env: (version) => ({ APP_VERSION: version, ERROR_RATE: version === 'v3' ? '0.08' : '0', DRAIN_TIMEOUT_MS: '5000', ...(db ? { DATABASE_URL: db.url } : {}) }),
+      env: (version) => ({
+        APP_VERSION: version,
+        ERROR_RATE: version === 'v3' ? '0.08' : '0',
+        DRAIN_TIMEOUT_MS: '5000',
+        ...(db ? { DATABASE_URL: db.url } : {}),
+        // v4 and v5 carry the new checkout, dark: behind the flag, read through OpenFeature. Its code path is broken (30% errors).
+        ...(unleash && (version === 'v4' || version === 'v5') ? { UNLEASH_URL: unleash.url, UNLEASH_CLIENT_TOKEN: unleash.clientToken, UNLEASH_REFRESH_MS: '200', FEATURE_FLAG: 'new-checkout', FEATURE_ERROR_RATE: '0.3' } : {}),
+      }),
       drainTimeoutMs: 5000,
     });
     cleanups.push(() => fleet.stop());
@@ -236,19 +325,25 @@ export async function demo(): Promise<number> {
     say(`   fleet now runs ${versions.join(', ')}${v3.rollbackMs !== undefined ? `; rollback took ${formatDuration(v3.rollbackMs)}` : ''}`);
     await runAction(notifySpec, notifyRun, { event: v3.status === 'rolled-back' ? 'rolled-back' : 'failed', environment: 'demo', version: 'v3', 'previous-version': 'v2', reason: v3.failure?.reason ?? '', channels: 'webhook', 'webhook-url': receiver.url, 'webhook-secret': secret });
 
+    const flagOk = unleash ? await flagSteps(unleash, fleet, traffic, log) : undefined;
+
     await traffic.stop();
     const after = traffic.counts.after ?? { ok: 0, failed: 0, retried: 0, byVersion: {} };
     const v3Counts = traffic.counts.v3!;
 
-    // 6. The story.
-    step(6, 'What happened');
+    // 7. The story.
+    step(unleash ? 8 : 6, 'What happened');
     const rows = timeline.map((e) => [`${(e.at / 1000).toFixed(1)}s`, e.what, e.detail]);
     const counts = [
       ['v2 rollout', v2Counts.ok + v2Counts.failed, v2Counts.failed, v2Counts.retried, JSON.stringify(v2Counts.byVersion)],
       ['v3 attempt', v3Counts.ok + v3Counts.failed, v3Counts.failed, v3Counts.retried, JSON.stringify(v3Counts.byVersion)],
       ['after rollback', after.ok + after.failed, after.failed, after.retried, JSON.stringify(after.byVersion)],
+      ...['v4 dark', 'flag rollout', 'kill switch', 'after kill switch'].flatMap((p) => {
+        const k = traffic.counts[p];
+        return k ? [[p, k.ok + k.failed, k.failed, k.retried, JSON.stringify(k.byVersion)]] : [];
+      }),
     ];
-    const ok = v2.status === 'succeeded' && !smoke.failure && v3.status === 'rolled-back' && versions.length === 1 && versions[0] === 'v2' && v2Counts.failed === 0;
+    const ok = v2.status === 'succeeded' && !smoke.failure && v3.status === 'rolled-back' && versions.length === 1 && versions[0] === 'v2' && v2Counts.failed === 0 && flagOk !== false;
     const md =
       `# Slipway demo\n\n${ok ? '✅ v2 shipped with zero failed requests; the bad v3 was caught by the gate and rolled back.' : '❌ The demo did not go as planned (see below).'}\n\n` +
       `## Timeline\n\n${table(['at', 'stage', 'what happened'], rows)}\n## Requests through the load balancer\n\n${table(['phase', 'requests', 'failed', 'retried after a reload closed the connection', 'served by'], counts)}\n` +
