@@ -11,61 +11,32 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { findLeaks, registerSecret, repoRoot, runBundle, type BundleRun } from '../helpers/runner.ts';
-import { freePort, requireServer, startPostgres, startPrometheus, type PostgresServer, type PrometheusServer } from '../helpers/servers.ts';
+import { requireServer, startPostgres, startPrometheus, type PostgresServer, type PrometheusServer } from '../helpers/servers.ts';
 import { emulateJob, jobLeaks, type JobRun } from '../helpers/workflow-emulator.ts';
 import { node24, startHostsFleet, versionAt, type HostsFleet } from '../integration/deploy/hosts-fleet.ts';
-import { verifySignature } from '../../src/notify/webhook.ts';
+import { startTraffic, startWebhookReceiver, type Traffic, type WebhookReceiver } from '../helpers/pipeline-kit.ts';
 import { chromium, screenshot } from '../helpers/screenshot.ts';
 import { startFakeGithub } from '../helpers/fakes/fake-github.ts';
 
 const ok = requireServer('postgres') && requireServer('sshd') && requireServer('nginx') && requireServer('prometheus');
 
-interface Delivery { event: string; verified: boolean; reason?: string; body: Record<string, unknown> }
-
 describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, nginx, Prometheus)', () => {
   let fleet: HostsFleet;
   let pg: PostgresServer;
   let prom: PrometheusServer;
-  let receiver: Server;
+  let receiver: WebhookReceiver;
   let workspace: string;
   let artifacts: string;
   let secrets: Record<string, string>;
   let secretValues: string[];
-  const deliveries: Delivery[] = [];
   const jobs: JobRun[] = [];
   const runs: BundleRun[] = [];
-  let traffic: { stop: () => Promise<void>; counts: Record<string, number> } | undefined;
-
-  /** Steady traffic through nginx (what users send), so Prometheus sees every version serve. */
-  function startTraffic(url: string, perSecond = 40) {
-    const counts: Record<string, number> = {};
-    let stopped = false;
-    const loop = (async () => {
-      while (!stopped) {
-        const t0 = Date.now();
-        await Promise.all(
-          Array.from({ length: perSecond / 10 }, async () => {
-            try {
-              const r = await fetch(`${url}/work`, { signal: AbortSignal.timeout(2000) });
-              const v = r.headers.get('x-app-version') ?? '?';
-              counts[`${v} ${r.status}`] = (counts[`${v} ${r.status}`] ?? 0) + 1;
-              await r.arrayBuffer();
-            } catch {
-              counts.error = (counts.error ?? 0) + 1;
-            }
-          }),
-        );
-        await new Promise((res) => setTimeout(res, Math.max(0, 100 - (Date.now() - t0))));
-      }
-    })();
-    return { counts, stop: async () => { stopped = true; await loop; } };
-  }
+  let traffic: Traffic | undefined;
 
   const deploy = async (version: string, more: { cancel?: Parameters<typeof emulateJob>[0]['cancel']; override?: string } = {}) => {
     const job = await emulateJob({
@@ -117,32 +88,17 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
     // v4 boots slowly, so a cancellation lands mid-rollout.
     writeFileSync(join(fleet.artifact, 'start.sh'), '#!/bin/sh\nif [ "$APP_VERSION" = v3 ]; then ERROR_RATE=0.5; export ERROR_RATE; fi\nif [ "$APP_VERSION" = v4 ]; then BOOT_DELAY_MS=1500; export BOOT_DELAY_MS; fi\nexec "$1" server.js\n', { mode: 0o755 });
 
-    const hookSecret = `whsec-${randomBytes(12).toString('hex')}`;
-    const hookPath = `/hooks/${randomBytes(8).toString('hex')}`;
-    receiver = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d: Buffer) => (body += d.toString()));
-      req.on('end', () => {
-        if (req.url !== hookPath) {
-          res.writeHead(404).end();
-          return;
-        }
-        const v = verifySignature(hookSecret, body, req.headers);
-        deliveries.push({ event: String(req.headers['x-slipway-event'] ?? ''), verified: v.ok, reason: v.reason, body: JSON.parse(body) as Record<string, unknown> });
-        res.writeHead(v.ok ? 204 : 401).end();
-      });
-    });
-    const hookPort = await freePort();
-    await new Promise<void>((res) => receiver.listen(hookPort, '127.0.0.1', res));
+    receiver = await startWebhookReceiver();
+    const hookPath = new URL(receiver.url).pathname;
 
     const sshKey = readFileSync(fleet.ssh.keyPath, 'utf8');
     secrets = {
       DATABASE_URL: pg.url,
       SSH_PRIVATE_KEY: sshKey,
-      WEBHOOK_URL: `http://127.0.0.1:${hookPort}${hookPath}`,
-      WEBHOOK_SECRET: hookSecret,
+      WEBHOOK_URL: receiver.url,
+      WEBHOOK_SECRET: receiver.secret,
     };
-    secretValues = [pgPassword, hookSecret, hookPath.slice(1), ...sshKey.split('\n').filter((l) => l.length > 20)];
+    secretValues = [pgPassword, receiver.secret, hookPath.slice(1), ...sshKey.split('\n').filter((l) => l.length > 20)];
     registerSecret(...secretValues);
 
     workspace = mkdtempSync(join(tmpdir(), 'slipway-pipeline-ws-'));
@@ -211,14 +167,14 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
     await traffic?.stop();
     for (const r of runs) expect(findLeaks(r, secretValues)).toEqual([]);
     for (const j of jobs) expect(jobLeaks(j, secretValues)).toEqual([]);
-    await new Promise((res) => receiver?.close(res));
+    await receiver?.close();
     await Promise.allSettled([fleet?.stop(), pg?.stop(), prom?.stop()]);
     if (workspace) rmSync(workspace, { recursive: true, force: true });
     if (artifacts) rmSync(artifacts, { recursive: true, force: true });
   });
 
   it('(a) a good release: every stage green, the fleet on v2, the team told', async () => {
-    deliveries.length = 0;
+    receiver.deliveries.length = 0;
     const job = await deploy('v2');
     const failed = job.steps.filter((s) => s.outcome === 'failure').map((s) => `${s.id}: ${s.run?.errors.join(' | ')}`);
     expect(failed).toEqual([]);
@@ -249,9 +205,9 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
     expect(await through(30)).toEqual({ v2: 30 });
 
     // notify: started, then succeeded, both signed with the webhook secret.
-    expect(deliveries.map((d) => [d.event, d.verified])).toEqual([['started', true], ['succeeded', true]]);
-    expect(deliveries[1]!.body).toMatchObject({ event: 'succeeded', environment: 'staging', version: { label: 'v2' }, previousVersion: { label: 'v1' } });
-    expect(deliveries[1]!.body.durationMs).toBeGreaterThan(0); // started-at passed from the first notify step
+    expect(receiver.deliveries.map((d) => [d.event, d.verified])).toEqual([['started', true], ['succeeded', true]]);
+    expect(receiver.deliveries[1]!.body).toMatchObject({ event: 'succeeded', environment: 'staging', version: { label: 'v2' }, previousVersion: { label: 'v1' } });
+    expect(receiver.deliveries[1]!.body.durationMs).toBeGreaterThan(0); // started-at passed from the first notify step
   }, 240_000);
 
   // pipeline.yml's release-plan job with what staging really produced: its report output (written by
@@ -293,7 +249,7 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
   }, 240_000);
 
   it('(b) a bad release: the SLO gate fails, the fleet is rolled back to v2, notify says so', async () => {
-    deliveries.length = 0;
+    receiver.deliveries.length = 0;
     const job = await deploy('v3');
     expect(stepTable(job)).toEqual([
       'actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af803=success',
@@ -310,10 +266,10 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
     expect(fleet.currentVersions()).toEqual(['v2', 'v2', 'v2']);
     expect(await through(60)).toEqual({ v2: 60 });
 
-    const events = deliveries.map((d) => [d.event, d.verified]);
+    const events = receiver.deliveries.map((d) => [d.event, d.verified]);
     expect(events).toEqual([['started', true], ['rolled-back', true]]);
-    expect(deliveries[1]!.body).toMatchObject({ event: 'rolled-back', environment: 'staging', version: { label: 'v3' }, previousVersion: { label: 'v2' } });
-    expect(JSON.stringify(deliveries[1]!.body.details)).toMatch(/error ratio/i); // the gate's numbers reach the team
+    expect(receiver.deliveries[1]!.body).toMatchObject({ event: 'rolled-back', environment: 'staging', version: { label: 'v3' }, previousVersion: { label: 'v2' } });
+    expect(JSON.stringify(receiver.deliveries[1]!.body.details)).toMatch(/error ratio/i); // the gate's numbers reach the team
 
     // What the team reads on the run page, rendered (docs/rolled-back-summary.png).
     if (chromium || process.env.CI === 'true') {
@@ -327,7 +283,7 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
 
   let cancelledJob: JobRun | undefined;
   it('(c) cancelled mid-rollout: the deploy step stops, the job is cancelled, notify says failed', async () => {
-    deliveries.length = 0;
+    receiver.deliveries.length = 0;
     // v3 spent the error budget (99% over 10m): the policy step lets v4 through only with an override.
     const job = await deploy('v4', { override: 'hotfix for the v3 incident', cancel: { step: 'deploy', when: (out) => /batch 2\/2/.test(out) } });
     cancelledJob = job;
@@ -340,7 +296,7 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
     expect(job.byId.policy!.run!.summary).toContain('hotfix for the v3 incident');
     expect(job.byId.deploy!.run!.errors.join('\n')).toMatch(/cancelled; the post step rolls back/);
     expect(job.outputs.result).toBe('failure');
-    expect(deliveries.map((d) => [d.event, d.verified])).toEqual([['started', true], ['failed', true]]);
+    expect(receiver.deliveries.map((d) => [d.event, d.verified])).toEqual([['started', true], ['failed', true]]);
   }, 240_000);
 
   // The post step reads slipway.yml too (src/runner/run-action.ts hands it the config's inputs), so
@@ -357,7 +313,7 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
   // cancelled): the deploy had finished and switched the fleet, so only the rollback step can put
   // it back. Before the fix (if: failure() && …) v5 stayed live.
   it('(d) cancelled after the switch, while the SLO gate runs: the rollback step puts the fleet back on v2', async () => {
-    deliveries.length = 0;
+    receiver.deliveries.length = 0;
     const job = await deploy('v5', { override: 'hotfix for the v3 incident', cancel: { step: 'gate', when: (out) => out.length > 0 } });
     expect(stepTable(job)).toEqual([
       'actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af803=success',
@@ -368,6 +324,6 @@ describe.skipIf(!ok)('deploy-environment.yml end to end (real PostgreSQL, sshd, 
     expect(job.outputs).toMatchObject({ result: 'rolled-back', version: 'v2' });
     expect(fleet.currentVersions()).toEqual(['v2', 'v2', 'v2']);
     expect(await through(30)).toEqual({ v2: 30 });
-    expect(deliveries.map((d) => d.event)).toEqual(['started', 'rolled-back']);
+    expect(receiver.deliveries.map((d) => d.event)).toEqual(['started', 'rolled-back']);
   }, 240_000);
 });

@@ -73,7 +73,7 @@ export function actionFiles(root: string): string[] {
 
 export function workflowFiles(root: string): string[] {
   const out: string[] = [];
-  for (const d of ['.github/workflows', 'workflows-templates']) {
+  for (const d of ['.github/workflows', 'workflows-templates', 'examples/shop/.github/workflows']) {
     if (!existsSync(join(root, d))) continue;
     for (const f of readdirSync(join(root, d)).filter((x) => /\.ya?ml$/.test(x)).sort()) out.push(`${d}/${f}`);
   }

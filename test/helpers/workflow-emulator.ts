@@ -270,14 +270,14 @@ export function selfAction(uses: string): string | undefined {
   return undefined;
 }
 
-function callInputs(doc: Obj): { inputs: Obj; secrets: Obj } {
+export function callInputs(doc: Obj): { inputs: Obj; secrets: Obj } {
   const on = doc.on ?? doc.true ?? {};
   const call = on.workflow_call ?? {};
   const dispatch = on.workflow_dispatch ?? {};
   return { inputs: { ...(dispatch.inputs ?? {}), ...(call.inputs ?? {}) }, secrets: call.secrets ?? {} };
 }
 
-function inputsContext(declared: Obj, given: Record<string, string | number | boolean>): Record<string, Value> {
+export function inputsContext(declared: Obj, given: Record<string, string | number | boolean>): Record<string, Value> {
   const out: Record<string, Value> = {};
   for (const k of Object.keys(given)) if (!(k in declared)) throw new Error(`workflow has no input '${k}' (declared: ${Object.keys(declared).join(', ')})`);
   for (const [k, d] of Object.entries(declared)) {

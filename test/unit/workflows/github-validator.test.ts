@@ -21,7 +21,7 @@ describe("GitHub's validator over the repository", () => {
     expect(findings.map(line)).toEqual([]);
     // Everything that should be checked was: 7 actions + release, 5 workflows, 3 templates, examples.
     expect(actionFiles(root)).toEqual(expect.arrayContaining(['action.yml', 'notify/action.yml', 'deploy-rolling/action.yml', 'migrate/action.yml', 'build-and-tag/action.yml', 'smoke-test/action.yml', 'slo-gate/action.yml']));
-    expect(workflowFiles(root)).toEqual(expect.arrayContaining(['.github/workflows/pipeline.yml', '.github/workflows/rollback.yml', 'workflows-templates/slipway-pipeline.yml']));
+    expect(workflowFiles(root)).toEqual(expect.arrayContaining(['.github/workflows/pipeline.yml', '.github/workflows/rollback.yml', 'workflows-templates/slipway-pipeline.yml', 'examples/shop/.github/workflows/deploy.yml']));
     expect(checked.filter((c) => c.includes('.md:')).length).toBeGreaterThanOrEqual(15);
   }, 120_000);
 
