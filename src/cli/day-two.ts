@@ -26,7 +26,7 @@ import { spec as deploySpec } from '../actions/deploy-rolling/inputs.ts';
 import { buildTarget, run as deployRun, type DeployInputs } from '../actions/deploy-rolling/run.ts';
 import { parseHostEntry, checkVersionName } from '../deploy/hosts.ts';
 import { SshClient, buildKnownHosts, writePrivateKey } from '../deploy/ssh.ts';
-import { DeployLock, LockHeldError, describeHolder, newHolder, type LockHolder } from '../deploy/lock.ts';
+import { DeployLock, LockHeldError, describeHolder, newHolder, readPause, type LockHolder } from '../deploy/lock.ts';
 import { httpProbe } from '../deploy/engine.ts';
 import { sleep } from '../lib/sleep.ts';
 import { appendAudit, readAudit, type AuditEntry, type AuditHost } from '../deploy/audit.ts';
@@ -209,10 +209,14 @@ async function hostsStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<numbe
   const versions = [...new Set(rows.map((r) => r.version ?? '(none)'))];
   const lock = states.find((s) => s.lock)?.lock;
   const github = await lastGithubDeployment(f, io);
+  // A rollout waiting at a `pause: manual` step (lock.ts): what to run next.
+  const pause = await readPause(f.ssh!, f.hosts, AbortSignal.timeout(30_000)).catch(() => undefined);
+  const pauseView = pause ? { version: pause.version, batch: pause.batch, totalBatches: pause.totalBatches, deadline: pause.deadline, run: pause.runUrl ?? null } : null;
   if (args.json) {
-    io.stdout(`${JSON.stringify({ at: new Date().toISOString(), environment: f.env, versions, lock: holderView(lock), github: github ?? null, hosts: rows }, null, args.flags.watch === 'true' ? undefined : 2)}\n`);
+    io.stdout(`${JSON.stringify({ at: new Date().toISOString(), environment: f.env, versions, lock: holderView(lock), pause: pauseView, github: github ?? null, hosts: rows }, null, args.flags.watch === 'true' ? undefined : 2)}\n`);
   } else {
     io.stdout(`${f.env}: ${versions.length === 1 ? `every host runs ${versions[0]}` : `MIXED: ${versions.join(', ')}`}${lock ? `; LOCKED by ${describeHolder(lock)}` : '; not locked'}\n`);
+    if (pause) io.stdout(`WAITING: the rollout of ${pause.version} is paused after batch ${pause.batch}/${pause.totalBatches} (pause: manual) until ${pause.deadline}: slipway promote --env ${f.env} or slipway abort --env ${f.env}\n`);
     io.stdout(githubLine(github, f.env));
     const table = [['HOST', 'VERSION', 'SINCE', 'PREVIOUS', ...(balancer ? ['NGINX'] : []), 'READY'], ...rows.map((r) => [r.host, r.version ?? '(none)', r.since ?? '', r.previous ?? '', ...(balancer ? [r.nginx ?? ''] : []), r.ready ? `yes${r.answers ? ` (answers ${r.answers})` : ''}` : `NO: ${r.answer}`])];
     io.stdout(formatTable(table));

@@ -84,6 +84,7 @@ describe.skipIf(!ok)('pause: manual, slipway promote and abort on a real hosts f
     writeFileSync(join(fleet.hosts[1]!.deployRoot, '.slipway-signal.json'), JSON.stringify({ id: 'an-older-pause', action: 'abort', actor: 'mallory', at: new Date().toISOString() }));
     const st = await cli(['status', '--env', 'production']);
     expect(st.stdout).toMatch(/MIXED/);
+    expect(st.stdout).toMatch(/^WAITING: the rollout of v2 is paused after batch 1\/2 \(pause: manual\) until \S+: slipway promote --env production or slipway abort --env production$/m);
     const p = await cli(['promote', '--env', 'production', '--reason', 'canary looks fine'], 'bob');
     expect(p.code, p.stderr).toBe(0);
     expect(p.stdout).toMatch(/^production: promoted the rollout of v2 waiting after batch 1\/2/);
