@@ -8,7 +8,11 @@ import { GithubRuntime, readTextFile, type Runtime } from './runtime.ts';
 import { redact } from '../lib/secrets.ts';
 
 export type RunFn<S extends ActionSpec> = (inputs: InputsOf<S>, ctx: ActionContext) => Promise<ActionResult>;
-export type PostFn = (ctx: ActionContext) => Promise<ActionResult | void>;
+/**
+ * A post: step. It gets the same typed inputs as the main step (parsed once by runAction, slipway.yml
+ * merged), or undefined when they do not parse (then the main step failed before any side effect).
+ */
+export type PostFn<S extends ActionSpec = ActionSpec> = (inputs: InputsOf<S> | undefined, ctx: ActionContext) => Promise<ActionResult | void>;
 
 /** One failure line: the runner shows it as the step's error. Long values never flood the log. Redact before cutting (a cut secret is not masked). */
 export function failureLine(message: string, max = 2000): string {
@@ -70,11 +74,11 @@ function fromConfigWins(spec: ActionSpec, name: string, given: string): boolean 
   return given === '' || given === spec.inputs[name]?.default;
 }
 
-/** The environment with slipway.yml's inputs as INPUT_* variables, for code that reads inputs itself (post steps). */
-function withConfigInputs(spec: ActionSpec, rt: Runtime, env: Record<string, string | undefined>, fromConfig: Record<string, string>): Record<string, string | undefined> {
-  const out = { ...env };
-  for (const [n, v] of Object.entries(fromConfig)) if (fromConfigWins(spec, n, rt.getInput(n))) out[`INPUT_${n.replace(/ /g, '_').toUpperCase()}`] = v;
-  return out;
+/** The step's inputs, parsed once: slipway.yml's values where the workflow gave none (see fromConfigWins). */
+async function stepInputs<S extends ActionSpec>(spec: S, rt: Runtime, env: Record<string, string | undefined>): Promise<InputsOf<S>> {
+  const fromConfig = await configInputs(spec, rt, env);
+  const raw = (n: string) => (fromConfig[n] !== undefined ? fromConfig[n] : rt.getInput(n));
+  return parseInputs(spec, raw, (s) => rt.mask(s));
 }
 
 /**
@@ -82,7 +86,7 @@ function withConfigInputs(spec: ActionSpec, rt: Runtime, env: Record<string, str
  * outputs and the summary, fail with one line. With a post function, the same bundle serves as
  * the post: step (the runner sets STATE_isPost).
  */
-export async function runAction<S extends ActionSpec>(spec: S, run: RunFn<S>, post?: PostFn, env: Record<string, string | undefined> = process.env): Promise<void> {
+export async function runAction<S extends ActionSpec>(spec: S, run: RunFn<S>, post?: PostFn<S>, env: Record<string, string | undefined> = process.env): Promise<void> {
   const rt = new GithubRuntime(env);
   const controller = new AbortController();
   const onSignal = (sig: string) => {
@@ -94,15 +98,19 @@ export async function runAction<S extends ActionSpec>(spec: S, run: RunFn<S>, po
   const ctx = makeContext(rt, env, controller.signal);
   try {
     if (post && rt.getState('isPost') === 'true') {
-      const fromConfig = await configInputs(spec, rt, env);
-      const result = await post({ ...ctx, env: withConfigInputs(spec, rt, env, fromConfig) });
+      let inputs: InputsOf<S> | undefined;
+      try {
+        inputs = await stepInputs(spec, rt, env);
+      } catch (err) {
+        // The main step refused these inputs before doing anything: the post step has nothing to finish.
+        rt.debug(`${spec.name} post: inputs do not parse (${errorMessage(err)})`);
+      }
+      const result = await post(inputs, ctx);
       if (result && !deliver(spec, rt, result)) process.exitCode = 1;
       return;
     }
     if (post) rt.saveState('isPost', 'true');
-    const fromConfig = await configInputs(spec, rt, env);
-    const raw = (n: string) => (fromConfig[n] !== undefined ? fromConfig[n] : rt.getInput(n));
-    const inputs = await parseInputs(spec, raw, (s) => rt.mask(s));
+    const inputs = await stepInputs(spec, rt, env);
     const result = await run(inputs, ctx);
     if (!deliver(spec, rt, result)) process.exitCode = 1;
   } catch (err) {

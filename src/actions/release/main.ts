@@ -5,5 +5,5 @@ import { spec } from './inputs.ts';
 void runAction(
   spec,
   async (inputs, ctx) => (await import('./run.ts')).run(inputs, ctx),
-  async (ctx) => (await import('./run.ts')).post(ctx),
+  async (inputs, ctx) => (await import('./run.ts')).post(inputs, ctx),
 );

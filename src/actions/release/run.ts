@@ -199,15 +199,13 @@ export async function run(inputs: ReleaseInputs, ctx: ActionContext, deps: Relea
 }
 
 /** The post: step: finishes or undoes an unfinished rollout (cancellation), through deploy-rolling's own post. */
-export async function post(ctx: ActionContext, deps: ReleaseDeps = {}): Promise<ActionResult | void> {
+/** The post: step: the deploy stage's post with the deploy inputs composed from slipway.yml, as the main step composed them. */
+export async function post(inputs: ReleaseInputs | undefined, ctx: ActionContext, deps: ReleaseDeps = {}): Promise<ActionResult | void> {
   if (!ctx.getState('rollout')) return;
+  if (!inputs) return { outputs: {}, failure: 'release post: the inputs do not parse, so the saved rollout cannot be finished or undone' };
   const { parseInputs: parse } = await import('../../lib/fields.ts');
-  const { spec: releaseSpec } = await import('./inputs.ts');
-  const inputs = await parse(releaseSpec, (n) => ctx.env[`INPUT_${n.replace(/ /g, '_').toUpperCase()}`], (s) => ctx.log.mask(s));
   const config = await loadConfig(configPath(inputs, ctx), SPECS);
   const raw = stageRaw(config, inputs, ctx, 'deploy');
-  const env: Record<string, string | undefined> = { ...ctx.env };
-  for (const [k, v] of Object.entries(raw)) env[`INPUT_${k.toUpperCase()}`] = v;
-  for (const [k, i] of Object.entries(deploySpec.inputs)) if (env[`INPUT_${k.toUpperCase()}`] === undefined && i.default !== undefined) env[`INPUT_${k.toUpperCase()}`] = i.default;
-  return deployPost({ ...ctx, env }, deps.deploy);
+  const deployInputs = await parse(deploySpec, (n) => raw[n], (s) => ctx.log.mask(s));
+  return deployPost(deployInputs, ctx, deps.deploy);
 }

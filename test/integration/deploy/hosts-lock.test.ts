@@ -135,7 +135,7 @@ describe.skipIf(!ok)('deploy lock on hosts (real sshd + nginx)', () => {
     await expect(go({ version: 'v5' })).rejects.toThrow(/held by erin/);
     const postCtx = context('erin', new AbortController().signal, env);
     Object.assign(postCtx.state, ctx.state);
-    const pr = await post(postCtx);
+    const pr = await post(await parseInputs(spec, (n) => ({ ...raw, version: 'v4' })[n], () => {}), postCtx);
     expect(pr && pr.failure).toBeUndefined();
     expect(fleet.currentVersions()).toEqual(['v3', 'v3']);
     expect(lockDirs()).toEqual([]);
