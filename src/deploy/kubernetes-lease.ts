@@ -54,6 +54,10 @@ export function leaseState(l: Lease, nowMs: number): { holder?: LockHolder; free
 
 const reasonOf = (err: unknown) => (err instanceof KubectlError ? err.reason : undefined);
 
+/** RBAC refused the Lease: say what to grant, or how to deploy without the lock. */
+const forbidden = (err: unknown, ns: string) =>
+  new UserError(`${(err as Error).message}: the deploy lock is a Lease; give the deploy's user get, create and update on leases (API group coordination.k8s.io) in ${ns}, or set lock: false to deploy without the lock`);
+
 export function leaseLockPart(kubectl: Kubectl, namespaceLabel: string): LockPart & { read(signal: AbortSignal): Promise<Lease | undefined> } {
   // No namespace given: kubectl uses the kubeconfig context's (as the deploy itself does).
   const namespaced = kubectl.namespace !== '';
@@ -75,6 +79,7 @@ export function leaseLockPart(kubectl: Kubectl, namespaceLabel: string): LockPar
         await write('create', leaseFor(h, nowMs), signal);
         return { taken: true };
       } catch (err) {
+        if (reasonOf(err) === 'Forbidden') throw forbidden(err, namespaceLabel);
         if (reasonOf(err) !== 'AlreadyExists') throw err;
       }
       const cur = await get(signal);

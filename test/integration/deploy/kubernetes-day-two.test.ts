@@ -81,6 +81,19 @@ describe('the deploy lock as a Lease (fake Kubernetes API server)', () => {
     await lockB.acquire(loser, { waitMs: 0, log, signal: AbortSignal.timeout(60_000) });
   }, 60_000);
 
+  it('RBAC without leases: the deploy fails before any change, saying what to grant (or lock: false)', async () => {
+    const ns = await newNs();
+    k.fake!.forbidden.push({ verb: 'create', resource: 'leases', namespace: ns });
+    try {
+      const h = newHolder({ actor: 'alice', version: 'v2', ttlMs: 600_000 });
+      await expect(new DeployLock([leaseLockPart(kubectlFor(ns), ns)]).acquire(h, { waitMs: 0, log: new MemoryReporter(), signal: AbortSignal.timeout(60_000) })).rejects.toThrow(
+        new RegExp(`taking the deploy lock failed, nothing was changed: .*forbidden.*: the deploy lock is a Lease; give the deploy's user get, create and update on leases \\(API group coordination.k8s.io\\) in ${ns}, or set lock: false`),
+      );
+    } finally {
+      k.fake!.forbidden.length = 0;
+    }
+  }, 60_000);
+
   it('an expired Lease is broken with a warning that names the old holder', async () => {
     const ns = await newNs();
     const log = new MemoryReporter();
