@@ -60,7 +60,7 @@ export interface LoadOptions {
   collect?: boolean;
 }
 
-const SECRET_REF = /^\$\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/;
+export const SECRET_REF = /^\$\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/;
 
 /** The largest slipway.yml read (bytes). Parsing is linear; the cap bounds its time and memory. */
 export const MAX_CONFIG_BYTES = 1 << 20;
