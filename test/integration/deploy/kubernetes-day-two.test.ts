@@ -24,7 +24,7 @@ import { DeployLock, LockHeldError, newHolder } from '../../../src/deploy/lock.t
 import { MemoryReporter } from '../../../src/lib/report.ts';
 import { parseInputs } from '../../../src/lib/fields.ts';
 import { spec } from '../../../src/actions/deploy-rolling/inputs.ts';
-import { run } from '../../../src/actions/deploy-rolling/run.ts';
+import { post, run } from '../../../src/actions/deploy-rolling/run.ts';
 import type { ActionContext } from '../../../src/runner/context.ts';
 import { main } from '../../../src/cli/main.ts';
 
@@ -92,6 +92,19 @@ describe('the deploy lock as a Lease (fake Kubernetes API server)', () => {
     } finally {
       k.fake!.forbidden.length = 0;
     }
+  }, 60_000);
+
+  it('a deploy killed while holding the Lease: its post step gives it back (the token saved in the step state)', async () => {
+    const ns = await newNs();
+    const h = newHolder({ actor: 'ci', version: 'v2', ttlMs: 600_000 });
+    await new DeployLock([leaseLockPart(kubectlFor(ns), ns)]).acquire(h, { waitMs: 0, log: new MemoryReporter(), signal: AbortSignal.timeout(60_000) });
+    const state: Record<string, string> = { 'deploy-lock': JSON.stringify({ token: h.token }) };
+    const log = new MemoryReporter();
+    const ctx = { log, github: { actor: 'ci', runUrl: '', sha: '' }, saveState: (n: string, v: string) => (state[n] = v), getState: (n: string) => state[n] ?? '', signal: new AbortController().signal, tempDir: mkdtempSync(join(tmpdir(), 'slipway-lease-post-')), workspace: process.cwd(), env: k.env } as unknown as ActionContext;
+    const inputs = await parseInputs(spec, (n) => ({ target: 'kubernetes', namespace: ns, deployment: 'web', kubeconfig: k.kubeconfig!, image: IMAGES.v2 } as Record<string, string>)[n], () => {});
+    await post(inputs, ctx);
+    expect((await k.json(['get', 'lease', LEASE_NAME, '-n', ns])).spec.holderIdentity).toBeUndefined();
+    expect(log.text()).toMatch(/deploy lock released/);
   }, 60_000);
 
   it('an expired Lease is broken with a warning that names the old holder', async () => {
