@@ -146,7 +146,7 @@ export async function killSwitch(provider: FlagProvider, flags: string[], o: Kil
         }
       }
       const ms = performance.now() - t0;
-      o.log?.error(`KILL SWITCH FAILED: flag '${flag}' could not be switched off on ${provider.server} (${provider.environment}) within ${formatDuration(deadlineMs)} after ${attempts} attempt(s): ${(error ?? '').replace(`flag '${flag}': `, '')}. Turn it off by hand.`);
+      o.log?.error(`KILL SWITCH FAILED: flag '${flag}' could not be switched off on ${provider.kind} ${provider.server} (${provider.environment}) within ${formatDuration(deadlineMs)} after ${attempts} attempt(s): ${(error ?? '').replace(`flag '${flag}': `, '')}. Turn it off by hand.`);
       return { ...base, from, to: { enabled: false }, durationMs: ms, ok: false, attempts, error };
     }),
   );

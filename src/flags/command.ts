@@ -51,7 +51,7 @@ export class CommandFlagProvider implements FlagProvider {
     if (!o.command.length) throw new FlagError('the command flag provider needs a command (an argument list)');
     this.o = o;
     this.environment = o.environment;
-    this.server = `command ${o.command[0]}`;
+    this.server = o.command[0]!;
   }
 
   private async run(flag: string, argv: string[], extra: Record<string, string>, signal?: AbortSignal): Promise<string> {
@@ -60,14 +60,14 @@ export class CommandFlagProvider implements FlagProvider {
     try {
       r = await (this.o.exec ?? defaultExec)(argv[0]!, argv.slice(1), { env, timeoutMs: this.o.timeoutMs ?? 60_000, signal, cwd: this.o.cwd });
     } catch (err) {
-      throw new FlagError(`flag '${flag}': ${this.server} could not run: ${errorMessage(err)}`);
+      throw new FlagError(`flag '${flag}': command ${this.server} could not run: ${errorMessage(err)}`);
     }
     if (r.code === 0) return r.stdout;
-    if (signal?.aborted) throw new FlagError(`flag '${flag}': ${this.server} did not finish before the deadline`, true);
+    if (signal?.aborted) throw new FlagError(`flag '${flag}': command ${this.server} did not finish before the deadline`, true);
     const tail = lastLines(r.stderr || r.stdout, 3);
-    if (r.code === EX_NOFLAG) throw new FlagError(`flag '${flag}' does not exist (${this.server} exited ${EX_NOFLAG})${tail ? `: ${tail}` : ''}`);
+    if (r.code === EX_NOFLAG) throw new FlagError(`flag '${flag}' does not exist (command ${this.server} exited ${EX_NOFLAG})${tail ? `: ${tail}` : ''}`);
     const how = r.timedOut ? 'timed out' : r.signal ? `was killed by ${r.signal}` : `exited with code ${r.code}`;
-    throw new FlagError(`flag '${flag}': ${this.server} ${how}${tail ? `: ${tail}` : ''}`, r.timedOut || r.code === EX_TEMPFAIL);
+    throw new FlagError(`flag '${flag}': command ${this.server} ${how}${tail ? `: ${tail}` : ''}`, r.timedOut || r.code === EX_TEMPFAIL);
   }
 
   async read(flag: string, signal?: AbortSignal): Promise<FlagState | undefined> {

@@ -65,7 +65,7 @@ function progressiveSummary(flag: string, r: RolloutResult & { flagFrom: unknown
 
 /** mode plan: what `change` would do, from the inputs alone (no server is contacted, no credential needed). */
 export function plannedChanges(i: FlagsInputs, actor: FlagActor, at: string): FlagChange[] {
-  const server = i.provider === 'command' ? `command ${i.command?.[0] ?? ''}`.trim() : redactUrl(i['unleash-url'] ?? '').replace(/\/+$/, '');
+  const server = i.provider === 'command' ? i.command?.[0] ?? '' : redactUrl(i['unleash-url'] ?? '').replace(/\/+$/, '');
   const base = { provider: i.provider, server, environment: i.environment, who: actor.who, run: actor.run, at, durationMs: 0, ok: true };
   const out: FlagChange[] = [
     ...(i.disable ?? []).map((flag): FlagChange => ({ ...base, flag, action: 'disable', to: { enabled: false } })),

@@ -145,7 +145,7 @@ describe.skipIf(!hasPg)('flags on a real Unleash server', () => {
       const changes = await killSwitch(provider, ['flaky'], { actor, log, deadlineMs: 1500 });
       expect(changes[0]).toMatchObject({ flag: 'flaky', ok: false });
       expect(changes[0]!.attempts).toBeGreaterThan(1);
-      expect(log.text()).toMatch(/KILL SWITCH FAILED: flag 'flaky' could not be switched off on http:\/\/127\.0\.0\.1:\d+ \(production\) within 1\.50?s after \d+ attempt\(s\): the Unleash server .*(unreachable|deadline).*Turn it off by hand\./);
+      expect(log.text()).toMatch(/KILL SWITCH FAILED: flag 'flaky' could not be switched off on unleash http:\/\/127\.0\.0\.1:\d+ \(production\) within 1\.50?s after \d+ attempt\(s\): the Unleash server .*(unreachable|deadline).*Turn it off by hand\./);
     } finally {
       await u.start();
     }

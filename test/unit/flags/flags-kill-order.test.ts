@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryReporter } from '../../../src/lib/report.ts';
 import { rollout, type DeployTarget, type InstanceRef } from '../../../src/deploy/engine.ts';
 import { CommandFlagProvider } from '../../../src/flags/command.ts';
-import { killSwitch } from '../../../src/flags/change.ts';
+import { applyFlagChanges, killSwitch } from '../../../src/flags/change.ts';
 import type { FlagChange } from '../../../src/flags/model.ts';
 
 /** Two instances in memory; every operation is appended to `events`. */
@@ -77,5 +77,17 @@ describe('kill switch before the rollback', () => {
     expect(events).toEqual(['deploy a v2', 'switchBack a v1']);
     expect((r.beforeUndo as FlagChange[])[0]).toMatchObject({ flag: 'checkout', ok: false });
     expect(log.text()).toMatch(/KILL SWITCH FAILED: flag 'checkout' could not be switched off on command .* \(production\) within 600ms after \d+ attempt\(s\): command .*(exited with code 75|did not finish before the deadline)\. Turn it off by hand\./);
+  });
+
+  it('the command provider: an unknown flag (exit 2) fails before anything changes, naming the flag and the command; values arrive in the environment', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'slipway-flags-'));
+    const store = join(dir, 'flags.json');
+    writeFileSync(store, JSON.stringify({ checkout: { enabled: false } }));
+    const script = `const fs=require('fs');const f=${JSON.stringify(store)};const s=JSON.parse(fs.readFileSync(f,'utf8'));const n=process.env.SLIPWAY_FLAG;if(!(n in s)){console.error('no flag '+n);process.exit(2)}if(process.argv[1]==='read'){process.stdout.write(JSON.stringify(s[n]))}else{s[n]={enabled:process.env.SLIPWAY_FLAG_ENABLED==='true',...(process.env.SLIPWAY_FLAG_ROLLOUT?{rollout:Number(process.env.SLIPWAY_FLAG_ROLLOUT)}:{})};fs.writeFileSync(f,JSON.stringify(s))}`;
+    const provider = new CommandFlagProvider({ command: [process.execPath, '-e', script, 'write'], readCommand: [process.execPath, '-e', script, 'read'], environment: 'production' });
+    await expect(applyFlagChanges(provider, [{ flag: 'checkout', action: 'rollout', percent: 10 }, { flag: 'ghost', action: 'enable' }], { actor: { who: 'a', run: 'b' } })).rejects.toThrow(`flag 'ghost' does not exist (command ${process.execPath} exited 2): no flag ghost`);
+    expect(JSON.parse(readFileSync(store, 'utf8'))).toEqual({ checkout: { enabled: false } });
+    const r = await applyFlagChanges(provider, [{ flag: 'checkout', action: 'rollout', percent: 10 }], { actor: { who: 'a', run: 'b' } });
+    expect(r.changes[0]).toMatchObject({ from: { enabled: false }, to: { enabled: true, rollout: 10 }, ok: true, provider: 'command' });
   });
 });
