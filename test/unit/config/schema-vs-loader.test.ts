@@ -7,13 +7,14 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import Ajv from 'ajv';
-import addFormats from 'ajv-formats';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
 import YAML from 'yaml';
 import { loadConfigText } from '../../../src/config/load.ts';
 import { loadSpecs } from '../../../scripts/actions.ts';
 import { repoRoot } from '../../helpers/runner.ts';
 
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 const specs = Object.fromEntries((await loadSpecs()).map((s) => [s.name, s]));
 const ajv = new Ajv({ strict: false, allErrors: true });
 addFormats(ajv);
