@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 // GitHub's workflow tooling (@actions/languageservice, workflow-parser, expressions) imports JSON
 // without import attributes, so vite transforms it (inline). Its packages ship source maps without
@@ -16,6 +16,8 @@ export default defineConfig({
   }],
   test: {
     include: ['test/**/*.test.ts'],
+    // test/cluster needs a real Kubernetes cluster (the kind job in ci.yml sets SLIPWAY_KUBE_REAL=1).
+    exclude: process.env.SLIPWAY_KUBE_REAL === '1' ? configDefaults.exclude : [...configDefaults.exclude, 'test/cluster/**'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
