@@ -61,6 +61,9 @@ function stub(name: string): string {
 
 interface Pkg { name: string; version: string; license: string; dir: string }
 
+/** Packages kept out of the chunks and shipped beside them as one CommonJS file (see src/smoke/checks.ts). */
+const REQUIRED_BESIDE = [{ name: 're2js', cjs: 'build/index.cjs', file: 're2js.cjs', requiredBy: 'src/smoke/checks.ts' }];
+
 /** The innermost package a bundled file belongs to (node_modules/a/node_modules/b/… is b). */
 function packageOf(id: string, cache: Map<string, Pkg | undefined>): Pkg | undefined {
   const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(id.split(sep).join('/'));
@@ -89,6 +92,8 @@ export async function buildDist(out: string, opts: { sourceMap?: boolean } = {})
   const result = await build({
     input: { index: join(root, 'src/actions/index.ts') },
     platform: 'node',
+    // Loaded on demand with a synchronous require (src/smoke/checks.ts): shipped beside the chunks below.
+    external: [...REQUIRED_BESIDE.map((r) => r.name)],
     logLevel: 'silent',
     write: true,
     output: {
@@ -101,6 +106,10 @@ export async function buildDist(out: string, opts: { sourceMap?: boolean } = {})
       chunkFileNames: '[name]-[hash].js',
     },
   });
+  // Packages a chunk requires synchronously, only when needed: one minified CommonJS file each.
+  for (const r of REQUIRED_BESIDE) {
+    await build({ input: join(root, 'node_modules', r.name, r.cjs), platform: 'node', logLevel: 'silent', output: { file: join(shared, r.file), format: 'cjs', minify: true, comments: { legal: false } } });
+  }
   // Assets some chunks need at run time (the SQL parser's WebAssembly): the actions' assets.json lists.
   for (const name of names) {
     const extra = join(root, 'src/actions', name, 'assets.json');
@@ -134,7 +143,9 @@ export async function buildDist(out: string, opts: { sourceMap?: boolean } = {})
     walk('index.js', false); // the entry itself, not every action it can load
     walk(mainChunk[0]);
     for (const f of seen) {
-      for (const id of chunks.get(f)?.moduleIds ?? []) {
+      const ids = [...(chunks.get(f)?.moduleIds ?? [])];
+      for (const r of REQUIRED_BESIDE) if (ids.some((id) => id.split(sep).join('/').endsWith(r.requiredBy))) ids.push(join(root, 'node_modules', r.name, r.cjs));
+      for (const id of ids) {
         const p = packageOf(id, cache);
         if (!p) continue;
         const key = `${p.name}@${p.version}`;

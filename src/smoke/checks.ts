@@ -4,8 +4,10 @@
  * (re2js: linear time, no backtracking): `^(a+)+$` cannot stall the step. RE2 has no lookaround
  * and no backreferences; such a pattern is refused when the inputs are read.
  */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
-import { RE2JS } from 're2js';
+import type { RE2JS } from 're2js';
 import { parseDuration, formatDuration } from '../lib/duration.ts';
 import { request, type Http, type HttpResponse } from '../lib/http.ts';
 import { errorMessage } from '../lib/errors.ts';
@@ -16,13 +18,29 @@ export const MAX_CHECK_BODY_BYTES = 1 << 20;
 /** The longest regular expression accepted. */
 export const MAX_PATTERN_LENGTH = 1000;
 
+/**
+ * The RE2 engine, loaded on the first pattern (synchronously: the input schema needs it while it
+ * parses). Loaded through require so that an action run without a pattern never parses its ~260 kB:
+ * the build keeps re2js out of the bundle and ships its CommonJS build beside it (scripts/build.ts).
+ */
+let engine: typeof RE2JS | undefined;
+function re2(): typeof RE2JS {
+  if (!engine) {
+    const require = createRequire(import.meta.url);
+    // In dist/, the build puts re2js beside the chunks as re2js.cjs; from source, the package.
+    const beside = new URL('./re2js.cjs', import.meta.url);
+    engine = (require(existsSync(beside) ? beside.pathname : 're2js') as { RE2JS: typeof RE2JS }).RE2JS;
+  }
+  return engine;
+}
+
 const compiled = new Map<string, RE2JS>();
 /** Compiles a pattern with RE2 (linear-time matching); throws with RE2's reason when it cannot. */
 export function compilePattern(pattern: string): RE2JS {
   let re = compiled.get(pattern);
   if (!re) {
     if (pattern.length > MAX_PATTERN_LENGTH) throw new Error(`longer than ${MAX_PATTERN_LENGTH} characters`);
-    re = RE2JS.compile(pattern);
+    re = re2().compile(pattern);
     compiled.set(pattern, re);
   }
   return re;
