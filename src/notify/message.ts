@@ -108,6 +108,8 @@ export interface NotifyEvent {
   durationMs?: number;
   /** Why it failed / rolled back / waits (one line). */
   reason?: string;
+  /** Replaces the derived headline (a message that is not about a deploy, e.g. a PR check). */
+  title?: string;
   details: EventDetails;
 }
 
@@ -165,6 +167,7 @@ export function headline(e: NotifyEvent): string {
 }
 
 function headlineText(e: NotifyEvent): string {
+  if (e.title) return e.title;
   const app = appName(e);
   const v = e.version.label ?? shortSha(e.version.sha) ?? '';
   const ver = v ? ` ${v}` : '';

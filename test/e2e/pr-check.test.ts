@@ -67,6 +67,9 @@ describe('pr-check.yml migration lint on a pull request (git, fake GitHub API)',
     expect(job.byId.changed!.outputs.files).toBe('migrations/0004_add_users_bio.sql');
     expect(gh.comments.map((c) => c.issue)).toEqual([7]);
     expect(gh.comments[0]!.body).toContain('Migration lint passed');
+    // What the reviewer reads first is about the check, not a deploy.
+    expect(gh.comments[0]!.body).toMatch(/^### ✅ Migration safety: the changed migrations passed the lint$/m);
+    expect(gh.comments[0]!.body).not.toMatch(/Deploy(ed)? of|to pull-request/);
     expect(gh.comments[0]!.body).toContain('**Migration lint:** ✅ no findings');
     commentId = gh.comments[0]!.id;
     expect(gh.selfCheck).toEqual([]);

@@ -27,6 +27,7 @@ export const spec = defineAction({
     'started-at': f.string({ description: 'When the deploy started (ISO 8601 or epoch milliseconds): the duration is measured from it.', pattern: /^(\d{10,13}|\d{4}-\d\d-\d\dT[0-9:.]+(Z|[+-]\d\d:?\d\d)?)$/, expected: 'an ISO 8601 time like 2025-01-31T12:00:00Z or epoch milliseconds' }),
     duration: f.duration({ description: 'How long the deploy took (instead of started-at).' }),
     reason: f.string({ description: 'Why it failed, rolled back or waits (one line).', maxLength: 2000 }),
+    title: f.string({ description: 'One line that replaces the headline every channel shows (default: from the event, e.g. "Deployed shop 3f9c2e1 to production"); for messages that are not about a deploy, such as a PR check\'s comment.', pattern: /^[^\r\n\u2028\u2029]{1,120}$/, expected: 'one line of at most 120 characters' }),
     migrations: f.yaml(report, { description: "migrate's `applied` output (JSON list): shown as the migrations applied.", expected: 'a JSON list of migrations' }),
     rollout: f.yaml(report, { description: "deploy-rolling's report (JSON): shown as the rollout timeline.", expected: 'a JSON report or list of timeline entries' }),
     gate: f.yaml(report, { description: "slo-gate's `report` output (JSON): shown as the gate verdict with its numbers.", expected: 'a JSON gate report' }),

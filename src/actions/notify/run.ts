@@ -51,6 +51,7 @@ export function eventFromInputs(i: NotifyInputs, gh: GithubContext, now = Date.n
     startedAt: start !== undefined ? new Date(start).toISOString() : undefined,
     durationMs: i.duration ?? (start !== undefined && i.event !== 'started' && i.event !== 'approval-waiting' ? Math.max(0, now - start) : undefined),
     reason: i.reason,
+    title: i.title,
     details: {
       migrations: normalizeMigrations(i.migrations),
       lint: normalizeLint(i.lint),
