@@ -32,6 +32,9 @@ import { sleep } from '../lib/sleep.ts';
 import { appendAudit, readAudit, type AuditEntry, type AuditHost } from '../deploy/audit.ts';
 import { parseUpstreamState, readHostState, type HostState, type UpstreamState } from '../deploy/status.ts';
 
+/** An image reference, as deploy-rolling's image input takes it. */
+const KUBE_IMAGE = /^[A-Za-z0-9][A-Za-z0-9._\-/:]*(@sha256:[0-9a-f]{64})?$/;
+
 export interface Fleet {
   env: string;
   inputs: DeployInputs;
@@ -285,9 +288,10 @@ function keptEverywhere(states: HostState[]): string[] {
 }
 
 export async function releases(args: ParsedArgs, io: CliIO): Promise<number> {
-  if (args.help) return help(io, 'slipway releases --env NAME [--json]\n  The releases kept on the hosts (keep-releases), oldest first: what slipway rollback --to can go back to.');
+  if (args.help) return help(io, 'slipway releases --env NAME [--json]\n  The releases kept on the hosts (keep-releases), oldest first: what slipway rollback --to can go back to.\n  On target kubernetes: the images the Deployment\'s ReplicaSets keep, newest revision first.');
   allow(args, 'releases', []);
-  return withFleet(await openFleet(args, io, 'releases'), async (f) => {
+  return withFleet(await openFleet(args, io, 'releases', {}, ['hosts', 'kubernetes']), async (f) => {
+    if (f.inputs.target === 'kubernetes') return (await import('./kube-day-two.ts')).kubeReleases(f, args, io);
     const states = await Promise.all(f.hosts.map((h) => readHostState(f.ssh!, h)));
     const kept = keptEverywhere(states);
     const current = states[0]?.current;
@@ -306,21 +310,25 @@ export async function releases(args: ParsedArgs, io: CliIO): Promise<number> {
 }
 
 export async function rollback(args: ParsedArgs, io: CliIO): Promise<number> {
-  if (args.help) return help(io, 'slipway rollback --env NAME [--to VERSION] [--reason TEXT] [--json]\n  Puts every host back on a release it keeps (default: the previous one), with the same executor, readiness checks, gate and deploy lock as a deploy. See slipway releases for what is kept.');
+  if (args.help) return help(io, 'slipway rollback --env NAME [--to VERSION] [--reason TEXT] [--json]\n  Puts every host back on a release it keeps (default: the previous one), with the same executor, readiness checks, gate and deploy lock as a deploy. See slipway releases for what is kept.\n  On target kubernetes --to is an image (registry/app@sha256:…, see slipway releases); without it the Deployment goes back to its last good template.');
   allow(args, 'rollback', ['to', 'reason']);
   const to = args.flags.to;
-  if (to !== undefined) {
-    try {
-      checkVersionName(to, '--to');
-    } catch {
-      throw new UsageError(`rollback: --to: got ${JSON.stringify(to)}; expected a release name of letters, digits, '.', '_', '+', '-' (see slipway releases)`);
-    }
-  }
   const reason = args.flags.reason ?? (to ? `rollback to ${to}` : 'rollback');
   // hosts: --to deploys a kept release (checked below); command: --to is the version to go back to
-  // (previous-version); kubernetes: back to the last good template (no --to yet).
+  // (previous-version); kubernetes: --to is an image, deployed like any image (without it: the last good template).
   const over = (target: string): Record<string, string> => {
-    if (target === 'kubernetes' && to) throw new UsageError('rollback: --to is not available on target kubernetes yet; without --to the Deployment goes back to its last good template');
+    if (target === 'kubernetes') {
+      if (!to) return { rollback: 'true', 'lock-reason': reason };
+      if (!KUBE_IMAGE.test(to) || to.length > 512) throw new UsageError(`rollback: --to: got ${JSON.stringify(to)}; expected an image reference such as ghcr.io/acme/app@sha256:<64 hex> on target kubernetes (slipway releases --env NAME lists the images the Deployment keeps)`);
+      return { image: to, rollback: 'false', 'lock-reason': reason };
+    }
+    if (to !== undefined) {
+      try {
+        checkVersionName(to, '--to');
+      } catch {
+        throw new UsageError(`rollback: --to: got ${JSON.stringify(to)}; expected a release name of letters, digits, '.', '_', '+', '-' (see slipway releases)`);
+      }
+    }
     if (target === 'command') return { rollback: 'true', 'lock-reason': reason, ...(to ? { 'previous-version': to } : {}) };
     return to ? { version: to, rollback: 'false', 'lock-reason': reason } : { rollback: 'true', 'lock-reason': reason };
   };

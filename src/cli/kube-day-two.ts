@@ -4,6 +4,7 @@
  *                                                 (kubernetes-lease.ts), in the deploy's namespace
  *   slipway audit --env E [--since 7d]            the ConfigMap slipway-audit (kubernetes-audit.ts)
  *   slipway status --env E                        the Deployment, its ReplicaSets and pods, the Lease holder
+ *   slipway releases --env E                      the images the Deployment's ReplicaSets keep (what rollback --to takes)
  * The cluster is reached like the deploy reaches it: kubeconfig / kubeconfig-data, context,
  * namespace from the environment's deploy section.
  */
@@ -16,7 +17,7 @@ import { errorMessage } from '../lib/errors.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { kubeOptions } from '../actions/deploy-rolling/run.ts';
 import { Kubectl, assessRollout, selectorString, type KubeObject } from '../deploy/kubernetes-kubectl.ts';
-import { VERSION_LABEL, versionFromImage } from '../deploy/kubernetes.ts';
+import { FAILED_ANNOTATION, GOOD_ANNOTATION, VERSION_LABEL, versionFromImage } from '../deploy/kubernetes.ts';
 import { UsageError } from './args.ts';
 import { leaseLockPart, leaseState } from '../deploy/kubernetes-lease.ts';
 import { DeployLock, LockHeldError, describeHolder, newHolder, type LockHolder } from '../deploy/lock.ts';
@@ -140,5 +141,50 @@ export function kubeStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<numbe
       io.stdout(formatTable([['POD', 'VERSION', 'IMAGE', 'READY', 'SINCE', 'RESTARTS'], ...rows.map((r) => [r.pod, r.version, r.image, r.terminating ? 'terminating' : r.ready ? 'yes' : `NO${r.why ? `: ${r.why}` : ''}`, r.since ?? '', String(r.restarts)])]));
     }
     return ok ? 0 : 1;
+  });
+}
+
+/**
+ * slipway releases on kubernetes: one row per image the Deployment's ReplicaSets keep (its revision
+ * history, `revisionHistoryLimit`), newest revision first, marked current, good (a Slipway rollout
+ * succeeded with it) or failed (rolled back). `slipway rollback --to IMAGE` deploys one of them (or
+ * any other image) with the same executor, gate and lock as a deploy.
+ */
+export function kubeReleases(f: Fleet, args: ParsedArgs, io: CliIO): Promise<number> {
+  return withLease(f, async (_part, where, kubectl) => {
+    const name = f.inputs.deployment;
+    if (!name) throw new UsageError(`releases: environments.${f.env}.deploy.deployment: got nothing; expected the Deployment to look at (target kubernetes)`);
+    const signal = AbortSignal.timeout(120_000);
+    const namespaced = kubectl.namespace !== '';
+    const d = await kubectl.json<KubeObject>(['get', 'deployment', name], { signal, namespaced });
+    const list = await kubectl.json<KubeObject>(['get', 'replicasets', '-l', selectorString(d.spec?.selector)], { signal, namespaced });
+    const hashes = (a: string) => String(d.metadata?.annotations?.[a] ?? '').split(',').filter(Boolean);
+    const good = new Set(hashes(GOOD_ANNOTATION));
+    const failed = new Set(hashes(FAILED_ANNOTATION));
+    const view = assessRollout(d, list.items ?? [], [], f.inputs.container || undefined);
+    const owned = ((list.items ?? []) as KubeObject[]).filter((rs) => (rs.metadata?.ownerReferences ?? []).some((o: KubeObject) => o.kind === 'Deployment' && o.name === name));
+    const rows = owned
+      .map((rs) => {
+        const containers = (rs.spec?.template?.spec?.containers ?? []) as KubeObject[];
+        const c = containers.find((x) => x.name === (f.inputs.container || name)) ?? containers[0];
+        const hash = String(rs.metadata?.labels?.['pod-template-hash'] ?? '');
+        return {
+          revision: Number(rs.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? 0),
+          image: String(c?.image ?? ''),
+          version: String(rs.spec?.template?.metadata?.labels?.[VERSION_LABEL] ?? versionFromImage(String(c?.image ?? ''))),
+          created: String(rs.metadata?.creationTimestamp ?? ''),
+          replicas: Number(rs.status?.replicas ?? 0),
+          current: hash !== '' && hash === view.newHash,
+          verdict: good.has(hash) ? 'good' : failed.has(hash) ? 'failed' : '',
+        };
+      })
+      .sort((a, b) => b.revision - a.revision);
+    if (args.json) {
+      io.stdout(`${JSON.stringify({ environment: f.env, deployment: `${where}/${name}`, releases: rows }, null, 2)}\n`);
+      return 0;
+    }
+    io.stdout(`${f.env}: Deployment ${where}/${name} keeps ${rows.length} revision(s) (newest first); slipway rollback --env ${f.env} --to IMAGE deploys one\n`);
+    io.stdout(formatTable([['REVISION', 'IMAGE', 'VERSION', 'CREATED', 'PODS', ''], ...rows.map((r) => [String(r.revision), r.image, r.version, r.created, String(r.replicas), [r.current ? '← current' : '', r.verdict === 'good' ? 'good' : r.verdict === 'failed' ? 'FAILED (rolled back)' : ''].filter(Boolean).join(', ')])]));
+    return 0;
   });
 }

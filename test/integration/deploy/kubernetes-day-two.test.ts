@@ -208,4 +208,41 @@ describe('the deploy lock as a Lease (fake Kubernetes API server)', () => {
     expect(entries[0]).toMatchObject({ actor: 'ci', action: 'deploy', outcome: 'succeeded', run: 'https://github.com/acme/app/actions/runs/7' });
     expect(entries.slice(1).map((e) => e.actor).sort()).toEqual(['a', 'b', 'c', 'd']);
   }, 120_000);
+
+  it('slipway releases and rollback --to IMAGE on target kubernetes: the kept revisions, and back to any image with the same executor', async () => {
+    const ns = await seedApp(k, { replicas: 2 });
+    const dir = mkdtempSync(join(tmpdir(), 'slipway-kube-releases-'));
+    writeFileSync(join(dir, 'slipway.yml'), JSON.stringify({ version: 1, environments: { production: { deploy: { target: 'kubernetes', namespace: ns, deployment: 'web', kubeconfig: k.kubeconfig, 'progress-deadline': '60s' } } } }));
+    const cli = async (argv: string[]) => {
+      let stdout = '';
+      let stderr = '';
+      const code = await main(argv, { stdout: (x) => (stdout += x), stderr: (x) => (stderr += x), env: { ...k.env, USER: 'alice' }, cwd: dir });
+      return { code, stdout, stderr };
+    };
+    const image = async () => (await k.json(['get', 'deployment', 'web', '-n', ns])).spec.template.spec.containers[0].image;
+    // v2 goes out through Slipway (recorded as good), so two revisions are kept.
+    const ctx = { log: new MemoryReporter(), github: { actor: 'ci', runUrl: 'https://github.com/acme/app/actions/runs/8', sha: '' }, saveState: () => {}, getState: () => '', signal: new AbortController().signal, tempDir: mkdtempSync(join(tmpdir(), 'slipway-kube-rel-')), workspace: process.cwd(), env: k.env } as unknown as ActionContext;
+    const r = await run(await parseInputs(spec, (n) => ({ target: 'kubernetes', namespace: ns, deployment: 'web', kubeconfig: k.kubeconfig!, image: IMAGES.v2, 'progress-deadline': '60s' } as Record<string, string>)[n], () => {}), ctx);
+    expect(r.failure).toBeUndefined();
+
+    const rel = await cli(['releases', '--env', 'production', '--json']);
+    expect(rel.code, rel.stderr).toBe(0);
+    const rows = JSON.parse(rel.stdout).releases as { revision: number; image: string; current: boolean; verdict: string }[];
+    expect(rows.map((x) => [x.revision, x.image, x.current, x.verdict])).toEqual([[2, IMAGES.v2, true, 'good'], [1, IMAGES.v1, false, '']]);
+    expect((await cli(['releases', '--env', 'production'])).stdout).toMatch(new RegExp(`^production: Deployment ${ns}/web keeps 2 revision\\(s\\)[^\\n]*\\nREVISION\\s+IMAGE\\s+VERSION\\s+CREATED\\s+PODS\\s*\\n2\\s+${IMAGES.v2.replace(/[.]/g, '\\.')}\\s.*← current, good`));
+
+    // Bad input: one line naming --to, exit 2, nothing changed.
+    const gen = (await k.json(['get', 'deployment', 'web', '-n', ns])).metadata.generation;
+    const bad = await cli(['rollback', '--env', 'production', '--to', 'v1; rm -rf /']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe('slipway: rollback: --to: got "v1; rm -rf /"; expected an image reference such as ghcr.io/acme/app@sha256:<64 hex> on target kubernetes (slipway releases --env NAME lists the images the Deployment keeps)');
+    expect((await k.json(['get', 'deployment', 'web', '-n', ns])).metadata.generation).toBe(gen);
+
+    const back = await cli(['rollback', '--env', 'production', '--to', IMAGES.v1, '--reason', 'v2 breaks checkout']);
+    expect(back.code, back.stderr).toBe(0);
+    expect(await image()).toBe(IMAGES.v1);
+    // The same executor as a deploy: the audit ConfigMap says who and why.
+    const { entries } = await readKubeAudit(kubectlFor(ns), 0);
+    expect(entries.at(-1)).toMatchObject({ actor: 'alice', outcome: 'succeeded' });
+  }, 180_000);
 });
