@@ -12,6 +12,10 @@ function layering() {
   return [
     block(['src/**/*.ts'], [ACTIONS_TOOLKIT], ['src/runner/**', 'src/notify/github.ts', 'src/build/cache.ts']),
     block(['src/lib/**/*.ts'], [ACTIONS_TOOLKIT, { regex: '^\\.\\./', message: 'src/lib is the bottom layer: it imports nothing outside src/lib.' }]),
+    // The input-spec language and deploy policy sit just above lib: they import lib only.
+    ...['spec', 'policy'].map((d) =>
+      block([`src/${d}/**/*.ts`], [ACTIONS_TOOLKIT, { regex: up(['actions', 'cli', 'runner', 'spec', 'policy', ...DOMAINS].filter((x) => x !== d)), message: `src/${d} imports only src/lib (and itself): not an action, the cli, the runner or a domain.` }]),
+    ),
     ...DOMAINS.flatMap((d) => {
       const own = { regex: up(['actions', 'cli', 'runner', ...DOMAINS.filter((x) => x !== d)]), message: `A domain (src/${d}) imports only src/lib: not an action, the cli, the runner or another domain (pass what it needs in).` };
       if (d === 'notify') return [block([`src/${d}/**/*.ts`], [own])];

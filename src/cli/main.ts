@@ -6,8 +6,8 @@
  */
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import type { ActionSpec } from '../lib/fields.ts';
-import { parseInputs } from '../lib/fields.ts';
+import type { ActionSpec } from '../spec/fields.ts';
+import { parseInputs } from '../spec/fields.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import { suggest } from '../lib/suggest.ts';
 import { ConsoleRuntime } from '../runner/console.ts';

@@ -1,12 +1,12 @@
 /**
  * JSON Schema for slipway.yml (committed as schema/slipway.schema.json, for editors), generated from
- * the zod schemas the loader uses (src/config/load.ts, src/lib/deploy-window.ts) with zod 4's
+ * the zod schemas the loader uses (src/config/load.ts, src/policy/deploy-window.ts) with zod 4's
  * `z.toJSONSchema`: every key of the environment schema is taken from it, so a section added there
  * (such as `flags`) appears here with no change. Sections that hold an action's inputs are described
  * by that action's input spec, in the forms slipway.yml accepts for each input.
  */
 import { z } from 'zod';
-import type { ActionSpec, InputSpec } from '../lib/fields.ts';
+import type { ActionSpec, InputSpec } from '../spec/fields.ts';
 import { SECRET_REF, SECTIONS, configSchema, environmentSchema } from './load.ts';
 
 /** The values slipway.yml accepts for one input (the loader turns each into the input's string). */

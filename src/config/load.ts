@@ -8,12 +8,12 @@ import { readFileSync, statSync } from 'node:fs';
 import * as YAML from 'yaml';
 import { LineCounter, isMap, isScalar, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
-import type { ActionSpec, InputSpec } from '../lib/fields.ts';
-import { duplicateKey, parseInputs, formatPath } from '../lib/fields.ts';
+import type { ActionSpec, InputSpec } from '../spec/fields.ts';
+import { duplicateKey, parseInputs, formatPath } from '../spec/fields.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import { urlHasCredential, urlsIn } from '../lib/secrets.ts';
 import { suggest } from '../lib/suggest.ts';
-import { windowSchema, type DeployWindow } from '../lib/deploy-window.ts';
+import { windowSchema, type DeployWindow } from '../policy/deploy-window.ts';
 
 /** Section name in slipway.yml → the action whose inputs it holds. */
 export const SECTIONS = { migrate: 'migrate', deploy: 'deploy-rolling', smoke: 'smoke-test', gate: 'slo-gate', notify: 'notify', flags: 'flags' } as const;

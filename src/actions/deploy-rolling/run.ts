@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { InputsOf } from '../../lib/fields.ts';
+import type { InputsOf } from '../../spec/fields.ts';
 import type { ActionContext, ActionResult } from '../../runner/context.ts';
 import { InputError, UserError, errorMessage } from '../../lib/errors.ts';
 import { exec as defaultExec, lastLines, type Exec } from '../../lib/exec.ts';

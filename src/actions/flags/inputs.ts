@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineAction, f, out, type InputSpec } from '../../lib/fields.ts';
+import { defineAction, f, out, type InputSpec } from '../../spec/fields.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { FLAG_NAME, FLAG_NAME_HELP, parseFlagSteps, parseReleaseFlag, type ReleaseFlag } from '../../flags/model.ts';
 

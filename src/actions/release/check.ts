@@ -6,8 +6,8 @@
  * effect. Both report every problem at once, each naming its key in slipway.yml.
  */
 import { z } from 'zod';
-import type { ActionSpec } from '../../lib/fields.ts';
-import { parseInputs } from '../../lib/fields.ts';
+import type { ActionSpec } from '../../spec/fields.ts';
+import { parseInputs } from '../../spec/fields.ts';
 import { InputError, errorMessage } from '../../lib/errors.ts';
 import { ConfigError, inSlipwayWords, type LoadedConfig, type SectionName } from '../../config/load.ts';
 import { spec as migrateSpec } from '../migrate/inputs.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineAction, f, out } from '../../lib/fields.ts';
+import { defineAction, f, out } from '../../spec/fields.ts';
 
 export const STAGES = ['window', 'migrate', 'deploy', 'smoke', 'gate', 'notify'] as const;
 

@@ -4,14 +4,14 @@
  * effect; a failure after the fleet switched rolls it back; the team is told in every case.
  */
 import { join, isAbsolute, relative } from 'node:path';
-import type { ActionSpec, InputsOf } from '../../lib/fields.ts';
-import { parseInputs } from '../../lib/fields.ts';
+import type { ActionSpec, InputsOf } from '../../spec/fields.ts';
+import { parseInputs } from '../../spec/fields.ts';
 import { UserError, errorMessage } from '../../lib/errors.ts';
 import { formatDuration } from '../../lib/duration.ts';
 import { heading, table, ok as okMark } from '../../lib/markdown.ts';
 import type { ActionContext, ActionResult } from '../../runner/context.ts';
 import { loadConfig, resolveSecrets, type LoadedConfig } from '../../config/load.ts';
-import { checkDeployWindow } from '../../lib/deploy-window.ts';
+import { checkDeployWindow } from '../../policy/deploy-window.ts';
 import type { spec } from './inputs.ts';
 import { spec as migrateSpec } from '../migrate/inputs.ts';
 import { spec as deploySpec } from '../deploy-rolling/inputs.ts';
@@ -203,7 +203,7 @@ export async function run(inputs: ReleaseInputs, ctx: ActionContext, deps: Relea
 export async function post(inputs: ReleaseInputs | undefined, ctx: ActionContext, deps: ReleaseDeps = {}): Promise<ActionResult | void> {
   if (!ctx.getState('rollout')) return;
   if (!inputs) return { outputs: {}, failure: 'release post: the inputs do not parse, so the saved rollout cannot be finished or undone' };
-  const { parseInputs: parse } = await import('../../lib/fields.ts');
+  const { parseInputs: parse } = await import('../../spec/fields.ts');
   const config = await loadConfig(configPath(inputs, ctx), SPECS);
   const raw = stageRaw(config, inputs, ctx, 'deploy');
   const deployInputs = await parse(deploySpec, (n) => raw[n], (s) => ctx.log.mask(s));

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { defineAction, f, out } from '../../lib/fields.ts';
+import { defineAction, f, out } from '../../spec/fields.ts';
 import { OBJECTIVES_HELP, parseObjectives } from '../../metrics/objectives.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import type { Objective } from '../../metrics/objectives.ts';
-import { windowSchema } from '../../lib/deploy-window.ts';
+import { windowSchema } from '../../policy/deploy-window.ts';
 
 const objectivesField = {
   description:

@@ -1,4 +1,4 @@
-import type { InputsOf } from '../../lib/fields.ts';
+import type { InputsOf } from '../../spec/fields.ts';
 import type { ActionContext, ActionResult } from '../../runner/context.ts';
 import type { Http } from '../../lib/http.ts';
 import { UserError } from '../../lib/errors.ts';
@@ -6,7 +6,7 @@ import { formatDuration } from '../../lib/duration.ts';
 import { redactUrl, urlSecrets } from '../../lib/secrets.ts';
 import { createSloGate, renderSloSummary, type GateDeps, type SloGateOptions } from '../../metrics/gate.ts';
 import { parseObjectives } from '../../metrics/objectives.ts';
-import { checkDeployWindow } from '../../lib/deploy-window.ts';
+import { checkDeployWindow } from '../../policy/deploy-window.ts';
 import { heading } from '../../lib/markdown.ts';
 import type { spec } from './inputs.ts';
 

@@ -22,11 +22,12 @@ import { leaseLockPart, LEASE_NAME, HOLDER_ANNOTATION } from '../../../src/deplo
 import { appendKubeAudit, readKubeAudit } from '../../../src/deploy/kubernetes-audit.ts';
 import { DeployLock, LockHeldError, newHolder } from '../../../src/deploy/lock.ts';
 import { MemoryReporter } from '../../../src/lib/report.ts';
-import { parseInputs } from '../../../src/lib/fields.ts';
+import { parseInputs } from '../../../src/spec/fields.ts';
 import { spec } from '../../../src/actions/deploy-rolling/inputs.ts';
 import { post, run } from '../../../src/actions/deploy-rolling/run.ts';
 import type { ActionContext } from '../../../src/runner/context.ts';
 import { main } from '../../../src/cli/main.ts';
+import { createKubernetesDeployer } from '../../../src/deploy/kubernetes.ts';
 
 describe('the deploy lock as a Lease (fake Kubernetes API server)', () => {
   let k: KubeEnv;
@@ -245,4 +246,30 @@ describe('the deploy lock as a Lease (fake Kubernetes API server)', () => {
     const { entries } = await readKubeAudit(kubectlFor(ns), 0);
     expect(entries.at(-1)).toMatchObject({ actor: 'alice', outcome: 'succeeded' });
   }, 180_000);
+
+  it('slipway status after a blue/green switch: the live slot (the one the Service selects) and the idle one still on the old version', async () => {
+    const ns = await seedApp(k, { replicas: 2, slot: true });
+    const r = await createKubernetesDeployer({ deployment: 'web', namespace: ns, kubeconfig: k.kubeconfig, env: k.env, pollMs: 100, drainDelayMs: 200, keepPreviousMs: 600_000 }).rollout({ image: IMAGES.v2, strategy: 'blue-green', log: new MemoryReporter() });
+    expect(r.status).toBe('succeeded');
+    const dir = mkdtempSync(join(tmpdir(), 'slipway-kube-bg-status-'));
+    writeFileSync(join(dir, 'slipway.yml'), JSON.stringify({ version: 1, environments: { production: { deploy: { target: 'kubernetes', namespace: ns, deployment: 'web', kubeconfig: k.kubeconfig, strategy: 'blue-green' } } } }));
+    const cli = async (argv: string[]) => {
+      let stdout = '';
+      let stderr = '';
+      const code = await main(argv, { stdout: (x) => (stdout += x), stderr: (x) => (stderr += x), env: { ...k.env, USER: 'alice' }, cwd: dir });
+      return { code, stdout, stderr };
+    };
+    const v2 = IMAGES.v2.split(':').at(-1)!;
+    const text = await cli(['status', '--env', 'production']);
+    // Before: "Deployment …/web revision 1: every pod runs 3.9" (the idle slot), the live pods not shown.
+    expect(text.code, text.stdout + text.stderr).toBe(0);
+    expect(text.stdout.split('\n')[0]).toBe(`production: blue/green, live slot Deployment ${ns}/web-green (Service web): every serving pod runs ${v2}; rollout complete; not locked`);
+    expect(text.stdout).toMatch(/^web-green \(live\)\s+web-green-/m);
+    expect(text.stdout).toMatch(/^web \(idle\)\s+web-/m);
+    const j = JSON.parse((await cli(['status', '--env', 'production', '--json'])).stdout);
+    expect(j.blueGreen).toEqual({ live: 'web-green', service: 'web' });
+    expect(j.versions).toEqual([v2]);
+    expect(j.pods.filter((p: { serving: boolean }) => p.serving).every((p: { image: string }) => p.image === IMAGES.v2)).toBe(true);
+    expect(j.pods.filter((p: { serving: boolean }) => !p.serving).map((p: { image: string }) => p.image)).toEqual([IMAGES.v1, IMAGES.v1]);
+  }, 120_000);
 });

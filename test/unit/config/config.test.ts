@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfigText, resolveSecrets, toInputString } from '../../../src/config/load.ts';
-import { checkDeployWindow } from '../../../src/lib/deploy-window.ts';
+import { checkDeployWindow } from '../../../src/policy/deploy-window.ts';
 import { configJsonSchema } from '../../../src/config/json-schema.ts';
 import { loadSpecs } from '../../../scripts/actions.ts';
 import { readFileSync } from 'node:fs';

@@ -4,8 +4,8 @@
  * from that one declaration, and parseInputs turns raw strings into typed values at the edge.
  */
 import { z } from 'zod';
-import { InputError, UserError, errorMessage, showValue } from './errors.ts';
-import { DURATION_HELP, PERCENT_HELP, parseDuration, parsePercent } from './duration.ts';
+import { InputError, UserError, errorMessage, showValue } from '../lib/errors.ts';
+import { DURATION_HELP, PERCENT_HELP, parseDuration, parsePercent } from '../lib/duration.ts';
 
 export interface InputSpec<T = unknown> {
   description: string;
