@@ -17,7 +17,7 @@ import { errorMessage } from '../lib/errors.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { kubeOptions } from '../actions/deploy-rolling/run.ts';
 import { Kubectl, assessRollout, selectorString, type KubeObject } from '../deploy/kubernetes-kubectl.ts';
-import { FAILED_ANNOTATION, GOOD_ANNOTATION, VERSION_LABEL, versionFromImage } from '../deploy/kubernetes.ts';
+import { FAILED_ANNOTATION, GOOD_ANNOTATION, SLOT_LABEL, VERSION_LABEL, versionFromImage } from '../deploy/kubernetes.ts';
 import { UsageError } from './args.ts';
 import { leaseLockPart, leaseState } from '../deploy/kubernetes-lease.ts';
 import { DeployLock, LockHeldError, describeHolder, newHolder, type LockHolder } from '../deploy/lock.ts';
@@ -115,8 +115,11 @@ export function kubeAudit(f: Fleet, sinceMs: number, args: ParsedArgs, io: CliIO
 
 /**
  * slipway status on kubernetes: the Deployment's rollout (revision, updated/available), per pod its
- * version (the `version` label, else the image tag), image, ready or not and since when, restarts,
- * and the Lease holder. Exit 1 when a pod is not ready, the rollout is not complete, or versions are mixed.
+ * Deployment, version (the `version` label, else the image tag), image, ready or not and since when,
+ * restarts, and the Lease holder. The Deployments a rollout adds are part of it: `<name>-canary`
+ * (a canary in progress) and `<name>-green` (blue/green: the slot the Service selects is the live
+ * one; the other is idle and may still run the previous version). Exit 1 when a serving pod is not
+ * ready, a rollout is not complete, a canary runs, or the serving pods run mixed versions.
  */
 export function kubeStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<number> {
   return withLease(f, async (part, where, kubectl) => {
@@ -125,20 +128,46 @@ export function kubeStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<numbe
     const signal = AbortSignal.timeout(120_000);
     const namespaced = kubectl.namespace !== '';
     const d = await kubectl.json<KubeObject>(['get', 'deployment', name], { signal, namespaced });
+    const extra = (await Promise.all([`${name}-green`, `${name}-canary`].map((n) => kubectl.find('deployment', n, signal)))).filter((x): x is KubeObject => Boolean(x));
+    const deployments = [d, ...extra];
     const list = await kubectl.json<KubeObject>(['get', 'replicasets,pods', '-l', selectorString(d.spec?.selector)], { signal, namespaced });
     const items: KubeObject[] = list.items ?? [];
-    const view = assessRollout(d, items.filter((i) => i.kind === 'ReplicaSet'), items.filter((i) => i.kind === 'Pod'), f.inputs.container || undefined);
+    const views = deployments.map((dep) => ({ dep, view: assessRollout(dep, items.filter((i) => i.kind === 'ReplicaSet'), items.filter((i) => i.kind === 'Pod'), f.inputs.container || undefined) }));
+    // Blue/green: the live slot is the one a Service of these pods selects (by the slot label).
+    const slotted = deployments.some((dep) => dep.spec?.template?.metadata?.labels?.[SLOT_LABEL]);
+    let live: string | undefined;
+    let service: string | undefined;
+    if (slotted) {
+      const svcs = ((await kubectl.json<KubeObject>(['get', 'services'], { signal, namespaced })).items ?? []) as KubeObject[];
+      const base = Object.fromEntries(Object.entries((d.spec?.template?.metadata?.labels ?? {}) as Record<string, string>).filter(([key]) => key !== SLOT_LABEL && key !== VERSION_LABEL && key !== 'pod-template-hash'));
+      const svc = svcs.find((x) => x.spec?.selector?.[SLOT_LABEL] && Object.entries((x.spec.selector ?? {}) as Record<string, string>).every(([key, v]) => key === SLOT_LABEL || base[key] === v));
+      if (svc) {
+        service = svc.metadata?.name;
+        live = deployments.find((dep) => dep.spec?.template?.metadata?.labels?.[SLOT_LABEL] === svc.spec.selector[SLOT_LABEL])?.metadata?.name;
+      }
+    }
+    const serving = (dep: KubeObject) => (slotted && live ? dep.metadata?.name === live : true);
     const lease = await part.read(signal).catch(() => undefined);
     const st = lease ? leaseState(lease, Date.now()) : undefined;
     const holder = st && !st.free ? st : undefined;
-    const rows = view.pods.map((p) => ({ pod: p.name, version: p.labels[VERSION_LABEL] ?? versionFromImage(p.image), image: p.image, ready: p.ready, since: p.readyAt ?? p.createdAt ?? null, restarts: p.restarts, terminating: p.terminating, why: p.why ?? null }));
-    const versions = [...new Set(rows.filter((r) => !r.terminating).map((r) => r.version))];
-    const ok = view.complete && rows.every((r) => r.ready || r.terminating) && versions.length <= 1;
+    const rows = views.flatMap(({ dep, view }) => view.pods.map((p) => ({ deployment: dep.metadata?.name as string, serving: serving(dep), pod: p.name, version: p.labels[VERSION_LABEL] ?? versionFromImage(p.image), image: p.image, ready: p.ready, since: p.readyAt ?? p.createdAt ?? null, restarts: p.restarts, terminating: p.terminating, why: p.why ?? null })));
+    const servingRows = rows.filter((r) => r.serving && !r.terminating);
+    const versions = [...new Set(servingRows.map((r) => r.version))];
+    const canary = extra.find((x) => x.metadata?.name === `${name}-canary`);
+    const main = views[0]!.view;
+    const servingViews = views.filter(({ dep }) => serving(dep));
+    const complete = servingViews.every(({ view }) => view.complete);
+    const ok = complete && !canary && servingRows.every((r) => r.ready) && versions.length <= 1 && servingRows.length > 0;
+    const slots = slotted ? { live: live ?? null, service: service ?? null } : undefined;
     if (args.json) {
-      io.stdout(`${JSON.stringify({ at: new Date().toISOString(), environment: f.env, deployment: name, namespace: where, revision: view.revision ?? null, complete: view.complete, paused: view.paused, rollout: view.message, versions, lock: holderView(holder?.holder), pods: rows }, null, args.flags.watch === 'true' ? undefined : 2)}\n`);
+      io.stdout(`${JSON.stringify({ at: new Date().toISOString(), environment: f.env, deployment: name, namespace: where, revision: main.revision ?? null, complete, paused: main.paused, rollout: main.message, ...(slots ? { blueGreen: slots } : {}), canary: canary ? canary.metadata?.name : null, versions, lock: holderView(holder?.holder), pods: rows }, null, args.flags.watch === 'true' ? undefined : 2)}\n`);
     } else {
-      io.stdout(`${f.env}: Deployment ${where}/${name} revision ${view.revision ?? '?'}: ${versions.length === 1 ? `every pod runs ${versions[0]}` : versions.length ? `MIXED: ${versions.join(', ')}` : 'no pods'}; ${view.complete ? 'rollout complete' : `rollout in progress (${view.message})`}${view.paused ? ', PAUSED' : ''}${holder ? `; LOCKED by ${describeHolder(holder.holder, holder.raw)}` : '; not locked'}\n`);
-      io.stdout(formatTable([['POD', 'VERSION', 'IMAGE', 'READY', 'SINCE', 'RESTARTS'], ...rows.map((r) => [r.pod, r.version, r.image, r.terminating ? 'terminating' : r.ready ? 'yes' : `NO${r.why ? `: ${r.why}` : ''}`, r.since ?? '', String(r.restarts)])]));
+      const what = slotted ? `blue/green, live slot ${live ? `Deployment ${where}/${live}${service ? ` (Service ${service})` : ''}` : 'unknown (no Service selects a slot)'}` : `Deployment ${where}/${name} revision ${main.revision ?? '?'}`;
+      const which = slotted ? 'serving pod' : 'pod';
+      const pods = versions.length === 1 ? `every ${which} runs ${versions[0]}` : versions.length ? `MIXED: ${versions.join(', ')}` : `no ${which}s`;
+      io.stdout(`${f.env}: ${what}: ${pods}; ${complete ? 'rollout complete' : `rollout in progress (${servingViews.map(({ view }) => view.message).join('; ')})`}${main.paused ? ', PAUSED' : ''}${canary ? `; CANARY ${canary.metadata?.name} running (${canary.status?.readyReplicas ?? 0} ready)` : ''}${holder ? `; LOCKED by ${describeHolder(holder.holder, holder.raw)}` : '; not locked'}\n`);
+      const multi = deployments.length > 1;
+      io.stdout(formatTable([[...(multi ? ['DEPLOYMENT'] : []), 'POD', 'VERSION', 'IMAGE', 'READY', 'SINCE', 'RESTARTS'], ...rows.map((r) => [...(multi ? [`${r.deployment}${slotted ? (r.serving ? ' (live)' : ' (idle)') : ''}`] : []), r.pod, r.version, r.image, r.terminating ? 'terminating' : r.ready ? 'yes' : `NO${r.why ? `: ${r.why}` : ''}`, r.since ?? '', String(r.restarts)])]));
     }
     return ok ? 0 : 1;
   });
