@@ -13,6 +13,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { parseInputs, type ActionSpec } from '../spec/fields.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { table } from '../lib/markdown.ts';
+import { STAGE_ORDER } from '../config/stages.ts';
 import { ConsoleRuntime } from '../runner/console.ts';
 import { makeContext } from '../runner/run-action.ts';
 import type { ActionContext, ActionResult } from '../runner/context.ts';
@@ -215,7 +216,7 @@ export async function demo(): Promise<number> {
   const log = context().rt;
 
   try {
-    say(c('1', 'Slipway demo: the whole pipeline on this machine (sample app in examples/app)'));
+    say(c('1', `Slipway demo: the whole pipeline on this machine (sample app in examples/app): ${STAGE_ORDER.join(' → ')}`));
     const secret = `demo-${Math.random().toString(36).slice(2)}`;
     const receiver = await startReceiver(secret);
     cleanups.push(receiver.close);

@@ -15,9 +15,10 @@ import { urlHasCredential, urlsIn } from '../lib/secrets.ts';
 import { suggest } from '../lib/suggest.ts';
 import { windowSchema, type DeployWindow } from '../policy/deploy-window.ts';
 
-/** Section name in slipway.yml → the action whose inputs it holds. */
-export const SECTIONS = { migrate: 'migrate', deploy: 'deploy-rolling', smoke: 'smoke-test', gate: 'slo-gate', notify: 'notify', flags: 'flags' } as const;
-export type SectionName = keyof typeof SECTIONS;
+import { SECTIONS, type SectionName } from './stages.ts';
+
+/** Section name in slipway.yml → the action whose inputs it holds (src/config/stages.ts). */
+export { SECTIONS, type SectionName };
 
 const anyMap = z.record(z.string(), z.unknown());
 export const environmentSchema = z.strictObject({

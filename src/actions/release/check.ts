@@ -10,6 +10,7 @@ import type { ActionSpec } from '../../spec/fields.ts';
 import { parseInputs } from '../../spec/fields.ts';
 import { InputError, errorMessage } from '../../lib/errors.ts';
 import { ConfigError, inSlipwayWords, type LoadedConfig, type SectionName } from '../../config/load.ts';
+import { STAGE_ORDER, type Stage } from '../../config/stages.ts';
 import { spec as migrateSpec } from '../migrate/inputs.ts';
 import { spec as deploySpec } from '../deploy-rolling/inputs.ts';
 import { spec as smokeSpec } from '../smoke-test/inputs.ts';
@@ -18,8 +19,7 @@ import { spec as notifySpec } from '../notify/inputs.ts';
 import { checkInputs as checkDeployInputs, type DeployInputs } from '../deploy-rolling/run.ts';
 import { gateOptions, type SloGateInputs } from '../slo-gate/run.ts';
 
-export type Stage = 'migrate' | 'deploy' | 'smoke' | 'gate' | 'notify';
-export const STAGE_ORDER: readonly Stage[] = ['migrate', 'deploy', 'smoke', 'gate', 'notify'];
+export type { Stage };
 export const STAGE_SPECS: Record<Stage, ActionSpec> = { migrate: migrateSpec, deploy: deploySpec, smoke: smokeSpec, gate: gateSpec, notify: notifySpec };
 /** The slipway.yml section of each stage. */
 const SECTION: Record<Stage, SectionName> = { migrate: 'migrate', deploy: 'deploy', smoke: 'smoke', gate: 'gate', notify: 'notify' };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineAction, f, out } from '../../spec/fields.ts';
 
-export const STAGES = ['window', 'migrate', 'deploy', 'smoke', 'gate', 'notify'] as const;
+import { RELEASE_STAGES as STAGES } from '../../config/stages.ts';
 
 export const spec = defineAction({
   name: 'release',

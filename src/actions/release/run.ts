@@ -24,10 +24,10 @@ import { run as smokeRun } from '../smoke-test/run.ts';
 import { run as gateRun } from '../slo-gate/run.ts';
 import { run as notifyRun } from '../notify/run.ts';
 import { checkRelease } from './check.ts';
+import { STAGE_ORDER, type Stage } from '../../config/stages.ts';
 
 export type ReleaseInputs = InputsOf<typeof spec>;
 
-type Stage = 'migrate' | 'deploy' | 'smoke' | 'gate' | 'notify';
 const STAGE_ACTIONS: Record<Stage, { spec: ActionSpec; run: (i: any, ctx: ActionContext, deps?: any) => Promise<ActionResult> }> = {
   migrate: { spec: migrateSpec, run: migrateRun },
   deploy: { spec: deploySpec, run: deployRun },
@@ -95,7 +95,7 @@ export async function run(inputs: ReleaseInputs, ctx: ActionContext, deps: Relea
   const config = await loadConfig(configPath(inputs, ctx), SPECS);
   if (!config.environments().includes(inputs.environment)) config.inputs(inputs.environment, 'notify'); // throws with a suggestion
   const wanted = new Set(inputs.stages);
-  const order: Stage[] = ['migrate', 'deploy', 'smoke', 'gate', 'notify'];
+  const order: readonly Stage[] = STAGE_ORDER;
   const plan = order.filter((s) => wanted.has(s) && hasSection(config, inputs, s));
   if (wanted.has('deploy') && !plan.includes('deploy')) throw new UserError(`slipway.yml: environment ${inputs.environment} has no deploy section`);
 
