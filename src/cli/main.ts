@@ -179,7 +179,7 @@ export async function main(argv: string[], io: CliIO = defaultIO): Promise<numbe
     const command = COMMANDS[args.command];
     if (args.command === 'lint') return await runActionCli('migrate', { ...args, flags: { mode: 'lint', dir: args.positional[0] ?? args.flags.dir ?? 'migrations', ...args.flags } }, io);
     if (args.command === 'demo') {
-      const demo = new URL('./demo.ts', import.meta.url).pathname;
+      const demo = new URL('./demo/demo.ts', import.meta.url).pathname;
       return spawnSync(process.execPath, [demo, ...argv.slice(argv.indexOf('demo') + 1)], { stdio: 'inherit' }).status ?? 1;
     }
     if (command?.load) return await (await command.load()).default(args, io);

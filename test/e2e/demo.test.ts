@@ -10,7 +10,7 @@ import { descendants, isAlive, type ProcRef } from '../helpers/servers.ts';
 describe('npm run demo', () => {
   it('ships v2 with zero failed requests, rolls back the bad v3, and stops everything it started', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'slipway-demo-'));
-    const child = spawn(node24, [join(repoRoot, 'src/cli/demo.ts')], { cwd, env: { ...process.env, NO_COLOR: '1', DATABASE_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(node24, [join(repoRoot, 'src/cli/demo/demo.ts')], { cwd, env: { ...process.env, NO_COLOR: '1', DATABASE_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const seen = new Map<number, ProcRef>();
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

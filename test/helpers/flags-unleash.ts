@@ -1,7 +1,7 @@
 /**
  * A real Unleash server (npm `unleash-server`) on 127.0.0.1 for flag tests, the benchmark and
  * the demo: its own PostgreSQL (startPostgres) unless one is given, the server in a child process
- * (src/cli/demo-unleash-main.mjs) stopped by PID. Admin and client API tokens are set up
+ * (src/cli/demo/demo-unleash-main.mjs) stopped by PID. Admin and client API tokens are set up
  * at start (initApiTokens), so the tests see Unleash's real 401/403 answers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { freePort, startPostgres, type PostgresServer } from './servers.ts';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/demo-unleash-main.mjs', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../src/cli/demo/demo-unleash-main.mjs', import.meta.url));
 
 export interface UnleashServer {
   url: string;

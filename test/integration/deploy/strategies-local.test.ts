@@ -7,7 +7,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { createLocalFleet, findOnPath, type LocalFleet } from '../../../src/deploy/local.ts';
+import { createLocalFleet, findOnPath, type LocalFleet } from '../../../src/cli/demo/local.ts';
 import { rollout } from '../../../src/deploy/engine.ts';
 import { blueGreenRollback, blueGreenRollout } from '../../../src/deploy/strategies.ts';
 import { MemoryReporter } from '../../../src/lib/report.ts';

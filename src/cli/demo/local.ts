@@ -21,12 +21,12 @@ import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } 
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { UserError, errorMessage } from '../lib/errors.ts';
-import type { DeployTarget, InstanceRef, Started } from './engine.ts';
-import type { BlueGreenTarget, Slot, SlotInfo } from './strategies.ts';
-import { NginxUpstream, localNginxHost } from './nginx.ts';
+import { UserError, errorMessage } from '../../lib/errors.ts';
+import type { DeployTarget, InstanceRef, Started } from '../../deploy/engine.ts';
+import type { BlueGreenTarget, Slot, SlotInfo } from '../../deploy/strategies.ts';
+import { NginxUpstream, localNginxHost } from '../../deploy/nginx.ts';
 import { startProxy, type ReverseProxy } from './proxy.ts';
-import { httpProbe } from './engine.ts';
+import { httpProbe } from '../../deploy/engine.ts';
 
 export interface LocalFleetOptions {
   /** Program and arguments of one instance (argument array; `{version}`, `{port}`, `{index}` substituted). */

@@ -1,6 +1,6 @@
 // Starts a real Unleash server (npm unleash-server) in this process, on 127.0.0.1, over the
 // PostgreSQL database given in the environment; prints "UNLEASH READY <port>" when it answers.
-// Used by the demo (src/cli/demo-unleash.ts), test/helpers/flags-unleash.ts and bench/flag-kill.ts; stopped by PID (SIGTERM).
+// Used by the demo (src/cli/demo/demo-unleash.ts), test/helpers/flags-unleash.ts and bench/flag-kill.ts; stopped by PID (SIGTERM).
 import { start as startUnleash } from 'unleash-server';
 
 const env = process.env;
