@@ -24,7 +24,7 @@ import { deliver, makeContext } from '../runner/run-action.ts';
 import type { ActionContext, ActionResult } from '../runner/context.ts';
 import { spec as deploySpec } from '../actions/deploy-rolling/inputs.ts';
 import { buildTarget, run as deployRun, type DeployInputs } from '../actions/deploy-rolling/run.ts';
-import { parseHostEntry, checkVersionName } from '../deploy/hosts.ts';
+import { HostsTarget, parseHostEntry, checkVersionName } from '../deploy/hosts.ts';
 import { SshClient, buildKnownHosts, writePrivateKey } from '../deploy/ssh.ts';
 import { DeployLock, LockHeldError, describeHolder, newHolder, readPause, type LockHolder } from '../deploy/lock.ts';
 import { httpProbe } from '../deploy/engine.ts';
@@ -195,13 +195,23 @@ async function hostsStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<numbe
   const states = await Promise.all(f.hosts.map((h) => readHostState(f.ssh!, h)));
   const built = buildTarget({ ...f.inputs, lock: false }, f.ctx, {});
   let urls: Record<string, string> = {};
+  let haproxy: Record<string, UpstreamState> | undefined;
   try {
     urls = Object.fromEntries((await built.target.instances(AbortSignal.timeout(60_000))).map((i) => [i.id, i.url]));
+    // HAProxy: its runtime API says which servers are drained (nginx: the upstream file, below).
+    if (built.target instanceof HostsTarget && f.inputs['haproxy-host']) {
+      const st = await built.target.balancerState(AbortSignal.timeout(30_000)).catch((err) => {
+        f.rt.warning(`status: HAProxy's server state could not be read: ${errorMessage(err)}`);
+        return undefined;
+      });
+      if (st) haproxy = Object.fromEntries([...st].map(([id, x]) => [id, { address: x.address, down: x.down, ...(x.weight !== 1 ? { weight: x.weight } : {}) }]));
+    }
   } finally {
     await built.target.close().catch(() => undefined);
     built.cleanup();
   }
-  const balancer = upstreamState(f);
+  const balancer = haproxy ?? upstreamState(f);
+  const lbName = haproxy ? 'HAPROXY' : 'NGINX';
   const rows = await Promise.all(
     states.map(async (s) => {
       const url = urls[s.id];
@@ -221,7 +231,7 @@ async function hostsStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<numbe
     io.stdout(`${f.env}: ${versions.length === 1 ? `every host runs ${versions[0]}` : `MIXED: ${versions.join(', ')}`}${lock ? `; LOCKED by ${describeHolder(lock)}` : '; not locked'}\n`);
     if (pause) io.stdout(`WAITING: the rollout of ${pause.version} is paused after batch ${pause.batch}/${pause.totalBatches} (pause: manual) until ${pause.deadline}: slipway promote --env ${f.env} or slipway abort --env ${f.env}\n`);
     io.stdout(githubLine(github, f.env));
-    const table = [['HOST', 'VERSION', 'SINCE', 'PREVIOUS', ...(balancer ? ['NGINX'] : []), 'READY'], ...rows.map((r) => [r.host, r.version ?? '(none)', r.since ?? '', r.previous ?? '', ...(balancer ? [r.nginx ?? ''] : []), r.ready ? `yes${r.answers ? ` (answers ${r.answers})` : ''}` : `NO: ${r.answer}`])];
+    const table = [['HOST', 'VERSION', 'SINCE', 'PREVIOUS', ...(balancer ? [lbName] : []), 'READY'], ...rows.map((r) => [r.host, r.version ?? '(none)', r.since ?? '', r.previous ?? '', ...(balancer ? [r.nginx ?? ''] : []), r.ready ? `yes${r.answers ? ` (answers ${r.answers})` : ''}` : `NO: ${r.answer}`])];
     io.stdout(formatTable(table));
   }
   return rows.every((r) => r.ready && r.nginx !== 'DRAINED') && versions.length === 1 ? 0 : 1;

@@ -198,6 +198,10 @@ export class HaproxyBackend {
       }
     });
   }
+  /** Each instance's server as HAProxy has it now: drained or in maintenance (down), and its weight. */
+  state(signal?: AbortSignal): Promise<Map<string, { address: string; down: boolean; weight: number }>> {
+    return this.serial(async () => new Map([...(await this.readState(signal))].map(([id, x]) => [id, { address: `${x.address}:${x.port}`, down: !!(x.adminState & 0x09), weight: x.weight }])));
+  }
   /** Checks that the socket answers and every instance has its server (before a rollout). */
   check(signal?: AbortSignal): Promise<void> {
     return this.serial(async () => void (await this.readState(signal)));

@@ -622,6 +622,14 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
     return appendAudit(this.o.ssh, this.o.hosts, e, signal);
   }
 
+  /**
+   * What the load balancer does with each instance now, read from it (HAProxy's runtime API), for
+   * `slipway status`; undefined with nginx (its state is the upstream file Slipway writes).
+   */
+  async balancerState(signal?: AbortSignal): Promise<Map<string, { address: string; down: boolean; weight: number }> | undefined> {
+    return this.nginx instanceof HaproxyBackend ? this.nginx.state(signal) : undefined;
+  }
+
   async close(): Promise<void> {
     await this.o.ssh.close();
     if (this.scratch) rmSync(this.scratch, { recursive: true, force: true });

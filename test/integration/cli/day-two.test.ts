@@ -5,12 +5,14 @@
  * audit trail each of them appends on every host.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../../src/cli/main.ts';
 import { requireServer } from '../../helpers/servers.ts';
 import { node24, startHostsFleet, versionAt, type HostsFleet } from '../deploy/hosts-fleet.ts';
+import { haproxyAvailable } from '../deploy/haproxy-server.ts';
 
 const ok = requireServer('sshd') && requireServer('nginx');
 
@@ -162,4 +164,58 @@ describe.skipIf(!ok)('slipway day-two commands on a real hosts fleet (sshd + ngi
     const none = await cli(['audit', '--env', 'production', '--since', '2099-01-01']);
     expect(none.stdout).toMatch(/nothing in the audit log since 2099-01-01/);
   });
+});
+
+describe.skipIf(!ok || !haproxyAvailable())('slipway status behind HAProxy (sshd + HAProxy runtime API)', () => {
+  let fleet: HostsFleet;
+  let dir = '';
+  let key = '';
+  const cli = async (argv: string[]) => {
+    let stdout = '';
+    let stderr = '';
+    const code = await main(argv, { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), env: { ...process.env, DEPLOY_KEY: key, USER: 'alice' }, cwd: dir });
+    return { code, stdout, stderr };
+  };
+  const admin = (command: string) => execFileSync('socat', ['-', `UNIX-CONNECT:${fleet.haproxy!.socket}`], { input: `${command}\n`, encoding: 'utf8' });
+
+  beforeAll(async () => {
+    fleet = await startHostsFleet(2, { balancer: 'haproxy' });
+    key = readFileSync(fleet.ssh.keyPath, 'utf8');
+    dir = mkdtempSync(join(tmpdir(), 'slipway-day-two-haproxy-'));
+    const deploy = {
+      target: 'hosts',
+      hosts: JSON.parse(fleet.hostsInput),
+      'ssh-key': '${{ secrets.DEPLOY_KEY }}',
+      'known-hosts': readFileSync(fleet.ssh.knownHostsPath, 'utf8'),
+      artifact: fleet.artifact,
+      'start-command': [node24, 'server.js'],
+      'haproxy-host': 'local',
+      'haproxy-socket': fleet.haproxy!.socket,
+      'haproxy-state-file': fleet.haproxy!.stateFile,
+      'ready-timeout': '15s',
+      'ready-interval': '50ms',
+    };
+    writeFileSync(join(dir, 'slipway.yml'), JSON.stringify({ version: 1, environments: { production: { url: fleet.url, deploy } } }, null, 2));
+    const r = await cli(['deploy-rolling', '--env', 'production', '--version', 'v1']);
+    expect(r.code, r.stderr).toBe(0);
+  }, 180_000);
+  afterAll(async () => {
+    await fleet?.stop();
+  });
+
+  it('reads each server\'s state from HAProxy\'s runtime API: in, or DRAINED (and then the status fails)', async () => {
+    const r = await cli(['status', '--env', 'production']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^HOST\s+VERSION\s+SINCE\s+PREVIOUS\s+HAPROXY\s+READY/m);
+    expect(r.stdout).toMatch(/web1\s+v1\s+\S+\s+in\s+yes \(answers v1\)/);
+    // A server left draining (say, by a killed deploy) is what HAProxy says, not what a file says.
+    admin('set server app/web2 state drain');
+    try {
+      const drained = await cli(['status', '--env', 'production']);
+      expect(drained.stdout).toMatch(/web2\s+v1\s+\S+\s+DRAINED\s+yes/);
+      expect(drained.code).toBe(1);
+    } finally {
+      admin('set server app/web2 state ready');
+    }
+  }, 60_000);
 });
