@@ -1,7 +1,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const DOMAINS = ['build', 'config', 'deploy', 'flags', 'metrics', 'migrate', 'notify', 'report', 'smoke'];
+const DOMAINS = ['images', 'config', 'deploy', 'flags', 'metrics', 'migrate', 'notify', 'report', 'smoke'];
 const ACTIONS = ['build-and-tag', 'deploy-rolling', 'flags', 'migrate', 'notify', 'release', 'slo-gate', 'smoke-test'];
 /** @actions/* only in src/runner and the GitHub channel of src/notify (and the cache client: no other exists). */
 const ACTIONS_TOOLKIT = { group: ['@actions/*'], message: 'Only src/runner and src/notify/github.ts use @actions/* (DESIGN.md): talk to src/runner.' };
@@ -10,7 +10,7 @@ const up = (names) => `^(\\.\\./)+(${names.join('|')})/`;
 function layering() {
   const block = (files, patterns, ignores) => ({ files, ...(ignores ? { ignores } : {}), rules: { 'no-restricted-imports': ['error', { patterns }] } });
   return [
-    block(['src/**/*.ts'], [ACTIONS_TOOLKIT], ['src/runner/**', 'src/notify/github.ts', 'src/build/cache.ts']),
+    block(['src/**/*.ts'], [ACTIONS_TOOLKIT], ['src/runner/**', 'src/notify/github.ts', 'src/images/cache.ts']),
     block(['src/lib/**/*.ts'], [ACTIONS_TOOLKIT, { regex: '^\\.\\./', message: 'src/lib is the bottom layer: it imports nothing outside src/lib.' }]),
     // The input-spec language and deploy policy sit just above lib: they import lib only.
     ...['spec', 'policy'].map((d) =>
@@ -20,7 +20,7 @@ function layering() {
       const own = { regex: up(['actions', 'cli', 'runner', ...DOMAINS.filter((x) => x !== d)]), message: `A domain (src/${d}) imports only src/lib: not an action, the cli, the runner or another domain (pass what it needs in).` };
       if (d === 'notify') return [block([`src/${d}/**/*.ts`], [own])];
       // The GitHub Actions cache service has no client but @actions/cache.
-      if (d === 'build') return [block([`src/${d}/**/*.ts`], [ACTIONS_TOOLKIT, own], ['src/build/cache.ts']), block(['src/build/cache.ts'], [own])];
+      if (d === 'images') return [block([`src/${d}/**/*.ts`], [ACTIONS_TOOLKIT, own], ['src/images/cache.ts']), block(['src/images/cache.ts'], [own])];
       return [block([`src/${d}/**/*.ts`], [ACTIONS_TOOLKIT, own])];
     }),
     ...ACTIONS.filter((a) => a !== 'release').map((a) =>

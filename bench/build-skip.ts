@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { startRegistry, findBinary } from '../test/helpers/servers.ts';
 import { buildahBuildPush, buildahStorage, makeContext, startBearerFront } from '../test/integration/build/fixtures.ts';
-import { RegistryClient, MANIFEST_ACCEPT } from '../src/build/registry.ts';
+import { RegistryClient, MANIFEST_ACCEPT } from '../src/images/registry.ts';
 
 const N = Number(process.argv[2] ?? 50);
 const REBUILDS = 3;

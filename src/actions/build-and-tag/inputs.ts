@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineAction, f, out, type InputSpec } from '../../spec/fields.ts';
 import { errorMessage } from '../../lib/errors.ts';
-import { DEFAULT_TAG_RULES, parseImageName, parseKeyValueLines, parseTagRules, type ImageName, type TagRule } from '../../build/tags.ts';
+import { DEFAULT_TAG_RULES, parseImageName, parseKeyValueLines, parseTagRules, type ImageName, type TagRule } from '../../images/tags.ts';
 
 type Opts = { description: string; required?: boolean; default?: string; secret?: boolean };
 

@@ -10,11 +10,11 @@ import type { Http } from '../../lib/http.ts';
 import {
   TagRuleError, computeTags, identityTag, isLoopbackRegistry, ociLabels, commitSha,
   type ComputedTag, type ImageName,
-} from '../../build/tags.ts';
-import { RegistryClient, type Manifest, type RegistryCredentials } from '../../build/registry.ts';
-import { auditBuildArgs, auditDockerfile, type Finding } from '../../build/audit.ts';
-import { detectBuilder, dockerLogin, prepareSecrets, runBuild, writeAuthFile, type BuildOutcome, type BuilderKind } from '../../build/builders.ts';
-import { layerCacheKey, restoreLayerCache, saveLayerCache, type RestoreResult } from '../../build/cache.ts';
+} from '../../images/tags.ts';
+import { RegistryClient, type Manifest, type RegistryCredentials } from '../../images/registry.ts';
+import { auditBuildArgs, auditDockerfile, type Finding } from '../../images/audit.ts';
+import { detectBuilder, dockerLogin, prepareSecrets, runBuild, writeAuthFile, type BuildOutcome, type BuilderKind } from '../../images/builders.ts';
+import { layerCacheKey, restoreLayerCache, saveLayerCache, type RestoreResult } from '../../images/cache.ts';
 import type { spec } from './inputs.ts';
 
 export type BuildInputs = InputsOf<typeof spec>;

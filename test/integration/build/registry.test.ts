@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireServer, startRegistry, freePort, findBinary, type RegistryServer } from '../../helpers/servers.ts';
-import { RegistryClient, RegistryError, MEDIA_TYPES } from '../../../src/build/registry.ts';
+import { RegistryClient, RegistryError, MEDIA_TYPES } from '../../../src/images/registry.ts';
 import { buildahBuildPush, buildahStorage, buildahWorks, makeContext, skopeoDigest, startBearerFront, type BearerFront } from './fixtures.ts';
 
 const hasRegistry = requireServer('registry');

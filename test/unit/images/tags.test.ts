@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_TAG_RULES, commitSha, computeTags, identityTag, ociLabels, parseImageName, parseKeyValueLines, parseTagRules, sanitizeTag,
   type GitContext,
-} from '../../../src/build/tags.ts';
+} from '../../../src/images/tags.ts';
 
 const SHA = '0123456789abcdef0123456789abcdef01234567';
 const HEAD = 'fedcba9876543210fedcba9876543210fedcba98';

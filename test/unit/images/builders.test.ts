@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { buildCommand, countCacheHits, detectBuilder, pushCommand, type BuildRequest } from '../../../src/build/builders.ts';
-import { parseChallenge } from '../../../src/build/registry.ts';
-import { layerCacheKey, restoreLayerCache, saveLayerCache } from '../../../src/build/cache.ts';
+import { buildCommand, countCacheHits, detectBuilder, pushCommand, type BuildRequest } from '../../../src/images/builders.ts';
+import { parseChallenge } from '../../../src/images/registry.ts';
+import { layerCacheKey, restoreLayerCache, saveLayerCache } from '../../../src/images/cache.ts';
 import type { ExecResult } from '../../../src/lib/exec.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { auditBuildArgs, auditDockerfile, parseDockerfile, parseInstructions } from '../../../src/build/audit.ts';
+import { auditBuildArgs, auditDockerfile, parseDockerfile, parseInstructions } from '../../../src/images/audit.ts';
 
 const rules = (text: string, opts = {}) => auditDockerfile(text, opts).map((f) => `${f.rule}@${f.line}`);
 
