@@ -90,6 +90,11 @@ export const spec = defineAction({
     }),
     version: f.string({ description: 'The version (release name) to deploy. Required unless rollback is true, or with target kubernetes (default: the image tag, else the start of its digest).', pattern: /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/, expected: "a release name of letters, digits, '.', '_', '+', '-'" }),
     rollback: f.boolean({ description: 'Put every instance back on the previous version kept on the target, without a new build.', default: 'false' }),
+    'kill-switch': f.enum(['on-failure', 'first', 'off'] as const, {
+      description:
+        "The release's feature flags (slipway.yml's flags section of SLIPWAY_ENVIRONMENT, `release`; the token a secret reference resolved from the step's env). `on-failure`: when the rollout fails (readiness, gate, target error) they are switched off BEFORE any instance rolls back; with rollback: true, first of all. `first`: switched off before anything else (a rollback to a chosen version). `off`: never. A flag server that is down does not stop the rollback: the flags it could not switch are named (flags-switched, the summary, the failure).",
+      default: 'on-failure',
+    }),
     batches: batchesInput('Batch sizes: a ramp like 1,25%,100% (each entry is one batch: a count or a percentage of the fleet; the last repeats). Default 1 (one instance at a time). "pause: manual" between two entries waits for slipway promote or abort (hosts target).', `${BATCHES_HELP}; ${MANUAL_PAUSE_HELP}`, false),
     'max-unavailable': batchesInput('Instead of batches: how many instances (or what percentage) may be switched at once.', 'a whole number ≥ 1 or a percentage such as 25%', true),
     pause: f.duration({ description: 'Wait between batches (before the gate).', default: '0s', max: 3_600_000 }),
@@ -176,5 +181,11 @@ export const spec = defineAction({
     duration: out.number('Seconds the rollout took.', ['12.4']),
     strategy: out.enum('The strategy that ran: rolling, canary or blue-green.', ['rolling', 'canary', 'blue-green']),
     revision: out.text('kubernetes target: the Deployment revision after the step (empty for other targets).', ['7'], /^\d*$/, 'a revision number'),
+    'flags-switched': out.json(
+      "The kill switch: the release flags (slipway.yml's flags section, `release`) switched off before the rollback, as a JSON list of flag changes (flag, provider, server, environment, from, to, ok, error, who, at, run); a flag it could not switch has ok false. [] when the kill switch did not run. Give it to notify as details: {flags: …}.",
+      'a JSON list of flag changes',
+      z.array(z.looseObject({ flag: z.string(), action: z.string(), ok: z.boolean() })),
+      ['[]', '[{"flag":"checkout","provider":"unleash","server":"https://unleash.example.com","environment":"production","action":"disable","from":{"enabled":true,"rollout":25},"to":{"enabled":false,"rollout":25},"who":"octocat","run":"https://github.com/acme/api/actions/runs/1","at":"2026-12-06T21:00:00.000Z","durationMs":41,"ok":true,"attempts":1}]'],
+    ),
   },
 });

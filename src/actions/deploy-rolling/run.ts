@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import type { InputsOf } from '../../spec/fields.ts';
 import type { ActionContext, ActionResult } from '../../runner/context.ts';
 import { InputError, UserError, errorMessage } from '../../lib/errors.ts';
@@ -20,6 +20,8 @@ import { CommandTarget } from '../../deploy/command.ts';
 import { DeployLock, newHolder, type LockHolder } from '../../deploy/lock.ts';
 import { SshClient, buildKnownHosts, writePrivateKey, type SshHost } from '../../deploy/ssh.ts';
 import { fleetVersions, headline, mixedFleet, renderSummary } from '../../deploy/summary.ts';
+import type { ReleaseKillSwitch } from '../../flags/kill.ts';
+import type { FlagActor, FlagChange } from '../../flags/model.ts';
 import { spec } from './inputs.ts';
 
 export type DeployInputs = InputsOf<typeof spec>;
@@ -36,6 +38,48 @@ export interface DeployDeps {
    * kubernetes.ts plugs in here as `new DeployLock([leasePart])`).
    */
   lock?: DeployLock;
+  /**
+   * The kill switch (tests, the release action); null: none. Default: from the `flags` section of
+   * slipway.yml's environment when SLIPWAY_CONFIG and SLIPWAY_ENVIRONMENT are set.
+   */
+  killSwitch?: ReleaseKillSwitch | null;
+}
+
+/**
+ * The release's kill switch: slipway.yml's `flags` section of this environment (its `release` flags),
+ * secrets resolved from the step's environment. undefined without a config or release flags. A bad
+ * section fails here, before any change.
+ */
+export async function killSwitchOf(ctx: ActionContext, deps: Pick<DeployDeps, 'killSwitch' | 'http' | 'exec'> = {}): Promise<ReleaseKillSwitch | undefined> {
+  if (deps.killSwitch !== undefined) return deps.killSwitch ?? undefined;
+  const path = ctx.env?.SLIPWAY_CONFIG;
+  const environment = ctx.env?.SLIPWAY_ENVIRONMENT;
+  if (!path || !environment) return undefined;
+  const [{ loadConfig, resolveSecrets }, { spec: flagsSpec }, { releaseKillSwitch }] = await Promise.all([import('../../config/load.ts'), import('../../flags/spec.ts'), import('../../flags/kill.ts')]);
+  const config = await loadConfig(isAbsolute(path) ? path : join(ctx.workspace, path), { flags: flagsSpec });
+  const raw = config.inputs(environment, 'flags');
+  if (!raw.release) return undefined;
+  const values = resolveSecrets(raw, ctx.env, (v) => ctx.log.mask(v), (input, variable) =>
+    ctx.log.warning(`slipway.yml: environments.${environment}.flags.${input} refers to secret ${variable}, which this step's environment does not have: the kill switch runs without it (give the step env ${variable}: \${{ secrets.${variable} }})`),
+  );
+  return releaseKillSwitch(values, `${path} environments.${environment}.flags`, { env: ctx.env, cwd: ctx.workspace, mask: (v) => ctx.log.mask(v), http: deps.http, exec: deps.exec });
+}
+
+function actorOf(ctx: ActionContext): FlagActor {
+  return { who: ctx.github?.actor || ctx.env?.USER || 'unknown', run: ctx.github?.runUrl || 'cli' };
+}
+
+/** The kill switch's part of the step's result: the output, a summary section, a clause of the failure line. */
+async function withKillSwitch(r: ActionResult, switched: FlagChange[], when: string): Promise<ActionResult> {
+  if (!switched.length) return { ...r, outputs: { ...r.outputs, 'flags-switched': [] } };
+  const { killSwitchLine, killSwitchSummary } = await import('../../flags/kill.ts');
+  const failed = switched.some((c) => !c.ok);
+  const line = killSwitchLine(switched);
+  return {
+    outputs: { ...r.outputs, 'flags-switched': switched },
+    summary: `${r.summary ?? ''}${killSwitchSummary(switched, when)}`,
+    failure: r.failure ? `${r.failure}; ${line}` : failed ? `deploy-rolling: ${line}` : undefined,
+  };
 }
 
 export const STATE_KEY = 'rollout';
@@ -324,7 +368,7 @@ export function kubeLock(o: KubernetesDeployerOptions): DeployLock {
 }
 
 /** target: kubernetes — the deployer from kubernetes.ts; its own undo on failure and cancellation. */
-async function runKubernetes(inputs: DeployInputs, ctx: ActionContext, deps: DeployDeps): Promise<ActionResult> {
+async function runKubernetes(inputs: DeployInputs, ctx: ActionContext, deps: DeployDeps, killer?: ReleaseKillSwitch): Promise<ActionResult> {
   const o = kubeOptions(inputs, ctx.workspace, ctx, deps);
   let dir: string | undefined;
   if (inputs['kubeconfig-data']) {
@@ -343,6 +387,9 @@ async function runKubernetes(inputs: DeployInputs, ctx: ActionContext, deps: Dep
     if (dir) rmSync(dir, { recursive: true, force: true });
     throw err;
   }
+  // rollback: true (or kill-switch: first) — the release's flags go off first, then the Deployment rolls back.
+  const first = inputs.rollback || inputs['kill-switch'] === 'first';
+  const killedFirst = first && killer ? await killer.run({ actor: actorOf(ctx), log: ctx.log, why: inputs.rollback ? 'rollback' : 'kill-switch: first' }) : [];
   try {
     const deployer = createKubernetesDeployer(o);
     if (inputs.rollback) r = await deployer.rollback({ strategy: inputs.strategy, log: ctx.log, signal: ctx.signal });
@@ -390,7 +437,9 @@ async function runKubernetes(inputs: DeployInputs, ctx: ActionContext, deps: Dep
           ? `deploy-rolling: ${why}; the rollback failed too: Deployment ${r.deployment} runs ${r.finalImage ?? 'an unknown image'}`
           : `deploy-rolling: ${why}`;
   }
-  return { outputs, summary: renderKubeSummary(r), failure };
+  // The kubernetes deployer undoes a failed rollout inside itself: here the kill switch can only run after that undo.
+  const killedAfter = !first && killer && (r.status === 'rolled-back' || r.status === 'rollback-failed') ? await killer.run({ actor: actorOf(ctx), log: ctx.log, why: 'the rollout failed and was rolled back' }) : [];
+  return withKillSwitch({ outputs, summary: renderKubeSummary(r), failure }, first ? killedFirst : killedAfter, first ? 'before the rollback' : 'after the rollback (the kubernetes target rolls back inside its deployer)');
 }
 
 export function resultOutputs(r: RolloutResult): ActionResult['outputs'] {
@@ -442,7 +491,8 @@ function readinessOf(inputs: DeployInputs): EngineOptions['readiness'] {
 
 export async function run(inputs: DeployInputs, ctx: ActionContext, deps: DeployDeps = {}): Promise<ActionResult> {
   checkInputs(inputs, ctx);
-  if (inputs.target === 'kubernetes') return runKubernetes(inputs, ctx, deps);
+  const killer = inputs['kill-switch'] === 'off' ? undefined : await killSwitchOf(ctx, deps);
+  if (inputs.target === 'kubernetes') return runKubernetes(inputs, ctx, deps, killer);
   const kubeOnly = (['deployment', 'namespace', 'context', 'kubeconfig', 'kubeconfig-data', 'container', 'manifests', 'progress-deadline'] as const).filter((k) => inputs[k] !== undefined && inputs[k] !== '');
   if (kubeOnly.length) ctx.log.warning(`input(s) ${kubeOnly.join(', ')} apply to target: kubernetes only; ignored with target: ${inputs.target}`);
   const gate = await buildGate(inputs, ctx, deps);
@@ -456,6 +506,9 @@ export async function run(inputs: DeployInputs, ctx: ActionContext, deps: Deploy
     built.cleanup();
     throw new InputError('strategy', strategy, `rolling: the ${built.target.kind} target has no second slot per instance`);
   }
+  // rollback: true (or kill-switch: first) — the release's flags go off first (seconds), then the instances roll back.
+  const first = inputs.rollback || inputs['kill-switch'] === 'first';
+  const killedFirst = first && killer ? await killer.run({ actor: actorOf(ctx), log: ctx.log, why: inputs.rollback ? 'rollback' : 'kill-switch: first' }) : [];
   const lock = lockOf(inputs, built.target, deps);
   let holder: LockHolder | undefined;
   try {
@@ -463,6 +516,7 @@ export async function run(inputs: DeployInputs, ctx: ActionContext, deps: Deploy
   } catch (err) {
     await built.target.close().catch(() => undefined);
     built.cleanup();
+    if (killedFirst.length) ctx.log.warning(`the rollback did not start, but the kill switch ran: ${killedFirst.map((c) => `${c.flag} ${c.ok ? 'off' : 'NOT switched off'}`).join(', ')}`);
     throw err;
   }
   const opts: EngineOptions = {
@@ -480,6 +534,8 @@ export async function run(inputs: DeployInputs, ctx: ActionContext, deps: Deploy
     promotion: built.target.promotion?.(),
     promotionDeadlineMs: inputs['pause-deadline'],
     promoteHint: `slipway promote --env ${ctx.env?.SLIPWAY_ENVIRONMENT || 'ENV'}`,
+    // A failed rollout (readiness, gate, target error; blue/green after the switch): the kill switch runs before any instance rolls back.
+    ...(killer && !first ? { beforeUndo: (failure) => killer.run({ actor: actorOf(ctx), log: ctx.log, why: `${failure.phase} failed` }) } : {}),
   };
   let result: RolloutResult;
   let keepLock = false;
@@ -503,11 +559,16 @@ export async function run(inputs: DeployInputs, ctx: ActionContext, deps: Deploy
     await built.target.close().catch(() => undefined);
     built.cleanup();
   }
-  return {
-    outputs: resultOutputs(result),
-    summary: renderSummary(result, { target: `${built.target.kind}, ${result.instances.length} instance(s)` }),
-    failure: failureLine(result),
-  };
+  const switched = first ? killedFirst : ((result.beforeUndo as FlagChange[] | undefined) ?? []);
+  return withKillSwitch(
+    {
+      outputs: resultOutputs(result),
+      summary: renderSummary(result, { target: `${built.target.kind}, ${result.instances.length} instance(s)` }),
+      failure: failureLine(result),
+    },
+    switched,
+    'before the rollback',
+  );
 }
 
 /** The post: step. Rolls back an unfinished rollout from the saved state; otherwise does nothing. */

@@ -3,13 +3,12 @@ import type { ActionContext, ActionResult } from '../../runner/context.ts';
 import { UserError, errorMessage } from '../../lib/errors.ts';
 import { heading } from '../../lib/markdown.ts';
 import { formatDuration } from '../../lib/duration.ts';
-import { redactUrl, urlSecrets } from '../../lib/secrets.ts';
+import { redactUrl } from '../../lib/secrets.ts';
 import type { Http } from '../../lib/http.ts';
 import type { Exec } from '../../lib/exec.ts';
 import type { GateFn, RolloutResult } from '../../deploy/engine.ts';
 import { flagRollout } from '../../deploy/strategies.ts';
-import { UnleashProvider } from '../../flags/unleash.ts';
-import { CommandFlagProvider } from '../../flags/command.ts';
+import { makeFlagProvider } from '../../flags/provider.ts';
 import { applyFlagChanges, killSwitch } from '../../flags/change.ts';
 import { flagSwitch } from '../../flags/switch.ts';
 import { flagChangeLine, flagChangesTable } from '../../flags/summary.ts';
@@ -25,15 +24,9 @@ export interface FlagsDeps {
   now?: () => Date;
 }
 
+/** The provider from the inputs (src/flags/provider.ts: deploy-rolling's kill switch builds it the same way). */
 export function makeProvider(i: FlagsInputs, ctx: ActionContext, deps: FlagsDeps = {}): FlagProvider {
-  if (i.provider === 'command') {
-    if (!i.command) throw new UserError("Input 'command': got nothing; expected the command that sets a flag (provider: command)");
-    return new CommandFlagProvider({ command: i.command, readCommand: i['read-command'], environment: i.environment, env: ctx.env, timeoutMs: i.timeout, exec: deps.exec, cwd: ctx.workspace });
-  }
-  if (!i['unleash-url']) throw new UserError("Input 'unleash-url': got nothing; expected the Unleash server's URL (provider: unleash)");
-  for (const s of urlSecrets(i['unleash-url'])) ctx.log.mask(s);
-  if (i['unleash-token']) ctx.log.mask(i['unleash-token']);
-  return new UnleashProvider({ url: i['unleash-url'], token: i['unleash-token'] || undefined, project: i['unleash-project'], environment: i.environment, http: deps.http, timeoutMs: i.timeout });
+  return makeFlagProvider(i, { env: ctx.env, cwd: ctx.workspace, mask: (v) => ctx.log.mask(v), http: deps.http, exec: deps.exec });
 }
 
 async function buildGate(i: FlagsInputs, ctx: ActionContext, deps: FlagsDeps): Promise<GateFn | undefined> {
