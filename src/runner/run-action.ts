@@ -10,7 +10,8 @@ import { redact } from '../lib/secrets.ts';
 export type RunFn<S extends ActionSpec> = (inputs: InputsOf<S>, ctx: ActionContext) => Promise<ActionResult>;
 /**
  * A post: step. It gets the same typed inputs as the main step (parsed once by runAction, slipway.yml
- * merged), or undefined when they do not parse (then the main step failed before any side effect).
+ * merged by the composition layer's source), or undefined when they do not parse (then the main step
+ * failed before any side effect).
  */
 export type PostFn<S extends ActionSpec = ActionSpec> = (inputs: InputsOf<S> | undefined, ctx: ActionContext) => Promise<ActionResult | void>;
 
@@ -59,34 +60,27 @@ export function deliver(spec: ActionSpec, rt: Runtime, result: ActionResult): bo
   return true;
 }
 
-/** Inputs from slipway.yml when the step sets SLIPWAY_CONFIG and SLIPWAY_ENVIRONMENT (loaded only then). */
-async function configInputs(spec: ActionSpec, rt: Runtime, env: Record<string, string | undefined>): Promise<Record<string, string>> {
-  const path = env.SLIPWAY_CONFIG;
-  const environment = env.SLIPWAY_ENVIRONMENT;
-  if (!path || !environment) return {};
-  const { configInputsFor } = await import('../config/load.ts');
-  const full = path.startsWith('/') ? path : `${env.GITHUB_WORKSPACE || process.cwd()}/${path}`;
-  return configInputsFor(full, environment, spec, env, (s) => rt.mask(s), (n) => fromConfigWins(spec, n, rt.getInput(n)), (input, variable) => rt.info(`slipway.yml: ${input} refers to secret ${variable}, which this step's environment does not have: left unset`));
-}
+/**
+ * Where a step's raw inputs come from. The runner's own source reads INPUT_* only; a composition
+ * layer may put more in front of it (src/pipeline/run-step.ts merges slipway.yml): the runner
+ * knows nothing of slipway.yml.
+ */
+export type InputSource = (spec: ActionSpec, rt: Runtime, env: Record<string, string | undefined>) => Promise<(name: string) => string>;
 
-/** The runner fills unset inputs with action.yml defaults: slipway.yml beats a default, a value given in the workflow beats slipway.yml. */
-function fromConfigWins(spec: ActionSpec, name: string, given: string): boolean {
-  return given === '' || given === spec.inputs[name]?.default;
-}
+const runnerInputs: InputSource = async (_spec, rt) => (n) => rt.getInput(n);
 
-/** The step's inputs, parsed once: slipway.yml's values where the workflow gave none (see fromConfigWins). */
-async function stepInputs<S extends ActionSpec>(spec: S, rt: Runtime, env: Record<string, string | undefined>): Promise<InputsOf<S>> {
-  const fromConfig = await configInputs(spec, rt, env);
-  const raw = (n: string) => (fromConfig[n] !== undefined ? fromConfig[n] : rt.getInput(n));
+/** The step's inputs, parsed once, from the given source. */
+async function stepInputs<S extends ActionSpec>(spec: S, rt: Runtime, env: Record<string, string | undefined>, source: InputSource): Promise<InputsOf<S>> {
+  const raw = await source(spec, rt, env);
   return parseInputs(spec, raw, (s) => rt.mask(s));
 }
 
 /**
  * The whole life of an action step: read and check inputs (before any side effect), run, write
  * outputs and the summary, fail with one line. With a post function, the same bundle serves as
- * the post: step (the runner sets STATE_isPost).
+ * the post: step (the runner sets STATE_isPost). `source` gives the raw inputs (INPUT_* by default).
  */
-export async function runAction<S extends ActionSpec>(spec: S, run: RunFn<S>, post?: PostFn<S>, env: Record<string, string | undefined> = process.env): Promise<void> {
+export async function runAction<S extends ActionSpec>(spec: S, run: RunFn<S>, post?: PostFn<S>, env: Record<string, string | undefined> = process.env, source: InputSource = runnerInputs): Promise<void> {
   const rt = new GithubRuntime(env);
   const controller = new AbortController();
   const onSignal = (sig: string) => {
@@ -100,7 +94,7 @@ export async function runAction<S extends ActionSpec>(spec: S, run: RunFn<S>, po
     if (post && rt.getState('isPost') === 'true') {
       let inputs: InputsOf<S> | undefined;
       try {
-        inputs = await stepInputs(spec, rt, env);
+        inputs = await stepInputs(spec, rt, env, source);
       } catch (err) {
         // The main step refused these inputs before doing anything: the post step has nothing to finish.
         rt.debug(`${spec.name} post: inputs do not parse (${errorMessage(err)})`);
@@ -110,7 +104,7 @@ export async function runAction<S extends ActionSpec>(spec: S, run: RunFn<S>, po
       return;
     }
     if (post) rt.saveState('isPost', 'true');
-    const inputs = await stepInputs(spec, rt, env);
+    const inputs = await stepInputs(spec, rt, env, source);
     const result = await run(inputs, ctx);
     if (!deliver(spec, rt, result)) process.exitCode = 1;
   } catch (err) {
