@@ -113,6 +113,15 @@ export function kubeAudit(f: Fleet, sinceMs: number, args: ParsedArgs, io: CliIO
   });
 }
 
+/** The environment's Deployment (deploy.deployment), read once for status and releases. */
+async function theDeployment(f: Fleet, kubectl: Kubectl, command: string): Promise<{ name: string; d: KubeObject; signal: AbortSignal; namespaced: boolean }> {
+  const name = f.inputs.deployment;
+  if (!name) throw new UsageError(`${command}: environments.${f.env}.deploy.deployment: got nothing; expected the Deployment to look at (target kubernetes)`);
+  const signal = AbortSignal.timeout(120_000);
+  const namespaced = kubectl.namespace !== '';
+  return { name, d: await kubectl.json<KubeObject>(['get', 'deployment', name], { signal, namespaced }), signal, namespaced };
+}
+
 /**
  * slipway status on kubernetes: the Deployment's rollout (revision, updated/available), per pod its
  * Deployment, version (the `version` label, else the image tag), image, ready or not and since when,
@@ -123,11 +132,7 @@ export function kubeAudit(f: Fleet, sinceMs: number, args: ParsedArgs, io: CliIO
  */
 export function kubeStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<number> {
   return withLease(f, async (part, where, kubectl) => {
-    const name = f.inputs.deployment;
-    if (!name) throw new UsageError(`status: environments.${f.env}.deploy.deployment: got nothing; expected the Deployment to look at (target kubernetes)`);
-    const signal = AbortSignal.timeout(120_000);
-    const namespaced = kubectl.namespace !== '';
-    const d = await kubectl.json<KubeObject>(['get', 'deployment', name], { signal, namespaced });
+    const { name, d, signal, namespaced } = await theDeployment(f, kubectl, 'status');
     const extra = (await Promise.all([`${name}-green`, `${name}-canary`].map((n) => kubectl.find('deployment', n, signal)))).filter((x): x is KubeObject => Boolean(x));
     const deployments = [d, ...extra];
     const list = await kubectl.json<KubeObject>(['get', 'replicasets,pods', '-l', selectorString(d.spec?.selector)], { signal, namespaced });
@@ -181,11 +186,7 @@ export function kubeStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<numbe
  */
 export function kubeReleases(f: Fleet, args: ParsedArgs, io: CliIO): Promise<number> {
   return withLease(f, async (_part, where, kubectl) => {
-    const name = f.inputs.deployment;
-    if (!name) throw new UsageError(`releases: environments.${f.env}.deploy.deployment: got nothing; expected the Deployment to look at (target kubernetes)`);
-    const signal = AbortSignal.timeout(120_000);
-    const namespaced = kubectl.namespace !== '';
-    const d = await kubectl.json<KubeObject>(['get', 'deployment', name], { signal, namespaced });
+    const { name, d, signal, namespaced } = await theDeployment(f, kubectl, 'releases');
     const list = await kubectl.json<KubeObject>(['get', 'replicasets', '-l', selectorString(d.spec?.selector)], { signal, namespaced });
     const hashes = (a: string) => String(d.metadata?.annotations?.[a] ?? '').split(',').filter(Boolean);
     const good = new Set(hashes(GOOD_ANNOTATION));

@@ -16,6 +16,18 @@ import { haproxyAvailable } from '../deploy/haproxy-server.ts';
 
 const ok = requireServer('sshd') && requireServer('nginx');
 
+/** The hosts part of an environment's deploy section for this fleet (the load balancer is added by each suite). */
+const deploySection = (fleet: HostsFleet) => ({
+  target: 'hosts',
+  hosts: JSON.parse(fleet.hostsInput) as unknown,
+  'ssh-key': '${{ secrets.DEPLOY_KEY }}',
+  'known-hosts': readFileSync(fleet.ssh.knownHostsPath, 'utf8'),
+  artifact: fleet.artifact,
+  'start-command': [node24, 'server.js'],
+  'ready-timeout': '15s',
+  'ready-interval': '50ms',
+});
+
 describe.skipIf(!ok)('slipway day-two commands on a real hosts fleet (sshd + nginx)', () => {
   let fleet: HostsFleet;
   let dir = '';
@@ -33,19 +45,7 @@ describe.skipIf(!ok)('slipway day-two commands on a real hosts fleet (sshd + ngi
     fleet = await startHostsFleet(2);
     key = readFileSync(fleet.ssh.keyPath, 'utf8');
     dir = mkdtempSync(join(tmpdir(), 'slipway-day-two-'));
-    const deploy = {
-      target: 'hosts',
-      hosts: JSON.parse(fleet.hostsInput),
-      'ssh-key': '${{ secrets.DEPLOY_KEY }}',
-      'known-hosts': readFileSync(fleet.ssh.knownHostsPath, 'utf8'),
-      artifact: fleet.artifact,
-      'start-command': [node24, 'server.js'],
-      'nginx-host': 'local',
-      'nginx-upstream-file': fleet.upstreamFile,
-      'nginx-command': fleet.nginxCommand,
-      'ready-timeout': '15s',
-      'ready-interval': '50ms',
-    };
+    const deploy = { ...deploySection(fleet), 'nginx-host': 'local', 'nginx-upstream-file': fleet.upstreamFile, 'nginx-command': fleet.nginxCommand };
     writeFileSync(join(dir, 'slipway.yml'), JSON.stringify({ version: 1, environments: { production: { url: fleet.url, deploy } } }, null, 2));
     for (const v of ['v1', 'v2', 'v3']) {
       const r = await cli(['deploy-rolling', '--env', 'production', '--version', v]);
@@ -182,19 +182,7 @@ describe.skipIf(!ok || !haproxyAvailable())('slipway status behind HAProxy (sshd
     fleet = await startHostsFleet(2, { balancer: 'haproxy' });
     key = readFileSync(fleet.ssh.keyPath, 'utf8');
     dir = mkdtempSync(join(tmpdir(), 'slipway-day-two-haproxy-'));
-    const deploy = {
-      target: 'hosts',
-      hosts: JSON.parse(fleet.hostsInput),
-      'ssh-key': '${{ secrets.DEPLOY_KEY }}',
-      'known-hosts': readFileSync(fleet.ssh.knownHostsPath, 'utf8'),
-      artifact: fleet.artifact,
-      'start-command': [node24, 'server.js'],
-      'haproxy-host': 'local',
-      'haproxy-socket': fleet.haproxy!.socket,
-      'haproxy-state-file': fleet.haproxy!.stateFile,
-      'ready-timeout': '15s',
-      'ready-interval': '50ms',
-    };
+    const deploy = { ...deploySection(fleet), 'haproxy-host': 'local', 'haproxy-socket': fleet.haproxy!.socket, 'haproxy-state-file': fleet.haproxy!.stateFile };
     writeFileSync(join(dir, 'slipway.yml'), JSON.stringify({ version: 1, environments: { production: { url: fleet.url, deploy } } }, null, 2));
     const r = await cli(['deploy-rolling', '--env', 'production', '--version', 'v1']);
     expect(r.code, r.stderr).toBe(0);
