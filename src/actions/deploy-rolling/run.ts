@@ -516,7 +516,8 @@ export async function run(inputs: DeployInputs, ctx: ActionContext, deps: Deploy
   } catch (err) {
     await built.target.close().catch(() => undefined);
     built.cleanup();
-    if (killedFirst.length) ctx.log.warning(`the rollback did not start, but the kill switch ran: ${killedFirst.map((c) => `${c.flag} ${c.ok ? 'off' : 'NOT switched off'}`).join(', ')}`);
+    // The flags are off already: the outputs still say so (notify lists them).
+    if (killedFirst.length) return withKillSwitch({ outputs: { 'rolled-back': false }, failure: `deploy-rolling: ${errorMessage(err)}` }, killedFirst, 'before the rollback (which did not start)');
     throw err;
   }
   const opts: EngineOptions = {
@@ -553,6 +554,10 @@ export async function run(inputs: DeployInputs, ctx: ActionContext, deps: Deploy
       const failed = await built.target.appendAudit({ at: new Date().toISOString(), actor: ctx.github?.actor || 'unknown', action: inputs.rollback ? 'rollback' : 'deploy', version: result.version, from: result.previousVersion, reason: inputs['lock-reason'], run: ctx.github?.runUrl || 'local', outcome: result.status }, AbortSignal.timeout(30_000));
       if (failed.length) ctx.log.warning(`the audit log could not be written on ${failed.join('; ')}`);
     }
+  } catch (err) {
+    // The flags are off already: the outputs still say so (notify lists them).
+    if (!killedFirst.length) throw err;
+    return withKillSwitch({ outputs: { 'rolled-back': false }, failure: `deploy-rolling: ${errorMessage(err)}` }, killedFirst, 'before the rollback (which failed)');
   } finally {
     // A cancelled rollout keeps the lock: the post step rolls back, then releases it.
     if (!keepLock) await giveLock(lock, holder?.token, ctx);

@@ -19,7 +19,7 @@ import { spec as smokeSpec } from '../smoke-test/inputs.ts';
 import { spec as gateSpec } from '../slo-gate/inputs.ts';
 import { spec as notifySpec } from '../notify/inputs.ts';
 import { run as migrateRun } from '../migrate/run.ts';
-import { run as deployRun, post as deployPost, type DeployDeps } from '../deploy-rolling/run.ts';
+import { run as deployRun, post as deployPost, killSwitchOf, type DeployDeps } from '../deploy-rolling/run.ts';
 import { run as smokeRun } from '../smoke-test/run.ts';
 import { run as gateRun } from '../slo-gate/run.ts';
 import { run as notifyRun } from '../notify/run.ts';
@@ -110,13 +110,21 @@ export async function run(inputs: ReleaseInputs, ctx: ActionContext, deps: Relea
   for (const p of problems) ctx.log.error(`${p.key}: ${p.detail}`, { file: relative(ctx.workspace, config.path) || config.path, line: p.line, col: p.col });
   if (problems.length) throw new UserError(`${config.path} cannot be released to ${inputs.environment}; nothing was changed: ${problems.length} problem${problems.length === 1 ? '' : 's'} (${problems.map((p) => p.key).join(', ')}), each reported above with its line and what is expected`);
 
+  // The kill switch (slipway.yml's flags section, `release`): the deploy stage runs it before its own
+  // undo, the rollback stage first of all. Built now, so a bad section fails before any change.
+  const baseDeployDeps = (deps.deploy ?? deps.stages?.deploy) as DeployDeps | undefined;
+  const deployDeps: DeployDeps = {
+    ...baseDeployDeps,
+    killSwitch: plan.includes('deploy') ? ((await killSwitchOf({ ...ctx, env: { ...ctx.env, SLIPWAY_CONFIG: config.path, SLIPWAY_ENVIRONMENT: inputs.environment } }, baseDeployDeps ?? {})) ?? null) : null,
+  };
+
   const records: StageRecord[] = [];
   const summaries: string[] = [];
   const outputs: Partial<Record<Stage, Record<string, unknown>>> = {};
   const runStage = async (s: Stage, inputsFor: unknown): Promise<boolean> => {
     const t = Date.now();
     const a = STAGE_ACTIONS[s];
-    const r = await ctx.log.group(`${s} (${a.spec.name})`, () => a.run(inputsFor, ctx, s === 'deploy' ? deps.deploy ?? deps.stages?.deploy : deps.stages?.[s])).catch((err): ActionResult => ({ outputs: {}, failure: `${a.spec.name}: ${errorMessage(err)}` }));
+    const r = await ctx.log.group(`${s} (${a.spec.name})`, () => a.run(inputsFor, ctx, s === 'deploy' ? deployDeps : deps.stages?.[s])).catch((err): ActionResult => ({ outputs: {}, failure: `${a.spec.name}: ${errorMessage(err)}` }));
     outputs[s] = r.outputs;
     records.push({ stage: s, ok: !r.failure, ms: Date.now() - t, outputs: r.outputs, failure: r.failure });
     if (r.summary) summaries.push(r.summary);
@@ -152,7 +160,7 @@ export async function run(inputs: ReleaseInputs, ctx: ActionContext, deps: Relea
     const raw: Record<string, string> = { ...stageRaw(config, inputs, ctx, 'deploy'), rollback: 'true' };
     const rbInputs = await parseInputs(deploySpec, (n) => raw[n]);
     const t = Date.now();
-    const r = await deployRun(rbInputs, ctx, deps.deploy).catch((err): ActionResult => ({ outputs: {}, failure: errorMessage(err) }));
+    const r = await deployRun(rbInputs, ctx, deployDeps).catch((err): ActionResult => ({ outputs: {}, failure: errorMessage(err) }));
     records.push({ stage: 'rollback', ok: !r.failure, ms: Date.now() - t, outputs: r.outputs, failure: r.failure });
     if (r.summary) summaries.push(r.summary);
     rolledBack = !r.failure;
@@ -174,6 +182,9 @@ export async function run(inputs: ReleaseInputs, ctx: ActionContext, deps: Relea
     if (failure) raw.reason = failure.slice(0, 1000);
     if (outputs.migrate?.applied !== undefined) raw.migrations = JSON.stringify(outputs.migrate.applied);
     if (outputs.deploy?.instances !== undefined) raw.rollout = JSON.stringify(outputs.deploy.instances);
+    // The flags the kill switch switched (the deploy stage's failed rollout, or the rollback stage).
+    const flagsSwitched = [outputs.deploy?.['flags-switched'], records.find((x) => x.stage === 'rollback')?.outputs['flags-switched']].flatMap((v) => (Array.isArray(v) ? v : []));
+    if (flagsSwitched.length && raw.details === undefined) raw.details = JSON.stringify({ flags: flagsSwitched });
     if (outputs.gate?.report !== undefined) raw.gate = typeof outputs.gate.report === 'string' ? outputs.gate.report : JSON.stringify(outputs.gate.report);
     const notifyInputs = await parseInputs(notifySpec, (n) => raw[n], (v) => ctx.log.mask(v));
     const okNotify = await runStage('notify', notifyInputs);

@@ -8,6 +8,8 @@
  * happens and the flags it could not switch are named.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,7 +23,9 @@ import { applyFlagChanges } from '../../../src/flags/change.ts';
 import type { FlagChange } from '../../../src/flags/model.ts';
 import { outputShapeProblem } from '../../../src/spec/fields.ts';
 import { formatOutput } from '../../../src/runner/run-action.ts';
-import { requireServer } from '../../helpers/servers.ts';
+import { spec as releaseSpec } from '../../../src/actions/release/inputs.ts';
+import { run as release } from '../../../src/actions/release/run.ts';
+import { freePort, requireServer } from '../../helpers/servers.ts';
 import { startUnleash, type UnleashServer } from '../../helpers/flags-unleash.ts';
 
 const hasPg = requireServer('postgres');
@@ -204,6 +208,76 @@ describe.skipIf(!hasPg)('deploy-rolling kill switch (real Unleash, command fleet
       expect(result.failure).toMatch(/rolled back a to v1; KILL SWITCH FAILED for checkout, search \(turn them off by hand\)/);
     } finally {
       await u.start();
+    }
+  }, 90_000);
+
+  it('the release action: smoke fails after the switch, the rollback stage turns the flags off first, and notify (webhook) lists them', async () => {
+    await reset();
+    const bodies: string[] = [];
+    const hook = createServer((req, res) => {
+      let b = '';
+      req.on('data', (d: Buffer) => (b += d.toString()));
+      req.on('end', () => {
+        bodies.push(b);
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    try {
+      const fleet = (mode: string) => JSON.stringify([process.execPath, join(dir, 'fleet.cjs'), mode, '{instance}', '{version}']);
+      const file = join(dir, 'release.yml');
+      writeFileSync(
+        file,
+        readFileSync(config, 'utf8') +
+          [
+            `    url: http://127.0.0.1:${await freePort()}`,
+            '    deploy:',
+            '      target: command',
+            '      instances: a,b',
+            `      start-command: ${fleet('start')}`,
+            `      version-command: ${fleet('version')}`,
+            `      ready-command: ${fleet('ready')}`,
+            '      ready-timeout: 1500ms',
+            '      ready-interval: 50ms',
+            '      healthy-threshold: 1',
+            '      previous-version: v1',
+            '    smoke:',
+            '      deadline: 0s',
+            '      timeout: 1s',
+            '    notify:',
+            '      channels: webhook',
+            '      webhook-url: ${{ secrets.HOOK_URL }}',
+            '',
+          ].join('\n'),
+      );
+      const raw: Record<string, string> = { environment: 'production', config: file, version: 'v2' };
+      const inputs = await parseInputs(releaseSpec, (n) => raw[n], () => {});
+      const log = new MemoryReporter();
+      const state: Record<string, string> = {};
+      const ctx: ActionContext = {
+        log,
+        github: { actor: 'octocat', runUrl: 'https://github.com/acme/api/actions/runs/8', sha: '' } as ActionContext['github'],
+        saveState: (n, v) => (state[n] = v),
+        getState: (n) => state[n] ?? '',
+        signal: new AbortController().signal,
+        tempDir: dir,
+        workspace: dir,
+        env: { PATH: process.env.PATH, FLEET_DIR: dir, UNLEASH_URL: u.url, FLAGS_TOKEN: u.adminToken, HOOK_URL: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook` },
+      };
+      const r = await release(inputs, ctx);
+      expect(r.outputs.result).toBe('rolled-back');
+      const ev = events();
+      expect(ev.slice(0, 2)).toEqual(['start a v2 checkout=on search=on', 'start b v2 checkout=on search=on']);
+      // Every instance that went back to v1 saw the flags off already.
+      expect(ev.slice(2).length).toBe(2);
+      for (const e of ev.slice(2)) expect(e).toMatch(/^start [ab] v1 checkout=off search=off$/);
+      expect(r.summary).toContain('Kill switch: 2 flag(s) off before the rollback');
+      expect(bodies).toHaveLength(1);
+      expect(bodies[0]).toContain('"flag":"checkout"');
+      expect(bodies[0]).not.toContain(u.adminToken);
+      expect(`${JSON.stringify(r)}\n${log.text()}`).not.toContain(u.adminToken);
+    } finally {
+      await new Promise((r) => hook.close(r));
     }
   }, 90_000);
 
