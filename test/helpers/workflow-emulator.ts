@@ -160,13 +160,41 @@ export function evaluate(expr: string, scope: ExprScope): Value {
   }
 }
 
-const TEMPLATE = /\$\{\{([\s\S]*?)\}\}/g;
+/**
+ * The `${{ … }}` parts of a value, as GitHub's template reader finds them (@actions/workflow-parser
+ * template-reader.ts): an expression ends at the first `}}` outside a single-quoted string, so
+ * `format('{{"a":{0}}}', x)` is one expression. Literal text between them is kept as is.
+ */
+function templateParts(template: string): ({ text: string } | { expr: string })[] {
+  const parts: ({ text: string } | { expr: string })[] = [];
+  let at = 0;
+  for (;;) {
+    const start = template.indexOf('${{', at);
+    if (start < 0) break;
+    let inString = false;
+    let end = -1;
+    for (let i = start + 3; i < template.length; i++) {
+      if (template[i] === "'") inString = !inString;
+      else if (!inString && template[i] === '}' && template[i - 1] === '}') {
+        end = i;
+        break;
+      }
+    }
+    if (end < 0) throw new ExpressionError(template.slice(start + 3), 'The expression is not closed: no }} after ${{');
+    if (start > at) parts.push({ text: template.slice(at, start) });
+    parts.push({ expr: template.slice(start + 3, end - 1) });
+    at = end + 1;
+  }
+  if (at < template.length) parts.push({ text: template.slice(at) });
+  return parts;
+}
 
 /** A value with `${{ }}` parts: a lone expression keeps its type, anything else becomes a string. */
 export function interpolate(template: string, scope: ExprScope): Value {
-  const lone = /^\s*\$\{\{([\s\S]*?)\}\}\s*$/.exec(template);
-  if (lone && !lone[1]!.includes('}}')) return evaluate(lone[1]!, scope);
-  return template.replace(TEMPLATE, (_, e: string) => toText(evaluate(e, scope)));
+  const parts = templateParts(template);
+  const exprs = parts.filter((p): p is { expr: string } => 'expr' in p);
+  if (exprs.length === 1 && parts.every((p) => 'expr' in p || !p.text.trim())) return evaluate(exprs[0]!.expr, scope);
+  return parts.map((p) => ('expr' in p ? toText(evaluate(p.expr, scope)) : p.text)).join('');
 }
 
 /** An `if:` condition: `${{ }}` optional; without a status function it means `success() && (…)`. */

@@ -82,6 +82,10 @@ describe('expressions', () => {
     expect(interpolate('${{ inputs.n }}', scope())).toBe(3);
     expect(interpolate('deploy ${{ inputs.environment }} (${{ inputs.dry }})', scope())).toBe('deploy staging (false)');
     expect(interpolate('no expressions', scope())).toBe('no expressions');
+    // Like GitHub's template reader: `}}` inside a quoted string does not end the expression.
+    expect(interpolate(`\${{ format('{{"env":"{0}"}}', inputs.environment) }}`, scope())).toBe('{"env":"staging"}');
+    expect(interpolate(`a \${{ '}}' }} b \${{ inputs.n }}`, scope())).toBe('a }} b 3');
+    expect(() => interpolate('${{ inputs.n ', scope())).toThrow(/not closed/);
   });
 
   it('if: defaults to success(), and a condition without a status function is ANDed with success()', () => {
