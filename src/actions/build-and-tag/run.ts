@@ -58,17 +58,47 @@ function size(bytes: number | undefined): string {
   return `${(bytes / (1 << 30)).toFixed(2)} GiB`;
 }
 
-export async function run(inputs: BuildInputs, ctx: ActionContext, deps: BuildDeps = {}): Promise<ActionResult> {
-  const log = ctx.log;
-  for (const s of [inputs.password, inputs.token, inputs['github-token']]) if (s) log.mask(s);
-  for (const [, v] of inputs.secrets ?? []) log.mask(v);
+/** What the steps share: the checked inputs, then the results as the steps fill them in. */
+interface BuildRun {
+  inputs: BuildInputs;
+  ctx: ActionContext;
+  deps: BuildDeps;
+  log: ActionContext['log'];
+  image: ImageName;
+  tags: ComputedTag[];
+  idTag: string | undefined;
+  refs: string[];
+  labels: Record<string, string>;
+  credentials: RegistryCredentials | undefined;
+  insecure: boolean;
+  registry: RegistryClient;
+  scope: string;
+  context: string;
+  dockerfile: string;
+  promoteSource: string;
+  /** The rows of the summary's Steps table. */
+  steps: Step[];
+  findings: Finding[];
+  /** Runs one registry or builder call and records it as a row of the Steps table. */
+  timed: <T>(name: string, fn: () => Promise<T>, result: (v: T) => string) => Promise<T>;
+  // ---- Results, filled in as we go ----
+  digest: string;
+  skipped: boolean;
+  manifest?: Manifest;
+  outcome?: BuildOutcome;
+  builder?: BuilderKind;
+  cacheState?: RestoreResult;
+  cacheSaved: string;
+  decision: string;
+  sizeBytes?: number;
+  platformSizes: Array<{ platform: string; size: number }>;
+}
 
-  const started = performance.now();
-  const now = deps.now?.() ?? new Date();
+/** Everything that can be wrong with the inputs fails here, before any side effect. */
+function prepare(inputs: BuildInputs, ctx: ActionContext, deps: BuildDeps, now: Date): BuildRun {
+  const log = ctx.log;
   const image: ImageName = inputs.image;
   const gh = ctx.github;
-
-  // ---- Everything that can be wrong with the inputs fails here, before any side effect. ----
   let tags: ComputedTag[];
   try {
     tags = computeTags(inputs.tags, gh, { latest: inputs.latest, now });
@@ -86,7 +116,6 @@ export async function run(inputs: BuildInputs, ctx: ActionContext, deps: BuildDe
   const insecure = inputs['insecure-registry'] || isLoopbackRegistry(image.registry);
   const mode = inputs.mode;
   const steps: Step[] = [];
-  const findings: Finding[] = [];
   const timed = async <T>(name: string, fn: () => Promise<T>, result: (v: T) => string): Promise<T> => {
     const t = performance.now();
     try {
@@ -125,147 +154,183 @@ export async function run(inputs: BuildInputs, ctx: ActionContext, deps: BuildDe
     onRetry: (m) => log.info(m),
   });
   const scope = `repository:${image.repository}:pull,push`;
+  return {
+    inputs, ctx, deps, log, image, tags, idTag, refs, labels, credentials, insecure, registry, scope, context, dockerfile, promoteSource, steps, findings: [], timed,
+    digest: '', skipped: false, cacheSaved: '', decision: '', platformSizes: [],
+  };
+}
 
-  // ---- Results, filled in as we go ----
-  let digest = '';
-  let skipped = false;
-  let manifest: Manifest | undefined;
-  let outcome: BuildOutcome | undefined;
-  let builder: BuilderKind | undefined;
-  let cacheState: RestoreResult | undefined;
-  let cacheSaved = '';
-  let decision = '';
-  let failure: string | undefined;
-  let sizeBytes: number | undefined;
-  let platformSizes: Array<{ platform: string; size: number }> = [];
+/** promote: Find source, Copy manifest (nothing is built or pulled). */
+async function promote(b: BuildRun): Promise<void> {
+  const { image, registry, tags, timed } = b;
+  const source = b.promoteSource;
+  b.log.info(`promote: ${image.name}:${source} → ${tags.map((t) => t.tag).join(', ')}`);
+  const found = await timed('Find source', () => registry.headManifest(image.repository, source, b.scope), (m) => (m ? m.digest : 'not found'));
+  if (!found) throw new UserError(`nothing to promote: ${image.name}${source.startsWith('sha256:') ? '@' : ':'}${source} is not in the registry (build it first)`);
+  const targets = tags.map((t) => t.tag).filter((t) => t !== source);
+  const copied = await timed('Copy manifest', () => registry.copyTags(image.repository, found.digest, targets), () => `${targets.length} tag(s)`);
+  b.manifest = copied.manifest;
+  b.digest = copied.digest;
+  b.skipped = true;
+  b.decision = `promote: copied the manifest of ${source} (${b.digest}) to ${targets.length} tag(s); nothing was built or pulled`;
+}
 
-  try {
-    if (mode === 'promote') {
-      const source = promoteSource;
-      log.info(`promote: ${image.name}:${source} → ${tags.map((t) => t.tag).join(', ')}`);
-      const found = await timed('Find source', () => registry.headManifest(image.repository, source, scope), (m) => (m ? m.digest : 'not found'));
-      if (!found) throw new UserError(`nothing to promote: ${image.name}${source.startsWith('sha256:') ? '@' : ':'}${source} is not in the registry (build it first)`);
-      const targets = tags.map((t) => t.tag).filter((t) => t !== source);
-      const copied = await timed('Copy manifest', () => registry.copyTags(image.repository, found.digest, targets), () => `${targets.length} tag(s)`);
-      manifest = copied.manifest;
-      digest = copied.digest;
-      skipped = true;
-      decision = `promote: copied the manifest of ${source} (${digest}) to ${targets.length} tag(s); nothing was built or pulled`;
+/** Audit, first: with audit: error a finding stops the run before anything is built or pushed. */
+async function audit(b: BuildRun): Promise<void> {
+  const { inputs, ctx, log, dockerfile, findings } = b;
+  const text = readFileSync(dockerfile, 'utf8');
+  const buildArgs = Object.fromEntries(inputs['build-args'] ?? []);
+  findings.push(...auditDockerfile(text, { target: inputs.target, buildArgs }), ...auditBuildArgs(buildArgs));
+  const file = relative(ctx.workspace, dockerfile) || dockerfile;
+  for (const fnd of findings) {
+    const at = fnd.line > 0 ? { file, line: fnd.line, title: `Image audit: ${fnd.rule}` } : { title: `Image audit: ${fnd.rule}` };
+    if (inputs.audit === 'error') log.error(fnd.message, at);
+    else log.warning(fnd.message, at);
+  }
+  b.steps.push({ name: 'Audit', result: findings.length ? `${findings.length} finding(s)` : 'clean', ms: 0 });
+  if (inputs.audit === 'error' && findings.length) throw new UserError(`image audit: ${findings.length} finding(s) (audit: error): ${findings.map((x) => `${x.rule}${x.line ? ` at line ${x.line}` : ''}`).join(', ')}`);
+}
+
+/** Registry: already built? then Tag existing image (skip-existing), or Registry: access; push: false contacts nothing. */
+async function checkRegistry(b: BuildRun): Promise<void> {
+  const { inputs, image, registry, tags, idTag, timed } = b;
+  if (!inputs.push) {
+    b.decision = 'push: false: built locally, the registry was not contacted';
+    return;
+  }
+  if (inputs['skip-existing'] && idTag) {
+    // One HEAD answers "built already?" and, with the push scope, checks the credentials too.
+    const existing = await timed('Registry: already built?', () => registry.headManifest(image.repository, idTag, b.scope), (m) => (m ? `yes: ${m.digest}` : 'no'));
+    if (existing) {
+      b.skipped = true;
+      b.digest = existing.digest;
+      const others = tags.map((t) => t.tag).filter((t) => t !== idTag);
+      const copied = await timed('Tag existing image', () => registry.copyTags(image.repository, existing.digest, others), () => `${others.length} tag(s)`);
+      b.manifest = copied.manifest;
+      b.decision = `skip-existing: ${image.name}:${idTag} is already in the registry (${b.digest}); the build was skipped and the image reused`;
     } else {
-      // Audit first: with audit: error a finding stops the run before anything is built or pushed.
-      if (inputs.audit !== 'off') {
-        const text = readFileSync(dockerfile, 'utf8');
-        const buildArgs = Object.fromEntries(inputs['build-args'] ?? []);
-        findings.push(...auditDockerfile(text, { target: inputs.target, buildArgs }), ...auditBuildArgs(buildArgs));
-        const file = relative(ctx.workspace, dockerfile) || dockerfile;
-        for (const fnd of findings) {
-          const at = fnd.line > 0 ? { file, line: fnd.line, title: `Image audit: ${fnd.rule}` } : { title: `Image audit: ${fnd.rule}` };
-          if (inputs.audit === 'error') log.error(fnd.message, at);
-          else log.warning(fnd.message, at);
-        }
-        steps.push({ name: 'Audit', result: findings.length ? `${findings.length} finding(s)` : 'clean', ms: 0 });
-        if (inputs.audit === 'error' && findings.length) throw new UserError(`image audit: ${findings.length} finding(s) (audit: error): ${findings.map((x) => `${x.rule}${x.line ? ` at line ${x.line}` : ''}`).join(', ')}`);
-      }
-
-      if (inputs.push) {
-        if (inputs['skip-existing'] && idTag) {
-          // One HEAD answers "built already?" and, with the push scope, checks the credentials too.
-          const existing = await timed('Registry: already built?', () => registry.headManifest(image.repository, idTag, scope), (m) => (m ? `yes: ${m.digest}` : 'no'));
-          if (existing) {
-            skipped = true;
-            digest = existing.digest;
-            const others = tags.map((t) => t.tag).filter((t) => t !== idTag);
-            const copied = await timed('Tag existing image', () => registry.copyTags(image.repository, existing.digest, others), () => `${others.length} tag(s)`);
-            manifest = copied.manifest;
-            decision = `skip-existing: ${image.name}:${idTag} is already in the registry (${digest}); the build was skipped and the image reused`;
-          } else {
-            decision = `skip-existing: ${image.name}:${idTag} is not in the registry yet, so it was built`;
-          }
-        } else {
-          await timed('Registry: access', () => registry.checkAccess(image.repository, true), () => 'ok');
-          decision = inputs['skip-existing'] ? 'skip-existing is on but no type=sha tag identifies the commit, so it was built' : 'skip-existing: false, so it was built';
-        }
-      } else {
-        decision = 'push: false: built locally, the registry was not contacted';
-      }
-
-      if (!skipped) {
-        const detected = await timed('Detect builder', () => detectBuilder(inputs.builder, { exec: deps.exec, env: ctx.env, signal: ctx.signal }), (d) => d.kind);
-        builder = detected.kind;
-        log.info(`builder: ${detected.reasons.join('; ')}`);
-        const workDir = mkdtempSync(join(ctx.tempDir, 'slipway-build-'));
-        const cacheDir = inputs.cache ? resolve(ctx.workspace, inputs['cache-dir'] || join(ctx.tempDir, 'slipway-layer-cache')) : undefined;
-        const key = cacheDir ? layerCacheKey({ context, dockerfile, builder, platforms: inputs.platforms ?? [] }) : undefined;
-        if (cacheDir && key) {
-          mkdirSync(cacheDir, { recursive: true });
-          cacheState = await timed('Restore layer cache', () => restoreLayerCache(cacheDir, key, ctx.env, deps.cacheModule), (r) => `${r.status}${r.matchedKey ? ` (${r.matchedKey})` : ''}${r.reason ? `: ${r.reason}` : ''}`);
-          if (cacheState.status === 'error') log.warning(`layer cache restore failed, building without it: ${cacheState.reason}`);
-        }
-        const secretFiles = (inputs['secret-files'] ?? []).map(([id, p]) => [id, isAbsolute(p) ? p : resolve(ctx.workspace, p)] as [string, string]);
-        const prepared = prepareSecrets(inputs.secrets ?? [], secretFiles, workDir);
-        try {
-          let authFile: string | undefined;
-          if (inputs.push && credentials) {
-            if (builder === 'docker') await dockerLogin(authKey(image.registry), credentials.username, credentials.password, { exec: deps.exec, env: ctx.env, signal: ctx.signal });
-            else authFile = writeAuthFile(workDir, authKey(image.registry), credentials.username, credentials.password);
-          }
-          const b = builder;
-          outcome = await log.group(`Build ${refs[0]} with ${b}`, () =>
-            runBuild(
-              {
-                kind: b,
-                context,
-                dockerfile,
-                refs,
-                labels,
-                annotations: Object.fromEntries(Object.entries(labels).filter(([k]) => k.startsWith('org.opencontainers.image.'))),
-                buildArgs: inputs['build-args'] ?? [],
-                target: inputs.target,
-                platforms: inputs.platforms ?? [],
-                secrets: prepared.secrets,
-                cacheDir,
-                workDir,
-                push: inputs.push,
-                insecure,
-                authFile,
-              },
-              { exec: deps.exec, env: ctx.env, signal: ctx.signal, timeoutMs: inputs['build-timeout'], onLine: (l) => log.info(l) },
-            ),
-          );
-          steps.push({ name: `Build (${b})`, result: `${outcome.cacheHits}/${outcome.steps} steps cached`, ms: outcome.buildMs });
-          if (outcome.pushMs) steps.push({ name: 'Push', result: refs[0]!, ms: outcome.pushMs });
-        } finally {
-          prepared.cleanup();
-          rmSync(workDir, { recursive: true, force: true });
-        }
-        if (cacheDir && key && cacheState) {
-          const saved = await timed('Save layer cache', () => saveLayerCache(cacheDir, key, cacheState!, ctx.env, deps.cacheModule), (s) => s.reason);
-          cacheSaved = saved.reason;
-        }
-        if (inputs.push) {
-          // The registry's word on the digest, and the other tags as manifest copies.
-          const pushed = await timed('Registry: verify digest', () => registry.headManifest(image.repository, tags[0]!.tag, scope), (m) => m?.digest ?? 'missing');
-          if (!pushed) throw new UserError(`${refs[0]} is not in the registry after the push`);
-          if (outcome.digest && outcome.digest !== pushed.digest) throw new UserError(`${refs[0]}: the builder reported digest ${outcome.digest} but the registry has ${pushed.digest}`);
-          digest = pushed.digest;
-          const others = builder === 'docker' ? [] : tags.slice(1).map((t) => t.tag);
-          const copied = await timed('Tag by manifest copy', () => registry.copyTags(image.repository, digest, others), () => `${others.length} tag(s)`);
-          manifest = copied.manifest;
-        }
-      }
+      b.decision = `skip-existing: ${image.name}:${idTag} is not in the registry yet, so it was built`;
     }
-    if (manifest) {
-      const s = await registry.imageSize(image.repository, manifest).catch(() => undefined);
-      sizeBytes = s?.total;
-      platformSizes = s?.platforms ?? [];
+  } else {
+    await timed('Registry: access', () => registry.checkAccess(image.repository, true), () => 'ok');
+    b.decision = inputs['skip-existing'] ? 'skip-existing is on but no type=sha tag identifies the commit, so it was built' : 'skip-existing: false, so it was built';
+  }
+}
+
+/** Detect builder, Restore layer cache, Build (builder), Push, Save layer cache. */
+async function build(b: BuildRun): Promise<void> {
+  const { inputs, ctx, deps, log, image, refs, labels, credentials, insecure, context, dockerfile, timed } = b;
+  const detected = await timed('Detect builder', () => detectBuilder(inputs.builder, { exec: deps.exec, env: ctx.env, signal: ctx.signal }), (d) => d.kind);
+  const builder = (b.builder = detected.kind);
+  log.info(`builder: ${detected.reasons.join('; ')}`);
+  const workDir = mkdtempSync(join(ctx.tempDir, 'slipway-build-'));
+  const cacheDir = inputs.cache ? resolve(ctx.workspace, inputs['cache-dir'] || join(ctx.tempDir, 'slipway-layer-cache')) : undefined;
+  const key = cacheDir ? layerCacheKey({ context, dockerfile, builder, platforms: inputs.platforms ?? [] }) : undefined;
+  if (cacheDir && key) {
+    mkdirSync(cacheDir, { recursive: true });
+    b.cacheState = await timed('Restore layer cache', () => restoreLayerCache(cacheDir, key, ctx.env, deps.cacheModule), (r) => `${r.status}${r.matchedKey ? ` (${r.matchedKey})` : ''}${r.reason ? `: ${r.reason}` : ''}`);
+    if (b.cacheState.status === 'error') log.warning(`layer cache restore failed, building without it: ${b.cacheState.reason}`);
+  }
+  const secretFiles = (inputs['secret-files'] ?? []).map(([id, p]) => [id, isAbsolute(p) ? p : resolve(ctx.workspace, p)] as [string, string]);
+  const prepared = prepareSecrets(inputs.secrets ?? [], secretFiles, workDir);
+  try {
+    let authFile: string | undefined;
+    if (inputs.push && credentials) {
+      if (builder === 'docker') await dockerLogin(authKey(image.registry), credentials.username, credentials.password, { exec: deps.exec, env: ctx.env, signal: ctx.signal });
+      else authFile = writeAuthFile(workDir, authKey(image.registry), credentials.username, credentials.password);
     }
+    const outcome = await log.group(`Build ${refs[0]} with ${builder}`, () =>
+      runBuild(
+        {
+          kind: builder,
+          context,
+          dockerfile,
+          refs,
+          labels,
+          annotations: Object.fromEntries(Object.entries(labels).filter(([k]) => k.startsWith('org.opencontainers.image.'))),
+          buildArgs: inputs['build-args'] ?? [],
+          target: inputs.target,
+          platforms: inputs.platforms ?? [],
+          secrets: prepared.secrets,
+          cacheDir,
+          workDir,
+          push: inputs.push,
+          insecure,
+          authFile,
+        },
+        { exec: deps.exec, env: ctx.env, signal: ctx.signal, timeoutMs: inputs['build-timeout'], onLine: (l) => log.info(l) },
+      ),
+    );
+    b.outcome = outcome;
+    b.steps.push({ name: `Build (${builder})`, result: `${outcome.cacheHits}/${outcome.steps} steps cached`, ms: outcome.buildMs });
+    if (outcome.pushMs) b.steps.push({ name: 'Push', result: refs[0]!, ms: outcome.pushMs });
+  } finally {
+    prepared.cleanup();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+  const cacheState = b.cacheState;
+  if (cacheDir && key && cacheState) {
+    const saved = await timed('Save layer cache', () => saveLayerCache(cacheDir, key, cacheState, ctx.env, deps.cacheModule), (s) => s.reason);
+    b.cacheSaved = saved.reason;
+  }
+}
+
+/** Registry: verify digest (the registry's word on it), then Tag by manifest copy (the other tags). */
+async function publish(b: BuildRun): Promise<void> {
+  const { image, registry, tags, refs, outcome, timed } = b;
+  const pushed = await timed('Registry: verify digest', () => registry.headManifest(image.repository, tags[0]!.tag, b.scope), (m) => m?.digest ?? 'missing');
+  if (!pushed) throw new UserError(`${refs[0]} is not in the registry after the push`);
+  if (outcome?.digest && outcome.digest !== pushed.digest) throw new UserError(`${refs[0]}: the builder reported digest ${outcome.digest} but the registry has ${pushed.digest}`);
+  const digest = (b.digest = pushed.digest);
+  const others = b.builder === 'docker' ? [] : tags.slice(1).map((t) => t.tag);
+  const copied = await timed('Tag by manifest copy', () => registry.copyTags(image.repository, digest, others), () => `${others.length} tag(s)`);
+  b.manifest = copied.manifest;
+}
+
+/** The image's compressed size (not a step of its own: a failure leaves it unknown). */
+async function measureSize(b: BuildRun): Promise<void> {
+  const s = await b.registry.imageSize(b.image.repository, b.manifest!).catch(() => undefined);
+  b.sizeBytes = s?.total;
+  b.platformSizes = s?.platforms ?? [];
+}
+
+const building = (b: BuildRun) => b.inputs.mode !== 'promote';
+
+/** The run, in order: each step with the rows it adds to the summary's Steps table (its timed() calls). */
+const STEPS: ReadonlyArray<{ name: string; when: (b: BuildRun) => boolean; run: (b: BuildRun) => Promise<void> }> = [
+  { name: 'promote', when: (b) => !building(b), run: promote },
+  { name: 'audit', when: (b) => building(b) && b.inputs.audit !== 'off', run: audit },
+  { name: 'registry', when: building, run: checkRegistry },
+  { name: 'build', when: (b) => building(b) && !b.skipped, run: build },
+  { name: 'publish', when: (b) => building(b) && !b.skipped && b.inputs.push, run: publish },
+  { name: 'size', when: (b) => b.manifest !== undefined, run: measureSize },
+];
+
+export async function run(inputs: BuildInputs, ctx: ActionContext, deps: BuildDeps = {}): Promise<ActionResult> {
+  const log = ctx.log;
+  for (const s of [inputs.password, inputs.token, inputs['github-token']]) if (s) log.mask(s);
+  for (const [, v] of inputs.secrets ?? []) log.mask(v);
+
+  const started = performance.now();
+  const now = deps.now?.() ?? new Date();
+  const b = prepare(inputs, ctx, deps, now);
+  let failure: string | undefined;
+  try {
+    for (const step of STEPS) if (step.when(b)) await step.run(b);
   } catch (err) {
     if (!(err instanceof UserError)) throw err;
     failure = `build-and-tag: ${errorMessage(err)}`;
     log.error(errorMessage(err));
   }
+  return report(b, failure, performance.now() - started);
+}
 
-  const totalMs = performance.now() - started;
+/** The outputs and the summary a person reads. */
+function report(b: BuildRun, failure: string | undefined, totalMs: number): ActionResult {
+  const { inputs, ctx, image, tags, refs, labels, registry, steps, findings, dockerfile, digest, skipped, manifest, outcome, builder, cacheState, cacheSaved, decision, sizeBytes, platformSizes } = b;
+  const gh = ctx.github;
+  const mode = inputs.mode;
+  const idTag = b.idTag;
   const imageRef = digest ? `${image.name}@${digest}` : inputs.push || mode === 'promote' ? '' : refs[0]!;
   const fullRefs = refs;
   const metadata = {
