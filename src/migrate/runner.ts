@@ -269,24 +269,9 @@ export async function runMigrations(o: RunnerOptions): Promise<RunnerResult> {
       return result;
     };
 
-    if (plan.mismatches.length) {
-      const items = plan.mismatches.map((m) => `${m.file.path}: applied with sha256 ${m.recorded}, the file now has sha256 ${m.file.checksum}`);
-      result.failure = {
-        kind: 'checksum',
-        message: `${plan.mismatches.length === 1 ? `migration ${plan.mismatches[0]!.file.path} was` : `${plan.mismatches.length} migrations were`} changed after being applied (${items.join('; ')}). Restore the applied text and put the change in a new migration, or, if the edit is cosmetic, accept it with allow-checksum-change: ${plan.mismatches.map((m) => m.file.version).join(',')} (records the new checksum; the migration is not run again)`,
-        items,
-        migration: { version: plan.mismatches[0]!.file.version, name: plan.mismatches[0]!.file.name, path: plan.mismatches[0]!.file.path },
-      };
-      return finish();
-    }
-    if (plan.outOfOrder.length && o.outOfOrder === 'fail') {
-      const items = plan.outOfOrder.map((f) => f.path);
-      result.failure = {
-        kind: 'out-of-order',
-        message: `${items.length} pending migration(s) are older than the newest applied one (${plan.newestApplied}): ${items.join(', ')}. Renumber them after ${plan.newestApplied}, or set out-of-order: allow to apply them anyway`,
-        items,
-        migration: { version: plan.outOfOrder[0]!.version, name: plan.outOfOrder[0]!.name, path: plan.outOfOrder[0]!.path },
-      };
+    const refused = planFailure(plan, o);
+    if (refused) {
+      result.failure = refused;
       return finish();
     }
     for (const p of plan.pending) {
@@ -294,35 +279,10 @@ export async function runMigrations(o: RunnerOptions): Promise<RunnerResult> {
     }
 
     // Split every pending file with the real parser: syntax errors and misplaced transaction control fail before anything runs.
-    for (const p of plan.pending) {
-      try {
-        p.statements = await splitStatements(p.file.sql);
-      } catch (err) {
-        const line = err instanceof SqlSyntaxError ? err.line : undefined;
-        result.failure = { kind: 'syntax', message: `${p.file.path}${line ? `:${line}` : ''}: ${errorMessage(err)}`, migration: mig(p.file), statement: line ? { index: -1, total: 0, line, sql: '' } : undefined };
-        return finish();
-      }
-      const problem = structureProblem(p);
-      if (problem) {
-        result.failure = { kind: 'syntax', message: problem.message, migration: mig(p.file), statement: { index: problem.st.index, total: p.statements.length, line: problem.st.line, sql: problem.st.sql } };
-        return finish();
-      }
-      if (p.partial && p.statements.length < p.partial.statements_done) {
-        result.failure = { kind: 'checksum', message: `${p.file.path}: the history says ${p.partial.statements_done} statements were applied, but the file now has ${p.statements.length}`, migration: mig(p.file) };
-        return finish();
-      }
-      if (p.partial && p.partial.checksum !== p.file.checksum) {
-        const done = p.partial.statements_done;
-        if (p.partial.done_checksum && p.partial.done_checksum !== statementsChecksum(p.statements, done)) {
-          result.failure = {
-            kind: 'checksum',
-            message: `${p.file.path} changed in its first ${done} statement(s), which were already applied without a transaction (sha256 of the applied statements ${p.partial.done_checksum}, now ${statementsChecksum(p.statements, done)}). Restore them; only the statements from ${done + 1} on may change before the resume`,
-            migration: mig(p.file),
-          };
-          return finish();
-        }
-        log.info(`${p.file.path} changed after its failed run, but not in the ${done} statement(s) already applied: resuming with the new text`);
-      }
+    const unsplit = await splitPending(plan.pending, log);
+    if (unsplit) {
+      result.failure = unsplit;
+      return finish();
     }
 
     if (o.gate) {
@@ -340,25 +300,86 @@ export async function runMigrations(o: RunnerOptions): Promise<RunnerResult> {
       log.warning(`${r.file.path}: accepted its changed checksum (allow-checksum-change): ${r.recorded} → ${r.file.checksum}; the migration was not run again`, { file: r.file.path, line: 1 });
     }
 
-    const ctx: ApplyContext = { o, db, t, pid, log, sleep, getMonitor };
-    for (const p of plan.pending) {
-      if (o.signal?.aborted) {
-        result.failure = { kind: 'cancelled', message: `cancelled before ${p.file.path}`, migration: mig(p.file) };
-        break;
-      }
-      o.onEvent?.({ type: 'migration-start', version: p.file.version, file: p.file.path });
-      const outcome = p.file.noTransaction ? await applyNoTransaction(ctx, p) : await applyTransactional(ctx, p);
-      if ('kind' in outcome) {
-        result.failure = outcome;
-        break;
-      }
-      result.applied.push(outcome);
-      o.onEvent?.({ type: 'migration-done', version: outcome.version, durationMs: outcome.durationMs });
-    }
+    await applyPending({ o, db, t, pid, log, sleep, getMonitor }, plan.pending, result);
     return finish();
   } finally {
     if (locked) await releaseMigrationLock(db, key).catch(() => {});
     if (monitor) await monitor.end().catch(() => {});
+  }
+}
+
+type Failure = NonNullable<RunnerResult['failure']>;
+
+/** What the plan itself refuses before anything runs: changed applied migrations, and (out-of-order: fail) older pending ones. */
+function planFailure(plan: ReturnType<typeof planMigrations>, o: RunnerOptions): Failure | undefined {
+  if (plan.mismatches.length) {
+    const items = plan.mismatches.map((m) => `${m.file.path}: applied with sha256 ${m.recorded}, the file now has sha256 ${m.file.checksum}`);
+    return {
+      kind: 'checksum',
+      message: `${plan.mismatches.length === 1 ? `migration ${plan.mismatches[0]!.file.path} was` : `${plan.mismatches.length} migrations were`} changed after being applied (${items.join('; ')}). Restore the applied text and put the change in a new migration, or, if the edit is cosmetic, accept it with allow-checksum-change: ${plan.mismatches.map((m) => m.file.version).join(',')} (records the new checksum; the migration is not run again)`,
+      items,
+      migration: { version: plan.mismatches[0]!.file.version, name: plan.mismatches[0]!.file.name, path: plan.mismatches[0]!.file.path },
+    };
+  }
+  if (plan.outOfOrder.length && o.outOfOrder === 'fail') {
+    const items = plan.outOfOrder.map((f) => f.path);
+    return {
+      kind: 'out-of-order',
+      message: `${items.length} pending migration(s) are older than the newest applied one (${plan.newestApplied}): ${items.join(', ')}. Renumber them after ${plan.newestApplied}, or set out-of-order: allow to apply them anyway`,
+      items,
+      migration: { version: plan.outOfOrder[0]!.version, name: plan.outOfOrder[0]!.name, path: plan.outOfOrder[0]!.path },
+    };
+  }
+  return undefined;
+}
+
+/** Splits every pending file with the real parser and checks it against a partial run's history; the first problem, if any. */
+async function splitPending(pending: ReturnType<typeof planMigrations>['pending'], log: RunnerOptions['log']): Promise<Failure | undefined> {
+  for (const p of pending) {
+    try {
+      p.statements = await splitStatements(p.file.sql);
+    } catch (err) {
+      const line = err instanceof SqlSyntaxError ? err.line : undefined;
+      return { kind: 'syntax', message: `${p.file.path}${line ? `:${line}` : ''}: ${errorMessage(err)}`, migration: mig(p.file), statement: line ? { index: -1, total: 0, line, sql: '' } : undefined };
+    }
+    const problem = structureProblem(p);
+    if (problem) {
+      return { kind: 'syntax', message: problem.message, migration: mig(p.file), statement: { index: problem.st.index, total: p.statements.length, line: problem.st.line, sql: problem.st.sql } };
+    }
+    if (p.partial && p.statements.length < p.partial.statements_done) {
+      return { kind: 'checksum', message: `${p.file.path}: the history says ${p.partial.statements_done} statements were applied, but the file now has ${p.statements.length}`, migration: mig(p.file) };
+    }
+    if (p.partial && p.partial.checksum !== p.file.checksum) {
+      const done = p.partial.statements_done;
+      if (p.partial.done_checksum && p.partial.done_checksum !== statementsChecksum(p.statements, done)) {
+        return {
+          kind: 'checksum',
+          message: `${p.file.path} changed in its first ${done} statement(s), which were already applied without a transaction (sha256 of the applied statements ${p.partial.done_checksum}, now ${statementsChecksum(p.statements, done)}). Restore them; only the statements from ${done + 1} on may change before the resume`,
+          migration: mig(p.file),
+        };
+      }
+      log.info(`${p.file.path} changed after its failed run, but not in the ${done} statement(s) already applied: resuming with the new text`);
+    }
+  }
+  return undefined;
+}
+
+/** Applies the pending migrations in order; stops at the first failure or a cancel, which it records in the result. */
+async function applyPending(ctx: ApplyContext, pending: ReturnType<typeof planMigrations>['pending'], result: RunnerResult): Promise<void> {
+  const { o } = ctx;
+  for (const p of pending) {
+    if (o.signal?.aborted) {
+      result.failure = { kind: 'cancelled', message: `cancelled before ${p.file.path}`, migration: mig(p.file) };
+      break;
+    }
+    o.onEvent?.({ type: 'migration-start', version: p.file.version, file: p.file.path });
+    const outcome = p.file.noTransaction ? await applyNoTransaction(ctx, p) : await applyTransactional(ctx, p);
+    if ('kind' in outcome) {
+      result.failure = outcome;
+      break;
+    }
+    result.applied.push(outcome);
+    o.onEvent?.({ type: 'migration-done', version: outcome.version, durationMs: outcome.durationMs });
   }
 }
 
