@@ -236,45 +236,24 @@ function builtinBalancer(proxy: ReverseProxy): Balancer {
   };
 }
 
-export async function createLocalFleet(opts: LocalFleetOptions): Promise<LocalFleet> {
-  if (!opts.command.length) throw new UserError('local fleet: command is empty');
-  if (!Number.isInteger(opts.instances) || opts.instances < 1) throw new UserError('local fleet: instances must be a whole number ≥ 1');
-  const readyPath = opts.readyPath ?? '/ready';
-  const drainTimeoutMs = opts.drainTimeoutMs ?? 10_000;
-  const keep = opts.logLines ?? 50;
-  const greenBase = opts.greenBasePort ?? opts.basePort + opts.instances;
-  const slots: Inst[] = Array.from({ length: opts.instances }, (_, k) => ({
-    id: `app-${k + 1}`,
-    index: k,
-    live: 'blue' as Slot,
-    copies: { blue: { port: opts.basePort + k }, green: { port: greenBase + k } },
-    lines: [],
-  }));
-  const want = opts.balancer ?? 'auto';
-  let balancer: Balancer | undefined;
-  let kind: LocalFleet['balancer'] = 'none';
-  if (want !== 'none') {
-    const nginx = want === 'builtin' ? undefined : findOnPath('nginx');
-    if (want === 'nginx' && !nginx) throw new UserError('local fleet: balancer nginx asked for, but nginx is not installed');
-    const port = opts.proxyPort || (await freeLocalPort());
-    if (nginx) {
-      balancer = await startNginxBalancer(nginx, slots, port);
-      kind = 'nginx';
-    } else {
-      balancer = builtinBalancer(await startProxy({ port, upstreams: slots.map((s) => ({ id: s.id, host: '127.0.0.1', port: s.copies.blue.port })) }));
-      kind = 'builtin';
-    }
-  }
-  const slotOf = (i: InstanceRef) => {
-    const s = slots.find((x) => x.id === i.id);
-    if (!s) throw new UserError(`local fleet: unknown instance ${i.id}`);
-    return s;
-  };
-  const other = (x: Slot): Slot => (x === 'blue' ? 'green' : 'blue');
-  const urlAt = (port: number) => `http://127.0.0.1:${port}`;
-  const urlOf = (s: Inst) => urlAt(s.copies[s.live].port);
-  const running = (c: Copy) => !!c.child && c.exit === undefined;
+const other = (x: Slot): Slot => (x === 'blue' ? 'green' : 'blue');
+const urlAt = (port: number) => `http://127.0.0.1:${port}`;
+const urlOf = (s: Inst) => urlAt(s.copies[s.live].port);
+const running = (c: Copy) => !!c.child && c.exit === undefined;
 
+/** The load balancer in front of the fleet: nginx when installed (or asked for), else the built-in proxy; none with balancer: none. */
+async function startBalancer(opts: LocalFleetOptions, slots: Inst[]): Promise<{ balancer?: Balancer; kind: LocalFleet['balancer'] }> {
+  const want = opts.balancer ?? 'auto';
+  if (want === 'none') return { kind: 'none' };
+  const nginx = want === 'builtin' ? undefined : findOnPath('nginx');
+  if (want === 'nginx' && !nginx) throw new UserError('local fleet: balancer nginx asked for, but nginx is not installed');
+  const port = opts.proxyPort || (await freeLocalPort());
+  if (nginx) return { balancer: await startNginxBalancer(nginx, slots, port), kind: 'nginx' };
+  return { balancer: builtinBalancer(await startProxy({ port, upstreams: slots.map((s) => ({ id: s.id, host: '127.0.0.1', port: s.copies.blue.port })) })), kind: 'builtin' };
+}
+
+/** Starting and stopping one copy of the app (one slot of one instance) as a process of its own. */
+function copyProcesses(opts: LocalFleetOptions, readyPath: string, drainTimeoutMs: number, keep: number) {
   const stopCopy = async (c: Copy) => {
     if (c.expiry) clearTimeout(c.expiry);
     c.expiry = undefined;
@@ -318,9 +297,19 @@ export async function createLocalFleet(opts: LocalFleetOptions): Promise<LocalFl
     });
     return { readyUrl: urlAt(c.port) + readyPath };
   };
+  return { startCopy, stopCopy };
+}
 
+/** The fleet as the deploy engine sees it (in place, canary weights and blue/green) over the copies and the balancer. */
+function fleetTarget(slots: Inst[], balancer: Balancer | undefined, procs: ReturnType<typeof copyProcesses>, readyPath: string, drainTimeoutMs: number): DeployTarget & BlueGreenTarget {
+  const { startCopy, stopCopy } = procs;
+  const slotOf = (i: InstanceRef) => {
+    const s = slots.find((x) => x.id === i.id);
+    if (!s) throw new UserError(`local fleet: unknown instance ${i.id}`);
+    return s;
+  };
   const from = new Map<string, string | undefined>();
-  const target: DeployTarget & BlueGreenTarget = {
+  return {
     kind: 'local',
     strategy: 'in-place',
     async instances() {
@@ -427,6 +416,26 @@ export async function createLocalFleet(opts: LocalFleetOptions): Promise<LocalFl
     },
     async close() {},
   };
+}
+
+export async function createLocalFleet(opts: LocalFleetOptions): Promise<LocalFleet> {
+  if (!opts.command.length) throw new UserError('local fleet: command is empty');
+  if (!Number.isInteger(opts.instances) || opts.instances < 1) throw new UserError('local fleet: instances must be a whole number ≥ 1');
+  const readyPath = opts.readyPath ?? '/ready';
+  const drainTimeoutMs = opts.drainTimeoutMs ?? 10_000;
+  const keep = opts.logLines ?? 50;
+  const greenBase = opts.greenBasePort ?? opts.basePort + opts.instances;
+  const slots: Inst[] = Array.from({ length: opts.instances }, (_, k) => ({
+    id: `app-${k + 1}`,
+    index: k,
+    live: 'blue' as Slot,
+    copies: { blue: { port: opts.basePort + k }, green: { port: greenBase + k } },
+    lines: [],
+  }));
+  const { balancer, kind } = await startBalancer(opts, slots);
+  const procs = copyProcesses(opts, readyPath, drainTimeoutMs, keep);
+  const { startCopy, stopCopy } = procs;
+  const target = fleetTarget(slots, balancer, procs, readyPath, drainTimeoutMs);
 
   return {
     url: balancer?.url ?? urlOf(slots[0]!),
