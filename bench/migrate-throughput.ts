@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { runner as pgMigrate } from 'node-pg-migrate';
 import { startPostgres } from '../test/helpers/servers.ts';
-import { parseInputs } from '../src/spec/fields.ts';
+import { parseInputs } from '../src/manifest/fields.ts';
 import { MemoryReporter } from '../src/lib/report.ts';
 import { spec } from '../src/actions/migrate/inputs.ts';
 import { run } from '../src/actions/migrate/run.ts';

@@ -1,7 +1,7 @@
 /** The list of actions and their specs, for scripts and tests. */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ActionSpec } from '../src/spec/fields.ts';
+import type { ActionSpec } from '../src/manifest/fields.ts';
 
 export const root = new URL('..', import.meta.url).pathname;
 

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { inputsTable, manifestFor } from '../src/spec/action-manifest.ts';
+import { inputsTable, manifestFor } from '../src/manifest/action-manifest.ts';
 import { TOP_LEVEL_ACTION, loadSpecs, root } from './actions.ts';
 import { configJsonSchema } from '../src/config/json-schema.ts';
 

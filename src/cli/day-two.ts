@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { CliIO } from './main.ts';
 import { readConfig, requireEnv } from './main.ts';
 import { UsageError, type ParsedArgs } from './args.ts';
-import { parseInputs } from '../spec/fields.ts';
+import { parseInputs } from '../manifest/fields.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { parseDuration, formatDuration, DURATION_HELP } from '../lib/duration.ts';
 import { suggest } from '../lib/suggest.ts';

@@ -1,5 +1,5 @@
 /** Help text generated from the actions' input specs (the same source as action.yml). */
-import type { ActionSpec } from '../spec/fields.ts';
+import type { ActionSpec } from '../manifest/fields.ts';
 
 export const GLOBAL_HELP = `slipway — safe deploys from pull request to production
 

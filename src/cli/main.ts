@@ -6,8 +6,8 @@
  */
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import type { ActionSpec } from '../spec/fields.ts';
-import { parseInputs } from '../spec/fields.ts';
+import type { ActionSpec } from '../manifest/fields.ts';
+import { parseInputs } from '../manifest/fields.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import { suggest } from '../lib/suggest.ts';
 import { ConsoleRuntime } from '../runner/console.ts';

@@ -13,7 +13,7 @@ import { checkDeployWindow, type WindowDecision } from '../policy/deploy-window.
 import { errorMessage } from '../lib/errors.ts';
 import { ConsoleRuntime } from '../runner/console.ts';
 import { makeContext } from '../runner/run-action.ts';
-import { parseInputs } from '../spec/fields.ts';
+import { parseInputs } from '../manifest/fields.ts';
 import { splitIntoBatches, formatBatchSize, type BatchSize } from '../deploy/batches.ts';
 import { checkRelease, stagesOf, STAGE_SPECS } from '../actions/release/check.ts';
 import type { Stage } from '../config/stages.ts';

@@ -1,7 +1,7 @@
 /** The actions the CLI can run: each action's own spec and run function (no copies). */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ActionSpec } from '../spec/fields.ts';
+import type { ActionSpec } from '../manifest/fields.ts';
 import type { ActionContext, ActionResult } from '../runner/context.ts';
 
 export interface CliAction {

@@ -6,7 +6,7 @@
  * by that action's input spec, in the forms slipway.yml accepts for each input.
  */
 import { z } from 'zod';
-import type { ActionSpec, InputSpec } from '../spec/fields.ts';
+import type { ActionSpec, InputSpec } from '../manifest/fields.ts';
 import { SECRET_REF, SECTIONS, configSchema, environmentSchema } from './load.ts';
 
 /** The values slipway.yml accepts for one input (the loader turns each into the input's string). */

@@ -9,7 +9,7 @@
 import { UserError, errorMessage } from '../lib/errors.ts';
 import { redactUrl } from '../lib/secrets.ts';
 import { heading } from '../lib/markdown.ts';
-import { parseInputs } from '../spec/fields.ts';
+import { parseInputs } from '../manifest/fields.ts';
 import type { Reporter } from '../lib/report.ts';
 import { killSwitch } from './change.ts';
 import { makeFlagProvider, type ProviderDeps } from './provider.ts';

@@ -7,7 +7,7 @@ import { UserError } from '../lib/errors.ts';
 import { urlSecrets } from '../lib/secrets.ts';
 import type { Http } from '../lib/http.ts';
 import type { Exec } from '../lib/exec.ts';
-import type { InputsOf } from '../spec/fields.ts';
+import type { InputsOf } from '../manifest/fields.ts';
 import { UnleashProvider } from './unleash.ts';
 import { CommandFlagProvider } from './command.ts';
 import type { FlagProvider } from './model.ts';

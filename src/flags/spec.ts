@@ -4,7 +4,7 @@
  * which may not import another action.
  */
 import { z } from 'zod';
-import { defineAction, f, out, type InputSpec } from '../spec/fields.ts';
+import { defineAction, f, out, type InputSpec } from '../manifest/fields.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { FLAG_NAME, FLAG_NAME_HELP, parseFlagSteps, parseReleaseFlag, type ReleaseFlag } from './model.ts';
 

@@ -5,7 +5,7 @@
  * SLIPWAY_ENVIRONMENT. The config loader (and the YAML parser) is loaded only then, so a step
  * without slipway.yml starts as fast as before.
  */
-import type { ActionSpec } from '../spec/fields.ts';
+import type { ActionSpec } from '../manifest/fields.ts';
 import { runAction, type InputSource, type PostFn, type RunFn } from '../runner/run-action.ts';
 import type { Runtime } from '../runner/runtime.ts';
 

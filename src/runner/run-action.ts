@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
-import type { ActionSpec, InputsOf } from '../spec/fields.ts';
-import { outputShapeProblem, parseInputs } from '../spec/fields.ts';
+import type { ActionSpec, InputsOf } from '../manifest/fields.ts';
+import { outputShapeProblem, parseInputs } from '../manifest/fields.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import type { ActionContext, ActionResult } from './context.ts';
 import { githubContextFromEnv } from './context.ts';

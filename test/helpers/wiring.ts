@@ -2,12 +2,12 @@
  * Typed wiring between steps. Wherever a Slipway step's `with:` value reads an output of a Slipway
  * step (`steps.ID.outputs.NAME`, or `needs.JOB.outputs.NAME` traced back through job outputs and
  * reusable workflows to the step that wrote it, or `inputs.NAME` of a reusable workflow traced to
- * what its callers pass), the output's declared shape (src/spec/fields.ts `out`) is fed, example by
+ * what its callers pass), the output's declared shape (src/manifest/fields.ts `out`) is fed, example by
  * example, to the reading input's own parser. A refusal is a broken seam: one line names the file,
  * the job and step, the input, the output and why.
  */
-import type { ActionSpec, OutputSpec } from '../../src/spec/fields.ts';
-import { parseInput } from '../../src/spec/fields.ts';
+import type { ActionSpec, OutputSpec } from '../../src/manifest/fields.ts';
+import { parseInput } from '../../src/manifest/fields.ts';
 import { errorMessage } from '../../src/lib/errors.ts';
 import { spec as buildAndTag } from '../../src/actions/build-and-tag/inputs.ts';
 import { spec as migrate } from '../../src/actions/migrate/inputs.ts';

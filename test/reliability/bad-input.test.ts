@@ -11,7 +11,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseInputs, type ActionSpec } from '../../src/spec/fields.ts';
+import { parseInputs, type ActionSpec } from '../../src/manifest/fields.ts';
 import { errorMessage } from '../../src/lib/errors.ts';
 import { registerSecret, repoRoot } from '../helpers/runner.ts';
 import { ACTIONS, BASE_DB_PASSWORD, baseline, casesFor, fill, fixtureDir, loadSpec, sample, type ActionName, type Case } from './corpus.ts';

@@ -10,8 +10,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { ActionSpec, InputSpec } from '../../src/spec/fields.ts';
-import { parseYamlText } from '../../src/spec/fields.ts';
+import type { ActionSpec, InputSpec } from '../../src/manifest/fields.ts';
+import { parseYamlText } from '../../src/manifest/fields.ts';
 
 export const ACTIONS = ['smoke-test', 'migrate', 'deploy-rolling', 'slo-gate', 'build-and-tag', 'notify', 'release'] as const;
 export type ActionName = (typeof ACTIONS)[number];

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { findLeaks, registerSecret, runBundle, type BundleRun } from '../helpers/runner.ts';
-import type { ActionSpec } from '../../src/spec/fields.ts';
+import type { ActionSpec } from '../../src/manifest/fields.ts';
 import { FORGED, baseline, fill, type ActionName, type Case } from './corpus.ts';
 
 /** A TCP listener on 127.0.0.1 that counts accepted connections and closes each at once. */

@@ -9,7 +9,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { findLeaks, leakForms, registerSecret, repoRoot, runBundle, type BundleRun } from '../helpers/runner.ts';
 import { runAction } from '../../src/runner/run-action.ts';
-import { defineAction, f } from '../../src/spec/fields.ts';
+import { defineAction, f } from '../../src/manifest/fields.ts';
 import { stackTrace } from './harness.ts';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');

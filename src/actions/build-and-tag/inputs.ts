@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineAction, f, out, type InputSpec } from '../../spec/fields.ts';
+import { defineAction, f, out, type InputSpec } from '../../manifest/fields.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { DEFAULT_TAG_RULES, parseImageName, parseKeyValueLines, parseTagRules, type ImageName, type TagRule } from '../../images/tags.ts';
 

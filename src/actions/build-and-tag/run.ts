@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import type { InputsOf } from '../../spec/fields.ts';
+import type { InputsOf } from '../../manifest/fields.ts';
 import type { ActionContext, ActionResult } from '../../runner/context.ts';
 import { InputError, UserError, errorMessage } from '../../lib/errors.ts';
 import { formatDuration } from '../../lib/duration.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineAction, f, out, type InputSpec } from '../../spec/fields.ts';
+import { defineAction, f, out, type InputSpec } from '../../manifest/fields.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { parsePercent } from '../../lib/duration.ts';
 import { BATCHES_HELP, MANUAL_PAUSE_HELP, checkManualPauses, parseBatches, splitRamp, type BatchSize, type Ramp } from '../../deploy/batches.ts';

@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import type { InputsOf } from '../../spec/fields.ts';
+import type { InputsOf } from '../../manifest/fields.ts';
 import type { ActionContext, ActionResult } from '../../runner/context.ts';
 import { InputError, UserError, errorMessage } from '../../lib/errors.ts';
 import { exec as defaultExec, lastLines, type Exec } from '../../lib/exec.ts';

@@ -1,4 +1,4 @@
-import type { InputsOf } from '../../spec/fields.ts';
+import type { InputsOf } from '../../manifest/fields.ts';
 import type { ActionContext, ActionResult } from '../../runner/context.ts';
 import { UserError, errorMessage } from '../../lib/errors.ts';
 import { heading } from '../../lib/markdown.ts';

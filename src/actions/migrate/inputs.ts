@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineAction, f, out, type InputSpec } from '../../spec/fields.ts';
+import { defineAction, f, out, type InputSpec } from '../../manifest/fields.ts';
 import { databaseUrlProblem } from '../../migrate/connection.ts';
 
 /** A postgres:// URL checked without ever echoing it (the password stays out of errors). */

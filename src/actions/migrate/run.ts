@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, relative, resolve } from 'node:path';
-import type { InputsOf } from '../../spec/fields.ts';
+import type { InputsOf } from '../../manifest/fields.ts';
 import type { ActionContext, ActionResult } from '../../runner/context.ts';
 import { InputError, UserError, errorMessage } from '../../lib/errors.ts';
 import { redactUrl, urlSecrets } from '../../lib/secrets.ts';

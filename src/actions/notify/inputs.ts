@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineAction, f, out } from '../../spec/fields.ts';
+import { defineAction, f, out } from '../../manifest/fields.ts';
 
 const report = z.unknown();
 const CHANNEL_NAMES = ['slack', 'webhook', 'github', 'pr-comment', 'summary'];

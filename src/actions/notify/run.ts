@@ -1,4 +1,4 @@
-import type { InputsOf } from '../../spec/fields.ts';
+import type { InputsOf } from '../../manifest/fields.ts';
 import type { ActionContext, ActionResult, GithubContext } from '../../runner/context.ts';
 import { InputError } from '../../lib/errors.ts';
 import { formatDuration } from '../../lib/duration.ts';

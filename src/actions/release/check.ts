@@ -6,8 +6,8 @@
  * effect. Both report every problem at once, each naming its key in slipway.yml.
  */
 import { z } from 'zod';
-import type { ActionSpec } from '../../spec/fields.ts';
-import { parseInputs } from '../../spec/fields.ts';
+import type { ActionSpec } from '../../manifest/fields.ts';
+import { parseInputs } from '../../manifest/fields.ts';
 import { InputError, errorMessage } from '../../lib/errors.ts';
 import { ConfigError, inSlipwayWords, type LoadedConfig, type SectionName } from '../../config/load.ts';
 import { STAGE_ORDER, type Stage } from '../../config/stages.ts';

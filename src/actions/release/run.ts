@@ -4,8 +4,8 @@
  * effect; a failure after the fleet switched rolls it back; the team is told in every case.
  */
 import { join, isAbsolute, relative } from 'node:path';
-import type { ActionSpec, InputsOf } from '../../spec/fields.ts';
-import { parseInputs } from '../../spec/fields.ts';
+import type { ActionSpec, InputsOf } from '../../manifest/fields.ts';
+import { parseInputs } from '../../manifest/fields.ts';
 import { UserError, errorMessage } from '../../lib/errors.ts';
 import { formatDuration } from '../../lib/duration.ts';
 import { heading, table, ok as okMark } from '../../lib/markdown.ts';
@@ -214,7 +214,7 @@ export async function run(inputs: ReleaseInputs, ctx: ActionContext, deps: Relea
 export async function post(inputs: ReleaseInputs | undefined, ctx: ActionContext, deps: ReleaseDeps = {}): Promise<ActionResult | void> {
   if (!ctx.getState('rollout')) return;
   if (!inputs) return { outputs: {}, failure: 'release post: the inputs do not parse, so the saved rollout cannot be finished or undone' };
-  const { parseInputs: parse } = await import('../../spec/fields.ts');
+  const { parseInputs: parse } = await import('../../manifest/fields.ts');
   const config = await loadConfig(configPath(inputs, ctx), SPECS);
   const raw = stageRaw(config, inputs, ctx, 'deploy');
   const deployInputs = await parse(deploySpec, (n) => raw[n], (s) => ctx.log.mask(s));

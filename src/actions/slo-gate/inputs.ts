@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineAction, f, out } from '../../spec/fields.ts';
+import { defineAction, f, out } from '../../manifest/fields.ts';
 import { OBJECTIVES_HELP, parseObjectives } from '../../metrics/objectives.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import type { Objective } from '../../metrics/objectives.ts';

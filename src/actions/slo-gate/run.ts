@@ -1,4 +1,4 @@
-import type { InputsOf } from '../../spec/fields.ts';
+import type { InputsOf } from '../../manifest/fields.ts';
 import type { ActionContext, ActionResult } from '../../runner/context.ts';
 import type { Http } from '../../lib/http.ts';
 import { UserError } from '../../lib/errors.ts';

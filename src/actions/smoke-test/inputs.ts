@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineAction, f, out } from '../../spec/fields.ts';
+import { defineAction, f, out } from '../../manifest/fields.ts';
 import { checksSchema } from '../../smoke/checks.ts';
 
 export const spec = defineAction({

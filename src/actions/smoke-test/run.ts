@@ -1,4 +1,4 @@
-import type { InputsOf } from '../../spec/fields.ts';
+import type { InputsOf } from '../../manifest/fields.ts';
 import type { ActionContext, ActionResult } from '../../runner/context.ts';
 import { runChecks, type CheckResult } from '../../smoke/checks.ts';
 import { headerSecrets, redactUrl, urlSecrets } from '../../lib/secrets.ts';

@@ -10,7 +10,7 @@ import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
-import { parseInputs, type ActionSpec } from '../../spec/fields.ts';
+import { parseInputs, type ActionSpec } from '../../manifest/fields.ts';
 import { formatDuration } from '../../lib/duration.ts';
 import { table } from '../../lib/markdown.ts';
 import { STAGE_ORDER } from '../../config/stages.ts';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireServer, startRegistry, findBinary, type RegistryServer } from '../../helpers/servers.ts';
-import { parseInputs } from '../../../src/spec/fields.ts';
+import { parseInputs } from '../../../src/manifest/fields.ts';
 import { spec } from '../../../src/actions/build-and-tag/inputs.ts';
 import { run, type BuildDeps } from '../../../src/actions/build-and-tag/run.ts';
 import { exec as realExec, type Exec } from '../../../src/lib/exec.ts';

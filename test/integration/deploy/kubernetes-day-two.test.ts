@@ -22,7 +22,7 @@ import { leaseLockPart, LEASE_NAME, HOLDER_ANNOTATION } from '../../../src/deplo
 import { appendKubeAudit, readKubeAudit } from '../../../src/deploy/kubernetes-audit.ts';
 import { DeployLock, LockHeldError, newHolder } from '../../../src/deploy/lock.ts';
 import { MemoryReporter } from '../../../src/lib/report.ts';
-import { parseInputs } from '../../../src/spec/fields.ts';
+import { parseInputs } from '../../../src/manifest/fields.ts';
 import { spec } from '../../../src/actions/deploy-rolling/inputs.ts';
 import { post, run } from '../../../src/actions/deploy-rolling/run.ts';
 import type { ActionContext } from '../../../src/runner/context.ts';

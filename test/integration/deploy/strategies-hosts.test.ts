@@ -17,7 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryReporter } from '../../../src/lib/report.ts';
-import { parseInputs } from '../../../src/spec/fields.ts';
+import { parseInputs } from '../../../src/manifest/fields.ts';
 import type { ActionContext } from '../../../src/runner/context.ts';
 import { spec } from '../../../src/actions/deploy-rolling/inputs.ts';
 import { run } from '../../../src/actions/deploy-rolling/run.ts';

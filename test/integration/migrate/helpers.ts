@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { parseInputs } from '../../../src/spec/fields.ts';
+import { parseInputs } from '../../../src/manifest/fields.ts';
 import { MemoryReporter } from '../../../src/lib/report.ts';
 import type { ActionContext, ActionResult } from '../../../src/runner/context.ts';
 import { spec } from '../../../src/actions/migrate/inputs.ts';

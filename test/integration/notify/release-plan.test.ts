@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { startFakeGithub, type FakeGithub } from '../../helpers/fakes/fake-github.ts';
 import { chromium, screenshot } from '../../helpers/screenshot.ts';
 import { repoRoot } from '../../helpers/runner.ts';
-import { parseInputs } from '../../../src/spec/fields.ts';
+import { parseInputs } from '../../../src/manifest/fields.ts';
 import { MemoryReporter } from '../../../src/lib/report.ts';
 import { spec } from '../../../src/actions/notify/inputs.ts';
 import { run } from '../../../src/actions/notify/run.ts';

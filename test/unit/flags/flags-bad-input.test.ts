@@ -5,7 +5,7 @@
  * percentage outside 0–100, a bad flag name, decreasing steps.
  */
 import { describe, expect, it } from 'vitest';
-import { parseInputs } from '../../../src/spec/fields.ts';
+import { parseInputs } from '../../../src/manifest/fields.ts';
 import { errorMessage } from '../../../src/lib/errors.ts';
 import { spec } from '../../../src/actions/flags/inputs.ts';
 import { casesFor, fill, type ActionName } from '../../reliability/corpus.ts';

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { normalizeFlags, normalizeNotes, renderIncidentIssue, renderMarkdown, renderSlack, renderWebhookPayload, type NotifyEvent } from '../../../src/notify/message.ts';
 import type { FlagChange } from '../../../src/flags/model.ts';
 import { renderReleasePlan } from '../../../src/notify/plan.ts';
-import { parseInputs } from '../../../src/spec/fields.ts';
+import { parseInputs } from '../../../src/manifest/fields.ts';
 import { spec } from '../../../src/actions/flags/inputs.ts';
 import { plannedChanges } from '../../../src/actions/flags/run.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseInputs } from '../../../src/spec/fields.ts';
+import { parseInputs } from '../../../src/manifest/fields.ts';
 import type { Http, HttpResponse } from '../../../src/lib/http.ts';
 import { MemoryReporter } from '../../../src/lib/report.ts';
 import type { ActionContext } from '../../../src/runner/context.ts';

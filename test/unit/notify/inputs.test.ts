@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseInputs } from '../../../src/spec/fields.ts';
+import { parseInputs } from '../../../src/manifest/fields.ts';
 import { MemoryReporter } from '../../../src/lib/report.ts';
 import { spec } from '../../../src/actions/notify/inputs.ts';
 import { eventFromInputs, prNumberFromEvent, run } from '../../../src/actions/notify/run.ts';

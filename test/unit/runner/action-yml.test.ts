@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { compareManifest, type Manifest } from '../../../src/spec/action-manifest.ts';
+import { compareManifest, type Manifest } from '../../../src/manifest/action-manifest.ts';
 import { TOP_LEVEL_ACTION, loadSpecs, root } from '../../../scripts/actions.ts';
-import { f } from '../../../src/spec/fields.ts';
+import { f } from '../../../src/manifest/fields.ts';
 
 const specs = await loadSpecs();
 const read = (p: string) => YAML.parse(readFileSync(join(root, p), 'utf8')) as Manifest;

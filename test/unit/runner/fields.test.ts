@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineAction, f, parseInputs } from '../../../src/spec/fields.ts';
+import { defineAction, f, parseInputs } from '../../../src/manifest/fields.ts';
 
 const spec = defineAction({
   name: 'demo',
@@ -63,7 +63,7 @@ describe('YAML inputs that parse but do not resolve', () => {
 
 describe('YAML/JSON input caps (issue 18)', () => {
   it('refuses more than 1 MB naming the input, and finds duplicate keys with their line', async () => {
-    const { parseYamlText } = await import('../../../src/spec/fields.ts');
+    const { parseYamlText } = await import('../../../src/manifest/fields.ts');
     await expect(parseYamlText(`[${'1,'.repeat(600_000)}1]`, "Input 'checks'")).rejects.toThrow(/^Input 'checks': is 1\.1 MB of YAML\/JSON; expected at most 1 MB$/);
     await expect(parseYamlText('a: 1\nb: 2\na: 3\n', "Input 'x'")).rejects.toThrow(/line 3, column 1: map keys must be unique \("a" appears twice\)/);
     // Linear time for many keys: test/unit/config/config.test.ts times the same duplicate-key check.

@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import YAML from 'yaml';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expressionOutsideDefault, manifestFor } from '../../../src/spec/action-manifest.ts';
+import { expressionOutsideDefault, manifestFor } from '../../../src/manifest/action-manifest.ts';
 import { spec as notifySpec } from '../../../src/actions/notify/inputs.ts';
 import { actionFiles, docExamples, validateRepository, validateText, workflowFiles, wrapSteps } from '../../helpers/github-validator.ts';
 

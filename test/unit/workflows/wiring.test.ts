@@ -9,7 +9,7 @@ import { loadWorkflows, type WorkflowFile } from '../../helpers/workflow-contrac
 import { docExamples } from '../../helpers/github-validator.ts';
 import { SPECS, checkWiring } from '../../helpers/wiring.ts';
 import { repoRoot } from '../../helpers/runner.ts';
-import { outputShapeProblem } from '../../../src/spec/fields.ts';
+import { outputShapeProblem } from '../../../src/manifest/fields.ts';
 import { GithubRuntime } from '../../../src/runner/runtime.ts';
 import { deliver } from '../../../src/runner/run-action.ts';
 import { parseWorkflowCommands } from '../../helpers/runner.ts';
