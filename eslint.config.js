@@ -12,12 +12,12 @@ function layering() {
   return [
     block(['src/**/*.ts'], [ACTIONS_TOOLKIT], ['src/runner/**', 'src/notify/github.ts', 'src/images/cache.ts']),
     block(['src/lib/**/*.ts'], [ACTIONS_TOOLKIT, { regex: '^\\.\\./', message: 'src/lib is the bottom layer: it imports nothing outside src/lib.' }]),
-    // The input-spec language and deploy policy sit just above lib: they import lib only.
-    ...['spec', 'policy'].map((d) =>
-      block([`src/${d}/**/*.ts`], [ACTIONS_TOOLKIT, { regex: up(['actions', 'cli', 'runner', 'pipeline', 'spec', 'policy', ...DOMAINS].filter((x) => x !== d)), message: `src/${d} imports only src/lib (and itself): not an action, the cli, the runner or a domain.` }]),
+    // The input-spec language (src/manifest) and deploy policy sit just above lib: they import lib only.
+    ...['manifest', 'policy'].map((d) =>
+      block([`src/${d}/**/*.ts`], [ACTIONS_TOOLKIT, { regex: up(['actions', 'cli', 'runner', 'pipeline', 'manifest', 'policy', ...DOMAINS].filter((x) => x !== d)), message: `src/${d} imports only src/lib (and itself): not an action, the cli, the runner or a domain.` }]),
     ),
     // The runner is the GitHub contract only: slipway.yml reaches it through src/pipeline (the composition layer).
-    block(['src/runner/**/*.ts'], [{ regex: up(['actions', 'cli', 'pipeline', 'policy', ...DOMAINS]), message: 'src/runner imports only src/lib and src/spec: slipway.yml is composed into the inputs by src/pipeline.' }]),
+    block(['src/runner/**/*.ts'], [{ regex: up(['actions', 'cli', 'pipeline', 'policy', ...DOMAINS]), message: 'src/runner imports only src/lib and src/manifest: slipway.yml is composed into the inputs by src/pipeline.' }]),
     ...DOMAINS.flatMap((d) => {
       const own = { regex: up(['actions', 'cli', 'runner', 'pipeline', ...DOMAINS.filter((x) => x !== d)]), message: `A domain (src/${d}) imports only src/lib: not an action, the cli, the runner or another domain (pass what it needs in).` };
       if (d === 'notify') return [block([`src/${d}/**/*.ts`], [own])];
