@@ -22,6 +22,7 @@ const BAD: Record<string, Record<string, string>> = {
   'build-and-tag': { INPUT_IMAGE: 'Not A Valid Image!' },
   notify: { INPUT_CHANNELS: 'carrier-pigeon' },
   release: { INPUT_ENVIRONMENT: '' },
+  flags: { INPUT_ENVIRONMENT: 'production', INPUT_MODE: 'nonsense' },
 };
 
 function time(args: string[], env: Record<string, string>): number {
