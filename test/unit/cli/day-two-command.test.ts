@@ -104,7 +104,7 @@ describe('day-two bad input: one line, exit 2, nothing run', () => {
     [['status'], /status needs --env NAME \(.*slipway\.yml has staging\)/],
     [['status', '--env', 'prod'], /--env: got "prod"; expected one of the environments in .*slipway\.yml: staging/],
     [['status', '--env', 'staging', '--watchh'], /unknown flag --watchh/],
-    [['releases', '--env', 'staging'], /releases: environment staging deploys to target command; this command works on target hosts for now/],
+    [['releases', '--env', 'staging'], /releases: environment staging deploys to target command; this command works on target hosts and kubernetes for now/],
     [['lock', 'grab', '--env', 'staging'], /lock: got "grab"; expected acquire, release or status/],
     [['lock', 'acquire', '--env', 'staging', '--ttl', '0s'], /--ttl: got "0s"; expected between 1s and 30d/],
     [['rollback', '--env', 'staging', '--to', '../etc'], /rollback: --to: got "\.\.\/etc"; expected a release name/],
