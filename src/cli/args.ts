@@ -32,8 +32,14 @@ export function parseArgs(argv: string[], booleans: ReadonlySet<string> = new Se
   const out: ParsedArgs = { positional: [], flags: {}, json: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '-h') { out.help = true; continue; }
-    if (a === '--') { out.positional.push(...argv.slice(i + 1)); break; }
+    if (a === '-h') {
+      out.help = true;
+      continue;
+    }
+    if (a === '--') {
+      out.positional.push(...argv.slice(i + 1));
+      break;
+    }
     if (a.startsWith('--') || a === '-c') {
       const eq = a.indexOf('=');
       let name = a === '-c' ? 'config' : eq > 0 ? a.slice(2, eq) : a.slice(2);
@@ -44,7 +50,10 @@ export function parseArgs(argv: string[], booleans: ReadonlySet<string> = new Se
       if (eq > 0) value = a.slice(eq + 1);
       else if (boolean) {
         const next = argv[i + 1];
-        if (next === 'true' || next === 'false') { value = next; i++; } else value = 'true';
+        if (next === 'true' || next === 'false') {
+          value = next;
+          i++;
+        } else value = 'true';
       } else {
         const next = argv[i + 1];
         if (next === undefined || (next.startsWith('--') && next.length > 2)) {
@@ -57,7 +66,8 @@ export function parseArgs(argv: string[], booleans: ReadonlySet<string> = new Se
         value = next;
         i++;
       }
-      if (boolean && value !== 'true' && value !== 'false') throw new UsageError(`flag --${name}: got ${JSON.stringify(value)}; expected true or false (or the flag alone for true)`);
+      if (boolean && value !== 'true' && value !== 'false')
+        throw new UsageError(`flag --${name}: got ${JSON.stringify(value)}; expected true or false (or the flag alone for true)`);
       if (name === 'json') out.json = value !== 'false';
       else if (name === 'help') out.help = value !== 'false';
       else if (name === 'env') out.env = value;

@@ -58,30 +58,46 @@ function allow(args: ParsedArgs, command: string, flags: string[]): void {
   for (const f of Object.keys(args.flags)) {
     if (!flags.includes(f)) {
       const hint = suggest(f, flags);
-      throw new UsageError(`${command}: unknown flag --${f}${hint ? ` (did you mean --${hint}?)` : ''}; it takes --env NAME${flags.length ? `, ${flags.map((x) => `--${x}`).join(', ')}` : ''}`);
+      throw new UsageError(
+        `${command}: unknown flag --${f}${hint ? ` (did you mean --${hint}?)` : ''}; it takes --env NAME${flags.length ? `, ${flags.map((x) => `--${x}`).join(', ')}` : ''}`,
+      );
     }
   }
 }
 
 /** The hosts of the environment's deploy section, with an SSH client of their own (read-only work, audit lines). */
-export async function openFleet(args: ParsedArgs, io: CliIO, command: string, over: Record<string, string> | ((target: string) => Record<string, string>) = {}, targets: readonly string[] = ['hosts']): Promise<Fleet> {
+export async function openFleet(
+  args: ParsedArgs,
+  io: CliIO,
+  command: string,
+  over: Record<string, string> | ((target: string) => Record<string, string>) = {},
+  targets: readonly string[] = ['hosts'],
+): Promise<Fleet> {
   const config = (await readConfig(args, io, true))!;
   const env = requireEnv(args, config, command);
   const rt = new ConsoleRuntime({}, { write: io.stderr });
   const fromFile = config.inputs(env, 'deploy-rolling');
-  if (!Object.keys(fromFile).length) throw new UsageError(`${command}: environment ${env} in ${config.path} has no deploy section; expected one with the target to look at`);
+  if (!Object.keys(fromFile).length)
+    throw new UsageError(`${command}: environment ${env} in ${config.path} has no deploy section; expected one with the target to look at`);
   const resolved = resolveSecrets(fromFile, io.env, (s) => rt.mask(s));
   const raw = { ...resolved, ...(typeof over === 'function' ? over(resolved.target ?? 'hosts') : over) };
   let inputs: DeployInputs;
   try {
-    inputs = await parseInputs(deploySpec, (n) => raw[n], (s) => rt.mask(s));
+    inputs = await parseInputs(
+      deploySpec,
+      (n) => raw[n],
+      (s) => rt.mask(s),
+    );
   } catch (err) {
     throw new UsageError(`${command}: environments.${env}.deploy: ${inSlipwayWords(errorMessage(err))}`);
   }
   const actor = io.env.GITHUB_ACTOR || io.env.SLIPWAY_ACTOR || io.env.USER || userInfo().username || 'unknown';
   const ctx = makeContext(rt, { ...io.env, GITHUB_WORKSPACE: io.cwd, GITHUB_ACTOR: actor }, new AbortController().signal);
   const run = ctx.github.runUrl || `cli on ${hostname()}`;
-  if (!targets.includes(inputs.target)) throw new UsageError(`${command}: environment ${env} deploys to target ${inputs.target}; this command works on target ${targets.join(' and ')} for now${inputs.target === 'kubernetes' ? ' (for kubernetes: kubectl rollout history)' : ''}`);
+  if (!targets.includes(inputs.target))
+    throw new UsageError(
+      `${command}: environment ${env} deploys to target ${inputs.target}; this command works on target ${targets.join(' and ')} for now${inputs.target === 'kubernetes' ? ' (for kubernetes: kubectl rollout history)' : ''}`,
+    );
   if (inputs.target !== 'hosts') return { env, inputs, raw, rt, ctx, hosts: [], ssh: undefined, actor, run, close: async () => {} };
   const defaults = { user: inputs['ssh-user'], port: inputs['ssh-port'] };
   const list = (inputs.hosts ?? []).map((h) => {
@@ -109,7 +125,15 @@ export async function openFleet(args: ParsedArgs, io: CliIO, command: string, ov
     throw err;
   }
   return {
-    env, inputs, raw, rt, ctx, hosts, ssh, actor, run,
+    env,
+    inputs,
+    raw,
+    rt,
+    ctx,
+    hosts,
+    ssh,
+    actor,
+    run,
     async close() {
       await ssh?.close();
       rmSync(dir, { recursive: true, force: true });
@@ -131,7 +155,10 @@ export async function record(f: Fleet, e: Omit<AuditEntry, 'at' | 'actor' | 'run
 }
 
 /** The environment's newest GitHub deployment and its latest status, when GITHUB_TOKEN and GITHUB_REPOSITORY are set. */
-async function lastGithubDeployment(f: Fleet, io: CliIO): Promise<{ sha: string; version: string | null; state: string | null; createdAt: string } | null | undefined> {
+async function lastGithubDeployment(
+  f: Fleet,
+  io: CliIO,
+): Promise<{ sha: string; version: string | null; state: string | null; createdAt: string } | null | undefined> {
   const token = io.env.GITHUB_TOKEN;
   const repository = io.env.GITHUB_REPOSITORY;
   if (!token || !repository) return undefined;
@@ -151,12 +178,21 @@ async function lastGithubDeployment(f: Fleet, io: CliIO): Promise<{ sha: string;
 
 type GithubDeployment = Awaited<ReturnType<typeof lastGithubDeployment>>;
 const githubLine = (g: GithubDeployment, env: string) =>
-  g === undefined ? '' : g === null ? `GitHub: no deployment of ${env} yet\n` : `GitHub: last deployment ${g.sha.slice(0, 7)}${g.version ? ` (${g.version})` : ''}, ${g.state ?? 'no status'}, created ${g.createdAt}\n`;
+  g === undefined
+    ? ''
+    : g === null
+      ? `GitHub: no deployment of ${env} yet\n`
+      : `GitHub: last deployment ${g.sha.slice(0, 7)}${g.version ? ` (${g.version})` : ''}, ${g.state ?? 'no status'}, created ${g.createdAt}\n`;
 
-const holderView = (h: LockHolder | undefined) => (h ? { actor: h.actor, run: h.runUrl, version: h.version, reason: h.reason, since: h.since, until: h.until } : null);
+const holderView = (h: LockHolder | undefined) =>
+  h ? { actor: h.actor, run: h.runUrl, version: h.version, reason: h.reason, since: h.since, until: h.until } : null;
 
 export async function status(args: ParsedArgs, io: CliIO): Promise<number> {
-  if (args.help) return help(io, 'slipway status --env NAME [--json] [--watch [--interval 2s]]\n  Per host: the release it runs (current), since when, the previous one, ready or not (the readiness path, as a deploy checks it), and the deploy lock holder.\n  target command: each instance\'s version (version-command) and readiness. --watch refreshes until Ctrl-C (with --json: one document per line).');
+  if (args.help)
+    return help(
+      io,
+      "slipway status --env NAME [--json] [--watch [--interval 2s]]\n  Per host: the release it runs (current), since when, the previous one, ready or not (the readiness path, as a deploy checks it), and the deploy lock holder.\n  target command: each instance's version (version-command) and readiness. --watch refreshes until Ctrl-C (with --json: one document per line).",
+    );
   allow(args, 'status', ['watch', 'interval']);
   const watch = args.flags.watch === 'true';
   let intervalMs = 2000;
@@ -166,7 +202,8 @@ export async function status(args: ParsedArgs, io: CliIO): Promise<number> {
     } catch {
       throw new UsageError(`status: --interval: got ${JSON.stringify(args.flags.interval)}; expected ${DURATION_HELP}`);
     }
-    if (intervalMs < 100 || intervalMs > 3_600_000) throw new UsageError(`status: --interval: got ${JSON.stringify(args.flags.interval)}; expected between 100ms and 1h`);
+    if (intervalMs < 100 || intervalMs > 3_600_000)
+      throw new UsageError(`status: --interval: got ${JSON.stringify(args.flags.interval)}; expected between 100ms and 1h`);
   }
   return withFleet(await openFleet(args, io, 'status', {}, ['hosts', 'command', 'kubernetes']), async (f) => {
     const kube = f.inputs.target === 'kubernetes' ? await import('./kube-day-two.ts') : undefined;
@@ -204,7 +241,8 @@ async function hostsStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<numbe
         f.rt.warning(`status: HAProxy's server state could not be read: ${errorMessage(err)}`);
         return undefined;
       });
-      if (st) haproxy = Object.fromEntries([...st].map(([id, x]) => [id, { address: x.address, down: x.down, ...(x.weight !== 1 ? { weight: x.weight } : {}) }]));
+      if (st)
+        haproxy = Object.fromEntries([...st].map(([id, x]) => [id, { address: x.address, down: x.down, ...(x.weight !== 1 ? { weight: x.weight } : {}) }]));
     }
   } finally {
     await built.target.close().catch(() => undefined);
@@ -216,7 +254,17 @@ async function hostsStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<numbe
     states.map(async (s) => {
       const url = urls[s.id];
       const probe = url ? await httpProbe(`${url.replace(/\/$/, '')}${f.inputs['ready-path']}`, 2000, AbortSignal.timeout(10_000)) : undefined;
-      return { host: s.id, version: s.current ?? null, since: s.since ?? null, previous: s.previous ?? null, nginx: balancer ? balancerView(balancer[s.id]) : undefined, ready: probe?.ok ?? false, answer: probe?.answer ?? 'no URL', answers: probe?.version ?? null, lock: holderView(s.lock) };
+      return {
+        host: s.id,
+        version: s.current ?? null,
+        since: s.since ?? null,
+        previous: s.previous ?? null,
+        nginx: balancer ? balancerView(balancer[s.id]) : undefined,
+        ready: probe?.ok ?? false,
+        answer: probe?.answer ?? 'no URL',
+        answers: probe?.version ?? null,
+        lock: holderView(s.lock),
+      };
     }),
   );
   const versions = [...new Set(rows.map((r) => r.version ?? '(none)'))];
@@ -224,14 +272,33 @@ async function hostsStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<numbe
   const github = await lastGithubDeployment(f, io);
   // A rollout waiting at a `pause: manual` step (lock.ts): what to run next.
   const pause = await readPause(f.ssh!, f.hosts, AbortSignal.timeout(30_000)).catch(() => undefined);
-  const pauseView = pause ? { version: pause.version, batch: pause.batch, totalBatches: pause.totalBatches, deadline: pause.deadline, run: pause.runUrl ?? null } : null;
+  const pauseView = pause
+    ? { version: pause.version, batch: pause.batch, totalBatches: pause.totalBatches, deadline: pause.deadline, run: pause.runUrl ?? null }
+    : null;
   if (args.json) {
-    io.stdout(`${JSON.stringify({ at: new Date().toISOString(), environment: f.env, versions, lock: holderView(lock), pause: pauseView, github: github ?? null, hosts: rows }, null, args.flags.watch === 'true' ? undefined : 2)}\n`);
+    io.stdout(
+      `${JSON.stringify({ at: new Date().toISOString(), environment: f.env, versions, lock: holderView(lock), pause: pauseView, github: github ?? null, hosts: rows }, null, args.flags.watch === 'true' ? undefined : 2)}\n`,
+    );
   } else {
-    io.stdout(`${f.env}: ${versions.length === 1 ? `every host runs ${versions[0]}` : `MIXED: ${versions.join(', ')}`}${lock ? `; LOCKED by ${describeHolder(lock)}` : '; not locked'}\n`);
-    if (pause) io.stdout(`WAITING: the rollout of ${pause.version} is paused after batch ${pause.batch}/${pause.totalBatches} (pause: manual) until ${pause.deadline}: slipway promote --env ${f.env} or slipway abort --env ${f.env}\n`);
+    io.stdout(
+      `${f.env}: ${versions.length === 1 ? `every host runs ${versions[0]}` : `MIXED: ${versions.join(', ')}`}${lock ? `; LOCKED by ${describeHolder(lock)}` : '; not locked'}\n`,
+    );
+    if (pause)
+      io.stdout(
+        `WAITING: the rollout of ${pause.version} is paused after batch ${pause.batch}/${pause.totalBatches} (pause: manual) until ${pause.deadline}: slipway promote --env ${f.env} or slipway abort --env ${f.env}\n`,
+      );
     io.stdout(githubLine(github, f.env));
-    const table = [['HOST', 'VERSION', 'SINCE', 'PREVIOUS', ...(balancer ? [lbName] : []), 'READY'], ...rows.map((r) => [r.host, r.version ?? '(none)', r.since ?? '', r.previous ?? '', ...(balancer ? [r.nginx ?? ''] : []), r.ready ? `yes${r.answers ? ` (answers ${r.answers})` : ''}` : `NO: ${r.answer}`])];
+    const table = [
+      ['HOST', 'VERSION', 'SINCE', 'PREVIOUS', ...(balancer ? [lbName] : []), 'READY'],
+      ...rows.map((r) => [
+        r.host,
+        r.version ?? '(none)',
+        r.since ?? '',
+        r.previous ?? '',
+        ...(balancer ? [r.nginx ?? ''] : []),
+        r.ready ? `yes${r.answers ? ` (answers ${r.answers})` : ''}` : `NO: ${r.answer}`,
+      ]),
+    ];
     io.stdout(formatTable(table));
   }
   return rows.every((r) => r.ready && r.nginx !== 'DRAINED') && versions.length === 1 ? 0 : 1;
@@ -252,7 +319,10 @@ const balancerView = (u: UpstreamState | undefined) => (!u ? 'not listed' : u.do
 
 /** target: command: each instance's version from version-command, and readiness (ready-command or the readiness path). */
 async function commandStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<number> {
-  if (!f.inputs['version-command']) throw new UsageError(`status: environments.${f.env}.deploy.version-command: got nothing; expected a command that prints the version an instance runs (target command)`);
+  if (!f.inputs['version-command'])
+    throw new UsageError(
+      `status: environments.${f.env}.deploy.version-command: got nothing; expected a command that prints the version an instance runs (target command)`,
+    );
   const built = buildTarget({ ...f.inputs, lock: false }, f.ctx, {});
   try {
     const signal = AbortSignal.timeout(120_000);
@@ -273,11 +343,16 @@ async function commandStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<num
     );
     const versions = [...new Set(rows.map((r) => r.version ?? '(unknown)'))];
     const github = await lastGithubDeployment(f, io);
-    if (args.json) io.stdout(`${JSON.stringify({ at: new Date().toISOString(), environment: f.env, versions, github: github ?? null, instances: rows }, null, args.flags.watch === 'true' ? undefined : 2)}\n`);
+    if (args.json)
+      io.stdout(
+        `${JSON.stringify({ at: new Date().toISOString(), environment: f.env, versions, github: github ?? null, instances: rows }, null, args.flags.watch === 'true' ? undefined : 2)}\n`,
+      );
     else {
       io.stdout(`${f.env}: ${versions.length === 1 ? `every instance runs ${versions[0]}` : `MIXED: ${versions.join(', ')}`}\n`);
       io.stdout(githubLine(github, f.env));
-      io.stdout(formatTable([['INSTANCE', 'VERSION', 'READY'], ...rows.map((r) => [r.instance, r.version ?? '(unknown)', r.ready ? 'yes' : `NO: ${r.answer}`])]));
+      io.stdout(
+        formatTable([['INSTANCE', 'VERSION', 'READY'], ...rows.map((r) => [r.instance, r.version ?? '(unknown)', r.ready ? 'yes' : `NO: ${r.answer}`])]),
+      );
     }
     return rows.every((r) => r.ready && r.version) && versions.length === 1 ? 0 : 1;
   } finally {
@@ -288,7 +363,16 @@ async function commandStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<num
 
 export function formatTable(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  return rows.map((r) => r.map((x, c) => (c === r.length - 1 ? x : x.padEnd(widths[c]!))).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((x, c) => (c === r.length - 1 ? x : x.padEnd(widths[c]!)))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 /** The releases kept on every host (a rollback target must be on all of them). */
@@ -298,7 +382,11 @@ function keptEverywhere(states: HostState[]): string[] {
 }
 
 export async function releases(args: ParsedArgs, io: CliIO): Promise<number> {
-  if (args.help) return help(io, 'slipway releases --env NAME [--json]\n  The releases kept on the hosts (keep-releases), oldest first: what slipway rollback --to can go back to.\n  On target kubernetes: the images the Deployment\'s ReplicaSets keep, newest revision first.');
+  if (args.help)
+    return help(
+      io,
+      "slipway releases --env NAME [--json]\n  The releases kept on the hosts (keep-releases), oldest first: what slipway rollback --to can go back to.\n  On target kubernetes: the images the Deployment's ReplicaSets keep, newest revision first.",
+    );
   allow(args, 'releases', []);
   return withFleet(await openFleet(args, io, 'releases', {}, ['hosts', 'kubernetes']), async (f) => {
     if (f.inputs.target === 'kubernetes') return (await import('./kube-day-two.ts')).kubeReleases(f, args, io);
@@ -307,11 +395,14 @@ export async function releases(args: ParsedArgs, io: CliIO): Promise<number> {
     const current = states[0]?.current;
     const previous = states[0]?.previous;
     const list = kept.map((v) => ({ version: v, current: states.every((s) => s.current === v), previous: states.every((s) => s.previous === v) }));
-    const partial = [...new Set(states.flatMap((s) => s.releases))].filter((r) => !kept.includes(r)).map((r) => ({ version: r, on: states.filter((s) => s.releases.includes(r)).map((s) => s.id) }));
+    const partial = [...new Set(states.flatMap((s) => s.releases))]
+      .filter((r) => !kept.includes(r))
+      .map((r) => ({ version: r, on: states.filter((s) => s.releases.includes(r)).map((s) => s.id) }));
     if (args.json) io.stdout(`${JSON.stringify({ environment: f.env, releases: list, partial }, null, 2)}\n`);
     else {
       io.stdout(`${f.env}: ${kept.length} release(s) kept on every host (oldest first)\n`);
-      for (const r of list) io.stdout(`  ${r.version}${r.current ? '  ← current' : ''}${r.previous ? '  ← previous (slipway rollback goes here by default)' : ''}\n`);
+      for (const r of list)
+        io.stdout(`  ${r.version}${r.current ? '  ← current' : ''}${r.previous ? '  ← previous (slipway rollback goes here by default)' : ''}\n`);
       for (const p of partial) io.stdout(`  ${p.version}  (only on ${p.on.join(', ')}: not a rollback target)\n`);
       if (!current && !previous && !kept.length) io.stdout('  (none: nothing was deployed here yet)\n');
     }
@@ -320,7 +411,11 @@ export async function releases(args: ParsedArgs, io: CliIO): Promise<number> {
 }
 
 export async function rollback(args: ParsedArgs, io: CliIO): Promise<number> {
-  if (args.help) return help(io, 'slipway rollback --env NAME [--to VERSION] [--reason TEXT] [--json]\n  Puts every host back on a release it keeps (default: the previous one), with the same executor, readiness checks, gate and deploy lock as a deploy. See slipway releases for what is kept.\n  On target kubernetes --to is an image (registry/app@sha256:…, see slipway releases); without it the Deployment goes back to its last good template.');
+  if (args.help)
+    return help(
+      io,
+      'slipway rollback --env NAME [--to VERSION] [--reason TEXT] [--json]\n  Puts every host back on a release it keeps (default: the previous one), with the same executor, readiness checks, gate and deploy lock as a deploy. See slipway releases for what is kept.\n  On target kubernetes --to is an image (registry/app@sha256:…, see slipway releases); without it the Deployment goes back to its last good template.',
+    );
   allow(args, 'rollback', ['to', 'reason']);
   const to = args.flags.to;
   const reason = args.flags.reason ?? (to ? `rollback to ${to}` : 'rollback');
@@ -329,14 +424,19 @@ export async function rollback(args: ParsedArgs, io: CliIO): Promise<number> {
   const over = (target: string): Record<string, string> => {
     if (target === 'kubernetes') {
       if (!to) return { rollback: 'true', 'lock-reason': reason };
-      if (!KUBE_IMAGE.test(to) || to.length > 512) throw new UsageError(`rollback: --to: got ${JSON.stringify(to)}; expected an image reference such as ghcr.io/acme/app@sha256:<64 hex> on target kubernetes (slipway releases --env NAME lists the images the Deployment keeps)`);
+      if (!KUBE_IMAGE.test(to) || to.length > 512)
+        throw new UsageError(
+          `rollback: --to: got ${JSON.stringify(to)}; expected an image reference such as ghcr.io/acme/app@sha256:<64 hex> on target kubernetes (slipway releases --env NAME lists the images the Deployment keeps)`,
+        );
       return { image: to, rollback: 'false', 'lock-reason': reason };
     }
     if (to !== undefined) {
       try {
         checkVersionName(to, '--to');
       } catch {
-        throw new UsageError(`rollback: --to: got ${JSON.stringify(to)}; expected a release name of letters, digits, '.', '_', '+', '-' (see slipway releases)`);
+        throw new UsageError(
+          `rollback: --to: got ${JSON.stringify(to)}; expected a release name of letters, digits, '.', '_', '+', '-' (see slipway releases)`,
+        );
       }
     }
     if (target === 'command') return { rollback: 'true', 'lock-reason': reason, ...(to ? { 'previous-version': to } : {}) };
@@ -357,11 +457,18 @@ export async function rollback(args: ParsedArgs, io: CliIO): Promise<number> {
       const kept = keptEverywhere(states);
       if (!kept.includes(to)) {
         const missing = states.filter((s) => !s.releases.includes(to)).map((s) => s.id);
-        io.stderr(`slipway: rollback: --to ${JSON.stringify(to)} is not kept on ${missing.join(', ')}; expected one of the releases kept on every host: ${kept.join(', ') || '(none)'}; nothing was changed\n`);
+        io.stderr(
+          `slipway: rollback: --to ${JSON.stringify(to)} is not kept on ${missing.join(', ')}; expected one of the releases kept on every host: ${kept.join(', ') || '(none)'}; nothing was changed\n`,
+        );
         return 1;
       }
     } else if (states.some((s) => !s.previous)) {
-      io.stderr(`slipway: rollback: no previous release is kept on ${states.filter((s) => !s.previous).map((s) => s.id).join(', ')}; give --to VERSION (see slipway releases --env ${f.env}); nothing was changed\n`);
+      io.stderr(
+        `slipway: rollback: no previous release is kept on ${states
+          .filter((s) => !s.previous)
+          .map((s) => s.id)
+          .join(', ')}; give --to VERSION (see slipway releases --env ${f.env}); nothing was changed\n`,
+      );
       return 1;
     }
     const target = to ?? states[0]!.previous!;
@@ -376,10 +483,12 @@ export async function rollback(args: ParsedArgs, io: CliIO): Promise<number> {
 }
 
 export async function lock(args: ParsedArgs, io: CliIO): Promise<number> {
-  const usage = 'slipway lock acquire|release|status --env NAME [--reason TEXT] [--ttl 1h] [--json]\n  The deploy lock every deploy takes (<deploy-root>/.slipway-lock on every host). While you hold it, deploys and rollbacks fail naming you.';
+  const usage =
+    'slipway lock acquire|release|status --env NAME [--reason TEXT] [--ttl 1h] [--json]\n  The deploy lock every deploy takes (<deploy-root>/.slipway-lock on every host). While you hold it, deploys and rollbacks fail naming you.';
   if (args.help) return help(io, usage);
   const sub = args.positional[0];
-  if (!sub || !['acquire', 'release', 'status'].includes(sub)) throw new UsageError(`lock: got ${sub ? JSON.stringify(sub) : 'no subcommand'}; expected acquire, release or status`);
+  if (!sub || !['acquire', 'release', 'status'].includes(sub))
+    throw new UsageError(`lock: got ${sub ? JSON.stringify(sub) : 'no subcommand'}; expected acquire, release or status`);
   allow(args, `lock ${sub}`, sub === 'acquire' ? ['reason', 'ttl'] : []);
   let ttlMs = 3_600_000;
   if (args.flags.ttl !== undefined) {
@@ -388,7 +497,8 @@ export async function lock(args: ParsedArgs, io: CliIO): Promise<number> {
     } catch {
       throw new UsageError(`lock acquire: --ttl: got ${JSON.stringify(args.flags.ttl)}; expected ${DURATION_HELP}`);
     }
-    if (ttlMs < 1000 || ttlMs > 30 * 86_400_000) throw new UsageError(`lock acquire: --ttl: got ${JSON.stringify(args.flags.ttl)}; expected between 1s and 30d`);
+    if (ttlMs < 1000 || ttlMs > 30 * 86_400_000)
+      throw new UsageError(`lock acquire: --ttl: got ${JSON.stringify(args.flags.ttl)}; expected between 1s and 30d`);
   }
   return withFleet(await openFleet(args, io, `lock ${sub}`, { version: 'lock' }, ['hosts', 'kubernetes']), async (f) => {
     if (f.inputs.target === 'kubernetes') return (await import('./kube-day-two.ts')).kubeLock(f, sub, args, io, ttlMs);
@@ -396,7 +506,9 @@ export async function lock(args: ParsedArgs, io: CliIO): Promise<number> {
       const states = await Promise.all(f.hosts.map((h) => readHostState(f.ssh!, h)));
       const rows = states.map((s) => ({ host: s.id, holder: holderView(s.lock) }));
       if (args.json) io.stdout(`${JSON.stringify({ environment: f.env, locked: rows.some((r) => r.holder), hosts: rows }, null, 2)}\n`);
-      else for (const s of states) io.stdout(`${s.id}: ${s.lock ? `held by ${describeHolder(s.lock)}` : s.lockRaw ? `held by ${describeHolder(undefined, s.lockRaw)}` : 'free'}\n`);
+      else
+        for (const s of states)
+          io.stdout(`${s.id}: ${s.lock ? `held by ${describeHolder(s.lock)}` : s.lockRaw ? `held by ${describeHolder(undefined, s.lockRaw)}` : 'free'}\n`);
       return 0;
     }
     const built = buildTarget({ ...f.inputs, lock: true }, f.ctx, {});
@@ -408,7 +520,9 @@ export async function lock(args: ParsedArgs, io: CliIO): Promise<number> {
           await deployLock.acquire(holder, { waitMs: 0, log: f.rt, signal: AbortSignal.timeout(120_000) });
         } catch (err) {
           if (err instanceof LockHeldError) {
-            io.stderr(`slipway: lock acquire: ${errorMessage(err).replace('(give lock-wait to wait for it)', '(slipway lock status shows it; it expires at its until time)')}\n`);
+            io.stderr(
+              `slipway: lock acquire: ${errorMessage(err).replace('(give lock-wait to wait for it)', '(slipway lock status shows it; it expires at its until time)')}\n`,
+            );
             return 1;
           }
           throw err;
@@ -439,7 +553,11 @@ export async function lock(args: ParsedArgs, io: CliIO): Promise<number> {
 }
 
 export async function auditCommand(args: ParsedArgs, io: CliIO): Promise<number> {
-  if (args.help) return help(io, 'slipway audit --env NAME [--since 7d] [--json]\n  Who deployed, rolled back, locked and unlocked, when, from which run, and the outcome (<deploy-root>/audit.log on each host).');
+  if (args.help)
+    return help(
+      io,
+      'slipway audit --env NAME [--since 7d] [--json]\n  Who deployed, rolled back, locked and unlocked, when, from which run, and the outcome (<deploy-root>/audit.log on each host).',
+    );
   allow(args, 'audit', ['since']);
   let sinceMs = Date.now() - 7 * 86_400_000;
   if (args.flags.since !== undefined) {
@@ -466,7 +584,20 @@ export async function auditCommand(args: ParsedArgs, io: CliIO): Promise<number>
       return 0;
     }
     const all = f.hosts.length;
-    io.stdout(formatTable([['TIME', 'ACTOR', 'ACTION', 'VERSION', 'OUTCOME', 'HOSTS', 'RUN'], ...entries.map((e) => [e.at.replace(/\.\d+Z$/, 'Z'), e.actor, e.action, e.version ? `${e.from ? `${e.from} → ` : ''}${e.version}` : e.reason ?? '', e.outcome.length > 60 ? `${e.outcome.slice(0, 57)}...` : e.outcome, e.hosts.length === all ? 'all' : e.hosts.join(','), e.run])]));
+    io.stdout(
+      formatTable([
+        ['TIME', 'ACTOR', 'ACTION', 'VERSION', 'OUTCOME', 'HOSTS', 'RUN'],
+        ...entries.map((e) => [
+          e.at.replace(/\.\d+Z$/, 'Z'),
+          e.actor,
+          e.action,
+          e.version ? `${e.from ? `${e.from} → ` : ''}${e.version}` : (e.reason ?? ''),
+          e.outcome.length > 60 ? `${e.outcome.slice(0, 57)}...` : e.outcome,
+          e.hosts.length === all ? 'all' : e.hosts.join(','),
+          e.run,
+        ]),
+      ]),
+    );
     return 0;
   });
 }

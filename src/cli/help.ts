@@ -31,7 +31,13 @@ export function actionHelp(spec: ActionSpec): string {
   const lines = [`slipway ${spec.name} — ${spec.description}`, '', 'Inputs:'];
   const width = Math.max(...Object.keys(spec.inputs).map((n) => n.length)) + 4;
   for (const [name, i] of Object.entries(spec.inputs)) {
-    const flags = [i.required ? 'required' : undefined, i.default !== undefined ? `default ${JSON.stringify(i.default)}` : undefined, i.secret ? 'secret' : undefined].filter(Boolean).join(', ');
+    const flags = [
+      i.required ? 'required' : undefined,
+      i.default !== undefined ? `default ${JSON.stringify(i.default)}` : undefined,
+      i.secret ? 'secret' : undefined,
+    ]
+      .filter(Boolean)
+      .join(', ');
     lines.push(`  --${name.padEnd(width)}${i.description}`);
     lines.push(`  ${' '.repeat(width + 2)}${i.expected}${flags ? ` (${flags})` : ''}`);
   }

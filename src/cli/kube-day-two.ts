@@ -26,7 +26,8 @@ import type { AuditEntry } from '../deploy/audit.ts';
 import { formatTable } from './day-two.ts';
 import type { Fleet } from './day-two.ts';
 
-const holderView = (h: LockHolder | undefined) => (h ? { actor: h.actor, run: h.runUrl, version: h.version, reason: h.reason, since: h.since, until: h.until } : null);
+const holderView = (h: LockHolder | undefined) =>
+  h ? { actor: h.actor, run: h.runUrl, version: h.version, reason: h.reason, since: h.since, until: h.until } : null;
 
 /** The Lease part of the environment's namespace, with a kubeconfig file for kubeconfig-data. */
 async function withLease<T>(f: Fleet, work: (part: ReturnType<typeof leaseLockPart>, where: string, kubectl: Kubectl) => Promise<T>): Promise<T> {
@@ -59,8 +60,14 @@ export function kubeLock(f: Fleet, sub: string, args: ParsedArgs, io: CliIO, ttl
       const l = await part.read(signal);
       const st = l ? leaseState(l, Date.now()) : undefined;
       const held = st && !st.free ? st : undefined;
-      if (args.json) io.stdout(`${JSON.stringify({ environment: f.env, locked: Boolean(held), lease: `${where}/slipway-deploy-lock`, holder: holderView(held?.holder), expired: st?.expired ?? false }, null, 2)}\n`);
-      else io.stdout(`${f.env}: Lease ${where}/slipway-deploy-lock ${held ? `held by ${describeHolder(held.holder, held.raw)}` : st?.expired ? `free (expired; it was held by ${describeHolder(st.holder, st.raw)})` : 'free'}\n`);
+      if (args.json)
+        io.stdout(
+          `${JSON.stringify({ environment: f.env, locked: Boolean(held), lease: `${where}/slipway-deploy-lock`, holder: holderView(held?.holder), expired: st?.expired ?? false }, null, 2)}\n`,
+        );
+      else
+        io.stdout(
+          `${f.env}: Lease ${where}/slipway-deploy-lock ${held ? `held by ${describeHolder(held.holder, held.raw)}` : st?.expired ? `free (expired; it was held by ${describeHolder(st.holder, st.raw)})` : 'free'}\n`,
+        );
       return 0;
     }
     const lock = new DeployLock([part]);
@@ -70,7 +77,9 @@ export function kubeLock(f: Fleet, sub: string, args: ParsedArgs, io: CliIO, ttl
         await lock.acquire(holder, { waitMs: 0, log: f.rt, signal });
       } catch (err) {
         if (err instanceof LockHeldError) {
-          io.stderr(`slipway: lock acquire: ${errorMessage(err).replace('(give lock-wait to wait for it)', '(slipway lock status shows it; it expires at its until time)')}\n`);
+          io.stderr(
+            `slipway: lock acquire: ${errorMessage(err).replace('(give lock-wait to wait for it)', '(slipway lock status shows it; it expires at its until time)')}\n`,
+          );
           return 1;
         }
         throw err;
@@ -101,14 +110,28 @@ export function kubeAudit(f: Fleet, sinceMs: number, args: ParsedArgs, io: CliIO
     const { entries, skipped } = await readKubeAudit(kubectl, sinceMs, AbortSignal.timeout(120_000));
     if (skipped) f.rt.warning(`${skipped} line(s) of the audit ConfigMap are not audit entries and were skipped`);
     if (args.json) {
-      io.stdout(`${JSON.stringify({ environment: f.env, since: new Date(sinceMs).toISOString(), configMap: `${where}/${AUDIT_CONFIGMAP}`, entries }, null, 2)}\n`);
+      io.stdout(
+        `${JSON.stringify({ environment: f.env, since: new Date(sinceMs).toISOString(), configMap: `${where}/${AUDIT_CONFIGMAP}`, entries }, null, 2)}\n`,
+      );
       return 0;
     }
     if (!entries.length) {
       io.stdout(`${f.env}: nothing in the audit ConfigMap ${where}/${AUDIT_CONFIGMAP} since ${new Date(sinceMs).toISOString()}\n`);
       return 0;
     }
-    io.stdout(formatTable([['TIME', 'ACTOR', 'ACTION', 'VERSION', 'OUTCOME', 'RUN'], ...entries.map((e) => [e.at.replace(/\.\d+Z$/, 'Z'), e.actor, e.action, e.version ? `${e.from ? `${e.from} → ` : ''}${e.version}` : e.reason ?? '', e.outcome.length > 60 ? `${e.outcome.slice(0, 57)}...` : e.outcome, e.run])]));
+    io.stdout(
+      formatTable([
+        ['TIME', 'ACTOR', 'ACTION', 'VERSION', 'OUTCOME', 'RUN'],
+        ...entries.map((e) => [
+          e.at.replace(/\.\d+Z$/, 'Z'),
+          e.actor,
+          e.action,
+          e.version ? `${e.from ? `${e.from} → ` : ''}${e.version}` : (e.reason ?? ''),
+          e.outcome.length > 60 ? `${e.outcome.slice(0, 57)}...` : e.outcome,
+          e.run,
+        ]),
+      ]),
+    );
     return 0;
   });
 }
@@ -133,19 +156,37 @@ async function theDeployment(f: Fleet, kubectl: Kubectl, command: string): Promi
 export function kubeStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<number> {
   return withLease(f, async (part, where, kubectl) => {
     const { name, d, signal, namespaced } = await theDeployment(f, kubectl, 'status');
-    const extra = (await Promise.all([`${name}-green`, `${name}-canary`].map((n) => kubectl.find('deployment', n, signal)))).filter((x): x is KubeObject => Boolean(x));
+    const extra = (await Promise.all([`${name}-green`, `${name}-canary`].map((n) => kubectl.find('deployment', n, signal)))).filter((x): x is KubeObject =>
+      Boolean(x),
+    );
     const deployments = [d, ...extra];
     const list = await kubectl.json<KubeObject>(['get', 'replicasets,pods', '-l', selectorString(d.spec?.selector)], { signal, namespaced });
     const items: KubeObject[] = list.items ?? [];
-    const views = deployments.map((dep) => ({ dep, view: assessRollout(dep, items.filter((i) => i.kind === 'ReplicaSet'), items.filter((i) => i.kind === 'Pod'), f.inputs.container || undefined) }));
+    const views = deployments.map((dep) => ({
+      dep,
+      view: assessRollout(
+        dep,
+        items.filter((i) => i.kind === 'ReplicaSet'),
+        items.filter((i) => i.kind === 'Pod'),
+        f.inputs.container || undefined,
+      ),
+    }));
     // Blue/green: the live slot is the one a Service of these pods selects (by the slot label).
     const slotted = deployments.some((dep) => dep.spec?.template?.metadata?.labels?.[SLOT_LABEL]);
     let live: string | undefined;
     let service: string | undefined;
     if (slotted) {
       const svcs = ((await kubectl.json<KubeObject>(['get', 'services'], { signal, namespaced })).items ?? []) as KubeObject[];
-      const base = Object.fromEntries(Object.entries((d.spec?.template?.metadata?.labels ?? {}) as Record<string, string>).filter(([key]) => key !== SLOT_LABEL && key !== VERSION_LABEL && key !== 'pod-template-hash'));
-      const svc = svcs.find((x) => x.spec?.selector?.[SLOT_LABEL] && Object.entries((x.spec.selector ?? {}) as Record<string, string>).every(([key, v]) => key === SLOT_LABEL || base[key] === v));
+      const base = Object.fromEntries(
+        Object.entries((d.spec?.template?.metadata?.labels ?? {}) as Record<string, string>).filter(
+          ([key]) => key !== SLOT_LABEL && key !== VERSION_LABEL && key !== 'pod-template-hash',
+        ),
+      );
+      const svc = svcs.find(
+        (x) =>
+          x.spec?.selector?.[SLOT_LABEL] &&
+          Object.entries((x.spec.selector ?? {}) as Record<string, string>).every(([key, v]) => key === SLOT_LABEL || base[key] === v),
+      );
       if (svc) {
         service = svc.metadata?.name;
         live = deployments.find((dep) => dep.spec?.template?.metadata?.labels?.[SLOT_LABEL] === svc.spec.selector[SLOT_LABEL])?.metadata?.name;
@@ -155,7 +196,20 @@ export function kubeStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<numbe
     const lease = await part.read(signal).catch(() => undefined);
     const st = lease ? leaseState(lease, Date.now()) : undefined;
     const holder = st && !st.free ? st : undefined;
-    const rows = views.flatMap(({ dep, view }) => view.pods.map((p) => ({ deployment: dep.metadata?.name as string, serving: serving(dep), pod: p.name, version: p.labels[VERSION_LABEL] ?? versionFromImage(p.image), image: p.image, ready: p.ready, since: p.readyAt ?? p.createdAt ?? null, restarts: p.restarts, terminating: p.terminating, why: p.why ?? null })));
+    const rows = views.flatMap(({ dep, view }) =>
+      view.pods.map((p) => ({
+        deployment: dep.metadata?.name as string,
+        serving: serving(dep),
+        pod: p.name,
+        version: p.labels[VERSION_LABEL] ?? versionFromImage(p.image),
+        image: p.image,
+        ready: p.ready,
+        since: p.readyAt ?? p.createdAt ?? null,
+        restarts: p.restarts,
+        terminating: p.terminating,
+        why: p.why ?? null,
+      })),
+    );
     const servingRows = rows.filter((r) => r.serving && !r.terminating);
     const versions = [...new Set(servingRows.map((r) => r.version))];
     const canary = extra.find((x) => x.metadata?.name === `${name}-canary`);
@@ -165,14 +219,33 @@ export function kubeStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<numbe
     const ok = complete && !canary && servingRows.every((r) => r.ready) && versions.length <= 1 && servingRows.length > 0;
     const slots = slotted ? { live: live ?? null, service: service ?? null } : undefined;
     if (args.json) {
-      io.stdout(`${JSON.stringify({ at: new Date().toISOString(), environment: f.env, deployment: name, namespace: where, revision: main.revision ?? null, complete, paused: main.paused, rollout: main.message, ...(slots ? { blueGreen: slots } : {}), canary: canary ? canary.metadata?.name : null, versions, lock: holderView(holder?.holder), pods: rows }, null, args.flags.watch === 'true' ? undefined : 2)}\n`);
+      io.stdout(
+        `${JSON.stringify({ at: new Date().toISOString(), environment: f.env, deployment: name, namespace: where, revision: main.revision ?? null, complete, paused: main.paused, rollout: main.message, ...(slots ? { blueGreen: slots } : {}), canary: canary ? canary.metadata?.name : null, versions, lock: holderView(holder?.holder), pods: rows }, null, args.flags.watch === 'true' ? undefined : 2)}\n`,
+      );
     } else {
-      const what = slotted ? `blue/green, live slot ${live ? `Deployment ${where}/${live}${service ? ` (Service ${service})` : ''}` : 'unknown (no Service selects a slot)'}` : `Deployment ${where}/${name} revision ${main.revision ?? '?'}`;
+      const what = slotted
+        ? `blue/green, live slot ${live ? `Deployment ${where}/${live}${service ? ` (Service ${service})` : ''}` : 'unknown (no Service selects a slot)'}`
+        : `Deployment ${where}/${name} revision ${main.revision ?? '?'}`;
       const which = slotted ? 'serving pod' : 'pod';
       const pods = versions.length === 1 ? `every ${which} runs ${versions[0]}` : versions.length ? `MIXED: ${versions.join(', ')}` : `no ${which}s`;
-      io.stdout(`${f.env}: ${what}: ${pods}; ${complete ? 'rollout complete' : `rollout in progress (${servingViews.map(({ view }) => view.message).join('; ')})`}${main.paused ? ', PAUSED' : ''}${canary ? `; CANARY ${canary.metadata?.name} running (${canary.status?.readyReplicas ?? 0} ready)` : ''}${holder ? `; LOCKED by ${describeHolder(holder.holder, holder.raw)}` : '; not locked'}\n`);
+      io.stdout(
+        `${f.env}: ${what}: ${pods}; ${complete ? 'rollout complete' : `rollout in progress (${servingViews.map(({ view }) => view.message).join('; ')})`}${main.paused ? ', PAUSED' : ''}${canary ? `; CANARY ${canary.metadata?.name} running (${canary.status?.readyReplicas ?? 0} ready)` : ''}${holder ? `; LOCKED by ${describeHolder(holder.holder, holder.raw)}` : '; not locked'}\n`,
+      );
       const multi = deployments.length > 1;
-      io.stdout(formatTable([[...(multi ? ['DEPLOYMENT'] : []), 'POD', 'VERSION', 'IMAGE', 'READY', 'SINCE', 'RESTARTS'], ...rows.map((r) => [...(multi ? [`${r.deployment}${slotted ? (r.serving ? ' (live)' : ' (idle)') : ''}`] : []), r.pod, r.version, r.image, r.terminating ? 'terminating' : r.ready ? 'yes' : `NO${r.why ? `: ${r.why}` : ''}`, r.since ?? '', String(r.restarts)])]));
+      io.stdout(
+        formatTable([
+          [...(multi ? ['DEPLOYMENT'] : []), 'POD', 'VERSION', 'IMAGE', 'READY', 'SINCE', 'RESTARTS'],
+          ...rows.map((r) => [
+            ...(multi ? [`${r.deployment}${slotted ? (r.serving ? ' (live)' : ' (idle)') : ''}`] : []),
+            r.pod,
+            r.version,
+            r.image,
+            r.terminating ? 'terminating' : r.ready ? 'yes' : `NO${r.why ? `: ${r.why}` : ''}`,
+            r.since ?? '',
+            String(r.restarts),
+          ]),
+        ]),
+      );
     }
     return ok ? 0 : 1;
   });
@@ -188,11 +261,16 @@ export function kubeReleases(f: Fleet, args: ParsedArgs, io: CliIO): Promise<num
   return withLease(f, async (_part, where, kubectl) => {
     const { name, d, signal, namespaced } = await theDeployment(f, kubectl, 'releases');
     const list = await kubectl.json<KubeObject>(['get', 'replicasets', '-l', selectorString(d.spec?.selector)], { signal, namespaced });
-    const hashes = (a: string) => String(d.metadata?.annotations?.[a] ?? '').split(',').filter(Boolean);
+    const hashes = (a: string) =>
+      String(d.metadata?.annotations?.[a] ?? '')
+        .split(',')
+        .filter(Boolean);
     const good = new Set(hashes(GOOD_ANNOTATION));
     const failed = new Set(hashes(FAILED_ANNOTATION));
     const view = assessRollout(d, list.items ?? [], [], f.inputs.container || undefined);
-    const owned = ((list.items ?? []) as KubeObject[]).filter((rs) => (rs.metadata?.ownerReferences ?? []).some((o: KubeObject) => o.kind === 'Deployment' && o.name === name));
+    const owned = ((list.items ?? []) as KubeObject[]).filter((rs) =>
+      (rs.metadata?.ownerReferences ?? []).some((o: KubeObject) => o.kind === 'Deployment' && o.name === name),
+    );
     const rows = owned
       .map((rs) => {
         const containers = (rs.spec?.template?.spec?.containers ?? []) as KubeObject[];
@@ -213,8 +291,22 @@ export function kubeReleases(f: Fleet, args: ParsedArgs, io: CliIO): Promise<num
       io.stdout(`${JSON.stringify({ environment: f.env, deployment: `${where}/${name}`, releases: rows }, null, 2)}\n`);
       return 0;
     }
-    io.stdout(`${f.env}: Deployment ${where}/${name} keeps ${rows.length} revision(s) (newest first); slipway rollback --env ${f.env} --to IMAGE deploys one\n`);
-    io.stdout(formatTable([['REVISION', 'IMAGE', 'VERSION', 'CREATED', 'PODS', ''], ...rows.map((r) => [String(r.revision), r.image, r.version, r.created, String(r.replicas), [r.current ? '← current' : '', r.verdict === 'good' ? 'good' : r.verdict === 'failed' ? 'FAILED (rolled back)' : ''].filter(Boolean).join(', ')])]));
+    io.stdout(
+      `${f.env}: Deployment ${where}/${name} keeps ${rows.length} revision(s) (newest first); slipway rollback --env ${f.env} --to IMAGE deploys one\n`,
+    );
+    io.stdout(
+      formatTable([
+        ['REVISION', 'IMAGE', 'VERSION', 'CREATED', 'PODS', ''],
+        ...rows.map((r) => [
+          String(r.revision),
+          r.image,
+          r.version,
+          r.created,
+          String(r.replicas),
+          [r.current ? '← current' : '', r.verdict === 'good' ? 'good' : r.verdict === 'failed' ? 'FAILED (rolled back)' : ''].filter(Boolean).join(', '),
+        ]),
+      ]),
+    );
     return 0;
   });
 }

@@ -30,7 +30,10 @@ const defaultIO: CliIO = { stdout: (s) => process.stdout.write(s), stderr: (s) =
 export { UsageError };
 
 /** The commands that are not actions, with the flags that take no value. */
-export const COMMANDS: Record<string, { booleans: string[]; flags?: string[]; load?: () => Promise<{ default: (args: ParsedArgs, io: CliIO) => Promise<number> }> }> = {
+export const COMMANDS: Record<
+  string,
+  { booleans: string[]; flags?: string[]; load?: () => Promise<{ default: (args: ParsedArgs, io: CliIO) => Promise<number> }> }
+> = {
   lint: { booleans: ['external-runner'] },
   validate: { booleans: [], flags: [], load: () => import('./validate.ts') },
   plan: { booleans: [], flags: [], load: () => import('./plan.ts') },
@@ -61,7 +64,8 @@ export function configPath(args: ParsedArgs, io: CliIO): string {
 export async function readConfig(args: ParsedArgs, io: CliIO, required: boolean): Promise<LoadedConfig | undefined> {
   const full = configPath(args, io);
   if (!existsSync(full)) {
-    if (required || args.config || args.env) throw new UsageError(`config file not found: ${args.config ?? 'slipway.yml'} (give --config PATH, or run in the folder that holds slipway.yml)`);
+    if (required || args.config || args.env)
+      throw new UsageError(`config file not found: ${args.config ?? 'slipway.yml'} (give --config PATH, or run in the folder that holds slipway.yml)`);
     return undefined;
   }
   return loadConfig(full, await allSpecs());
@@ -73,7 +77,9 @@ export function requireEnv(args: ParsedArgs, config: LoadedConfig, command: stri
   if (!args.env) throw new UsageError(`${command} needs --env NAME (${config.path} has ${envs.join(', ')})`);
   if (!envs.includes(args.env)) {
     const hint = suggest(args.env, envs);
-    throw new UsageError(`--env: got ${JSON.stringify(args.env)}; expected one of the environments in ${config.path}: ${envs.join(', ')}${hint ? ` (did you mean ${hint}?)` : ''}`);
+    throw new UsageError(
+      `--env: got ${JSON.stringify(args.env)}; expected one of the environments in ${config.path}: ${envs.join(', ')}${hint ? ` (did you mean ${hint}?)` : ''}`,
+    );
   }
   return args.env;
 }
@@ -133,7 +139,11 @@ export async function runActionCli(name: string, args: ParsedArgs, io: CliIO): P
   const raw = { ...fromConfig, ...envInputs(io.env, Object.keys(spec.inputs)), ...fromArgs, ...args.flags };
   let inputs;
   try {
-    inputs = await parseInputs(spec, (n) => raw[n], (s) => rt.mask(s));
+    inputs = await parseInputs(
+      spec,
+      (n) => raw[n],
+      (s) => rt.mask(s),
+    );
   } catch (err) {
     throw new UsageError(`${name}: ${inSlipwayWords(errorMessage(err))}`);
   }
@@ -143,7 +153,10 @@ export async function runActionCli(name: string, args: ParsedArgs, io: CliIO): P
   let ok = false;
   let usage = false;
   try {
-    const result: ActionResult = await run(inputs, makeContext(rt, { ...io.env, GITHUB_WORKSPACE: io.cwd, ...(args.env ? { SLIPWAY_ENVIRONMENT: args.env } : {}) }, controller.signal));
+    const result: ActionResult = await run(
+      inputs,
+      makeContext(rt, { ...io.env, GITHUB_WORKSPACE: io.cwd, ...(args.env ? { SLIPWAY_ENVIRONMENT: args.env } : {}) }, controller.signal),
+    );
     ok = deliver(spec, rt, result);
   } catch (err) {
     // Bad input found by the run function before any side effect is a usage error, like a bad flag.
@@ -152,7 +165,10 @@ export async function runActionCli(name: string, args: ParsedArgs, io: CliIO): P
   } finally {
     process.off('SIGINT', onSig);
   }
-  if (args.json) io.stdout(`${JSON.stringify({ action: name, ok, outputs: outputsAsJson(spec, rt.outputs), failure: rt.failure || undefined, summary: rt.summary }, null, 2)}\n`);
+  if (args.json)
+    io.stdout(
+      `${JSON.stringify({ action: name, ok, outputs: outputsAsJson(spec, rt.outputs), failure: rt.failure || undefined, summary: rt.summary }, null, 2)}\n`,
+    );
   else if (rt.summary) io.stdout(`${rt.summary}\n`);
   return ok ? 0 : usage ? 2 : 1;
 }
@@ -172,12 +188,15 @@ export async function main(argv: string[], io: CliIO = defaultIO): Promise<numbe
   try {
     const flags = await flagsOf(commandOf(argv));
     args = parseArgs(argv, flags.booleans, flags.known);
-    if (!args.command || (args.command === 'help')) {
-      io.stdout(`${GLOBAL_HELP}\n${(await Promise.all(actionNames().map(async (n) => `  ${n.padEnd(16)}${(await loadAction(n))!.spec.description}`))).join('\n')}\n`);
+    if (!args.command || args.command === 'help') {
+      io.stdout(
+        `${GLOBAL_HELP}\n${(await Promise.all(actionNames().map(async (n) => `  ${n.padEnd(16)}${(await loadAction(n))!.spec.description}`))).join('\n')}\n`,
+      );
       return args.command || args.help ? 0 : 2;
     }
     const command = COMMANDS[args.command];
-    if (args.command === 'lint') return await runActionCli('migrate', { ...args, flags: { mode: 'lint', dir: args.positional[0] ?? args.flags.dir ?? 'migrations', ...args.flags } }, io);
+    if (args.command === 'lint')
+      return await runActionCli('migrate', { ...args, flags: { mode: 'lint', dir: args.positional[0] ?? args.flags.dir ?? 'migrations', ...args.flags } }, io);
     if (args.command === 'demo') {
       const demo = new URL('./demo/demo.ts', import.meta.url).pathname;
       return spawnSync(process.execPath, [demo, ...argv.slice(argv.indexOf('demo') + 1)], { stdio: 'inherit' }).status ?? 1;

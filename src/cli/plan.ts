@@ -43,7 +43,11 @@ async function pendingMigrations(config: LoadedConfig, env: string, io: CliIO): 
   const rt = new ConsoleRuntime({}, { write: io.stderr });
   const resolved = resolveSecrets(raw, io.env, (s) => rt.mask(s));
   if (resolved['database-url']) source = `the database in ${ref?.[1] ?? 'database-url'}`;
-  const inputs = await parseInputs(migrateSpec, (n) => (n === 'dry-run' ? 'true' : n === 'mode' ? 'run' : resolved[n]), (s) => rt.mask(s));
+  const inputs = await parseInputs(
+    migrateSpec,
+    (n) => (n === 'dry-run' ? 'true' : n === 'mode' ? 'run' : resolved[n]),
+    (s) => rt.mask(s),
+  );
   const r = await migrateRun(inputs, makeContext(rt, { ...io.env, GITHUB_WORKSPACE: io.cwd }, new AbortController().signal));
   const violations = (r.outputs.violations ?? []) as Migrations['violations'];
   return { source, pending: (r.outputs.pending ?? []) as Migrations['pending'], violations, lint: r.failure ? 'failed' : 'passed', failure: r.failure };
@@ -58,17 +62,34 @@ interface Batches {
 
 function batchMembership(d: DeployInputs): Batches {
   const target = d.target;
-  const names: string[] = target === 'hosts' ? (d.hosts ?? []).map((h) => { const o = h as { host: string; name?: string }; return o.name ?? o.host; }) : target === 'command' ? d.instances ?? [] : [];
-  if (target === 'kubernetes') return { target, strategy: d.strategy, batches: [], note: 'the Deployment\'s pods, one at a time (the cluster decides which)' };
-  if (d.strategy === 'blue-green') return { target, strategy: d.strategy, batches: [names], note: 'the whole new set starts beside the old one, then traffic switches at once' };
-  if (d.strategy === 'canary') return { target, strategy: d.strategy, batches: [names], note: `traffic steps ${(d['canary-steps'] as unknown as BatchSize[] | undefined)?.map(formatBatchSize).join(', ') ?? ''}`.trim() };
+  const names: string[] =
+    target === 'hosts'
+      ? (d.hosts ?? []).map((h) => {
+          const o = h as { host: string; name?: string };
+          return o.name ?? o.host;
+        })
+      : target === 'command'
+        ? (d.instances ?? [])
+        : [];
+  if (target === 'kubernetes') return { target, strategy: d.strategy, batches: [], note: "the Deployment's pods, one at a time (the cluster decides which)" };
+  if (d.strategy === 'blue-green')
+    return { target, strategy: d.strategy, batches: [names], note: 'the whole new set starts beside the old one, then traffic switches at once' };
+  if (d.strategy === 'canary')
+    return {
+      target,
+      strategy: d.strategy,
+      batches: [names],
+      note: `traffic steps ${(d['canary-steps'] as unknown as BatchSize[] | undefined)?.map(formatBatchSize).join(', ') ?? ''}`.trim(),
+    };
   const sizes = (d['max-unavailable'] ?? d.batches ?? [{ count: 1 }]) as BatchSize[];
   return { target, strategy: d.strategy, batches: splitIntoBatches(names, sizes), note: `batch sizes ${sizes.map(formatBatchSize).join(', ')}` };
 }
 
 export default async function plan(args: ParsedArgs, io: CliIO): Promise<number> {
   if (args.help) {
-    io.stdout('slipway plan --env NAME [--config slipway.yml] [--json]\n  What a release would do: the release\'s checks, pending migrations and lint, batch membership, the deploy-window verdict.\n  Exit 0 a release may start, 1 it would not (window closed, a problem, a lint failure), 2 bad usage.\n');
+    io.stdout(
+      "slipway plan --env NAME [--config slipway.yml] [--json]\n  What a release would do: the release's checks, pending migrations and lint, batch membership, the deploy-window verdict.\n  Exit 0 a release may start, 1 it would not (window closed, a problem, a lint failure), 2 bad usage.\n",
+    );
     return 0;
   }
   const config = (await readConfig(args, io, true))!;
@@ -81,7 +102,10 @@ export default async function plan(args: ParsedArgs, io: CliIO): Promise<number>
     rawFor: (stage: Stage) => {
       const raw = config.inputs(env, STAGE_SPECS[stage].name);
       if (stage === 'deploy') raw.version ??= 'release-version';
-      if (stage === 'notify') { raw.environment ??= env; raw.version ??= 'release-version'; }
+      if (stage === 'notify') {
+        raw.environment ??= env;
+        raw.version ??= 'release-version';
+      }
       return raw;
     },
   });
@@ -104,7 +128,11 @@ export default async function plan(args: ParsedArgs, io: CliIO): Promise<number>
     ok: !blocked,
     window: decision ? { open: decision.allowed, reason: decision.reason } : null,
     problems: problems.map((p) => ({ line: p.line ?? null, key: p.key, message: p.detail })),
-    migrations: migrations ? { source: migrations.source, pending: migrations.pending, violations: migrations.violations, lint: migrations.lint } : migrationsError ? { error: migrationsError } : null,
+    migrations: migrations
+      ? { source: migrations.source, pending: migrations.pending, violations: migrations.violations, lint: migrations.lint }
+      : migrationsError
+        ? { error: migrationsError }
+        : null,
     deploy: deploy ?? null,
     stages: stageList,
   };
@@ -131,7 +159,8 @@ export default async function plan(args: ParsedArgs, io: CliIO): Promise<number>
       lines.push(`       target ${deploy.target}, strategy ${deploy.strategy}${deploy.note ? ` (${deploy.note})` : ''}`);
       deploy.batches.forEach((b, n) => lines.push(`       batch ${n + 1}/${deploy.batches.length}: ${b.join(', ')}`));
     }
-    for (const [k, v] of Object.entries(s.inputs)) if (!(s.stage === 'deploy' && k === 'hosts')) lines.push(`       ${k}: ${SECRET_REF.test(v.trim()) ? v : v.length > 80 ? `${v.slice(0, 77)}...` : v}`);
+    for (const [k, v] of Object.entries(s.inputs))
+      if (!(s.stage === 'deploy' && k === 'hosts')) lines.push(`       ${k}: ${SECRET_REF.test(v.trim()) ? v : v.length > 80 ? `${v.slice(0, 77)}...` : v}`);
   });
   lines.push(blocked ? `A release to ${env} would not start now.` : `A release to ${env} may start now.`);
   io.stdout(`${lines.join('\n')}\n`);

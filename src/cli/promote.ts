@@ -15,7 +15,9 @@ const FLAGS = ['reason'];
 
 async function decide(action: 'promote' | 'abort', args: ParsedArgs, io: CliIO): Promise<number> {
   if (args.help) {
-    io.stdout(`slipway ${action} --env NAME [--reason TEXT] [--json]\n  ${action === 'promote' ? 'A rollout waiting at a "pause: manual" step goes on to its next batch.' : 'A rollout waiting at a "pause: manual" step stops and rolls back every instance it switched.'}\n  Exit 1 when no rollout of the environment is waiting.\n`);
+    io.stdout(
+      `slipway ${action} --env NAME [--reason TEXT] [--json]\n  ${action === 'promote' ? 'A rollout waiting at a "pause: manual" step goes on to its next batch.' : 'A rollout waiting at a "pause: manual" step stops and rolls back every instance it switched.'}\n  Exit 1 when no rollout of the environment is waiting.\n`,
+    );
     return 0;
   }
   for (const f of Object.keys(args.flags)) {
@@ -29,23 +31,40 @@ async function decide(action: 'promote' | 'abort', args: ParsedArgs, io: CliIO):
     const signal = AbortSignal.timeout(120_000);
     const pause = await readPause(f.ssh!, f.hosts, signal);
     if (!pause) {
-      io.stderr(`slipway: ${action}: no rollout of ${f.env} is waiting at a "pause: manual" step; nothing was changed (slipway status --env ${f.env} shows what runs)\n`);
+      io.stderr(
+        `slipway: ${action}: no rollout of ${f.env} is waiting at a "pause: manual" step; nothing was changed (slipway status --env ${f.env} shows what runs)\n`,
+      );
       return 1;
     }
     if (Date.parse(pause.deadline) < Date.now()) {
-      io.stderr(`slipway: ${action}: the pause of ${f.env} (rollout of ${pause.version}, after batch ${pause.batch}) passed its deadline ${pause.deadline}; the rollout aborts by itself; nothing was changed\n`);
+      io.stderr(
+        `slipway: ${action}: the pause of ${f.env} (rollout of ${pause.version}, after batch ${pause.batch}) passed its deadline ${pause.deadline}; the rollout aborts by itself; nothing was changed\n`,
+      );
       return 1;
     }
     const at = new Date().toISOString();
     const { written, failed } = await sendSignal(f.ssh!, f.hosts, { id: pause.id, action, actor: f.actor, at, run: f.run }, signal);
     if (!written.length) {
-      io.stderr(`slipway: ${action}: the pause of ${f.env} ended before the ${action} signal reached a host${failed.length ? ` (${failed.join('; ')})` : ''}; nothing was changed\n`);
+      io.stderr(
+        `slipway: ${action}: the pause of ${f.env} ended before the ${action} signal reached a host${failed.length ? ` (${failed.join('; ')})` : ''}; nothing was changed\n`,
+      );
       return 1;
     }
     const reason = args.flags.reason ?? '';
-    await record(f, { action, version: pause.version, reason: reason || `${action} after batch ${pause.batch}/${pause.totalBatches}`, outcome: `signal written on ${written.join(', ')}` });
-    if (args.json) io.stdout(`${JSON.stringify({ environment: f.env, action, version: pause.version, batch: pause.batch, totalBatches: pause.totalBatches, pausedBy: pause.actor ?? null, run: pause.runUrl ?? null, written, failed }, null, 2)}\n`);
-    else io.stdout(`${f.env}: ${action === 'promote' ? 'promoted' : 'aborted'} the rollout of ${pause.version} waiting after batch ${pause.batch}/${pause.totalBatches}${pause.runUrl ? ` (${pause.runUrl})` : ''}; ${action === 'promote' ? 'it goes on within a few seconds' : 'it rolls back within a few seconds'}${failed.length ? `; not written on ${failed.join('; ')}` : ''}\n`);
+    await record(f, {
+      action,
+      version: pause.version,
+      reason: reason || `${action} after batch ${pause.batch}/${pause.totalBatches}`,
+      outcome: `signal written on ${written.join(', ')}`,
+    });
+    if (args.json)
+      io.stdout(
+        `${JSON.stringify({ environment: f.env, action, version: pause.version, batch: pause.batch, totalBatches: pause.totalBatches, pausedBy: pause.actor ?? null, run: pause.runUrl ?? null, written, failed }, null, 2)}\n`,
+      );
+    else
+      io.stdout(
+        `${f.env}: ${action === 'promote' ? 'promoted' : 'aborted'} the rollout of ${pause.version} waiting after batch ${pause.batch}/${pause.totalBatches}${pause.runUrl ? ` (${pause.runUrl})` : ''}; ${action === 'promote' ? 'it goes on within a few seconds' : 'it rolls back within a few seconds'}${failed.length ? `; not written on ${failed.join('; ')}` : ''}\n`,
+      );
     return 0;
   });
 }

@@ -12,7 +12,9 @@ export interface CliAction {
 const actionsDir = new URL('../actions/', import.meta.url).pathname;
 
 export function actionNames(): string[] {
-  return readdirSync(actionsDir).filter((n) => existsSync(join(actionsDir, n, 'run.ts'))).sort();
+  return readdirSync(actionsDir)
+    .filter((n) => existsSync(join(actionsDir, n, 'run.ts')))
+    .sort();
 }
 
 export async function loadAction(name: string): Promise<CliAction | undefined> {

@@ -32,8 +32,10 @@ export const HELP = `slipway report --out report.html [--env NAME] [--since 90d]
 function writable(path: string, flag: string): string {
   const full = resolve(path);
   const dir = dirname(full);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`report: --${flag}: got ${JSON.stringify(path)}; its folder ${dir} does not exist: create it or give another path`);
-  if (existsSync(full) && statSync(full).isDirectory()) throw new UsageError(`report: --${flag}: got ${JSON.stringify(path)}, which is a folder; expected a file path such as report.html`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new UsageError(`report: --${flag}: got ${JSON.stringify(path)}; its folder ${dir} does not exist: create it or give another path`);
+  if (existsSync(full) && statSync(full).isDirectory())
+    throw new UsageError(`report: --${flag}: got ${JSON.stringify(path)}, which is a folder; expected a file path such as report.html`);
   return full;
 }
 
@@ -45,7 +47,9 @@ export default async function report(args: ParsedArgs, io: CliIO): Promise<numbe
   for (const f of Object.keys(args.flags)) {
     if (!FLAGS.includes(f)) {
       const hint = suggest(f, FLAGS);
-      throw new UsageError(`report: unknown flag --${f}${hint ? ` (did you mean --${hint}?)` : ''}; it takes --out FILE, --env NAME, --since 90d, --token, --repo, --markdown FILE, --api-url`);
+      throw new UsageError(
+        `report: unknown flag --${f}${hint ? ` (did you mean --${hint}?)` : ''}; it takes --out FILE, --env NAME, --since 90d, --token, --repo, --markdown FILE, --api-url`,
+      );
     }
   }
   if (args.positional.length) throw new UsageError(`report: unexpected argument ${JSON.stringify(args.positional[0])}; see slipway report --help`);
@@ -59,7 +63,8 @@ export default async function report(args: ParsedArgs, io: CliIO): Promise<numbe
     } catch {
       throw new UsageError(`report: --since: got ${JSON.stringify(args.flags.since)}; expected ${DURATION_HELP}`);
     }
-    if (sinceMs < 3_600_000 || sinceMs > 3 * 365 * 86_400_000) throw new UsageError(`report: --since: got ${JSON.stringify(args.flags.since)}; expected between 1h and 1095d`);
+    if (sinceMs < 3_600_000 || sinceMs > 3 * 365 * 86_400_000)
+      throw new UsageError(`report: --since: got ${JSON.stringify(args.flags.since)}; expected between 1h and 1095d`);
   }
   // An environment is checked against slipway.yml when there is one (as every command does).
   let environments: string[] | undefined;
@@ -74,7 +79,8 @@ export default async function report(args: ParsedArgs, io: CliIO): Promise<numbe
   if (!repository) throw new UsageError('report: no repository: give --repo owner/name or set GITHUB_REPOSITORY');
   if (!/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(repository)) throw new UsageError(`report: --repo: got ${JSON.stringify(repository)}; expected owner/name`);
   const apiUrl = args.flags['api-url'] || io.env.GITHUB_API_URL || 'https://api.github.com';
-  if (!/^https?:\/\/[^\s]+$/.test(apiUrl)) throw new UsageError(`report: --api-url: got ${JSON.stringify(apiUrl)}; expected an http(s) URL such as https://api.github.com`);
+  if (!/^https?:\/\/[^\s]+$/.test(apiUrl))
+    throw new UsageError(`report: --api-url: got ${JSON.stringify(apiUrl)}; expected an http(s) URL such as https://api.github.com`);
 
   const until = new Date();
   const since = new Date(until.getTime() - sinceMs);
@@ -93,11 +99,15 @@ export default async function report(args: ParsedArgs, io: CliIO): Promise<numbe
   renameSync(tmp, out);
   if (markdown) appendFileSync(markdown, figuresMarkdown(report));
   if (args.json) {
-    io.stdout(`${JSON.stringify({ repository, since: report.since, until: report.until, out, requests: history.requests, environments: report.environments.map((e) => ({ environment: e.environment, current: e.current ? { sha: e.current.sha, version: e.current.version ?? null, since: e.current.finishedAt } : null, figures: e.figures, deployments: e.deployments.map((d) => ({ id: d.id, sha: d.sha, version: d.version ?? null, createdAt: d.createdAt, outcome: d.outcome, restore: d.restore, durationMs: d.durationMs ?? null, approvers: d.approvers ?? null, leadTimeMs: d.leadTimeMs ?? null, restoreMs: d.restoreMs ?? null })) })) }, null, 2)}\n`);
+    io.stdout(
+      `${JSON.stringify({ repository, since: report.since, until: report.until, out, requests: history.requests, environments: report.environments.map((e) => ({ environment: e.environment, current: e.current ? { sha: e.current.sha, version: e.current.version ?? null, since: e.current.finishedAt } : null, figures: e.figures, deployments: e.deployments.map((d) => ({ id: d.id, sha: d.sha, version: d.version ?? null, createdAt: d.createdAt, outcome: d.outcome, restore: d.restore, durationMs: d.durationMs ?? null, approvers: d.approvers ?? null, leadTimeMs: d.leadTimeMs ?? null, restoreMs: d.restoreMs ?? null })) })) }, null, 2)}\n`,
+    );
   } else {
     for (const e of report.environments) {
       const f = e.figures;
-      io.stdout(`${e.environment}: ${e.current ? `runs ${e.current.version ?? e.current.sha.slice(0, 7)}` : 'no successful deployment in the window'}; frequency ${frequencyText(f)}, lead time ${humanDuration(f.leadTimeMs)}, change failure rate ${percentText(f.changeFailureRate)}, time to restore ${humanDuration(f.timeToRestoreMs)}\n`);
+      io.stdout(
+        `${e.environment}: ${e.current ? `runs ${e.current.version ?? e.current.sha.slice(0, 7)}` : 'no successful deployment in the window'}; frequency ${frequencyText(f)}, lead time ${humanDuration(f.leadTimeMs)}, change failure rate ${percentText(f.changeFailureRate)}, time to restore ${humanDuration(f.timeToRestoreMs)}\n`,
+      );
     }
     if (!report.environments.length) io.stdout(`no deployments${args.env ? ` of ${args.env}` : ''} since ${report.since.slice(0, 10)}\n`);
     io.stdout(`wrote ${out} (${history.deployments.length} deployments, ${history.requests} GitHub requests)\n`);

@@ -17,13 +17,26 @@ function inputSchema(i: InputSpec): z.ZodType {
   if (i.secret) s = z.string().regex(SECRET_REF);
   else
     switch (i.kind) {
-      case 'boolean': s = z.union([z.boolean(), text]); break;
-      case 'integer': s = z.union([z.int(), text]); break;
-      case 'number': s = z.union([z.number(), text]); break;
-      case 'list': s = z.union([z.array(z.union([z.string(), z.number()])), text]); break;
-      case 'yaml': s = z.union([z.array(z.unknown()), z.record(z.string(), z.unknown()), text]); break;
-      case 'enum': s = z.enum([...(i.values ?? [])] as [string, ...string[]]); break;
-      default: s = text;
+      case 'boolean':
+        s = z.union([z.boolean(), text]);
+        break;
+      case 'integer':
+        s = z.union([z.int(), text]);
+        break;
+      case 'number':
+        s = z.union([z.number(), text]);
+        break;
+      case 'list':
+        s = z.union([z.array(z.union([z.string(), z.number()])), text]);
+        break;
+      case 'yaml':
+        s = z.union([z.array(z.unknown()), z.record(z.string(), z.unknown()), text]);
+        break;
+      case 'enum':
+        s = z.enum([...(i.values ?? [])] as [string, ...string[]]);
+        break;
+      default:
+        s = text;
     }
   return s.meta({ description });
 }

@@ -38,7 +38,9 @@ export const configSchema = z.strictObject({
   version: z.literal(1),
   app: z.strictObject({ name: z.string().min(1), image: z.string().optional() }).optional(),
   build: anyMap.optional(),
-  environments: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'expected an environment name like staging or production'), environmentSchema).refine((e) => Object.keys(e).length > 0, 'expected at least one environment'),
+  environments: z
+    .record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'expected an environment name like staging or production'), environmentSchema)
+    .refine((e) => Object.keys(e).length > 0, 'expected at least one environment'),
 });
 
 export type SlipwayConfig = z.output<typeof configSchema>;
@@ -85,7 +87,7 @@ export class ConfigError extends UserError {
     this.name = 'ConfigError';
     this.file = file;
     this.line = line;
-    this.col = line ? col ?? 1 : undefined;
+    this.col = line ? (col ?? 1) : undefined;
     this.key = key;
     this.detail = message;
   }
@@ -107,7 +109,18 @@ export function throwProblems(problems: ConfigError[]): void {
   if (problems.length > 1) throw new ConfigProblems(problems);
 }
 
-const NOUNS: Record<string, string> = { array: 'a list', string: 'text', object: 'a map', record: 'a map', number: 'a number', int: 'a whole number', boolean: 'true or false', null: 'nothing', undefined: 'nothing', nan: 'not a number' };
+const NOUNS: Record<string, string> = {
+  array: 'a list',
+  string: 'text',
+  object: 'a map',
+  record: 'a map',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+  null: 'nothing',
+  undefined: 'nothing',
+  nan: 'not a number',
+};
 const noun = (t: string) => NOUNS[t] ?? t;
 
 /**
@@ -120,7 +133,9 @@ export function inSlipwayWords(message: string): string {
     .replace(/Invalid input: expected (\w+), received (\w+)/g, (_, e: string, r: string) => `got ${noun(r)}; expected ${noun(e)}`)
     .replace(/Invalid option: expected one of ([^;]+)/g, (_, list: string) => `expected one of ${list.replace(/"/g, '').split('|').join(', ')}`)
     .replace(/Unrecognized keys?: ([^;]+)/g, (_, keys: string) => `unknown key ${keys}`)
-    .replace(/Too small: expected (\w+) to have >=(\d+) (characters|items)/g, (_, t: string, n: string, what: string) => (n === '1' ? `expected ${what === 'items' ? 'at least one item' : 'a non-empty value'}` : `expected at least ${n} ${what}`))
+    .replace(/Too small: expected (\w+) to have >=(\d+) (characters|items)/g, (_, t: string, n: string, what: string) =>
+      n === '1' ? `expected ${what === 'items' ? 'at least one item' : 'a non-empty value'}` : `expected at least ${n} ${what}`,
+    )
     .replace(/Too big: expected (\w+) to have <=(\d+) (characters|items)/g, (_, _t: string, n: string, what: string) => `expected at most ${n} ${what}`)
     .replace(/Invalid input: expected ([^;]+)/g, (_, e: string) => `expected ${e}`)
     .replace(/^Invalid input$/, 'not one of the accepted forms')
@@ -165,7 +180,14 @@ function lazyPosition(doc: Document, lc: LineCounter, path: (string | number)[])
 
 export async function loadConfigText(text: string, file: string, specs: Record<string, ActionSpec>, opts: LoadOptions = {}): Promise<LoadedConfig> {
   const size = Buffer.byteLength(text, 'utf8');
-  if (size > MAX_CONFIG_BYTES) throw new ConfigError(file, undefined, undefined, '', `is ${(size / (1 << 20)).toFixed(1)} MB; expected at most ${MAX_CONFIG_BYTES >> 20} MB (split it, or move long lists into the files the inputs point at)`);
+  if (size > MAX_CONFIG_BYTES)
+    throw new ConfigError(
+      file,
+      undefined,
+      undefined,
+      '',
+      `is ${(size / (1 << 20)).toFixed(1)} MB; expected at most ${MAX_CONFIG_BYTES >> 20} MB (split it, or move long lists into the files the inputs point at)`,
+    );
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: false });
   if (doc.errors.length) {
@@ -197,7 +219,12 @@ export async function loadConfigText(text: string, file: string, specs: Record<s
           const at = position(doc, lc, key !== undefined ? [...path, key] : path);
           let message = inSlipwayWords(issue.message);
           if (key !== undefined) {
-            const allowed = issue.path.length === 0 ? Object.keys(configSchema.shape) : issue.path.length === 2 && issue.path[0] === 'environments' ? Object.keys(environmentSchema.shape) : [];
+            const allowed =
+              issue.path.length === 0
+                ? Object.keys(configSchema.shape)
+                : issue.path.length === 2 && issue.path[0] === 'environments'
+                  ? Object.keys(environmentSchema.shape)
+                  : [];
             const hint = suggest(key, allowed);
             message = `unknown key ${JSON.stringify(key)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : allowed.length ? ` (expected one of ${allowed.join(', ')})` : ''}`;
           }
@@ -225,8 +252,23 @@ export async function loadConfigText(text: string, file: string, specs: Record<s
       }
       const text = toInputString(value, input);
       const ref = SECRET_REF.exec(text.trim());
-      if (input.secret && !ref && text) { add(() => new ConfigError(file, at().line, at().col, where, 'is a secret: write ${{ secrets.NAME }} and keep the value in a secret, not in this file')); continue; }
-      if (!ref && literalCredential(text)) { add(() => new ConfigError(file, at().line, at().col, where, 'contains a password or token (a credential in a URL: its user part, password or a token in its query): use ${{ secrets.NAME }} instead')); continue; }
+      if (input.secret && !ref && text) {
+        add(() => new ConfigError(file, at().line, at().col, where, 'is a secret: write ${{ secrets.NAME }} and keep the value in a secret, not in this file'));
+        continue;
+      }
+      if (!ref && literalCredential(text)) {
+        add(
+          () =>
+            new ConfigError(
+              file,
+              at().line,
+              at().col,
+              where,
+              'contains a password or token (a credential in a URL: its user part, password or a token in its query): use ${{ secrets.NAME }} instead',
+            ),
+        );
+        continue;
+      }
       if (ref) continue;
       try {
         await parseInputs({ ...spec, inputs: { [key]: { ...input, required: false } } }, () => text);
@@ -247,7 +289,13 @@ export async function loadConfigText(text: string, file: string, specs: Record<s
     if (typeof env.url === 'string' && env.url && !SECRET_REF.test(env.url.trim()) && literalCredential(env.url)) {
       add(() => {
         const urlAt = position(doc, lc, ['environments', envName, 'url']);
-        return new ConfigError(file, urlAt.line, urlAt.col, `environments.${envName}.url`, 'contains a password or token (a credential in a URL: its user part, password or a token in its query): use ${{ secrets.NAME }} instead');
+        return new ConfigError(
+          file,
+          urlAt.line,
+          urlAt.col,
+          `environments.${envName}.url`,
+          'contains a password or token (a credential in a URL: its user part, password or a token in its query): use ${{ secrets.NAME }} instead',
+        );
       });
     }
     for (const [section, action] of Object.entries(SECTIONS)) {
@@ -259,7 +307,10 @@ export async function loadConfigText(text: string, file: string, specs: Record<s
     }
   }
   if (isMapValue(config.build) && specs['build-and-tag']) await check(config.build, specs['build-and-tag'], ['build']);
-  if (dropped) problems.push(new ConfigError(file, undefined, undefined, '', `and ${dropped} more problem${dropped === 1 ? '' : 's'} (only the first ${MAX_PROBLEMS} are listed)`));
+  if (dropped)
+    problems.push(
+      new ConfigError(file, undefined, undefined, '', `and ${dropped} more problem${dropped === 1 ? '' : 's'} (only the first ${MAX_PROBLEMS} are listed)`),
+    );
   if (!opts.collect) throwProblems(problems);
 
   return {
@@ -273,7 +324,9 @@ export async function loadConfigText(text: string, file: string, specs: Record<s
       const env = config.environments[environment];
       if (!isMapValue(env)) {
         const hint = suggest(environment, Object.keys(config.environments));
-        throw new UserError(`${file}: no environment ${JSON.stringify(environment)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}; it has ${Object.keys(config.environments).join(', ')}`);
+        throw new UserError(
+          `${file}: no environment ${JSON.stringify(environment)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}; it has ${Object.keys(config.environments).join(', ')}`,
+        );
       }
       const section = action === 'build-and-tag' ? config.build : (Object.entries(SECTIONS).find(([, a]) => a === action)?.[0] as SectionName | undefined);
       const values = typeof section === 'string' ? env[section] : section;
@@ -292,7 +345,14 @@ export async function loadConfig(path: string, specs: Record<string, ActionSpec>
   try {
     // Checked before reading: a huge file must not be read into memory whole.
     const size = statSync(path).size;
-    if (size > MAX_CONFIG_BYTES) throw new ConfigError(path, undefined, undefined, '', `is ${(size / (1 << 20)).toFixed(1)} MB; expected at most ${MAX_CONFIG_BYTES >> 20} MB (split it, or move long lists into the files the inputs point at)`);
+    if (size > MAX_CONFIG_BYTES)
+      throw new ConfigError(
+        path,
+        undefined,
+        undefined,
+        '',
+        `is ${(size / (1 << 20)).toFixed(1)} MB; expected at most ${MAX_CONFIG_BYTES >> 20} MB (split it, or move long lists into the files the inputs point at)`,
+      );
     text = readFileSync(path, 'utf8');
   } catch (err) {
     if (err instanceof ConfigError) throw err;
@@ -302,13 +362,24 @@ export async function loadConfig(path: string, specs: Record<string, ActionSpec>
 }
 
 /** Replaces `${{ secrets.NAME }}` with the environment variable NAME; fails naming the variable when unset. */
-export function resolveSecrets(inputs: Record<string, string>, env: Record<string, string | undefined>, onSecret: (v: string) => void, onMissing?: (input: string, variable: string) => void): Record<string, string> {
+export function resolveSecrets(
+  inputs: Record<string, string>,
+  env: Record<string, string | undefined>,
+  onSecret: (v: string) => void,
+  onMissing?: (input: string, variable: string) => void,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(inputs)) {
     const ref = SECRET_REF.exec(v.trim());
-    if (!ref) { out[k] = v; continue; }
+    if (!ref) {
+      out[k] = v;
+      continue;
+    }
     const value = env[ref[1]!];
-    if ((value === undefined || value === '') && onMissing) { onMissing(k, ref[1]!); continue; }
+    if ((value === undefined || value === '') && onMissing) {
+      onMissing(k, ref[1]!);
+      continue;
+    }
     if (value === undefined || value === '') throw new UserError(`input '${k}' refers to secret ${ref[1]}, but the environment variable ${ref[1]} is not set`);
     onSecret(value);
     out[k] = value;
@@ -320,7 +391,15 @@ export function resolveSecrets(inputs: Record<string, string>, env: Record<strin
  * The inputs an action takes from slipway.yml when a workflow step sets SLIPWAY_CONFIG and
  * SLIPWAY_ENVIRONMENT: the section's values, with secrets resolved from the environment.
  */
-export async function configInputsFor(path: string, environment: string, spec: ActionSpec, env: Record<string, string | undefined>, onSecret: (v: string) => void, wanted: (name: string) => boolean = () => true, onMissing?: (input: string, variable: string) => void): Promise<Record<string, string>> {
+export async function configInputsFor(
+  path: string,
+  environment: string,
+  spec: ActionSpec,
+  env: Record<string, string | undefined>,
+  onSecret: (v: string) => void,
+  wanted: (name: string) => boolean = () => true,
+  onMissing?: (input: string, variable: string) => void,
+): Promise<Record<string, string>> {
   const config = await loadConfig(path, { [spec.name]: spec });
   const raw = config.inputs(environment, spec.name);
   // Only what the step did not already get: a secret given in `with:` needs no environment variable.

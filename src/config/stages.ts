@@ -9,7 +9,10 @@ export const STAGE_ORDER = ['migrate', 'deploy', 'smoke', 'gate', 'notify'] as c
 export type Stage = (typeof STAGE_ORDER)[number];
 
 /** The action whose inputs each stage's slipway.yml section holds. */
-export const STAGE_ACTION = { migrate: 'migrate', deploy: 'deploy-rolling', smoke: 'smoke-test', gate: 'slo-gate', notify: 'notify' } as const satisfies Record<Stage, string>;
+export const STAGE_ACTION = { migrate: 'migrate', deploy: 'deploy-rolling', smoke: 'smoke-test', gate: 'slo-gate', notify: 'notify' } as const satisfies Record<
+  Stage,
+  string
+>;
 
 /** Section name in slipway.yml → the action whose inputs it holds: the stages, then flags (read by the release's kill switch, not a stage of its own). */
 export const SECTIONS = { ...STAGE_ACTION, flags: 'flags' } as const;

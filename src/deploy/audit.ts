@@ -37,7 +37,16 @@ const READ = `cat "$1/audit.log" 2>/dev/null || true`;
 /** One line: no newlines inside (JSON.stringify escapes them), fields cut to a sane length. */
 export function auditLine(e: AuditEntry): string {
   const cut = (s: string | undefined, n = 500) => (s === undefined ? undefined : s.length > n ? `${s.slice(0, n)}…` : s);
-  const o = { at: e.at, actor: cut(e.actor, 100), action: e.action, version: cut(e.version, 200), from: cut(e.from, 200), reason: cut(e.reason), run: cut(e.run, 300), outcome: cut(e.outcome) };
+  const o = {
+    at: e.at,
+    actor: cut(e.actor, 100),
+    action: e.action,
+    version: cut(e.version, 200),
+    from: cut(e.from, 200),
+    reason: cut(e.reason),
+    run: cut(e.run, 300),
+    outcome: cut(e.outcome),
+  };
   return `${JSON.stringify(o)}\n`;
 }
 
@@ -66,7 +75,17 @@ export function parseAudit(text: string, host?: string): { entries: AuditEntry[]
     try {
       const o = JSON.parse(line) as Partial<AuditEntry>;
       if (typeof o.at !== 'string' || typeof o.action !== 'string' || Number.isNaN(Date.parse(o.at))) throw new Error('not an entry');
-      entries.push({ at: o.at, actor: String(o.actor ?? ''), action: o.action as AuditAction, version: o.version, from: o.from, reason: o.reason, run: String(o.run ?? ''), outcome: String(o.outcome ?? ''), host });
+      entries.push({
+        at: o.at,
+        actor: String(o.actor ?? ''),
+        action: o.action as AuditAction,
+        version: o.version,
+        from: o.from,
+        reason: o.reason,
+        run: String(o.run ?? ''),
+        outcome: String(o.outcome ?? ''),
+        host,
+      });
     } catch {
       skipped++;
     }
@@ -78,8 +97,15 @@ export function parseAudit(text: string, host?: string): { entries: AuditEntry[]
  * Every host's log since `sinceMs` (epoch ms), merged: an operation on n hosts is one line per
  * host; lines with the same time, action, actor, version and outcome are shown once, listing the hosts.
  */
-export async function readAudit(ssh: SshClient, hosts: readonly AuditHost[], sinceMs: number, signal?: AbortSignal): Promise<{ entries: (AuditEntry & { hosts: string[] })[]; skipped: number }> {
-  const texts = await Promise.all(hosts.map(async (h) => ({ h, text: (await ssh.script(h, READ, [h.deployRoot], 'reading the audit log', { timeoutMs: 60_000, signal })).stdout })));
+export async function readAudit(
+  ssh: SshClient,
+  hosts: readonly AuditHost[],
+  sinceMs: number,
+  signal?: AbortSignal,
+): Promise<{ entries: (AuditEntry & { hosts: string[] })[]; skipped: number }> {
+  const texts = await Promise.all(
+    hosts.map(async (h) => ({ h, text: (await ssh.script(h, READ, [h.deployRoot], 'reading the audit log', { timeoutMs: 60_000, signal })).stdout })),
+  );
   const merged = new Map<string, AuditEntry & { hosts: string[] }>();
   let skipped = 0;
   for (const { h, text } of texts) {

@@ -8,8 +8,7 @@ import { UserError } from '../lib/errors.ts';
 
 export type BatchSize = { count: number } | { fraction: number };
 
-export const BATCHES_HELP =
-  'a comma-separated ramp of batch sizes, each a whole number ≥ 1 or a percentage in (0%, 100%], such as 1 or 1,25%,100%';
+export const BATCHES_HELP = 'a comma-separated ramp of batch sizes, each a whole number ≥ 1 or a percentage in (0%, 100%], such as 1 or 1,25%,100%';
 
 /** Parses one size: `2` or `25%`. */
 export function parseBatchSize(text: string): BatchSize {
@@ -45,10 +44,16 @@ export const MANUAL_PAUSE_HELP = 'a manual pause is written "pause: manual" betw
 export function splitRamp(text: string, what = 'batch'): { parts: string[]; manualPauses: number[] } {
   const parts: string[] = [];
   const manualPauses: number[] = [];
-  const tokens = text.replace(/\bpause\s*:\s*/gi, 'pause:').split(/[,\s]+/).filter(Boolean);
+  const tokens = text
+    .replace(/\bpause\s*:\s*/gi, 'pause:')
+    .split(/[,\s]+/)
+    .filter(Boolean);
   for (const t of tokens) {
     if (/^pause:/i.test(t) || /^pause$/i.test(t)) {
-      if (!/^pause:manual$/i.test(t)) throw new UserError(`${JSON.stringify(t.replace(/^pause:/i, 'pause: '))} is not a pause step: only "pause: manual" is (a timed wait between batches is the pause input)`);
+      if (!/^pause:manual$/i.test(t))
+        throw new UserError(
+          `${JSON.stringify(t.replace(/^pause:/i, 'pause: '))} is not a pause step: only "pause: manual" is (a timed wait between batches is the pause input)`,
+        );
       if (!parts.length) throw new UserError(`"pause: manual" must follow a ${what}: there is nothing to promote before the first one`);
       if (manualPauses.at(-1) === parts.length) throw new UserError(`"pause: manual" twice in a row after ${what} ${parts.length}`);
       manualPauses.push(parts.length);
@@ -76,7 +81,8 @@ export function parseBatches(text: string): Ramp<BatchSize> {
 export function checkManualPauses(manualPauses: readonly number[] | undefined, batchCount: number, what = 'batch'): number[] {
   const list = [...(manualPauses ?? [])];
   const late = list.find((k) => k >= batchCount);
-  if (late !== undefined) throw new UserError(`"pause: manual" after ${what} ${late} of ${batchCount}: nothing is left to promote; put it before the last ${what}`);
+  if (late !== undefined)
+    throw new UserError(`"pause: manual" after ${what} ${late} of ${batchCount}: nothing is left to promote; put it before the last ${what}`);
   return list;
 }
 

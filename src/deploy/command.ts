@@ -96,7 +96,9 @@ export class CommandTarget implements DeployTarget {
     const r = await this.exec(a[0]!, a.slice(1), { cwd: this.o.cwd, env: this.o.env, timeoutMs: this.o.timeoutMs ?? 300_000, signal });
     if (r.code !== 0) {
       if (signal.aborted) throw new UserError(`${phase} command for ${vars.instance} cancelled`);
-      throw new UserError(`${phase} command for ${vars.instance} ${r.timedOut ? 'timed out' : `exited with code ${r.code}`}: ${lastLines(r.stderr || r.stdout, 5) || '(no output)'}`);
+      throw new UserError(
+        `${phase} command for ${vars.instance} ${r.timedOut ? 'timed out' : `exited with code ${r.code}`}: ${lastLines(r.stderr || r.stdout, 5) || '(no output)'}`,
+      );
     }
     return r;
   }

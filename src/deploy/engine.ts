@@ -325,7 +325,7 @@ export function canaryWeights(newIds: readonly string[], oldIds: readonly string
   if (!newIds.length || !oldIds.length) return undefined;
   const m = newIds.length;
   const n = oldIds.length;
-  const ratio = (share / m) / ((1 - share) / n); // weight of one new instance ÷ weight of one old one
+  const ratio = share / m / ((1 - share) / n); // weight of one new instance ÷ weight of one old one
   let best = { wn: 1, wo: 1, err: Infinity };
   for (let base = 1; base <= 1000; base++) {
     const [wn, wo] = ratio >= 1 ? [Math.round(base * ratio), base] : [base, Math.round(base / ratio)];
@@ -343,7 +343,6 @@ export function shareOf(weights: Record<string, number> | undefined, ids: readon
   const total = all.reduce((a, id) => a + w(id), 0);
   return total ? ids.reduce((a, id) => a + w(id), 0) / total : 0;
 }
-
 
 /** The version an answer carries: the X-App-Version header, else a string `version` field of a JSON body. */
 export function answeredVersion(headers: Headers, body: string): string | undefined {
@@ -484,7 +483,9 @@ class Run {
   }
   private async check(inst: InstanceRef, readyUrl: string, expected: string, signal: AbortSignal): Promise<ReadyProbe> {
     const t = this.target;
-    const p = t.probe ? await t.probe(inst, readyUrl, signal).catch((e) => ({ ok: false, answer: errorMessage(e) })) : await httpProbe(readyUrl, this.readiness.requestTimeoutMs, signal, this.http);
+    const p = t.probe
+      ? await t.probe(inst, readyUrl, signal).catch((e) => ({ ok: false, answer: errorMessage(e) }))
+      : await httpProbe(readyUrl, this.readiness.requestTimeoutMs, signal, this.http);
     return checkVersion(p, expected, this.readiness.versionCheck, t.reportedVersion ? () => t.reportedVersion!(inst, signal) : undefined);
   }
   private async logsOf(inst: InstanceRef): Promise<string | undefined> {
@@ -579,7 +580,11 @@ class Run {
     const good = forward ? group : group.filter((p) => p.state.status !== 'rollback-failed');
     try {
       // deferUndrain: the next batch's drain puts these back in the same load-balancer change.
-      if (good.length && !(forward && boundary.deferUndrain)) await t.undrain(good.map((p) => p.inst), this.signal);
+      if (good.length && !(forward && boundary.deferUndrain))
+        await t.undrain(
+          good.map((p) => p.inst),
+          this.signal,
+        );
       if (t.strategy === 'beside') await Promise.all(good.map((p) => t.stop(p.inst, signal)));
     } catch (err) {
       if (this.signal.aborted) throw new Cancelled();
@@ -603,7 +608,10 @@ class Run {
     // Keep everything that is not known-good out of traffic while we work.
     if (toSwitch.length && this.target.strategy === 'in-place') {
       try {
-        await this.target.drain(toSwitch.map((p) => p.inst), this.signal);
+        await this.target.drain(
+          toSwitch.map((p) => p.inst),
+          this.signal,
+        );
       } catch (err) {
         this.opts.log.warning(`could not take switched instances out of traffic: ${errorMessage(err)}`);
       }
@@ -622,7 +630,10 @@ class Run {
     }
     if (drainedOnly.length) {
       try {
-        await this.target.undrain(drainedOnly.map((p) => p.inst), this.signal);
+        await this.target.undrain(
+          drainedOnly.map((p) => p.inst),
+          this.signal,
+        );
         for (const p of drainedOnly) p.state.status = 'rolled-back';
       } catch (err) {
         for (const p of drainedOnly) {
@@ -694,7 +705,18 @@ async function converge(
     if (at < plans.length) groups[groups.length - 1]!.push(...plans.slice(at));
   } else groups.push(...splitIntoBatches(plans, opts.batches));
   groups.forEach((g, k) => g.forEach((p) => (p.state.batch = k + 1)));
-  const state: RolloutState = { schema: 1, mode, target: target.kind, version, previousVersion, startedAt, finished: false, totalBatches: groups.length, instances: plans.map((p) => p.state), ...(canary ? { strategy: 'canary' as const } : {}) };
+  const state: RolloutState = {
+    schema: 1,
+    mode,
+    target: target.kind,
+    version,
+    previousVersion,
+    startedAt,
+    finished: false,
+    totalBatches: groups.length,
+    instances: plans.map((p) => p.state),
+    ...(canary ? { strategy: 'canary' as const } : {}),
+  };
   const run = new Run(target, opts, state);
   const result = (status: RolloutStatus, failure?: Failure, finalVersions?: Record<string, string>): RolloutResult => ({
     status,
@@ -707,7 +729,9 @@ async function converge(
     batches: run.batches,
     instances: [
       ...plans.map((p) => p.state),
-      ...all.filter((i) => !plans.some((p) => p.inst.id === i.id)).map((i): InstanceState => ({ id: i.id, url: i.url, batch: 0, from: version, to: version, status: 'new' })),
+      ...all
+        .filter((i) => !plans.some((p) => p.inst.id === i.id))
+        .map((i): InstanceState => ({ id: i.id, url: i.url, batch: 0, from: version, to: version, status: 'new' })),
     ],
     failure,
     finalVersions,
@@ -736,7 +760,10 @@ async function converge(
     }
     if (manual.size && !opts.promotion) {
       state.finished = true;
-      return result('failed', { phase: 'prepare', reason: `"pause: manual" needs a target that can hold the promote signal (hosts); the ${target.kind} target cannot. Nothing was switched` });
+      return result('failed', {
+        phase: 'prepare',
+        reason: `"pause: manual" needs a target that can hold the promote signal (hosts); the ${target.kind} target cannot. Nothing was switched`,
+      });
     }
   }
   run.save();
@@ -745,7 +772,13 @@ async function converge(
   try {
     if (mode === 'rollout' && target.prepare) {
       try {
-        await opts.log.group(`prepare ${version} on ${plans.length} instance(s)`, () => target.prepare!(version, plans.map((p) => p.inst), run.signal));
+        await opts.log.group(`prepare ${version} on ${plans.length} instance(s)`, () =>
+          target.prepare!(
+            version,
+            plans.map((p) => p.inst),
+            run.signal,
+          ),
+        );
       } catch (err) {
         if (run.signal.aborted) throw new Cancelled();
         state.finished = true;
@@ -764,12 +797,30 @@ async function converge(
       if (canary) {
         // Weights for this step, in effect from the batch's own reloads (drain, undrain).
         const share = canary[k]!;
-        const upNew = new Set([...all.filter((_, i) => versions[i] === version).map((i) => i.id), ...groups.slice(0, k + 1).flat().map((p) => p.inst.id)]);
+        const upNew = new Set([
+          ...all.filter((_, i) => versions[i] === version).map((i) => i.id),
+          ...groups
+            .slice(0, k + 1)
+            .flat()
+            .map((p) => p.inst.id),
+        ]);
         const ids = all.map((i) => i.id);
-        const w = canaryWeights(ids.filter((id) => upNew.has(id)), ids.filter((id) => !upNew.has(id)), share);
+        const w = canaryWeights(
+          ids.filter((id) => upNew.has(id)),
+          ids.filter((id) => !upNew.has(id)),
+          share,
+        );
         rec.share = share;
         rec.weights = w;
-        opts.log.info(`canary step ${k + 1}/${groups.length}: ${upNew.size} of ${all.length} instance(s) on ${version}, ${Math.round(shareOf(w, [...upNew], ids) * 1000) / 10}% of traffic${w ? ` (weights ${Object.entries(w).map(([id, x]) => `${id}=${x}`).join(', ')})` : ''}`);
+        opts.log.info(
+          `canary step ${k + 1}/${groups.length}: ${upNew.size} of ${all.length} instance(s) on ${version}, ${Math.round(shareOf(w, [...upNew], ids) * 1000) / 10}% of traffic${
+            w
+              ? ` (weights ${Object.entries(w)
+                  .map(([id, x]) => `${id}=${x}`)
+                  .join(', ')})`
+              : ''
+          }`,
+        );
         try {
           await target.setWeights!(w, run.signal, group.length === 0);
         } catch (err) {
@@ -782,8 +833,9 @@ async function converge(
       const defer = mergeBoundaries && k < groups.length - 1;
       const putBack = pending;
       pending = undefined;
-      failure = await opts.log.group(`${canary ? 'canary step' : 'batch'} ${k + 1}/${groups.length}: ${rec.instances.join(', ') || '(weights only)'} → ${mode === 'rollout' ? version : 'previous version'}`, () =>
-        run.switchGroup(group, 'forward', mode === 'rollout' ? 'deploy' : 'switchBack', rec, { putBack, deferUndrain: defer }),
+      failure = await opts.log.group(
+        `${canary ? 'canary step' : 'batch'} ${k + 1}/${groups.length}: ${rec.instances.join(', ') || '(weights only)'} → ${mode === 'rollout' ? version : 'previous version'}`,
+        () => run.switchGroup(group, 'forward', mode === 'rollout' ? 'deploy' : 'switchBack', rec, { putBack, deferUndrain: defer }),
       );
       if (!failure && defer) pending = group.map((p) => p.inst);
       rec.endedAt = Date.now();
@@ -801,7 +853,7 @@ async function converge(
         if (opts.gate) {
           const g0 = performance.now();
           const newSet = new Set(plans.filter((p) => p.state.status === 'new').map((p) => p.inst.id));
-          const ctxInst = (i: InstanceRef, idx: number) => ({ id: i.id, url: i.url, version: newSet.has(i.id) ? version : versions[idx] ?? '' });
+          const ctxInst = (i: InstanceRef, idx: number) => ({ id: i.id, url: i.url, version: newSet.has(i.id) ? version : (versions[idx] ?? '') });
           let verdict: GateResult;
           try {
             verdict = await opts.gate({
@@ -856,11 +908,14 @@ async function converge(
     run.save();
     return result('cancelled', failure);
   }
-  opts.log.error(`${mode === 'rollout' ? 'rollout' : 'rollback'} failed: ${failure.reason}${failure.lastAnswer ? ` (last answer: ${failure.lastAnswer})` : ''}`);
+  opts.log.error(
+    `${mode === 'rollout' ? 'rollout' : 'rollback'} failed: ${failure.reason}${failure.lastAnswer ? ` (last answer: ${failure.lastAnswer})` : ''}`,
+  );
   // Undo with a signal of its own: a cancelled CLI run still rolls back.
   const undoSignal = AbortSignal.timeout(10 * 60_000);
   const killed = await runBeforeUndo(opts, failure, run.warnings);
-  if (canary) await target.setWeights!(undefined, undoSignal, false).catch((err) => run.warnings.push(`clearing the canary weights failed: ${errorMessage(err)}`));
+  if (canary)
+    await target.setWeights!(undefined, undoSignal, false).catch((err) => run.warnings.push(`clearing the canary weights failed: ${errorMessage(err)}`));
   const undoRun = new Run(target, { ...opts, signal: undoSignal }, state);
   await undoRun.undo(plans);
   run.rollbackMs = undoRun.rollbackMs;
@@ -875,7 +930,12 @@ async function converge(
  * A `pause: manual` step: records that the rollout waits, then looks for a decision until the
  * deadline. promote → undefined (go on); abort or the deadline → a failure (the caller rolls back).
  */
-async function waitForPromotion(opts: EngineOptions, signal: AbortSignal, rec: BatchRecord, info: { batch: number; totalBatches: number; version: string }): Promise<Failure | undefined> {
+async function waitForPromotion(
+  opts: EngineOptions,
+  signal: AbortSignal,
+  rec: BatchRecord,
+  info: { batch: number; totalBatches: number; version: string },
+): Promise<Failure | undefined> {
   const p = opts.promotion!;
   const deadlineMs = opts.promotionDeadlineMs ?? 3_600_000;
   const deadline = Date.now() + deadlineMs;
@@ -888,7 +948,9 @@ async function waitForPromotion(opts: EngineOptions, signal: AbortSignal, rec: B
     if (signal.aborted) throw new Cancelled();
     return { phase: 'promotion', reason: `pausing after batch ${info.batch} failed: ${errorMessage(err)}` };
   }
-  opts.log.info(`paused after batch ${info.batch}/${info.totalBatches} (pause: manual): waiting for \`${hint}\` or \`${hint.replace(/\bpromote\b/, 'abort')}\` until ${new Date(deadline).toISOString()} (then it aborts and rolls back)`);
+  opts.log.info(
+    `paused after batch ${info.batch}/${info.totalBatches} (pause: manual): waiting for \`${hint}\` or \`${hint.replace(/\bpromote\b/, 'abort')}\` until ${new Date(deadline).toISOString()} (then it aborts and rolls back)`,
+  );
   let failure: Failure | undefined;
   try {
     for (;;) {
@@ -912,7 +974,10 @@ async function waitForPromotion(opts: EngineOptions, signal: AbortSignal, rec: B
       const left = deadline - Date.now();
       if (left <= 0) {
         rec.promotion = { action: 'deadline', actor: '', at: new Date().toISOString(), waitedMs: performance.now() - t0 };
-        failure = { phase: 'promotion', reason: `nobody promoted within ${formatDuration(deadlineMs)} at the manual pause after batch ${info.batch} (the pause-deadline input): aborted` };
+        failure = {
+          phase: 'promotion',
+          reason: `nobody promoted within ${formatDuration(deadlineMs)} at the manual pause after batch ${info.batch} (the pause-deadline input): aborted`,
+        };
         break;
       }
       await sleep(Math.min(left, opts.promotionPollMs ?? 1000), signal).catch(() => undefined);

@@ -52,7 +52,17 @@ function localCommand(socket: string, command: string, signal?: AbortSignal, tim
     c.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', abort);
-      reject(new Error(e.code === 'ENOENT' ? 'the socket does not exist (is HAProxy running with `stats socket … level admin`?)' : e.code === 'EACCES' ? 'permission denied on the socket' : e.code === 'ECONNREFUSED' ? 'nothing listens on the socket (HAProxy is not running?)' : e.message));
+      reject(
+        new Error(
+          e.code === 'ENOENT'
+            ? 'the socket does not exist (is HAProxy running with `stats socket … level admin`?)'
+            : e.code === 'EACCES'
+              ? 'permission denied on the socket'
+              : e.code === 'ECONNREFUSED'
+                ? 'nothing listens on the socket (HAProxy is not running?)'
+                : e.message,
+        ),
+      );
     });
     c.on('close', () => {
       clearTimeout(timer);
@@ -93,7 +103,13 @@ export function sshHaproxyHost(ssh: SshClient, host: SshHost): HaproxyHost {
       return r.stdout.split(`\n${END}\n`).slice(0, commands.length);
     },
     async writeFile(path, content, signal) {
-      await ssh.script(host, 'mkdir -p "$(dirname "$1")" && cat > "$1.slipway-tmp" && mv -f "$1.slipway-tmp" "$1"', [path], 'writing the HAProxy server state file', { input: content, signal, timeoutMs: 30_000 });
+      await ssh.script(
+        host,
+        'mkdir -p "$(dirname "$1")" && cat > "$1.slipway-tmp" && mv -f "$1.slipway-tmp" "$1"',
+        [path],
+        'writing the HAProxy server state file',
+        { input: content, signal, timeoutMs: 30_000 },
+      );
     },
   };
 }
@@ -138,7 +154,9 @@ export class HaproxyBackend {
   private queue: Promise<unknown> = Promise.resolve();
   constructor(o: HaproxyBackendOptions) {
     if (!NAME_RE.test(o.backend)) throw new UserError(`HAProxy backend ${JSON.stringify(o.backend)}: expected letters, digits and _ . : - only`);
-    for (const s of o.servers) if (!this.isIdle(s.id) && !NAME_RE.test(s.id)) throw new UserError(`HAProxy server ${JSON.stringify(s.id)}: an instance name must be a valid HAProxy server name (letters, digits and _ . : -)`);
+    for (const s of o.servers)
+      if (!this.isIdle(s.id) && !NAME_RE.test(s.id))
+        throw new UserError(`HAProxy server ${JSON.stringify(s.id)}: an instance name must be a valid HAProxy server name (letters, digits and _ . : -)`);
     this.o = o;
     this.servers = [...o.servers];
   }
@@ -174,7 +192,8 @@ export class HaproxyBackend {
   /** Reads the servers' state; fails when the backend or a server is missing. */
   private async readState(signal?: AbortSignal): Promise<Map<string, { adminState: number; address: string; port: string; weight: number }>> {
     const [text = ''] = await this.send([`show servers state ${this.o.backend}`], signal);
-    if (!/^1\s*$/m.test(text) || /Can't find backend/i.test(text)) throw new UserError(`${this.where()}: ${text.trim().split('\n')[0] || 'no answer to show servers state'} (is the backend named ${this.o.backend}?)`);
+    if (!/^1\s*$/m.test(text) || /Can't find backend/i.test(text))
+      throw new UserError(`${this.where()}: ${text.trim().split('\n')[0] || 'no answer to show servers state'} (is the backend named ${this.o.backend}?)`);
     const m = new Map<string, { adminState: number; address: string; port: string; weight: number }>();
     for (const line of text.split('\n')) {
       const f = line.trim().split(/\s+/);
@@ -182,7 +201,10 @@ export class HaproxyBackend {
       m.set(f[3]!, { address: f[4]!, adminState: Number(f[6]), weight: Number(f[7]), port: f[18]! });
     }
     const missing = this.servers.filter((s) => !this.isIdle(s.id) && !m.has(s.id)).map((s) => s.id);
-    if (missing.length) throw new UserError(`${this.where()}: the backend has no server named ${missing.join(', ')} (it has ${[...m.keys()].join(', ') || 'none'}); name each server like its instance`);
+    if (missing.length)
+      throw new UserError(
+        `${this.where()}: the backend has no server named ${missing.join(', ')} (it has ${[...m.keys()].join(', ') || 'none'}); name each server like its instance`,
+      );
     return m;
   }
   /** Reads which servers are drained or in maintenance (a post step continues where main stopped). */
@@ -200,7 +222,12 @@ export class HaproxyBackend {
   }
   /** Each instance's server as HAProxy has it now: drained or in maintenance (down), and its weight. */
   state(signal?: AbortSignal): Promise<Map<string, { address: string; down: boolean; weight: number }>> {
-    return this.serial(async () => new Map([...(await this.readState(signal))].map(([id, x]) => [id, { address: `${x.address}:${x.port}`, down: !!(x.adminState & 0x09), weight: x.weight }])));
+    return this.serial(
+      async () =>
+        new Map(
+          [...(await this.readState(signal))].map(([id, x]) => [id, { address: `${x.address}:${x.port}`, down: !!(x.adminState & 0x09), weight: x.weight }]),
+        ),
+    );
   }
   /** Checks that the socket answers and every instance has its server (before a rollout). */
   check(signal?: AbortSignal): Promise<void> {
@@ -267,12 +294,25 @@ export class HaproxyBackend {
         await this.waitIdle([m.id], signal);
       }
       const i = m.address.lastIndexOf(':');
-      await this.set([`set server ${srv} state maint`, `set server ${srv} addr ${m.address.slice(0, i).replace(/^\[|\]$/g, '')} port ${m.address.slice(i + 1)}`, ...(m.down ? [] : [`set server ${srv} state ready`])], signal);
+      await this.set(
+        [
+          `set server ${srv} state maint`,
+          `set server ${srv} addr ${m.address.slice(0, i).replace(/^\[|\]$/g, '')} port ${m.address.slice(i + 1)}`,
+          ...(m.down ? [] : [`set server ${srv} state ready`]),
+        ],
+        signal,
+      );
     }
     if (drainNow.length) {
-      await this.set(drainNow.map((id) => `set server ${this.srv(id)} state drain`), signal);
+      await this.set(
+        drainNow.map((id) => `set server ${this.srv(id)} state drain`),
+        signal,
+      );
       await this.waitIdle(drainNow, signal);
-      await this.set(drainNow.map((id) => `set server ${this.srv(id)} state maint`), signal);
+      await this.set(
+        drainNow.map((id) => `set server ${this.srv(id)} state maint`),
+        signal,
+      );
     }
     this.applied = next;
     await this.saveState(signal);
@@ -286,8 +326,9 @@ export class HaproxyBackend {
   /** Marks instances down (drain, observed, then maint) or up (ready). On failure the marks are put back as they were. */
   setDown(ids: string[], down: boolean, signal?: AbortSignal): Promise<void> {
     return this.reconfigure((u) => {
-      for (const id of ids) if (down) u.down.add(id);
-      else u.down.delete(id);
+      for (const id of ids)
+        if (down) u.down.add(id);
+        else u.down.delete(id);
     }, signal);
   }
   /** Any change of servers, down marks and weights; on failure everything is put back (in HAProxy too). */

@@ -91,7 +91,10 @@ export interface HostsTargetOptions {
 const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 
 export function checkVersionName(v: string, input = 'version'): string {
-  if (!VERSION_RE.test(v)) throw new UserError(`Input '${input}': got ${JSON.stringify(v)}; expected a release name of letters, digits, '.', '_', '+', '-' (it becomes a directory name), at most 128 characters`);
+  if (!VERSION_RE.test(v))
+    throw new UserError(
+      `Input '${input}': got ${JSON.stringify(v)}; expected a release name of letters, digits, '.', '_', '+', '-' (it becomes a directory name), at most 128 characters`,
+    );
   return v;
 }
 
@@ -153,7 +156,8 @@ fi`;
 export function envFileText(env: Record<string, string>): string {
   return Object.entries(env)
     .map(([k, v]) => {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new UserError(`Input 'env': ${JSON.stringify(k)} is not a variable name (letters, digits and _, not starting with a digit)`);
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
+        throw new UserError(`Input 'env': ${JSON.stringify(k)} is not a variable name (letters, digits and _, not starting with a digit)`);
       return `export ${k}=${shQuote(v)}\n`;
     })
     .join('');
@@ -399,7 +403,9 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
   /** Uploads the release where it is missing and checks nginx, before anything is switched. */
   async prepare(version: string, insts: InstanceRef[], signal: AbortSignal): Promise<void> {
     const hosts = insts.map((i) => this.host(i));
-    const has = await Promise.all(hosts.map(async (h) => (await this.o.ssh.script(h, HAS_RELEASE, [h.deployRoot, version], 'checking the release', { signal })).stdout.trim() === 'yes'));
+    const has = await Promise.all(
+      hosts.map(async (h) => (await this.o.ssh.script(h, HAS_RELEASE, [h.deployRoot, version], 'checking the release', { signal })).stdout.trim() === 'yes'),
+    );
     const missing = hosts.filter((_, k) => !has[k]);
     if (missing.length) {
       if (!this.o.artifact) throw new UserError(`release ${version} is not on ${missing.map((h) => h.id).join(', ')} and no artifact was given to upload`);
@@ -434,18 +440,32 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
   }
 
   async drain(insts: InstanceRef[], signal: AbortSignal): Promise<void> {
-    if (this.nginx) await this.nginx.setDown(insts.map((i) => i.id), true, signal);
+    if (this.nginx)
+      await this.nginx.setDown(
+        insts.map((i) => i.id),
+        true,
+        signal,
+      );
   }
   async undrain(insts: InstanceRef[], signal: AbortSignal): Promise<void> {
-    if (this.nginx) await this.nginx.setDown(insts.map((i) => i.id), false, signal);
+    if (this.nginx)
+      await this.nginx.setDown(
+        insts.map((i) => i.id),
+        false,
+        signal,
+      );
   }
   /** One load-balancer change at a batch boundary: `back` in, `out` out (nginx: one checked reload; its stop waits for the old workers). */
   async swap(back: InstanceRef[], out: InstanceRef[], signal: AbortSignal): Promise<void> {
     if (!this.nginx) return;
-    await this.nginx.reconfigure((u) => {
-      for (const i of back) u.down.delete(i.id);
-      for (const i of out) u.down.add(i.id);
-    }, signal, true);
+    await this.nginx.reconfigure(
+      (u) => {
+        for (const i of back) u.down.delete(i.id);
+        for (const i of out) u.down.add(i.id);
+      },
+      signal,
+      true,
+    );
   }
   async setWeights(weights: Record<string, number> | undefined, signal: AbortSignal, apply: boolean): Promise<void> {
     if (!this.nginx) throw new UserError('hosts: canary weights need a load balancer in front (the nginx-host or haproxy-host input)');
@@ -455,11 +475,25 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
   private async stopIn(h: HostSpec, slot: Slot, version: string, signal: AbortSignal): Promise<void> {
     const vars = this.vars(h, version, slot);
     if (this.o.stop) {
-      await this.o.ssh.runOk(h, this.o.stop.map((a) => substitute(a, vars)), 'the stop command', { signal, timeoutMs: this.o.drainTimeoutMs + 30_000 });
+      await this.o.ssh.runOk(
+        h,
+        this.o.stop.map((a) => substitute(a, vars)),
+        'the stop command',
+        { signal, timeoutMs: this.o.drainTimeoutMs + 30_000 },
+      );
     } else if (this.o.systemdUnit) {
-      await this.o.ssh.runOk(h, [...(this.o.systemctl ?? ['sudo', '-n', 'systemctl']), 'stop', this.o.systemdUnit], 'systemctl stop', { signal, timeoutMs: this.o.drainTimeoutMs + 30_000 });
+      await this.o.ssh.runOk(h, [...(this.o.systemctl ?? ['sudo', '-n', 'systemctl']), 'stop', this.o.systemdUnit], 'systemctl stop', {
+        signal,
+        timeoutMs: this.o.drainTimeoutMs + 30_000,
+      });
     } else {
-      const r = await this.o.ssh.script(h, STOP_PIDFILE, [h.deployRoot, String(Math.ceil(this.o.drainTimeoutMs / 50)), this.pidName(slot)], 'stopping the app', { signal, timeoutMs: this.o.drainTimeoutMs + 30_000 });
+      const r = await this.o.ssh.script(
+        h,
+        STOP_PIDFILE,
+        [h.deployRoot, String(Math.ceil(this.o.drainTimeoutMs / 50)), this.pidName(slot)],
+        'stopping the app',
+        { signal, timeoutMs: this.o.drainTimeoutMs + 30_000 },
+      );
       if (r.stdout.trim()) this.o.log.warning(`${h.id}: ${r.stdout.trim()}`);
     }
   }
@@ -468,7 +502,13 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
     await this.stopIn(h, this.live(h), this.versions.get(i.id)?.current ?? '', signal);
   }
 
-  private async start(i: InstanceRef, version: string, how: 'deploy' | 'switchback' | 'slot', signal: AbortSignal, slot: Slot = this.live(this.host(i))): Promise<Started> {
+  private async start(
+    i: InstanceRef,
+    version: string,
+    how: 'deploy' | 'switchback' | 'slot',
+    signal: AbortSignal,
+    slot: Slot = this.live(this.host(i)),
+  ): Promise<Started> {
     const h = this.host(i);
     const vars = this.vars(h, version, slot);
     let mode = 'nohup';
@@ -485,7 +525,11 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
       argv = (this.o.start ?? []).map((a) => substitute(a, vars));
     }
     const what = how === 'deploy' ? `starting ${version}` : how === 'slot' ? `starting ${version} in the ${slot} slot` : `switching back to ${version}`;
-    await this.o.ssh.script(h, SWITCH_AND_START, [h.deployRoot, version, how, mode, remoteCommand(argv), slot, ...argv], what, { signal, timeoutMs: 120_000, input: envText });
+    await this.o.ssh.script(h, SWITCH_AND_START, [h.deployRoot, version, how, mode, remoteCommand(argv), slot, ...argv], what, {
+      signal,
+      timeoutMs: 120_000,
+      input: envText,
+    });
     const v = this.versions.get(i.id) ?? {};
     if (how !== 'switchback' && !this.from.has(i.id)) this.from.set(i.id, v.current);
     if (how !== 'slot') v.current = version;
@@ -506,7 +550,12 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
     const h = this.host(i);
     const s = slot ?? this.live(h);
     const vars = this.vars(h, this.versions.get(h.id)?.current ?? '', s);
-    const r = await this.o.ssh.runOk(h, c.map((a) => substitute(a, vars)), 'the version-command', { signal, timeoutMs: 30_000 });
+    const r = await this.o.ssh.runOk(
+      h,
+      c.map((a) => substitute(a, vars)),
+      'the version-command',
+      { signal, timeoutMs: 30_000 },
+    );
     return r.stdout.trim().split('\n').pop()?.trim() ?? '';
   }
 
@@ -537,7 +586,10 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
     await this.stopIn(h, slot, '', signal);
   }
   private async cancelExpiry(h: HostSpec, slot: Slot, signal: AbortSignal) {
-    await this.o.ssh.script(h, EXPIRE, [h.deployRoot, slot, this.pidName(slot), 'cancel', '0', ''], 'cancelling the keep-previous timer', { signal, timeoutMs: 30_000 });
+    await this.o.ssh.script(h, EXPIRE, [h.deployRoot, slot, this.pidName(slot), 'cancel', '0', ''], 'cancelling the keep-previous timer', {
+      signal,
+      timeoutMs: 30_000,
+    });
   }
   /** Records the live slots on the hosts, then moves the traffic in ONE nginx reload. */
   async switchTraffic(live: Record<string, Slot>, signal: AbortSignal): Promise<void> {
@@ -545,7 +597,9 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
     const before = new Map(this.o.hosts.map((h) => [h.id, this.live(h)]));
     const changed = this.o.hosts.filter((h) => live[h.id] && live[h.id] !== before.get(h.id));
     const record = (hs: HostSpec[], slotOf: (h: HostSpec) => Slot) =>
-      Promise.all(hs.map((h) => this.o.ssh.script(h, RECORD_SLOT, [h.deployRoot, slotOf(h)], `recording the ${slotOf(h)} slot as live`, { signal, timeoutMs: 30_000 })));
+      Promise.all(
+        hs.map((h) => this.o.ssh.script(h, RECORD_SLOT, [h.deployRoot, slotOf(h)], `recording the ${slotOf(h)} slot as live`, { signal, timeoutMs: 30_000 })),
+      );
     await record(changed, (h) => live[h.id]!);
     try {
       // settle: `nginx -s reload` returns before the new workers took over; wait so that the
@@ -572,7 +626,13 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
       await this.stopSlot(i, slot, signal);
       return new Date().toISOString();
     }
-    await this.o.ssh.script(h, EXPIRE, [h.deployRoot, slot, this.pidName(slot), String(Math.ceil(ms / 1000)), String(Math.ceil(this.o.drainTimeoutMs / 50)), EXPIRE_JOB], 'keeping the previous slot', { signal, timeoutMs: 30_000 });
+    await this.o.ssh.script(
+      h,
+      EXPIRE,
+      [h.deployRoot, slot, this.pidName(slot), String(Math.ceil(ms / 1000)), String(Math.ceil(this.o.drainTimeoutMs / 50)), EXPIRE_JOB],
+      'keeping the previous slot',
+      { signal, timeoutMs: 30_000 },
+    );
     return new Date(Date.now() + Math.ceil(ms / 1000) * 1000).toISOString();
   }
 
@@ -580,7 +640,9 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
     const h = this.host(i);
     const [log, alive] = await Promise.all([
       this.o.ssh.script(h, LOGS, [h.deployRoot, String(lines)], 'reading the app log', { signal, timeoutMs: 15_000 }),
-      this.o.systemdUnit ? Promise.resolve(undefined) : this.o.ssh.script(h, ALIVE, [h.deployRoot, this.pidName(this.live(h))], 'checking the app process', { signal, timeoutMs: 15_000 }),
+      this.o.systemdUnit
+        ? Promise.resolve(undefined)
+        : this.o.ssh.script(h, ALIVE, [h.deployRoot, this.pidName(this.live(h))], 'checking the app process', { signal, timeoutMs: 15_000 }),
     ]);
     const state = alive ? (alive.stdout.trim() === 'alive' ? '(process running)' : '(process not running)') : '';
     return `${log.stdout.trimEnd()}${state ? `\n${state}` : ''}`;
@@ -641,11 +703,21 @@ export function hostLockPart(ssh: SshClient, h: HostSpec): LockPart {
   return {
     where: `${h.id} (${h.deployRoot}/.slipway-lock)`,
     async take(holder, nowMs, signal) {
-      const r = await ssh.script(h, LOCK_TAKE, [h.deployRoot, holder.token, String(Math.floor(Date.parse(holder.until) / 1000)), String(Math.floor(nowMs / 1000))], 'taking the deploy lock', { signal, timeoutMs: 30_000, input: JSON.stringify(holder) });
+      const r = await ssh.script(
+        h,
+        LOCK_TAKE,
+        [h.deployRoot, holder.token, String(Math.floor(Date.parse(holder.until) / 1000)), String(Math.floor(nowMs / 1000))],
+        'taking the deploy lock',
+        { signal, timeoutMs: 30_000, input: JSON.stringify(holder) },
+      );
       const [first, ...rest] = r.stdout.trim().split('\n');
       const record = rest.join('\n').trim();
       if (first === 'taken') return { taken: true };
-      if (first === 'broke') return { taken: true, broke: parseHolder(record) ?? { token: '', actor: 'unknown', runUrl: '', version: '', reason: record.slice(0, 200), since: '?', until: '?' } };
+      if (first === 'broke')
+        return {
+          taken: true,
+          broke: parseHolder(record) ?? { token: '', actor: 'unknown', runUrl: '', version: '', reason: record.slice(0, 200), since: '?', until: '?' },
+        };
       return { taken: false, holder: parseHolder(record), raw: record || undefined };
     },
     async give(token, signal) {

@@ -15,7 +15,12 @@ export const AUDIT_CONFIGMAP = 'slipway-audit';
 export const AUDIT_KEY = 'audit.log';
 const MAX_BYTES = 512 * 1024;
 
-interface ConfigMap { apiVersion: string; kind: string; metadata: { name: string; resourceVersion?: string; labels?: Record<string, string> }; data?: Record<string, string> }
+interface ConfigMap {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; resourceVersion?: string; labels?: Record<string, string> };
+  data?: Record<string, string>;
+}
 
 const reasonOf = (err: unknown) => (err instanceof KubectlError ? err.reason : undefined);
 
@@ -45,7 +50,11 @@ export async function appendKubeAudit(kubectl: Kubectl, e: AuditEntry, signal?: 
     const next: ConfigMap = {
       apiVersion: 'v1',
       kind: 'ConfigMap',
-      metadata: { name: AUDIT_CONFIGMAP, ...(cur?.metadata.resourceVersion ? { resourceVersion: cur.metadata.resourceVersion } : {}), labels: { ...cur?.metadata.labels, 'app.kubernetes.io/managed-by': 'slipway' } },
+      metadata: {
+        name: AUDIT_CONFIGMAP,
+        ...(cur?.metadata.resourceVersion ? { resourceVersion: cur.metadata.resourceVersion } : {}),
+        labels: { ...cur?.metadata.labels, 'app.kubernetes.io/managed-by': 'slipway' },
+      },
       data: { ...cur?.data, [AUDIT_KEY]: trim(`${cur?.data?.[AUDIT_KEY] ?? ''}${line}`) },
     };
     try {

@@ -46,7 +46,10 @@ const NOISE = /^(E\d{4} |W\d{4} |I\d{4} )/;
 
 /** The one line that says why kubectl failed. */
 export function kubectlReason(stderr: string): { message: string; reason?: string } {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !NOISE.test(l));
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !NOISE.test(l));
   const text = lines.join(' | ') || lastLines(stderr, 3);
   const m = /Error from server \((\w+)\): (.*)/.exec(text);
   if (m) return { message: m[2]!.split(' | ')[0]!, reason: m[1] };
@@ -54,8 +57,8 @@ export function kubectlReason(stderr: string): { message: string; reason?: strin
   return { message: text.replace(/^error: /, '') };
 }
 
-export const TRANSIENT = /connection refused|was refused|i\/o timeout|timed out|TLS handshake timeout|connection reset|EOF|ServiceUnavailable|InternalError|TooManyRequests|the server is currently unable|etcdserver|context deadline exceeded/i;
-
+export const TRANSIENT =
+  /connection refused|was refused|i\/o timeout|timed out|TLS handshake timeout|connection reset|EOF|ServiceUnavailable|InternalError|TooManyRequests|the server is currently unable|etcdserver|context deadline exceeded/i;
 
 export class Kubectl {
   readonly bin: string;
@@ -94,7 +97,12 @@ export class Kubectl {
     for (let i = 0; i < attempts; i++) {
       if (i > 0) await sleep(300 * 2 ** (i - 1) + Math.random() * 200, o.signal);
       this.calls.push(full);
-      const r = await this.execFn(this.bin, full, { input: o.input, signal: o.signal, timeoutMs: o.timeoutMs ?? this.opts.callTimeoutMs ?? 60_000, env: this.opts.env });
+      const r = await this.execFn(this.bin, full, {
+        input: o.input,
+        signal: o.signal,
+        timeoutMs: o.timeoutMs ?? this.opts.callTimeoutMs ?? 60_000,
+        env: this.opts.env,
+      });
       if (r.code === 0) return r.stdout;
       if (o.signal?.aborted) throw o.signal.reason ?? new UserError('cancelled');
       const { message, reason } = r.timedOut ? { message: `kubectl ${args[0]} timed out`, reason: 'Timeout' } : kubectlReason(r.stderr || r.stdout);
@@ -119,7 +127,10 @@ export class Kubectl {
    * The caller stops it (kills the process it started, by its pid).
    */
   async proxy(timeoutMs = 15_000): Promise<{ url: string; stop: () => void }> {
-    const child = spawn(this.bin, [...this.globals(false), 'proxy', '--port=0', '--address=127.0.0.1'], { env: this.opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(this.bin, [...this.globals(false), 'proxy', '--port=0', '--address=127.0.0.1'], {
+      env: this.opts.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.calls.push([...this.globals(false), 'proxy', '--port=0', '--address=127.0.0.1']);
     const stop = () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -169,7 +180,14 @@ export class Kubectl {
 /** A kubectl failure a later retry may fix (API server unreachable, 5xx, 429, timeouts). */
 export function isTransient(err: unknown): boolean {
   if (!(err instanceof KubectlError)) return false;
-  return err.reason === 'Timeout' || err.reason === 'ServiceUnavailable' || err.reason === 'InternalError' || err.reason === 'TooManyRequests' || TRANSIENT.test(err.result.stderr) || TRANSIENT.test(err.message);
+  return (
+    err.reason === 'Timeout' ||
+    err.reason === 'ServiceUnavailable' ||
+    err.reason === 'InternalError' ||
+    err.reason === 'TooManyRequests' ||
+    TRANSIENT.test(err.result.stderr) ||
+    TRANSIENT.test(err.message)
+  );
 }
 
 /** Label selector string from a metav1.LabelSelector. */
@@ -255,7 +273,12 @@ function podView(p: KubeObject, newHash: string | undefined, container: string |
     createdAt: p.metadata?.creationTimestamp,
     ip: p.status?.podIP,
     restarts: statuses.reduce((n, s) => n + (s.restartCount ?? 0), 0),
-    why: ready?.status === 'True' ? undefined : unscheduled ? `unschedulable: ${unscheduled.message ?? unscheduled.reason}` : (waiting ?? ready?.message ?? p.status?.phase),
+    why:
+      ready?.status === 'True'
+        ? undefined
+        : unscheduled
+          ? `unschedulable: ${unscheduled.message ?? unscheduled.reason}`
+          : (waiting ?? ready?.message ?? p.status?.phase),
     isNew: !!newHash && hash === newHash,
     terminating: !!p.metadata?.deletionTimestamp,
   };
@@ -286,7 +309,12 @@ export function assessRollout(deploy: KubeObject, replicaSets: KubeObject[], pod
   const failureCond = (st.conditions ?? []).find((c: any) => c.type === 'ReplicaFailure' && c.status === 'True');
   const replicaFailure = failureCond ? `${failureCond.reason ?? 'ReplicaFailure'}: ${failureCond.message ?? ''}`.trim() : undefined;
   // Without the ReplicaSets (a status-only poll) the Deployment status alone decides.
-  const complete = observed && updated >= replicas && total <= updated && available >= updated && (replicaSets.length === 0 || (newRS?.status?.availableReplicas ?? 0) >= replicas);
+  const complete =
+    observed &&
+    updated >= replicas &&
+    total <= updated &&
+    available >= updated &&
+    (replicaSets.length === 0 || (newRS?.status?.availableReplicas ?? 0) >= replicas);
   let message: string;
   if (!observed) message = 'waiting for the deployment controller to see the change';
   else if (updated < replicas) message = `${updated} of ${replicas} updated, ${available} available`;

@@ -38,7 +38,13 @@ function leaseFor(h: LockHolder, nowMs: number, base?: Lease): Lease {
       labels: { ...base?.metadata.labels, 'app.kubernetes.io/managed-by': 'slipway' },
       annotations: { ...base?.metadata.annotations, [HOLDER_ANNOTATION]: JSON.stringify(h) },
     },
-    spec: { holderIdentity: `${h.actor}/${h.token}`.slice(0, 253), leaseDurationSeconds: ttl, acquireTime: micro(nowMs), renewTime: micro(nowMs), leaseTransitions: (base?.spec?.leaseTransitions ?? -1) + 1 },
+    spec: {
+      holderIdentity: `${h.actor}/${h.token}`.slice(0, 253),
+      leaseDurationSeconds: ttl,
+      acquireTime: micro(nowMs),
+      renewTime: micro(nowMs),
+      leaseTransitions: (base?.spec?.leaseTransitions ?? -1) + 1,
+    },
   };
 }
 
@@ -49,14 +55,16 @@ export function leaseState(l: Lease, nowMs: number): { holder?: LockHolder; free
   if (!l.spec?.holderIdentity) return { holder: undefined, free: true, expired: false };
   const renew = Date.parse(l.spec.renewTime ?? l.spec.acquireTime ?? '');
   const expired = Number.isFinite(renew) && l.spec.leaseDurationSeconds !== undefined && renew + l.spec.leaseDurationSeconds * 1000 < nowMs;
-  return { holder, free: expired, expired, raw: holder ? undefined : raw ?? l.spec.holderIdentity };
+  return { holder, free: expired, expired, raw: holder ? undefined : (raw ?? l.spec.holderIdentity) };
 }
 
 const reasonOf = (err: unknown) => (err instanceof KubectlError ? err.reason : undefined);
 
 /** RBAC refused the Lease: say what to grant, or how to deploy without the lock. */
 const forbidden = (err: unknown, ns: string) =>
-  new UserError(`${(err as Error).message}: the deploy lock is a Lease; give the deploy's user get, create and update on leases (API group coordination.k8s.io) in ${ns}, or set lock: false to deploy without the lock`);
+  new UserError(
+    `${(err as Error).message}: the deploy lock is a Lease; give the deploy's user get, create and update on leases (API group coordination.k8s.io) in ${ns}, or set lock: false to deploy without the lock`,
+  );
 
 export function leaseLockPart(kubectl: Kubectl, namespaceLabel: string): LockPart & { read(signal: AbortSignal): Promise<Lease | undefined> } {
   // No namespace given: kubectl uses the kubeconfig context's (as the deploy itself does).
@@ -70,7 +78,8 @@ export function leaseLockPart(kubectl: Kubectl, namespaceLabel: string): LockPar
     }
   };
   // create and replace are not retried: a repeated create would see our own Lease as someone else's.
-  const write = (verb: 'create' | 'replace', l: Lease, signal: AbortSignal) => kubectl.run([verb, '-f', '-', '-o', 'name'], { input: JSON.stringify(l), signal, retry: false, namespaced });
+  const write = (verb: 'create' | 'replace', l: Lease, signal: AbortSignal) =>
+    kubectl.run([verb, '-f', '-', '-o', 'name'], { input: JSON.stringify(l), signal, retry: false, namespaced });
   return {
     where: `Lease ${namespaceLabel}/${LEASE_NAME}`,
     read: get,
@@ -104,7 +113,12 @@ export function leaseLockPart(kubectl: Kubectl, namespaceLabel: string): LockPar
       if (!raw || parseHolder(raw)?.token !== token) return;
       const annotations = { ...cur.metadata.annotations };
       delete annotations[HOLDER_ANNOTATION];
-      const next: Lease = { apiVersion: cur.apiVersion, kind: cur.kind, metadata: { name: LEASE_NAME, resourceVersion: cur.metadata.resourceVersion, labels: cur.metadata.labels, annotations }, spec: { leaseTransitions: cur.spec?.leaseTransitions } };
+      const next: Lease = {
+        apiVersion: cur.apiVersion,
+        kind: cur.kind,
+        metadata: { name: LEASE_NAME, resourceVersion: cur.metadata.resourceVersion, labels: cur.metadata.labels, annotations },
+        spec: { leaseTransitions: cur.spec?.leaseTransitions },
+      };
       try {
         await write('replace', next, signal);
       } catch (err) {

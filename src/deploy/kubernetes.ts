@@ -56,7 +56,19 @@ import { formatDuration, formatPercent } from '../lib/duration.ts';
 import type { Reporter } from '../lib/report.ts';
 import type { BatchSize } from './batches.ts';
 import type { GateContext, GateFn, GateResult, InstanceState, RolloutResult, RolloutStatus } from './engine.ts';
-import { assessRollout, isTransient, Kubectl, KubectlError, revisionOf, selectorString, servingPod, type KubectlOptions, type KubeObject, type PodView, type RolloutView } from './kubernetes-kubectl.ts';
+import {
+  assessRollout,
+  isTransient,
+  Kubectl,
+  KubectlError,
+  revisionOf,
+  selectorString,
+  servingPod,
+  type KubectlOptions,
+  type KubeObject,
+  type PodView,
+  type RolloutView,
+} from './kubernetes-kubectl.ts';
 import { sleep } from '../lib/sleep.ts';
 
 export { Kubectl, KubectlError, assessRollout, selectorString, type RolloutView, type PodView } from './kubernetes-kubectl.ts';
@@ -234,7 +246,12 @@ export function podsForStep(fraction: number, replicas: number): number {
 }
 
 /** Cumulative step fractions, sorted, ending with 1. */
-export function normalizeSteps(steps: readonly number[] | undefined, batches: readonly BatchSize[] | undefined, replicas: number, fallback: readonly number[]): number[] {
+export function normalizeSteps(
+  steps: readonly number[] | undefined,
+  batches: readonly BatchSize[] | undefined,
+  replicas: number,
+  fallback: readonly number[],
+): number[] {
   let out: number[];
   if (steps && steps.length) out = [...steps];
   else if (batches && batches.length && replicas > 0) {
@@ -271,9 +288,14 @@ export function versionFromImage(image: string): string {
 }
 
 export function sanitizeLabel(v: string): string {
-  return v.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 63).replace(/^[^A-Za-z0-9]+/, '').replace(/[^A-Za-z0-9]+$/, '') || 'unknown';
+  return (
+    v
+      .replace(/[^A-Za-z0-9_.-]/g, '-')
+      .slice(0, 63)
+      .replace(/^[^A-Za-z0-9]+/, '')
+      .replace(/[^A-Za-z0-9]+$/, '') || 'unknown'
+  );
 }
-
 
 class Cancelled extends Error {}
 
@@ -282,13 +304,19 @@ export function validateKubernetesOptions(o: KubernetesDeployerOptions, strategy
   if (o.deployment !== undefined && (!NAME.test(o.deployment) || o.deployment.length > 63 - 7)) {
     throw new InputError('deployment', o.deployment, 'a Deployment name (lowercase letters, digits and -, at most 56 characters so that -canary/-green fit)');
   }
-  if (!o.deployment && !o.manifests) throw new InputError('deployment', o.deployment, 'the name of the Deployment to roll out (required unless manifests holds exactly one Deployment)');
-  if (o.namespace !== undefined && (!NAME.test(o.namespace) || o.namespace.length > 63)) throw new InputError('namespace', o.namespace, 'a namespace name (lowercase letters, digits and -)');
-  if (o.container !== undefined && (!NAME.test(o.container) || o.container.length > 63)) throw new InputError('container', o.container, 'a container name (lowercase letters, digits and -)');
+  if (!o.deployment && !o.manifests)
+    throw new InputError('deployment', o.deployment, 'the name of the Deployment to roll out (required unless manifests holds exactly one Deployment)');
+  if (o.namespace !== undefined && (!NAME.test(o.namespace) || o.namespace.length > 63))
+    throw new InputError('namespace', o.namespace, 'a namespace name (lowercase letters, digits and -)');
+  if (o.container !== undefined && (!NAME.test(o.container) || o.container.length > 63))
+    throw new InputError('container', o.container, 'a container name (lowercase letters, digits and -)');
   if (o.service !== undefined && !NAME.test(o.service)) throw new InputError('service', o.service, 'a Service name');
-  if (o.context !== undefined && (!o.context || /[\s]/.test(o.context) || o.context.startsWith('-'))) throw new InputError('context', o.context, 'a kubeconfig context name');
-  if (o.kubeconfig !== undefined && (!o.kubeconfig || o.kubeconfig.startsWith('-'))) throw new InputError('kubeconfig', o.kubeconfig, 'the path of a kubeconfig file');
-  if (o.progressDeadlineMs !== undefined && !(o.progressDeadlineMs >= 1000)) throw new InputError('progress-deadline', String(o.progressDeadlineMs), 'a duration of at least 1s');
+  if (o.context !== undefined && (!o.context || /[\s]/.test(o.context) || o.context.startsWith('-')))
+    throw new InputError('context', o.context, 'a kubeconfig context name');
+  if (o.kubeconfig !== undefined && (!o.kubeconfig || o.kubeconfig.startsWith('-')))
+    throw new InputError('kubeconfig', o.kubeconfig, 'the path of a kubeconfig file');
+  if (o.progressDeadlineMs !== undefined && !(o.progressDeadlineMs >= 1000))
+    throw new InputError('progress-deadline', String(o.progressDeadlineMs), 'a duration of at least 1s');
   if (o.keepPreviousMs !== undefined && !(o.keepPreviousMs >= 0)) throw new InputError('keep-previous', String(o.keepPreviousMs), 'a duration');
   if (o.manifests !== undefined) {
     let ok = false;
@@ -296,9 +324,11 @@ export function validateKubernetesOptions(o: KubernetesDeployerOptions, strategy
       ok = statSync(o.manifests).isDirectory();
     } catch {}
     if (!ok) throw new InputError('manifests', o.manifests, 'a directory of Kubernetes manifests (.yaml, .yml, .json)');
-    if (strategy && strategy !== 'rolling') throw new InputError('manifests', o.manifests, `no manifests with strategy ${strategy} (manifests mode supports the rolling strategy only)`);
+    if (strategy && strategy !== 'rolling')
+      throw new InputError('manifests', o.manifests, `no manifests with strategy ${strategy} (manifests mode supports the rolling strategy only)`);
   }
-  if (o.version !== undefined && sanitizeLabel(o.version) !== o.version) throw new InputError('version', o.version, 'a label value (letters, digits, - _ ., at most 63 characters, starting and ending with a letter or digit)');
+  if (o.version !== undefined && sanitizeLabel(o.version) !== o.version)
+    throw new InputError('version', o.version, 'a label value (letters, digits, - _ ., at most 63 characters, starting and ending with a letter or digit)');
 }
 
 export function createKubernetesDeployer(options: KubernetesDeployerOptions): KubernetesDeployer {
@@ -383,7 +413,10 @@ class KubeRun {
       } catch (err) {
         // In a pod with no kubeconfig kubectl uses the service account; its namespace is a file.
         const inCluster = !this.o.kubeconfig && !this.o.context ? this.serviceAccountNamespace() : undefined;
-        if (!inCluster) throw new UserError(`kubeconfig: ${errorMessage(err).replace(/^kubectl config view: /, '')}${this.o.context ? ` (context ${JSON.stringify(this.o.context)})` : ''}`);
+        if (!inCluster)
+          throw new UserError(
+            `kubeconfig: ${errorMessage(err).replace(/^kubectl config view: /, '')}${this.o.context ? ` (context ${JSON.stringify(this.o.context)})` : ''}`,
+          );
         ns = inCluster;
         this.note(`no kubeconfig: using the pod's service account, namespace ${ns}`);
       }
@@ -399,7 +432,9 @@ class KubeRun {
       await this.k.json(['get', 'namespace', ns!], { signal: this.signal, namespaced: false });
     } catch (err) {
       if (err instanceof KubectlError && err.reason === 'NotFound') {
-        throw new UserError(`namespace ${JSON.stringify(ns)} not found${this.o.context ? ` in context ${JSON.stringify(this.o.context)}` : ''} (check the namespace input or the context's namespace)`);
+        throw new UserError(
+          `namespace ${JSON.stringify(ns)} not found${this.o.context ? ` in context ${JSON.stringify(this.o.context)}` : ''} (check the namespace input or the context's namespace)`,
+        );
       }
       if (!(err instanceof KubectlError && err.reason === 'Forbidden')) throw err;
     }
@@ -418,7 +453,10 @@ class KubeRun {
 
   async getDeployment(name: string): Promise<KubeObject> {
     const d = await this.k.find('deployment', name, this.signal);
-    if (!d) throw new UserError(`Deployment ${JSON.stringify(name)} not found in namespace ${JSON.stringify(this.k.namespace)}${this.k.context ? ` (context ${this.k.context})` : ''}`);
+    if (!d)
+      throw new UserError(
+        `Deployment ${JSON.stringify(name)} not found in namespace ${JSON.stringify(this.k.namespace)}${this.k.context ? ` (context ${this.k.context})` : ''}`,
+      );
     return d;
   }
 
@@ -462,7 +500,12 @@ class KubeRun {
       if (withPods) list = await listPods(sel);
     }
     const items: KubeObject[] = list?.items ?? [];
-    const view = assessRollout(d, items.filter((i) => i.kind === 'ReplicaSet'), items.filter((i) => i.kind === 'Pod'), container);
+    const view = assessRollout(
+      d,
+      items.filter((i) => i.kind === 'ReplicaSet'),
+      items.filter((i) => i.kind === 'Pod'),
+      container,
+    );
     const at = performance.now() - this.t0;
     for (const p of view.pods) if (p.ready && !this.seenReady.has(p.name)) this.seenReady.set(p.name, at);
     return view;
@@ -475,7 +518,18 @@ class KubeRun {
   }
 
   podRecord(p: PodView, version: string, owner?: string): KubePod {
-    return { name: p.name, version, image: p.image, owner, ready: p.ready, createdAt: p.createdAt, readyAt: p.readyAt, readyAfterMs: this.seenReady.get(p.name), restarts: p.restarts, why: p.why };
+    return {
+      name: p.name,
+      version,
+      image: p.image,
+      owner,
+      ready: p.ready,
+      createdAt: p.createdAt,
+      readyAt: p.readyAt,
+      readyAfterMs: this.seenReady.get(p.name),
+      restarts: p.restarts,
+      why: p.why,
+    };
   }
 
   private proxy?: Promise<{ url: string; stop: () => void }>;
@@ -497,7 +551,14 @@ class KubeRun {
     if (this.o.runnerInCluster) return serving.map((p) => ({ id: p.name, url: p.ip && port ? `http://${p.ip}:${port}` : '', version: version(p) }));
     this.proxy ??= this.k.proxy();
     const base = `${(await this.proxy).url}/api/v1/namespaces/${this.k.namespace}`;
-    if (via && serving.length) return [{ id: `service/${via.service}`, url: `${base}/services/${via.service}${via.servicePort ? `:${via.servicePort}` : ''}/proxy`, version: version(serving[0]!) }];
+    if (via && serving.length)
+      return [
+        {
+          id: `service/${via.service}`,
+          url: `${base}/services/${via.service}${via.servicePort ? `:${via.servicePort}` : ''}/proxy`,
+          version: version(serving[0]!),
+        },
+      ];
     return serving.map((p) => ({ id: p.name, url: port ? `${base}/pods/${p.name}:${port}/proxy` : '', version: version(p) }));
   }
 
@@ -521,7 +582,9 @@ class KubeRun {
       }),
     );
     if (denied.length) {
-      throw new UserError(`the Kubernetes credentials may not ${denied.sort().join(', ')} in namespace ${this.k.namespace} (kubectl auth can-i said no); grant them (Role/RoleBinding) and run again. Nothing was changed.`);
+      throw new UserError(
+        `the Kubernetes credentials may not ${denied.sort().join(', ')} in namespace ${this.k.namespace} (kubectl auth can-i said no); grant them (Role/RoleBinding) and run again. Nothing was changed.`,
+      );
     }
   }
 
@@ -529,10 +592,14 @@ class KubeRun {
   async hpasFor(deployments: string[]): Promise<KubeObject[]> {
     try {
       const list = await this.k.json<KubeObject>(['get', 'horizontalpodautoscalers.autoscaling'], { signal: this.signal });
-      return ((list.items ?? []) as KubeObject[]).filter((h) => h.spec?.scaleTargetRef?.kind === 'Deployment' && deployments.includes(h.spec.scaleTargetRef.name));
+      return ((list.items ?? []) as KubeObject[]).filter(
+        (h) => h.spec?.scaleTargetRef?.kind === 'Deployment' && deployments.includes(h.spec.scaleTargetRef.name),
+      );
     } catch (err) {
       if (err instanceof Cancelled) throw err;
-      this.warn(`could not list HorizontalPodAutoscalers (${errorMessage(err)}); if one scales these Deployments, traffic shares and replica counts may differ from what Slipway sets`);
+      this.warn(
+        `could not list HorizontalPodAutoscalers (${errorMessage(err)}); if one scales these Deployments, traffic shares and replica counts may differ from what Slipway sets`,
+      );
       return [];
     }
   }
@@ -541,7 +608,9 @@ class KubeRun {
   async refuseHpa(strategy: KubeStrategy, deployments: string[]): Promise<void> {
     const hpas = await this.hpasFor(deployments);
     if (hpas.length && strategy === 'blue-green') {
-      throw new UserError(`HorizontalPodAutoscaler ${hpas.map((h) => h.metadata.name).join(', ')} scales ${hpas.map((h) => h.spec.scaleTargetRef.name).join(', ')}: after a blue/green switch it would keep scaling that slot whichever one is live, and the live slot would not scale; use the rolling or canary strategy with an HPA. Nothing was changed.`);
+      throw new UserError(
+        `HorizontalPodAutoscaler ${hpas.map((h) => h.metadata.name).join(', ')} scales ${hpas.map((h) => h.spec.scaleTargetRef.name).join(', ')}: after a blue/green switch it would keep scaling that slot whichever one is live, and the live slot would not scale; use the rolling or canary strategy with an HPA. Nothing was changed.`,
+      );
     }
   }
 
@@ -583,7 +652,11 @@ class KubeRun {
       } catch (err) {
         // The API server away for a while (kubectl already retried): keep waiting within the deadline.
         if (err instanceof Cancelled || this.signal.aborted || !isTransient(err)) throw err;
-        if (performance.now() - progressAt > o.deadlineMs + slack) return { ok: false, reason: `${o.what}: the Kubernetes API did not answer for ${formatDuration(performance.now() - progressAt)}: ${errorMessage(err)}` };
+        if (performance.now() - progressAt > o.deadlineMs + slack)
+          return {
+            ok: false,
+            reason: `${o.what}: the Kubernetes API did not answer for ${formatDuration(performance.now() - progressAt)}: ${errorMessage(err)}`,
+          };
         if (!outage) this.warn(`${o.what}: the Kubernetes API did not answer (${errorMessage(err)}); still waiting`);
         outage = true;
         await sleep(this.pollMs, this.signal).catch(() => undefined);
@@ -610,7 +683,9 @@ class KubeRun {
       };
       const causes = (v: RolloutView) => {
         const unscheduled = v.pods.find((p) => !p.ready && p.why?.startsWith('unschedulable'));
-        const parts = [v.replicaFailure ? `ReplicaFailure ${v.replicaFailure}` : '', unscheduled ? `pod ${unscheduled.name} is ${unscheduled.why}` : ''].filter(Boolean);
+        const parts = [v.replicaFailure ? `ReplicaFailure ${v.replicaFailure}` : '', unscheduled ? `pod ${unscheduled.name} is ${unscheduled.why}` : ''].filter(
+          Boolean,
+        );
         return parts.length ? ` because ${parts.join('; ')}` : '';
       };
       if (view.observed && view.deadlineExceeded && !view.paused) {
@@ -648,7 +723,11 @@ class KubeRun {
       if (view.complete && !pending()) return { ok: true, view: await withPods() };
       if (performance.now() - progressAt > o.deadlineMs + slack) {
         const v = await withPods();
-        return { ok: false, reason: `${o.what}: no progress for ${formatDuration(performance.now() - progressAt)} (progress deadline ${formatDuration(o.deadlineMs)})${causes(v)}; last state: ${view.message}`, view: v };
+        return {
+          ok: false,
+          reason: `${o.what}: no progress for ${formatDuration(performance.now() - progressAt)} (progress deadline ${formatDuration(o.deadlineMs)})${causes(v)}; last state: ${view.message}`,
+          view: v,
+        };
       }
       await sleep(this.pollMs, this.signal).catch(() => undefined);
     }
@@ -657,7 +736,14 @@ class KubeRun {
   lastState(view?: RolloutView): string | undefined {
     if (!view) return undefined;
     const bad = view.pods.filter((p) => p.isNew && !p.ready);
-    return `${view.message}${view.replicaFailure ? `; ReplicaFailure ${view.replicaFailure}` : ''}${bad.length ? `; not ready: ${bad.slice(0, 5).map((p) => `${p.name} (${p.why ?? 'not ready'})`).join(', ')}` : ''}`;
+    return `${view.message}${view.replicaFailure ? `; ReplicaFailure ${view.replicaFailure}` : ''}${
+      bad.length
+        ? `; not ready: ${bad
+            .slice(0, 5)
+            .map((p) => `${p.name} (${p.why ?? 'not ready'})`)
+            .join(', ')}`
+        : ''
+    }`;
   }
 
   deadlineFor(d: KubeObject): number {
@@ -679,16 +765,31 @@ class KubeRun {
    * unpauses it in ONE patch, so the controller never resumes the failed version in between; then
    * waits until complete. Without a template, the previous image is patched back (same patch).
    */
-  async undo(name: string, container: string, template: KubeObject | undefined, toImage: string | undefined, deadlineMs: number, label = 'rollback'): Promise<{ ok: boolean; reason?: string; view?: RolloutView }> {
+  async undo(
+    name: string,
+    container: string,
+    template: KubeObject | undefined,
+    toImage: string | undefined,
+    deadlineMs: number,
+    label = 'rollback',
+  ): Promise<{ ok: boolean; reason?: string; view?: RolloutView }> {
     const t = performance.now();
     try {
       if (template) {
         const tpl = structuredClone(template);
         if (tpl.metadata?.labels) delete tpl.metadata.labels['pod-template-hash'];
-        await this.write(['patch', 'deployment', name, '--type', 'json', '-p', JSON.stringify([
-          { op: 'replace', path: '/spec/template', value: tpl },
-          { op: 'add', path: '/spec/paused', value: false },
-        ])]);
+        await this.write([
+          'patch',
+          'deployment',
+          name,
+          '--type',
+          'json',
+          '-p',
+          JSON.stringify([
+            { op: 'replace', path: '/spec/template', value: tpl },
+            { op: 'add', path: '/spec/paused', value: false },
+          ]),
+        ]);
         const img = ((tpl.spec?.containers ?? []) as KubeObject[]).find((c) => c.name === container)?.image;
         this.note(`${label}: Deployment ${name} back to its previous pod template (${img ?? 'image unknown'}) and unpaused, in one patch`);
       } else {
@@ -743,11 +844,15 @@ class KubeRun {
   async rollout(req: KubeRolloutRequest): Promise<KubeRolloutResult> {
     const strategy = req.strategy ?? 'rolling';
     validateKubernetesOptions(this.o, strategy);
-    if (!req.image || !IMAGE.test(req.image) || req.image.length > 512) throw new InputError('image', req.image, 'an image reference such as registry.example.com/app@sha256:<64 hex> or registry.example.com/app:1.2.3');
-    if (!req.image.includes('@sha256:')) this.warn(`image ${req.image} has no digest: a tag can move; deploy by digest (build-and-tag's image output) to be sure what runs`);
+    if (!req.image || !IMAGE.test(req.image) || req.image.length > 512)
+      throw new InputError('image', req.image, 'an image reference such as registry.example.com/app@sha256:<64 hex> or registry.example.com/app:1.2.3');
+    if (!req.image.includes('@sha256:'))
+      this.warn(`image ${req.image} has no digest: a tag can move; deploy by digest (build-and-tag's image output) to be sure what runs`);
     const version = this.o.version ?? versionFromImage(req.image);
     await this.connect();
-    this.note(`Kubernetes ${strategy} deploy of ${req.image} (version ${version}) in namespace ${this.k.namespace}${this.o.context ? `, context ${this.o.context}` : ''}`);
+    this.note(
+      `Kubernetes ${strategy} deploy of ${req.image} (version ${version}) in namespace ${this.k.namespace}${this.o.context ? `, context ${this.o.context}` : ''}`,
+    );
     const gate = req.gate;
     try {
       if (strategy === 'rolling') return this.finish(await this.rolling(req, version, gate));
@@ -772,7 +877,9 @@ class KubeRun {
       } catch {}
     }
     // A strategy another field manager set (Helm, a server-side apply) is the user's too.
-    const owners = ((d.metadata?.managedFields ?? []) as KubeObject[]).filter((m) => m.manager !== 'slipway' && m.manager !== 'kube-controller-manager' && JSON.stringify(m.fieldsV1 ?? {}).includes('"f:strategy"'));
+    const owners = ((d.metadata?.managedFields ?? []) as KubeObject[]).filter(
+      (m) => m.manager !== 'slipway' && m.manager !== 'kube-controller-manager' && JSON.stringify(m.fieldsV1 ?? {}).includes('"f:strategy"'),
+    );
     if (owners.length) userChose = true;
     const st = d.spec?.strategy;
     const isDefault = st?.type === 'RollingUpdate' && st.rollingUpdate?.maxSurge === '25%' && st.rollingUpdate?.maxUnavailable === '25%';
@@ -781,7 +888,9 @@ class KubeRun {
   }
 
   loadManifests(dir: string, image: string, version: string, cause: string): { docs: KubeObject[]; deployment: string; container: string } {
-    const files = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
+    const files = readdirSync(dir)
+      .filter((f) => /\.(ya?ml|json)$/.test(f))
+      .sort();
     if (!files.length) throw new InputError('manifests', dir, 'a directory with at least one .yaml, .yml or .json manifest');
     const docs: KubeObject[] = [];
     for (const f of files) {
@@ -797,9 +906,15 @@ class KubeRun {
     }
     const deployments = docs.filter((d) => d.kind === 'Deployment');
     const name = this.o.deployment ?? (deployments.length === 1 ? deployments[0]!.metadata?.name : undefined);
-    if (!name) throw new InputError('deployment', undefined, `the Deployment to follow (the manifests hold ${deployments.length}: ${deployments.map((d) => d.metadata?.name).join(', ') || 'none'})`);
+    if (!name)
+      throw new InputError(
+        'deployment',
+        undefined,
+        `the Deployment to follow (the manifests hold ${deployments.length}: ${deployments.map((d) => d.metadata?.name).join(', ') || 'none'})`,
+      );
     const target = deployments.find((d) => d.metadata?.name === name);
-    if (!target) throw new InputError('deployment', name, `a Deployment defined in ${dir} (found: ${deployments.map((d) => d.metadata?.name).join(', ') || 'none'})`);
+    if (!target)
+      throw new InputError('deployment', name, `a Deployment defined in ${dir} (found: ${deployments.map((d) => d.metadata?.name).join(', ') || 'none'})`);
     const repo = imageRepository(image);
     let container = '';
     for (const d of deployments) {
@@ -820,7 +935,13 @@ class KubeRun {
       }
     }
     if (!container) {
-      throw new InputError(this.o.container ? 'container' : 'image', this.o.container ?? image, this.o.container ? `a container of Deployment ${name} in the manifests` : `an image whose repository (${repo}) matches a container of Deployment ${name} in the manifests, or the container input`);
+      throw new InputError(
+        this.o.container ? 'container' : 'image',
+        this.o.container ?? image,
+        this.o.container
+          ? `a container of Deployment ${name} in the manifests`
+          : `an image whose repository (${repo}) matches a container of Deployment ${name} in the manifests, or the container input`,
+      );
     }
     return { docs, deployment: name, container };
   }
@@ -860,12 +981,27 @@ class KubeRun {
         return r;
       }
     }
-    await this.canI([['get', 'deployments'], ['patch', 'deployments'], ['list', 'replicasets'], ['list', 'pods'], ...(manifests ? ([['create', 'deployments']] as [string, string][]) : [])], !!gate);
+    await this.canI(
+      [
+        ['get', 'deployments'],
+        ['patch', 'deployments'],
+        ['list', 'replicasets'],
+        ['list', 'pods'],
+        ...(manifests ? ([['create', 'deployments']] as [string, string][]) : []),
+      ],
+      !!gate,
+    );
     // Gated steps: the controller acts on the image change before any pause can land, so the
     // step's size is enforced by the strategy itself: maxUnavailable 0 and maxSurge = the pods
     // the step wants; the user's strategy comes back when the rollout ends.
-    const replicasNow = manifests ? Number(manifests.docs.find((d) => d.kind === 'Deployment' && d.metadata?.name === name)?.spec?.replicas ?? before?.spec?.replicas ?? 1) : (before!.spec.replicas ?? 1);
-    const gatedTargets = gate ? normalizeSteps(req.steps, req.batches, replicasNow, [1]).slice(0, -1).map((f) => podsForStep(f, replicasNow)) : [];
+    const replicasNow = manifests
+      ? Number(manifests.docs.find((d) => d.kind === 'Deployment' && d.metadata?.name === name)?.spec?.replicas ?? before?.spec?.replicas ?? 1)
+      : (before!.spec.replicas ?? 1);
+    const gatedTargets = gate
+      ? normalizeSteps(req.steps, req.batches, replicasNow, [1])
+          .slice(0, -1)
+          .map((f) => podsForStep(f, replicasNow))
+      : [];
     const stepStrategy = (surge: number): KubeObject => ({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: Math.max(1, surge) } });
     const userStrategy: KubeObject | undefined = before && gatedTargets.length ? (this.strategyPatch(before) ?? before.spec.strategy) : undefined;
     // Change.
@@ -881,7 +1017,9 @@ class KubeRun {
         // Server-side apply with Slipway's field manager: no last-applied annotation (no 256 KiB
         // limit), fields other managers own (Helm, an HPA, other appliers) are not overwritten silently.
         const out = await this.write(['apply', '--server-side', '--field-manager=slipway', '-f', '-'], manifests.docs.map((d) => JSON.stringify(d)).join('\n'));
-        this.note(`applied ${manifests.docs.length} object(s) from ${this.o.manifests} (server-side, field manager slipway): ${out.trim().split('\n').join('; ')}`);
+        this.note(
+          `applied ${manifests.docs.length} object(s) from ${this.o.manifests} (server-side, field manager slipway): ${out.trim().split('\n').join('; ')}`,
+        );
       } else {
         const spec: KubeObject = { template: { spec: { containers: [{ name: container, image: req.image }] } } };
         const labels = before!.spec.template.metadata?.labels ?? {};
@@ -906,7 +1044,14 @@ class KubeRun {
     const targets = fractions.slice(0, -1).map((f) => podsForStep(f, r.replicas));
     const port = (now.spec.template.spec.containers as KubeObject[]).find((c) => c.name === container)?.ports?.[0]?.containerPort;
     const sel = selectorString(now.spec.selector);
-    let current: KubeStep = { step: 1, fraction: fractions[0]!, target: podsForStep(fractions[0]!, r.replicas), available: 0, startedAt: Date.now(), outcome: 'running' };
+    let current: KubeStep = {
+      step: 1,
+      fraction: fractions[0]!,
+      target: podsForStep(fractions[0]!, r.replicas),
+      available: 0,
+      startedAt: Date.now(),
+      outcome: 'running',
+    };
     r.steps.push(current);
     let outcome: Awaited<ReturnType<KubeRun['follow']>>;
     try {
@@ -922,21 +1067,45 @@ class KubeRun {
           current.step = idx + 1;
           current.fraction = fractions[idx]!;
           current.target = targets[idx]!;
-          this.note(`step ${idx + 1}/${fractions.length}: ${view.newAvailable} of ${r.replicas} pods on ${version} (${formatPercent(fractions[idx]!)} wanted); rollout paused for the gate`);
+          this.note(
+            `step ${idx + 1}/${fractions.length}: ${view.newAvailable} of ${r.replicas} pods on ${version} (${formatPercent(fractions[idx]!)} wanted); rollout paused for the gate`,
+          );
           const g0 = performance.now();
           const ctx: KubeGateContext = {
             batch: idx + 1,
             totalBatches: fractions.length,
-            newInstances: await this.gateInstances(view.pods.filter((p) => p.isNew), () => version, port),
-            oldInstances: await this.gateInstances(view.pods.filter((p) => !p.isNew), () => r.previousVersion ?? '', port),
+            newInstances: await this.gateInstances(
+              view.pods.filter((p) => p.isNew),
+              () => version,
+              port,
+            ),
+            oldInstances: await this.gateInstances(
+              view.pods.filter((p) => !p.isNew),
+              () => r.previousVersion ?? '',
+              port,
+            ),
             signal: this.signal,
-            kubernetes: { namespace: this.k.namespace, deployment: name, strategy: 'rolling', newSelector: `${sel},pod-template-hash=${view.newHash}`, oldSelector: `${sel},pod-template-hash!=${view.newHash}`, versionLabel: VERSION_LABEL },
+            kubernetes: {
+              namespace: this.k.namespace,
+              deployment: name,
+              strategy: 'rolling',
+              newSelector: `${sel},pod-template-hash=${view.newHash}`,
+              oldSelector: `${sel},pod-template-hash!=${view.newHash}`,
+              versionLabel: VERSION_LABEL,
+            },
           };
           const v = await this.runGate(gate!, ctx);
           current.gate = { ...v, durationMs: performance.now() - g0 };
           current.outcome = v.pass ? 'done' : 'failed';
           if (v.pass) {
-            current = { step: idx + 2, fraction: fractions[idx + 1]!, target: podsForStep(fractions[idx + 1]!, r.replicas), available: view.newAvailable, startedAt: Date.now(), outcome: 'running' };
+            current = {
+              step: idx + 2,
+              fraction: fractions[idx + 1]!,
+              target: podsForStep(fractions[idx + 1]!, r.replicas),
+              available: view.newAvailable,
+              startedAt: Date.now(),
+              outcome: 'running',
+            };
             r.steps.push(current);
           }
           return v;
@@ -944,12 +1113,20 @@ class KubeRun {
       });
     } catch (err) {
       // Whatever failed after the first write (a 403, the API away too long), the change is undone.
-      outcome = this.signal.aborted || err instanceof Cancelled ? { ok: false, reason: 'the rollout was cancelled' } : { ok: false, reason: `rollout: ${errorMessage(err)}` };
+      outcome =
+        this.signal.aborted || err instanceof Cancelled
+          ? { ok: false, reason: 'the rollout was cancelled' }
+          : { ok: false, reason: `rollout: ${errorMessage(err)}` };
     }
     const restoreStrategy = async () => {
       if (!userStrategy) return;
-      const body = userStrategy.type === 'Recreate' ? { type: 'Recreate', rollingUpdate: null } : { type: 'RollingUpdate', rollingUpdate: userStrategy.rollingUpdate ?? null };
-      await this.patch(name, { spec: { strategy: body } }, 'deployment', 'merge').catch((err) => this.warn(`could not set the strategy of ${name} back: ${errorMessage(err)}`));
+      const body =
+        userStrategy.type === 'Recreate'
+          ? { type: 'Recreate', rollingUpdate: null }
+          : { type: 'RollingUpdate', rollingUpdate: userStrategy.rollingUpdate ?? null };
+      await this.patch(name, { spec: { strategy: body } }, 'deployment', 'merge').catch((err) =>
+        this.warn(`could not set the strategy of ${name} back: ${errorMessage(err)}`),
+      );
     };
     const cancelled = this.signal.aborted;
     if (outcome.ok) {
@@ -968,8 +1145,14 @@ class KubeRun {
     // Failure: undo.
     current.endedAt ??= Date.now();
     if (current.outcome === 'running') current.outcome = cancelled ? 'cancelled' : 'failed';
-    r.failure = { phase: cancelled ? 'cancelled' : outcome.gate ? 'gate' : manifests ? 'apply' : 'rollout', reason: outcome.gate ? `gate failed after step ${current.step}: ${outcome.reason}` : outcome.reason, lastState: this.lastState(outcome.view) };
-    r.pods = (outcome.view?.pods ?? []).map((p) => this.podRecord(p, p.isNew ? version : (r.previousVersion ?? ''), p.isNew ? outcome.view?.newReplicaSet : undefined));
+    r.failure = {
+      phase: cancelled ? 'cancelled' : outcome.gate ? 'gate' : manifests ? 'apply' : 'rollout',
+      reason: outcome.gate ? `gate failed after step ${current.step}: ${outcome.reason}` : outcome.reason,
+      lastState: this.lastState(outcome.view),
+    };
+    r.pods = (outcome.view?.pods ?? []).map((p) =>
+      this.podRecord(p, p.isNew ? version : (r.previousVersion ?? ''), p.isNew ? outcome.view?.newReplicaSet : undefined),
+    );
     this.log.error(`rollout failed: ${r.failure.reason}${r.failure.lastState ? ` (${r.failure.lastState})` : ''}`);
     if (!before) {
       r.status = 'failed';
@@ -999,12 +1182,21 @@ class KubeRun {
     const key = which === 'good' ? GOOD_ANNOTATION : FAILED_ANNOTATION;
     try {
       const d = await this.getDeployment(name);
-      const list = String(d.metadata?.annotations?.[key] ?? '').split(',').filter((h) => h && h !== hash);
+      const list = String(d.metadata?.annotations?.[key] ?? '')
+        .split(',')
+        .filter((h) => h && h !== hash);
       const next = [...list, hash].slice(-10).join(',');
       const other = which === 'good' ? FAILED_ANNOTATION : GOOD_ANNOTATION;
-      const otherList = String(d.metadata?.annotations?.[other] ?? '').split(',').filter(Boolean);
+      const otherList = String(d.metadata?.annotations?.[other] ?? '')
+        .split(',')
+        .filter(Boolean);
       const otherNext = otherList.filter((h) => h !== hash).join(',');
-      await this.patch(name, { metadata: { annotations: { [key]: next, ...(otherNext !== otherList.join(',') ? { [other]: otherNext || null } : {}) } } }, 'deployment', 'merge');
+      await this.patch(
+        name,
+        { metadata: { annotations: { [key]: next, ...(otherNext !== otherList.join(',') ? { [other]: otherNext || null } : {}) } } },
+        'deployment',
+        'merge',
+      );
     } catch (err) {
       if (err instanceof Cancelled) throw err;
       this.warn(`could not record revision ${view?.revision} of ${name} as ${which} (rollback mode will pick by revision number): ${errorMessage(err)}`);
@@ -1040,13 +1232,30 @@ class KubeRun {
       return keys.length > 0 && keys.every((k) => templateLabels[k] === sel[k]);
     });
     if (matching.length === 1) return matching[0];
-    if (matching.length > 1) throw new InputError('service', undefined, `the Service to use (several select these pods: ${matching.map((s: KubeObject) => s.metadata.name).join(', ')})`);
-    if (required) throw new UserError(`no Service in namespace ${JSON.stringify(this.k.namespace)} selects the pods of this Deployment (labels ${JSON.stringify(templateLabels)}); blue/green switches a Service's selector`);
+    if (matching.length > 1)
+      throw new InputError(
+        'service',
+        undefined,
+        `the Service to use (several select these pods: ${matching.map((s: KubeObject) => s.metadata.name).join(', ')})`,
+      );
+    if (required)
+      throw new UserError(
+        `no Service in namespace ${JSON.stringify(this.k.namespace)} selects the pods of this Deployment (labels ${JSON.stringify(templateLabels)}); blue/green switches a Service's selector`,
+      );
     return undefined;
   }
 
   /** A Deployment manifest derived from `from`: new name, extra selector/template labels, image, replicas. */
-  derive(from: KubeObject, name: string, extraSelector: Record<string, string>, extraLabels: Record<string, string>, container: string, image: string, replicas: number, cause: string): KubeObject {
+  derive(
+    from: KubeObject,
+    name: string,
+    extraSelector: Record<string, string>,
+    extraLabels: Record<string, string>,
+    container: string,
+    image: string,
+    replicas: number,
+    cause: string,
+  ): KubeObject {
     const spec = structuredClone(from.spec);
     delete spec.paused;
     spec.replicas = replicas;
@@ -1056,10 +1265,16 @@ class KubeRun {
     if (this.o.progressDeadlineMs !== undefined) spec.progressDeadlineSeconds = Math.ceil(this.o.progressDeadlineMs / 1000);
     const annotations: Record<string, string> = {};
     for (const [k, v] of Object.entries((from.metadata?.annotations ?? {}) as Record<string, string>)) {
-      if (!k.startsWith('deployment.kubernetes.io/') && k !== 'kubectl.kubernetes.io/last-applied-configuration' && k !== KEEP_UNTIL_ANNOTATION) annotations[k] = v;
+      if (!k.startsWith('deployment.kubernetes.io/') && k !== 'kubectl.kubernetes.io/last-applied-configuration' && k !== KEEP_UNTIL_ANNOTATION)
+        annotations[k] = v;
     }
     annotations[CHANGE_CAUSE] = cause;
-    return { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: this.k.namespace, labels: { ...(from.metadata?.labels ?? {}), ...extraSelector }, annotations }, spec };
+    return {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name, namespace: this.k.namespace, labels: { ...(from.metadata?.labels ?? {}), ...extraSelector }, annotations },
+      spec,
+    };
   }
 
   async deleteDeployment(name: string): Promise<void> {
@@ -1077,7 +1292,12 @@ class KubeRun {
    * over), once the endpoints list `canary` canary pods and `stable` stable pods; undefined when
    * there is no Service or the endpoints did not settle within endpointsTimeoutMs.
    */
-  async endpointShare(service: string, canaryPods: () => Promise<Set<string>>, canary: number, total: number): Promise<{ canary: number; total: number } | undefined> {
+  async endpointShare(
+    service: string,
+    canaryPods: () => Promise<Set<string>>,
+    canary: number,
+    total: number,
+  ): Promise<{ canary: number; total: number } | undefined> {
     const until = performance.now() + (this.o.endpointsTimeoutMs ?? 60_000);
     let seen: { canary: number; total: number } | undefined;
     for (;;) {
@@ -1090,7 +1310,9 @@ class KubeRun {
         if (err instanceof Cancelled || !isTransient(err)) throw err;
       }
       if (performance.now() > until) {
-        this.warn(`Service ${service}: endpoints did not settle at ${canary} canary of ${total} (last seen ${seen ? `${seen.canary} of ${seen.total}` : 'nothing'})`);
+        this.warn(
+          `Service ${service}: endpoints did not settle at ${canary} canary of ${total} (last seen ${seen ? `${seen.canary} of ${seen.total}` : 'nothing'})`,
+        );
         return seen;
       }
       await sleep(Math.min(this.pollMs, 500), this.signal).catch(() => undefined);
@@ -1124,7 +1346,10 @@ class KubeRun {
     if (svc) {
       const sel: Record<string, string> = svc.spec?.selector ?? {};
       for (const key of [VERSION_LABEL, TRACK_LABEL]) {
-        if (key in sel) throw new UserError(`Service ${svc.metadata.name} selects on the label ${JSON.stringify(key)}: canary pods carry ${key}=${key === TRACK_LABEL ? 'canary' : version} and would get no traffic; remove ${key} from the Service selector`);
+        if (key in sel)
+          throw new UserError(
+            `Service ${svc.metadata.name} selects on the label ${JSON.stringify(key)}: canary pods carry ${key}=${key === TRACK_LABEL ? 'canary' : version} and would get no traffic; remove ${key} from the Service selector`,
+          );
       }
       this.note(`Service ${svc.metadata.name} (selector ${selectorString({ matchLabels: sel })}) will send traffic to the canary pods too`);
     } else this.warn(`no Service selects the pods of ${name}: the canary gets no Service traffic`);
@@ -1132,7 +1357,10 @@ class KubeRun {
     // Without an HPA the stable Deployment shrinks by the canary's size (total stays the same);
     // with one (it would scale the stable back) the canary is sized so that it is S of the total.
     const hpas = await this.hpasFor([name]);
-    if (hpas.length) this.warn(`HorizontalPodAutoscaler ${hpas[0]!.metadata.name} scales ${name}: the stable Deployment is left to it and the canary is sized to the share instead; the HPA's selector also counts canary pods`);
+    if (hpas.length)
+      this.warn(
+        `HorizontalPodAutoscaler ${hpas[0]!.metadata.name} scales ${name}: the stable Deployment is left to it and the canary is sized to the share instead; the HPA's selector also counts canary pods`,
+      );
     const plan = fractions.slice(0, -1).map((f) => {
       if (hpas.length) {
         const n = Math.max(1, Math.round((f * r.replicas) / (1 - f)));
@@ -1142,7 +1370,18 @@ class KubeRun {
       return { canary: n, stable: Math.max(1, r.replicas - n) };
     });
     const sizes = plan.map((p) => p.canary);
-    await this.canI([['get', 'deployments'], ['create', 'deployments'], ['patch', 'deployments'], ['delete', 'deployments'], ['list', 'pods'], ['list', 'replicasets'], ...(svc ? ([['list', 'endpointslices.discovery.k8s.io']] as [string, string][]) : [])], !!gate);
+    await this.canI(
+      [
+        ['get', 'deployments'],
+        ['create', 'deployments'],
+        ['patch', 'deployments'],
+        ['delete', 'deployments'],
+        ['list', 'pods'],
+        ['list', 'replicasets'],
+        ...(svc ? ([['list', 'endpointslices.discovery.k8s.io']] as [string, string][]) : []),
+      ],
+      !!gate,
+    );
     const leftover = await this.k.find('deployment', canaryName, this.signal);
     if (leftover) {
       this.warn(`a leftover ${canaryName} from an earlier run was deleted first`);
@@ -1214,11 +1453,18 @@ class KubeRun {
         }
         let share = n / (n + stableWant);
         if (svc) {
-          const seen = await this.endpointShare(svc.metadata.name, async () => new Set((await this.pods(canarySel)).map((p) => p.metadata.name as string)), n, n + stableWant);
+          const seen = await this.endpointShare(
+            svc.metadata.name,
+            async () => new Set((await this.pods(canarySel)).map((p) => p.metadata.name as string)),
+            n,
+            n + stableWant,
+          );
           if (seen && seen.total) share = seen.canary / seen.total;
         }
         step.share = share;
-        this.note(`step ${i + 1}/${fractions.length}: ${canaryName} has ${n} pod(s), ${name} ${stableWant}: the canary is ${formatPercent(share, 0)} of the ${svc ? `ready endpoints of Service ${svc.metadata.name}` : 'pods'} (${formatPercent(fractions[i]!)} wanted)`);
+        this.note(
+          `step ${i + 1}/${fractions.length}: ${canaryName} has ${n} pod(s), ${name} ${stableWant}: the canary is ${formatPercent(share, 0)} of the ${svc ? `ready endpoints of Service ${svc.metadata.name}` : 'pods'} (${formatPercent(fractions[i]!)} wanted)`,
+        );
         step.available = f.view.newAvailable;
         step.endedAt = Date.now();
         r.pods = f.view.pods.map((p) => this.podRecord(p, version, canaryName));
@@ -1229,9 +1475,20 @@ class KubeRun {
             batch: i + 1,
             totalBatches: fractions.length,
             newInstances: await this.gateInstances(f.view.pods, () => version, port),
-            oldInstances: await this.gateInstances(stableView.pods.filter((p) => p.labels[TRACK_LABEL] !== 'canary'), (p) => p.labels[VERSION_LABEL] ?? r.previousVersion!, port),
+            oldInstances: await this.gateInstances(
+              stableView.pods.filter((p) => p.labels[TRACK_LABEL] !== 'canary'),
+              (p) => p.labels[VERSION_LABEL] ?? r.previousVersion!,
+              port,
+            ),
             signal: this.signal,
-            kubernetes: { namespace: this.k.namespace, deployment: name, strategy: 'canary', newSelector: canarySel, oldSelector: `${stableSel},${TRACK_LABEL}!=canary`, versionLabel: VERSION_LABEL },
+            kubernetes: {
+              namespace: this.k.namespace,
+              deployment: name,
+              strategy: 'canary',
+              newSelector: canarySel,
+              oldSelector: `${stableSel},${TRACK_LABEL}!=canary`,
+              versionLabel: VERSION_LABEL,
+            },
           };
           const v = await this.runGate(gate, ctx);
           step.gate = { ...v, durationMs: performance.now() - g0 };
@@ -1249,7 +1506,12 @@ class KubeRun {
       const st = this.strategyPatch(stable);
       await this.patch(name, {
         metadata: { annotations: { [CHANGE_CAUSE]: cause } },
-        spec: { ...(hpas.length ? {} : { replicas: r.replicas }), template: { metadata: { labels: { [VERSION_LABEL]: version } }, spec: { containers: [{ name: c.name, image: req.image }] } }, ...(st ? { strategy: st } : {}), ...(this.o.progressDeadlineMs !== undefined ? { progressDeadlineSeconds: Math.ceil(this.o.progressDeadlineMs / 1000) } : {}) },
+        spec: {
+          ...(hpas.length ? {} : { replicas: r.replicas }),
+          template: { metadata: { labels: { [VERSION_LABEL]: version } }, spec: { containers: [{ name: c.name, image: req.image }] } },
+          ...(st ? { strategy: st } : {}),
+          ...(this.o.progressDeadlineMs !== undefined ? { progressDeadlineSeconds: Math.ceil(this.o.progressDeadlineMs / 1000) } : {}),
+        },
       });
       stableScaled = false;
       this.note(`promote: Deployment ${name} → ${req.image} (version label ${version}), ${r.replicas} replica(s)`);
@@ -1313,7 +1575,9 @@ class KubeRun {
    * kube-proxy and ingress controllers send traffic to) and every pod listed at all.
    */
   async endpoints(service: string): Promise<{ ready: Set<string>; listed: Set<string> }> {
-    const list = await this.k.json<KubeObject>(['get', 'endpointslices.discovery.k8s.io', '-l', `kubernetes.io/service-name=${service}`], { signal: this.signal });
+    const list = await this.k.json<KubeObject>(['get', 'endpointslices.discovery.k8s.io', '-l', `kubernetes.io/service-name=${service}`], {
+      signal: this.signal,
+    });
     const ready = new Set<string>();
     const listed = new Set<string>();
     for (const slice of (list.items ?? []) as KubeObject[]) {
@@ -1333,14 +1597,21 @@ class KubeRun {
    * `deployment` as ready endpoints (and no other pod). Returns the time it happened, or the
    * reason it did not within endpointsTimeoutMs.
    */
-  async waitEndpoints(service: string, deployment: string, container: string | undefined): Promise<{ ok: true; at: number; pods: string[] } | { ok: false; reason: string }> {
+  async waitEndpoints(
+    service: string,
+    deployment: string,
+    container: string | undefined,
+  ): Promise<{ ok: true; at: number; pods: string[] } | { ok: false; reason: string }> {
     const until = performance.now() + (this.o.endpointsTimeoutMs ?? 60_000);
     let last: string;
     for (;;) {
       this.checkCancel();
       try {
         const [view, eps] = await Promise.all([this.observe(deployment, container, true), this.endpoints(service)]);
-        const want = view.pods.filter((p) => p.isNew && servingPod(p)).map((p) => p.name).sort();
+        const want = view.pods
+          .filter((p) => p.isNew && servingPod(p))
+          .map((p) => p.name)
+          .sort();
         const have = [...eps.ready].sort();
         if (want.length > 0 && want.length === have.length && want.every((n, i) => n === have[i])) return { ok: true, at: performance.now(), pods: want };
         last = `endpoints list ${have.length ? have.join(', ') : 'no ready pod'}; the Ready pods of ${deployment} are ${want.join(', ') || 'none'}`;
@@ -1348,7 +1619,11 @@ class KubeRun {
         if (err instanceof Cancelled || !isTransient(err)) throw err;
         last = errorMessage(err);
       }
-      if (performance.now() > until) return { ok: false, reason: `Service ${service}: its EndpointSlices did not list exactly the new Ready pods within ${formatDuration(this.o.endpointsTimeoutMs ?? 60_000)} (${last})` };
+      if (performance.now() > until)
+        return {
+          ok: false,
+          reason: `Service ${service}: its EndpointSlices did not list exactly the new Ready pods within ${formatDuration(this.o.endpointsTimeoutMs ?? 60_000)} (${last})`,
+        };
       await sleep(Math.min(this.pollMs, 500), this.signal).catch(() => undefined);
     }
   }
@@ -1357,7 +1632,9 @@ class KubeRun {
   async drain(since: number, what: string): Promise<void> {
     const left = (this.o.drainDelayMs ?? 5000) - (performance.now() - since);
     if (left <= 0) return;
-    this.log.info(`drain delay: waiting ${formatDuration(left)} before stopping ${what} (endpoint changes reach kube-proxy and ingress controllers with a lag)`);
+    this.log.info(
+      `drain delay: waiting ${formatDuration(left)} before stopping ${what} (endpoint changes reach kube-proxy and ingress controllers with a lag)`,
+    );
     await sleep(left, this.signal).catch(() => undefined);
   }
 
@@ -1380,7 +1657,9 @@ class KubeRun {
     let svc = (await this.findService(blueLabels, true))!;
     for (const key of [VERSION_LABEL, TRACK_LABEL]) {
       if (key in (svc.spec.selector ?? {})) {
-        throw new UserError(`Service ${svc.metadata.name} selects on the label ${JSON.stringify(key)} (${key}=${svc.spec.selector[key]}): after a blue/green switch it would select none of the new pods (${VERSION_LABEL}=${version}) and have no endpoints; remove ${key} from the Service selector (blue/green switches by ${SLOT_LABEL}). Nothing was changed.`);
+        throw new UserError(
+          `Service ${svc.metadata.name} selects on the label ${JSON.stringify(key)} (${key}=${svc.spec.selector[key]}): after a blue/green switch it would select none of the new pods (${VERSION_LABEL}=${version}) and have no endpoints; remove ${key} from the Service selector (blue/green switches by ${SLOT_LABEL}). Nothing was changed.`,
+        );
       }
     }
     const liveSlot = svc.spec.selector?.[SLOT_LABEL] === 'green' ? green : blue;
@@ -1403,10 +1682,20 @@ class KubeRun {
       return r;
     }
     await this.refuseHpa('blue-green', [blue.name, green.name]);
-    await this.canI([
-      ['get', 'deployments'], ['create', 'deployments'], ['patch', 'deployments'], ['delete', 'deployments'],
-      ['list', 'pods'], ['list', 'replicasets'], ['get', 'services'], ['patch', 'services'], ['list', 'endpointslices.discovery.k8s.io'],
-    ], !!gate);
+    await this.canI(
+      [
+        ['get', 'deployments'],
+        ['create', 'deployments'],
+        ['patch', 'deployments'],
+        ['delete', 'deployments'],
+        ['list', 'pods'],
+        ['list', 'replicasets'],
+        ['get', 'services'],
+        ['patch', 'services'],
+        ['list', 'endpointslices.discovery.k8s.io'],
+      ],
+      !!gate,
+    );
     this.note(`Service ${svc.metadata.name} sends traffic to ${liveSlot.name} (${liveSlot.slot}); deploying ${req.image} to ${idle.name} (${idle.slot})`);
     const port = c.ports?.[0]?.containerPort as number | undefined;
     const bgStep: KubeStep = { step: 1, fraction: 1, target: r.replicas, available: 0, startedAt: Date.now(), outcome: 'running' };
@@ -1426,7 +1715,9 @@ class KubeRun {
           cleaned = true;
           this.note(`${createdIdle ? 'deleted' : 'scaled to 0'} ${idle.name}; the Service still sends traffic to ${liveSlot.name}`);
         } catch (err) {
-          this.warn(`could not clean up ${idle.name}: ${errorMessage(err)} (the Service still sends traffic to ${liveSlot.name}; scale ${idle.name} to 0 by hand)`);
+          this.warn(
+            `could not clean up ${idle.name}: ${errorMessage(err)} (the Service still sends traffic to ${liveSlot.name}; scale ${idle.name} to 0 by hand)`,
+          );
         }
       });
       r.rollbackMs = performance.now() - u0;
@@ -1440,7 +1731,9 @@ class KubeRun {
     try {
       // One-time preparation: make the Service select by slot.
       if (!(SLOT_LABEL in (svc.spec.selector ?? {}))) {
-        this.note(`preparing blue/green: Deployment ${blue.name} pods get the label ${SLOT_LABEL}=blue (a same-image rolling update), then Service ${svc.metadata.name} selects ${SLOT_LABEL}=blue`);
+        this.note(
+          `preparing blue/green: Deployment ${blue.name} pods get the label ${SLOT_LABEL}=blue (a same-image rolling update), then Service ${svc.metadata.name} selects ${SLOT_LABEL}=blue`,
+        );
         if (blueLabels[SLOT_LABEL] !== 'blue') {
           await this.patch(blue.name, { spec: { template: { metadata: { labels: { [SLOT_LABEL]: 'blue' } } } } });
           const f = await this.follow(blue.name, { container: c.name, deadlineMs, what: 'prepare blue slot' });
@@ -1470,13 +1763,24 @@ class KubeRun {
       } else {
         const sel = idleD.spec?.selector?.matchLabels ?? {};
         const clash = Object.entries(sel as Record<string, string>).find(([k2, v]) => template.metadata.labels[k2] !== v);
-        if (clash) throw new UserError(`Deployment ${idle.name} selects ${clash[0]}=${clash[1]}, which the pods of ${liveSlot.name} do not carry (${template.metadata.labels[clash[0]] ?? 'absent'}); delete ${idle.name} so that it is created again from ${liveSlot.name}`);
+        if (clash)
+          throw new UserError(
+            `Deployment ${idle.name} selects ${clash[0]}=${clash[1]}, which the pods of ${liveSlot.name} do not carry (${template.metadata.labels[clash[0]] ?? 'absent'}); delete ${idle.name} so that it is created again from ${liveSlot.name}`,
+          );
         await this.patch(idle.name, { metadata: { annotations: { [CHANGE_CAUSE]: cause, [KEEP_UNTIL_ANNOTATION]: null } } }, 'deployment', 'merge');
-        await this.write(['patch', 'deployment', idle.name, '--type', 'json', '-p', JSON.stringify([
-          { op: 'replace', path: '/spec/template', value: template },
-          { op: 'replace', path: '/spec/replicas', value: r.replicas },
-          { op: 'add', path: '/spec/paused', value: false },
-        ])]);
+        await this.write([
+          'patch',
+          'deployment',
+          idle.name,
+          '--type',
+          'json',
+          '-p',
+          JSON.stringify([
+            { op: 'replace', path: '/spec/template', value: template },
+            { op: 'replace', path: '/spec/replicas', value: r.replicas },
+            { op: 'add', path: '/spec/paused', value: false },
+          ]),
+        ]);
         this.note(`Deployment ${idle.name}: ${r.replicas} replica(s) of ${req.image}, template from ${liveSlot.name}`);
       }
       const f = await this.follow(idle.name, { container: c.name, deadlineMs, what: `${idle.slot} slot` });
@@ -1488,7 +1792,11 @@ class KubeRun {
       // The Service, once switched, must select the new pods: checked before it moves.
       const next = { ...svc.spec.selector, [SLOT_LABEL]: idle.slot } as Record<string, string>;
       const missing = Object.entries(next).filter(([k2, v]) => template.metadata.labels[k2] !== v);
-      if (missing.length) return await abandonIdle('switch', `Service ${svc.metadata.name} would select ${missing.map(([k2, v]) => `${k2}=${v}`).join(', ')}, which the pods of ${idle.name} do not carry: it would have no endpoints; not switched`);
+      if (missing.length)
+        return await abandonIdle(
+          'switch',
+          `Service ${svc.metadata.name} would select ${missing.map(([k2, v]) => `${k2}=${v}`).join(', ')}, which the pods of ${idle.name} do not carry: it would have no endpoints; not switched`,
+        );
       // Switch.
       await this.patch(svc.metadata.name, { spec: { selector: { [SLOT_LABEL]: idle.slot } } }, 'service', 'merge');
       r.blueGreen.switched = true;
@@ -1498,7 +1806,9 @@ class KubeRun {
         bgStep.outcome = 'failed';
         return await this.switchBackAfterFailure(r, svc.metadata.name, liveSlot, idle, c.name);
       }
-      this.note(`switched Service ${svc.metadata.name}: ${selectorString({ matchLabels: selectorBefore })} → ${selectorString({ matchLabels: after.spec.selector })}`);
+      this.note(
+        `switched Service ${svc.metadata.name}: ${selectorString({ matchLabels: selectorBefore })} → ${selectorString({ matchLabels: after.spec.selector })}`,
+      );
       // Done only when the EndpointSlices list exactly the new Ready pods.
       const eps = await this.waitEndpoints(svc.metadata.name, idle.name, c.name);
       if (!eps.ok) {
@@ -1515,10 +1825,22 @@ class KubeRun {
         const ctx: KubeGateContext = {
           batch: 1,
           totalBatches: 1,
-          newInstances: await this.gateInstances(f.view.pods.filter((p) => p.isNew), () => version, port, { service: svc.metadata.name, servicePort: after.spec.ports?.[0]?.port }),
+          newInstances: await this.gateInstances(
+            f.view.pods.filter((p) => p.isNew),
+            () => version,
+            port,
+            { service: svc.metadata.name, servicePort: after.spec.ports?.[0]?.port },
+          ),
           oldInstances: await this.gateInstances(oldView.pods, () => r.previousVersion!, port),
           signal: this.signal,
-          kubernetes: { namespace: this.k.namespace, deployment: idle.name, strategy: 'blue-green', newSelector: `${selectorString({ matchLabels: after.spec.selector })}`, oldSelector: `${selectorString({ matchLabels: { ...after.spec.selector, [SLOT_LABEL]: liveSlot.slot } })}`, versionLabel: VERSION_LABEL },
+          kubernetes: {
+            namespace: this.k.namespace,
+            deployment: idle.name,
+            strategy: 'blue-green',
+            newSelector: `${selectorString({ matchLabels: after.spec.selector })}`,
+            oldSelector: `${selectorString({ matchLabels: { ...after.spec.selector, [SLOT_LABEL]: liveSlot.slot } })}`,
+            versionLabel: VERSION_LABEL,
+          },
         };
         const v = await this.runGate(gate, ctx);
         bgStep.gate = { ...v, durationMs: performance.now() - g0 };
@@ -1554,7 +1876,9 @@ class KubeRun {
       this.note(`keep-previous 0: scaled ${liveSlot.name} to 0`);
     } else {
       const until = new Date(Date.now() + keep).toISOString().replace(/\.\d+Z$/, 'Z');
-      await this.patch(liveSlot.name, { metadata: { annotations: { [KEEP_UNTIL_ANNOTATION]: until } } }, 'deployment', 'merge').catch((err) => this.warn(`could not annotate ${liveSlot.name}: ${errorMessage(err)}`));
+      await this.patch(liveSlot.name, { metadata: { annotations: { [KEEP_UNTIL_ANNOTATION]: until } } }, 'deployment', 'merge').catch((err) =>
+        this.warn(`could not annotate ${liveSlot.name}: ${errorMessage(err)}`),
+      );
       r.blueGreen.keepUntil = until;
       this.note(`${liveSlot.name} keeps running until ${until} (keep-previous ${formatDuration(keep)}) for an instant switch back`);
     }
@@ -1588,7 +1912,8 @@ class KubeRun {
     });
     r.rollbackMs = performance.now() - u0;
     r.status = r.blueGreen!.switchedBack ? 'rolled-back' : 'rollback-failed';
-    if (!r.blueGreen!.switchedBack && r.failure) r.failure.reason += `; the switch back to ${back.name} failed: Service ${service} may still select ${from.name}`;
+    if (!r.blueGreen!.switchedBack && r.failure)
+      r.failure.reason += `; the switch back to ${back.name} failed: Service ${service} may still select ${from.name}`;
     r.finalImage = r.blueGreen!.switchedBack ? r.previousImage : r.image;
     return r;
   }
@@ -1609,7 +1934,9 @@ class KubeRun {
     const { svc, live, previous } = await this.liveAndPrevious();
     const view = await this.observe(previous.name);
     if (view.replicas === 0 || view.available < view.replicas) {
-      throw new UserError(`cannot switch back: ${previous.name} has ${view.available} of ${view.replicas} replicas available (keep-previous expired or it was scaled down); deploy the previous image instead`);
+      throw new UserError(
+        `cannot switch back: ${previous.name} has ${view.available} of ${view.replicas} replicas available (keep-previous expired or it was scaled down); deploy the previous image instead`,
+      );
     }
     await this.patch(svc.metadata.name, { spec: { selector: { [SLOT_LABEL]: previous.slot } } }, 'service', 'merge');
     this.note(`switched Service ${svc.metadata.name} back: ${live.name} → ${previous.name}`);
@@ -1622,8 +1949,10 @@ class KubeRun {
   async rollbackMode(strategy: KubeStrategy): Promise<KubeRolloutResult> {
     if (!this.o.deployment) throw new InputError('deployment', undefined, 'the Deployment to roll back');
     const name = this.o.deployment;
-    const imageOf = (d: KubeObject, container: string) => ((d.spec?.template?.spec?.containers ?? []) as KubeObject[]).find((x) => x.name === container)?.image as string | undefined;
-    const versionOf = (d: KubeObject, img: string | undefined) => d.spec?.template?.metadata?.labels?.[VERSION_LABEL] ?? (img ? versionFromImage(img) : 'unknown');
+    const imageOf = (d: KubeObject, container: string) =>
+      ((d.spec?.template?.spec?.containers ?? []) as KubeObject[]).find((x) => x.name === container)?.image as string | undefined;
+    const versionOf = (d: KubeObject, img: string | undefined) =>
+      d.spec?.template?.metadata?.labels?.[VERSION_LABEL] ?? (img ? versionFromImage(img) : 'unknown');
     if (strategy === 'blue-green') {
       const { live, previous } = await this.liveAndPrevious();
       const liveD = await this.getDeployment(live.name);
@@ -1650,12 +1979,16 @@ class KubeRun {
     const c = this.pickContainer(d);
     const rev = revisionOf(d);
     const list = await this.k.json<KubeObject>(['get', 'replicasets', '-l', selectorString(d.spec?.selector)], { signal: this.signal });
-    const owned = ((list.items ?? []) as KubeObject[]).filter((rs) => (rs.metadata?.ownerReferences ?? []).some((o: KubeObject) => o.kind === 'Deployment' && o.name === name));
+    const owned = ((list.items ?? []) as KubeObject[]).filter((rs) =>
+      (rs.metadata?.ownerReferences ?? []).some((o: KubeObject) => o.kind === 'Deployment' && o.name === name),
+    );
     // The last template recorded as good that is not the current one; `rollout undo` renumbers
     // revisions, so "the highest revision below the current" can be the version that just failed.
     const hashOf = (rs: KubeObject) => rs.metadata?.labels?.['pod-template-hash'] as string | undefined;
     const currentHash = hashOf(owned.find((rs) => revisionOf(rs) === rev) ?? {});
-    const good = String(d.metadata?.annotations?.[GOOD_ANNOTATION] ?? '').split(',').filter(Boolean);
+    const good = String(d.metadata?.annotations?.[GOOD_ANNOTATION] ?? '')
+      .split(',')
+      .filter(Boolean);
     let earlier: KubeObject | undefined;
     for (const h of [...good].reverse()) {
       if (h === currentHash) continue;
@@ -1663,13 +1996,21 @@ class KubeRun {
       if (earlier) break;
     }
     if (!earlier) {
-      const failed = new Set(String(d.metadata?.annotations?.[FAILED_ANNOTATION] ?? '').split(',').filter(Boolean));
+      const failed = new Set(
+        String(d.metadata?.annotations?.[FAILED_ANNOTATION] ?? '')
+          .split(',')
+          .filter(Boolean),
+      );
       earlier = owned
         .filter((rs) => (revisionOf(rs) ?? 0) < (rev ?? 0) && !failed.has(hashOf(rs) ?? '') && hashOf(rs) !== currentHash)
         .sort((a, b) => (revisionOf(b) ?? 0) - (revisionOf(a) ?? 0))[0];
-      if (earlier) this.note(`no earlier revision recorded as good: going back to the highest earlier revision that did not fail (revision ${revisionOf(earlier)})`);
+      if (earlier)
+        this.note(`no earlier revision recorded as good: going back to the highest earlier revision that did not fail (revision ${revisionOf(earlier)})`);
     }
-    if (!earlier) throw new UserError(`rollback: Deployment ${name} has no earlier revision to go back to (revision ${rev ?? '?'}; revisionHistoryLimit may be 0); nothing was changed`);
+    if (!earlier)
+      throw new UserError(
+        `rollback: Deployment ${name} has no earlier revision to go back to (revision ${rev ?? '?'}; revisionHistoryLimit may be 0); nothing was changed`,
+      );
     const toImage = imageOf(earlier, c.name);
     const r = this.base(strategy === 'canary' ? 'canary' : 'rolling', name, toImage ?? '', versionOf(earlier, toImage));
     r.mode = 'rollback';
@@ -1677,7 +2018,13 @@ class KubeRun {
     r.previousVersion = versionOf(d, r.previousImage);
     r.previousRevision = rev;
     r.replicas = d.spec?.replicas ?? 1;
-    await this.canI([['get', 'deployments'], ['patch', 'deployments'], ['list', 'replicasets'], ['list', 'pods'], ...(strategy === 'canary' ? ([['delete', 'deployments']] as [string, string][]) : [])]);
+    await this.canI([
+      ['get', 'deployments'],
+      ['patch', 'deployments'],
+      ['list', 'replicasets'],
+      ['list', 'pods'],
+      ...(strategy === 'canary' ? ([['delete', 'deployments']] as [string, string][]) : []),
+    ]);
     if (strategy === 'canary' && (await this.k.find('deployment', `${name}-canary`, this.signal))) {
       await this.deleteDeployment(`${name}-canary`);
       this.note(`deleted the leftover canary ${name}-canary`);
@@ -1719,7 +2066,15 @@ export function toEngineResult(r: KubeRolloutResult): RolloutResult {
     batch: r.steps.length,
     from: r.previousVersion,
     to: r.version,
-    status: rolledBack ? 'rolled-back' : r.status === 'succeeded' || r.status === 'unchanged' ? (p.ready ? 'new' : 'switching') : p.version === r.version ? 'rollback-failed' : 'old',
+    status: rolledBack
+      ? 'rolled-back'
+      : r.status === 'succeeded' || r.status === 'unchanged'
+        ? p.ready
+          ? 'new'
+          : 'switching'
+        : p.version === r.version
+          ? 'rollback-failed'
+          : 'old',
     readyMs: p.readyAfterMs,
     error: p.ready ? undefined : p.why,
   }));
@@ -1733,7 +2088,22 @@ export function toEngineResult(r: KubeRolloutResult): RolloutResult {
     durationMs: r.durationMs,
     batches: r.steps.map((s) => ({ batch: s.step, instances: [], startedAt: s.startedAt, endedAt: s.endedAt, outcome: s.outcome, gate: s.gate })),
     instances,
-    failure: r.failure ? { phase: r.failure.phase === 'gate' ? 'gate' : r.failure.phase === 'cancelled' ? 'cancelled' : r.failure.phase === 'prepare' ? 'prepare' : r.failure.phase === 'rollout' ? 'readiness' : 'target', reason: r.failure.reason, lastAnswer: r.failure.lastState } : undefined,
+    failure: r.failure
+      ? {
+          phase:
+            r.failure.phase === 'gate'
+              ? 'gate'
+              : r.failure.phase === 'cancelled'
+                ? 'cancelled'
+                : r.failure.phase === 'prepare'
+                  ? 'prepare'
+                  : r.failure.phase === 'rollout'
+                    ? 'readiness'
+                    : 'target',
+          reason: r.failure.reason,
+          lastAnswer: r.failure.lastState,
+        }
+      : undefined,
     finalVersions: { [r.deployment]: r.finalImage ?? 'unknown' },
     rollbackMs: r.rollbackMs,
     warnings: r.warnings,

@@ -74,7 +74,15 @@ export function parseHolder(text: string): LockHolder | undefined {
   try {
     const o = JSON.parse(text) as Partial<LockHolder>;
     if (typeof o.token === 'string' && typeof o.since === 'string' && typeof o.until === 'string') {
-      return { token: o.token, actor: String(o.actor ?? ''), runUrl: String(o.runUrl ?? ''), version: String(o.version ?? ''), reason: String(o.reason ?? ''), since: o.since, until: o.until };
+      return {
+        token: o.token,
+        actor: String(o.actor ?? ''),
+        runUrl: String(o.runUrl ?? ''),
+        version: String(o.version ?? ''),
+        reason: String(o.reason ?? ''),
+        since: o.since,
+        until: o.until,
+      };
     }
   } catch {}
   return undefined;
@@ -165,12 +173,39 @@ export class DeployLock {
 
 /** What runs a script on a host (SshClient.script). */
 export interface ScriptRunner {
-  script(h: { user: string; host: string; port: number }, script: string, args: readonly string[], what: string, o?: { timeoutMs?: number; signal?: AbortSignal; input?: string }): Promise<{ stdout: string }>;
+  script(
+    h: { user: string; host: string; port: number },
+    script: string,
+    args: readonly string[],
+    what: string,
+    o?: { timeoutMs?: number; signal?: AbortSignal; input?: string },
+  ): Promise<{ stdout: string }>;
 }
-export interface PromotionHost { user: string; host: string; port: number; id: string; deployRoot: string }
+export interface PromotionHost {
+  user: string;
+  host: string;
+  port: number;
+  id: string;
+  deployRoot: string;
+}
 
-export interface PauseRecord { id: string; batch: number; totalBatches: number; version: string; deadline: string; actor?: string; runUrl?: string; since?: string }
-export interface SignalRecord { id: string; action: 'promote' | 'abort'; actor: string; at: string; run?: string }
+export interface PauseRecord {
+  id: string;
+  batch: number;
+  totalBatches: number;
+  version: string;
+  deadline: string;
+  actor?: string;
+  runUrl?: string;
+  since?: string;
+}
+export interface SignalRecord {
+  id: string;
+  action: 'promote' | 'abort';
+  actor: string;
+  at: string;
+  run?: string;
+}
 
 /** $1 root, stdin the record: `.slipway-pause.json` written, an older signal removed. */
 const PAUSE_OPEN = `mkdir -p "$1" || exit 3
@@ -197,8 +232,10 @@ function parseJson<T>(text: string, check: (o: any) => boolean): T | undefined {
     return undefined;
   }
 }
-export const parsePause = (t: string) => parseJson<PauseRecord>(t, (o) => typeof o.id === 'string' && typeof o.deadline === 'string' && typeof o.batch === 'number');
-export const parseSignal = (t: string) => parseJson<SignalRecord>(t, (o) => typeof o.id === 'string' && (o.action === 'promote' || o.action === 'abort') && typeof o.actor === 'string');
+export const parsePause = (t: string) =>
+  parseJson<PauseRecord>(t, (o) => typeof o.id === 'string' && typeof o.deadline === 'string' && typeof o.batch === 'number');
+export const parseSignal = (t: string) =>
+  parseJson<SignalRecord>(t, (o) => typeof o.id === 'string' && (o.action === 'promote' || o.action === 'abort') && typeof o.actor === 'string');
 
 /** The promotion channel of a hosts fleet (engine.ts `Promotion`). */
 export function hostPromotion(ssh: ScriptRunner, hosts: readonly PromotionHost[], who: { actor?: string; runUrl?: string } = {}) {
@@ -207,7 +244,9 @@ export function hostPromotion(ssh: ScriptRunner, hosts: readonly PromotionHost[]
     where: `${hosts.length} host(s) (<deploy-root>/.slipway-pause.json)`,
     async open(info: Omit<PauseRecord, 'actor' | 'runUrl' | 'since'>, signal: AbortSignal): Promise<void> {
       const rec: PauseRecord = { ...info, actor: who.actor, runUrl: who.runUrl, since: new Date().toISOString() };
-      const r = await onAll((h) => ssh.script(h, PAUSE_OPEN, [h.deployRoot], 'recording the manual pause', { signal, timeoutMs: 30_000, input: JSON.stringify(rec) }));
+      const r = await onAll((h) =>
+        ssh.script(h, PAUSE_OPEN, [h.deployRoot], 'recording the manual pause', { signal, timeoutMs: 30_000, input: JSON.stringify(rec) }),
+      );
       const failed = r.flatMap((x, k) => (x.status === 'rejected' ? [`${hosts[k]!.id}: ${errorMessage(x.reason)}`] : []));
       // One host is enough for a person to find the pause; none is not.
       if (failed.length === hosts.length) throw new UserError(`no host took the pause record: ${failed.join('; ')}`);
@@ -218,7 +257,10 @@ export function hostPromotion(ssh: ScriptRunner, hosts: readonly PromotionHost[]
         const s = x.status === 'fulfilled' ? parseSignal(x.value.stdout.trim()) : undefined;
         if (s && s.id === id) return { action: s.action, actor: s.actor, at: s.at };
       }
-      if (r.every((x) => x.status === 'rejected')) throw new UserError((r[0] as PromiseRejectedResult).reason instanceof Error ? ((r[0] as PromiseRejectedResult).reason as Error).message : 'no host answered');
+      if (r.every((x) => x.status === 'rejected'))
+        throw new UserError(
+          (r[0] as PromiseRejectedResult).reason instanceof Error ? ((r[0] as PromiseRejectedResult).reason as Error).message : 'no host answered',
+        );
       return undefined;
     },
     async close(signal: AbortSignal): Promise<void> {
@@ -239,8 +281,17 @@ export async function readPause(ssh: ScriptRunner, hosts: readonly PromotionHost
 }
 
 /** Writes a decision for the open pause `s.id` on every host that holds it; returns how many took it. */
-export async function sendSignal(ssh: ScriptRunner, hosts: readonly PromotionHost[], s: SignalRecord, signal: AbortSignal): Promise<{ written: string[]; failed: string[] }> {
-  const r = await Promise.allSettled(hosts.map((h) => ssh.script(h, SIGNAL_WRITE, [h.deployRoot, s.id], `writing the ${s.action} signal`, { signal, timeoutMs: 30_000, input: JSON.stringify(s) })));
+export async function sendSignal(
+  ssh: ScriptRunner,
+  hosts: readonly PromotionHost[],
+  s: SignalRecord,
+  signal: AbortSignal,
+): Promise<{ written: string[]; failed: string[] }> {
+  const r = await Promise.allSettled(
+    hosts.map((h) =>
+      ssh.script(h, SIGNAL_WRITE, [h.deployRoot, s.id], `writing the ${s.action} signal`, { signal, timeoutMs: 30_000, input: JSON.stringify(s) }),
+    ),
+  );
   const written: string[] = [];
   const failed: string[] = [];
   r.forEach((x, k) => {

@@ -49,7 +49,13 @@ export function knownHostsPattern(h: { host: string; port: number }): string {
  */
 export function buildKnownHosts(knownHosts: string | undefined, hostKeys: string | undefined, hosts: { host: string; port: number }[]): string {
   const out: string[] = [];
-  if (knownHosts) out.push(...knownHosts.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#')));
+  if (knownHosts)
+    out.push(
+      ...knownHosts
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#')),
+    );
   for (const raw of (hostKeys ?? '').split(/\r?\n/)) {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
@@ -95,7 +101,11 @@ export function explainSshFailure(h: SshHost, r: Pick<ExecResult, 'code' | 'stde
     if (/Permission denied|Too many authentication failures|no mutual signature/i.test(err)) {
       return `SSH to ${who}: authentication failed (${lastLines(err, 1)}): check the 'ssh-key' input and that its public key is in ~${h.user}/.ssh/authorized_keys`;
     }
-    if (/Connection refused|timed out|No route to host|Could not resolve|Network is unreachable|Connection closed|Connection reset|kex_exchange_identification/i.test(err)) {
+    if (
+      /Connection refused|timed out|No route to host|Could not resolve|Network is unreachable|Connection closed|Connection reset|kex_exchange_identification/i.test(
+        err,
+      )
+    ) {
       return `SSH to ${who}: host unreachable (${lastLines(err, 1)})`;
     }
     return `SSH to ${who} failed: ${lastLines(err, 3) || 'exit 255'}`;
@@ -121,9 +131,25 @@ export class SshClient {
   /** ssh options for a host (without the destination). */
   args(h: SshHost): string[] {
     const o = this.opts;
-    const a = ['-F', 'none', '-p', String(h.port), '-o', 'BatchMode=yes', '-o', `ConnectTimeout=${o.connectTimeoutSec ?? 15}`, '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3', '-o', 'LogLevel=ERROR'];
+    const a = [
+      '-F',
+      'none',
+      '-p',
+      String(h.port),
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      `ConnectTimeout=${o.connectTimeoutSec ?? 15}`,
+      '-o',
+      'ServerAliveInterval=5',
+      '-o',
+      'ServerAliveCountMax=3',
+      '-o',
+      'LogLevel=ERROR',
+    ];
     if (o.insecure) a.push('-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'GlobalKnownHostsFile=/dev/null');
-    else a.push('-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${o.knownHostsPath}`, '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'CheckHostIP=no');
+    else
+      a.push('-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${o.knownHostsPath}`, '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'CheckHostIP=no');
     if (o.keyPath) a.push('-i', o.keyPath, '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none');
     a.push('-o', 'ControlMaster=auto', '-o', `ControlPath=${join(this.controlDir, '%C')}`, '-o', `ControlPersist=${o.persistSec ?? 300}`);
     return a;
@@ -156,12 +182,25 @@ export class SshClient {
   }
 
   /** A fixed script run by the remote `sh`, with user values as positional parameters. */
-  script(h: SshHost, script: string, args: readonly string[], what: string, o: { timeoutMs?: number; signal?: AbortSignal; input?: string } = {}): Promise<ExecResult> {
+  script(
+    h: SshHost,
+    script: string,
+    args: readonly string[],
+    what: string,
+    o: { timeoutMs?: number; signal?: AbortSignal; input?: string } = {},
+  ): Promise<ExecResult> {
     return this.runOk(h, ['sh', '-c', script, 'slipway', ...args], what, o);
   }
 
   /** Streams a local file to the stdin of a remote script (uploads). */
-  async streamFile(h: SshHost, file: string, script: string, args: readonly string[], what: string, o: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+  async streamFile(
+    h: SshHost,
+    file: string,
+    script: string,
+    args: readonly string[],
+    what: string,
+    o: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<void> {
     this.used.set(sshTargetName(h), h);
     const argv = [...this.args(h), `${h.user}@${h.host}`, '--', remoteCommand(['sh', '-c', script, 'slipway', ...args])];
     const r = await new Promise<ExecResult>((resolve, reject) => {
@@ -173,13 +212,22 @@ export class SshClient {
       child.stdout.on('data', (d: Buffer) => (stdout = (stdout + d.toString()).slice(-65536)));
       child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-65536)));
       const kill = () => child.kill('SIGTERM');
-      const timer = setTimeout(() => { timedOut = true; kill(); }, o.timeoutMs ?? 600_000);
+      const timer = setTimeout(() => {
+        timedOut = true;
+        kill();
+      }, o.timeoutMs ?? 600_000);
       o.signal?.addEventListener('abort', kill, { once: true });
       const input = createReadStream(file);
-      input.on('error', (e) => { kill(); reject(e); });
+      input.on('error', (e) => {
+        kill();
+        reject(e);
+      });
       child.stdin.on('error', () => {});
       input.pipe(child.stdin);
-      child.on('error', (e) => { clearTimeout(timer); reject(e); });
+      child.on('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
       child.on('close', (code, signal) => {
         clearTimeout(timer);
         o.signal?.removeEventListener('abort', kill);

@@ -86,7 +86,11 @@ export interface BlueGreenOptions extends Omit<EngineOptions, 'batches' | 'canar
  * Blue/green deploy of `version` (mode 'rollback': back to the version kept in the idle slots or
  * on the target; a slot that still runs it is reused, so the switch back is instant).
  */
-export async function blueGreenRollout(target: BlueGreenTarget, version: string, opts: BlueGreenOptions & { mode?: 'rollout' | 'rollback' }): Promise<RolloutResult> {
+export async function blueGreenRollout(
+  target: BlueGreenTarget,
+  version: string,
+  opts: BlueGreenOptions & { mode?: 'rollout' | 'rollback' },
+): Promise<RolloutResult> {
   const mode = opts.mode ?? 'rollout';
   const signal = opts.signal ?? new AbortController().signal;
   const readiness: ReadinessOptions = { ...DEFAULT_READINESS, ...opts.readiness };
@@ -96,7 +100,9 @@ export async function blueGreenRollout(target: BlueGreenTarget, version: string,
   const all = await target.instances(signal);
   if (all.length === 0) throw new UserError(`the ${target.kind} target has no instances`);
   const infos = await Promise.all(all.map((i) => target.slotInfo(i, signal)));
-  log.info(`fleet: ${all.map((i, k) => `${i.id}=${infos[k]!.liveVersion ?? '(none)'} (${infos[k]!.live}${infos[k]!.idleRunning ? `; idle ${otherSlot(infos[k]!.live)} runs ${infos[k]!.idleVersion}` : ''})`).join(', ')}`);
+  log.info(
+    `fleet: ${all.map((i, k) => `${i.id}=${infos[k]!.liveVersion ?? '(none)'} (${infos[k]!.live}${infos[k]!.idleRunning ? `; idle ${otherSlot(infos[k]!.live)} runs ${infos[k]!.idleVersion}` : ''})`).join(', ')}`,
+  );
   const from: Record<string, Slot> = {};
   const to: Record<string, Slot> = {};
   all.forEach((i, k) => {
@@ -104,12 +110,31 @@ export async function blueGreenRollout(target: BlueGreenTarget, version: string,
     to[i.id] = infos[k]!.liveVersion === version ? infos[k]!.live : otherSlot(infos[k]!.live);
   });
   const moving = all.filter((i) => to[i.id] !== from[i.id]);
-  const states: InstanceState[] = all.map((i, k) => ({ id: i.id, url: target.slotUrl(i, to[i.id]!), batch: moving.includes(i) ? 1 : 0, from: infos[k]!.liveVersion, to: version, status: moving.includes(i) ? 'old' : 'new' }));
+  const states: InstanceState[] = all.map((i, k) => ({
+    id: i.id,
+    url: target.slotUrl(i, to[i.id]!),
+    batch: moving.includes(i) ? 1 : 0,
+    from: infos[k]!.liveVersion,
+    to: version,
+    status: moving.includes(i) ? 'old' : 'new',
+  }));
   const previousVersion = mostCommon(moving.map((i) => infos[all.indexOf(i)]!.liveVersion)) ?? mostCommon(infos.map((x) => x.liveVersion));
   const bg: BlueGreenRecord = { from, to, switched: false, switchedBack: false, reused: [] };
   const batches: BatchRecord[] = [];
   const warnings: string[] = [];
-  const state: RolloutState = { schema: 1, mode, target: target.kind, version, previousVersion, startedAt, finished: false, totalBatches: 1, instances: states, strategy: 'blue-green', blueGreen: { from, to, switched: false } };
+  const state: RolloutState = {
+    schema: 1,
+    mode,
+    target: target.kind,
+    version,
+    previousVersion,
+    startedAt,
+    finished: false,
+    totalBatches: 1,
+    instances: states,
+    strategy: 'blue-green',
+    blueGreen: { from, to, switched: false },
+  };
   const save = () => {
     try {
       opts.saveState?.(structuredClone(state));
@@ -159,7 +184,9 @@ export async function blueGreenRollout(target: BlueGreenTarget, version: string,
   const startSignal = AbortSignal.any([signal, startCtl.signal]);
   const check = async (i: InstanceRef, url: string, s: AbortSignal) =>
     checkVersion(
-      target.probe ? await target.probe(i, url, s).catch((e) => ({ ok: false, answer: errorMessage(e) })) : await httpProbe(url, readiness.requestTimeoutMs, s, opts.http ?? request),
+      target.probe
+        ? await target.probe(i, url, s).catch((e) => ({ ok: false, answer: errorMessage(e) }))
+        : await httpProbe(url, readiness.requestTimeoutMs, s, opts.http ?? request),
       version,
       readiness.versionCheck,
       target.reportedVersion ? () => target.reportedVersion!(i, s, to[i.id]) : undefined,
@@ -184,11 +211,22 @@ export async function blueGreenRollout(target: BlueGreenTarget, version: string,
             started.add(i.id);
             readyUrl = (await target.startSlot(i, slot, version, startSignal)).readyUrl;
           }
-          const out = await waitReady(() => check(i, readyUrl, startSignal), { ...readiness, signal: startSignal, expectVersion: version, exited: target.slotExited ? () => target.slotExited!(i, slot) : undefined });
+          const out = await waitReady(() => check(i, readyUrl, startSignal), {
+            ...readiness,
+            signal: startSignal,
+            expectVersion: version,
+            exited: target.slotExited ? () => target.slotExited!(i, slot) : undefined,
+          });
           st.readyMs = performance.now() - t;
           if (!out.ok) {
             startCtl.abort();
-            return { phase: 'readiness', instance: i.id, reason: `${i.id} (${slot} slot): ${out.reason}`, lastAnswer: out.lastAnswer, logs: await logsOf(target, i) };
+            return {
+              phase: 'readiness',
+              instance: i.id,
+              reason: `${i.id} (${slot} slot): ${out.reason}`,
+              lastAnswer: out.lastAnswer,
+              logs: await logsOf(target, i),
+            };
           }
           log.info(`${i.id}: ${version} ready in the ${slot} slot in ${formatDuration(st.readyMs)}`);
           return undefined;
@@ -204,7 +242,11 @@ export async function blueGreenRollout(target: BlueGreenTarget, version: string,
   failure = signal.aborted ? { phase: 'cancelled', reason: 'the rollout was cancelled' } : startFailures.find((f) => f !== undefined);
   const own = () => AbortSignal.timeout(5 * 60_000);
   const stopNew = async (which: InstanceRef[]) => {
-    await Promise.all(which.map((i) => target.stopSlot(i, to[i.id]!, own()).catch((err) => warnings.push(`${i.id}: stopping the ${to[i.id]} slot failed: ${errorMessage(err)}`))));
+    await Promise.all(
+      which.map((i) =>
+        target.stopSlot(i, to[i.id]!, own()).catch((err) => warnings.push(`${i.id}: stopping the ${to[i.id]} slot failed: ${errorMessage(err)}`)),
+      ),
+    );
   };
   if (failure) {
     rec.outcome = failure.phase === 'cancelled' ? 'cancelled' : 'failed';
@@ -229,11 +271,15 @@ export async function blueGreenRollout(target: BlueGreenTarget, version: string,
     rec.outcome = 'done';
     rec.endedAt = Date.now();
     save();
-    log.info(`switched ${moving.length} instance(s) to ${version} in one load-balancer change (${formatDuration(bg.switchMs)}): ${moving.map((i) => `${i.id} ${from[i.id]}→${to[i.id]}`).join(', ')}`);
+    log.info(
+      `switched ${moving.length} instance(s) to ${version} in one load-balancer change (${formatDuration(bg.switchMs)}): ${moving.map((i) => `${i.id} ${from[i.id]}→${to[i.id]}`).join(', ')}`,
+    );
   } catch (err) {
     rec.outcome = signal.aborted ? 'cancelled' : 'failed';
     rec.endedAt = Date.now();
-    failure = signal.aborted ? { phase: 'cancelled', reason: 'the rollout was cancelled' } : { phase: 'undrain', reason: `switching traffic failed, it stays on the old set: ${errorMessage(err)}` };
+    failure = signal.aborted
+      ? { phase: 'cancelled', reason: 'the rollout was cancelled' }
+      : { phase: 'undrain', reason: `switching traffic failed, it stays on the old set: ${errorMessage(err)}` };
     log.error(`blue/green: ${failure.reason}`);
     const u0 = performance.now();
     // The switch is one checked reload: when it failed, traffic did not move. Put the record back to be sure.
@@ -258,12 +304,16 @@ export async function blueGreenRollout(target: BlueGreenTarget, version: string,
         signal,
       });
     } catch (err) {
-      verdict = signal.aborted ? { pass: false, verdict: 'cancelled', reason: 'cancelled during the gate' } : { pass: false, verdict: 'error', reason: `gate error: ${errorMessage(err)}` };
+      verdict = signal.aborted
+        ? { pass: false, verdict: 'cancelled', reason: 'cancelled during the gate' }
+        : { pass: false, verdict: 'error', reason: `gate error: ${errorMessage(err)}` };
     }
     rec.gate = { ...verdict, durationMs: performance.now() - g0 };
     log.info(`gate after the switch: ${verdict.pass ? 'pass' : 'FAIL'}: ${verdict.reason}`);
     if (!verdict.pass || signal.aborted) {
-      failure = signal.aborted ? { phase: 'cancelled', reason: 'the rollout was cancelled' } : { phase: 'gate', reason: `gate failed after the switch: ${verdict.reason}` };
+      failure = signal.aborted
+        ? { phase: 'cancelled', reason: 'the rollout was cancelled' }
+        : { phase: 'gate', reason: `gate failed after the switch: ${verdict.reason}` };
     }
   } else if (signal.aborted) failure = { phase: 'cancelled', reason: 'the rollout was cancelled' };
   if (failure) {
@@ -274,14 +324,21 @@ export async function blueGreenRollout(target: BlueGreenTarget, version: string,
     state.finished = true;
     save();
     if (bg.switchedBack) await stopNew(moving.filter((i) => started.has(i.id)));
-    return { ...result(bg.switchedBack ? (failure.phase === 'cancelled' ? 'cancelled' : 'rolled-back') : 'rollback-failed', failure, performance.now() - u0), ...(opts.beforeUndo ? { beforeUndo: killed } : {}) };
+    return {
+      ...result(bg.switchedBack ? (failure.phase === 'cancelled' ? 'cancelled' : 'rolled-back') : 'rollback-failed', failure, performance.now() - u0),
+      ...(opts.beforeUndo ? { beforeUndo: killed } : {}),
+    };
   }
 
   // 4. Keep the old set for an instant switch back, then finish.
-  const keep = await Promise.all(moving.map((i) => target.keepPrevious(i, from[i.id]!, opts.keepPreviousMs, own()).catch((err) => {
-    warnings.push(`${i.id}: keeping the ${from[i.id]} slot failed: ${errorMessage(err)}`);
-    return '';
-  })));
+  const keep = await Promise.all(
+    moving.map((i) =>
+      target.keepPrevious(i, from[i.id]!, opts.keepPreviousMs, own()).catch((err) => {
+        warnings.push(`${i.id}: keeping the ${from[i.id]} slot failed: ${errorMessage(err)}`);
+        return '';
+      }),
+    ),
+  );
   bg.keepUntil = opts.keepPreviousMs > 0 ? keep.find(Boolean) : 'stopped';
   if (opts.keepPreviousMs > 0) log.info(`the old set keeps running until ${bg.keepUntil} for an instant switch back`);
   state.finished = true;
@@ -290,7 +347,16 @@ export async function blueGreenRollout(target: BlueGreenTarget, version: string,
   return result('succeeded');
 }
 
-async function switchBack(target: BlueGreenTarget, moving: InstanceRef[], from: Record<string, Slot>, to: Record<string, Slot>, bg: BlueGreenRecord, states: InstanceState[], log: EngineOptions['log'], warnings: string[]) {
+async function switchBack(
+  target: BlueGreenTarget,
+  moving: InstanceRef[],
+  from: Record<string, Slot>,
+  to: Record<string, Slot>,
+  bg: BlueGreenRecord,
+  states: InstanceState[],
+  log: EngineOptions['log'],
+  warnings: string[],
+) {
   const back: Record<string, Slot> = { ...to };
   for (const i of moving) back[i.id] = from[i.id]!;
   const b0 = performance.now();
@@ -301,10 +367,11 @@ async function switchBack(target: BlueGreenTarget, moving: InstanceRef[], from: 
     for (const s of states) if (s.status === 'new' && moving.some((i) => i.id === s.id)) s.status = 'rolled-back';
     log.info(`switched back to the old set in one load-balancer change (${formatDuration(bg.switchBackMs)})`);
   } catch (err) {
-    for (const s of states) if (moving.some((i) => i.id === s.id)) {
-      s.status = 'rollback-failed';
-      s.error = errorMessage(err);
-    }
+    for (const s of states)
+      if (moving.some((i) => i.id === s.id)) {
+        s.status = 'rollback-failed';
+        s.error = errorMessage(err);
+      }
     log.error(`switching back failed: ${errorMessage(err)}`);
     warnings.push(`switching back failed: ${errorMessage(err)}`);
   }
@@ -314,14 +381,20 @@ async function switchBack(target: BlueGreenTarget, moving: InstanceRef[], from: 
  * Rollback mode with blue/green: back to the version the idle slots still run (instant: no
  * start), else to `fallback` (the version kept on the target), started in the idle slots.
  */
-export async function blueGreenRollback(target: BlueGreenTarget, opts: BlueGreenOptions & { fallback?: (inst: InstanceRef) => Promise<string | undefined> }): Promise<RolloutResult> {
+export async function blueGreenRollback(
+  target: BlueGreenTarget,
+  opts: BlueGreenOptions & { fallback?: (inst: InstanceRef) => Promise<string | undefined> },
+): Promise<RolloutResult> {
   const signal = opts.signal ?? new AbortController().signal;
   const all = await target.instances(signal);
   const infos = await Promise.all(all.map((i) => target.slotInfo(i, signal)));
   const kept = mostCommon(infos.filter((x) => x.idleRunning && x.idleVersion !== x.liveVersion).map((x) => x.idleVersion));
   let to = kept;
   if (!to && opts.fallback) to = mostCommon(await Promise.all(all.map((i) => opts.fallback!(i))));
-  if (!to) throw new UserError(`rollback: no idle slot runs an earlier version and no previous version is kept on ${all.map((i) => i.id).join(', ')}; nothing was changed`);
+  if (!to)
+    throw new UserError(
+      `rollback: no idle slot runs an earlier version and no previous version is kept on ${all.map((i) => i.id).join(', ')}; nothing was changed`,
+    );
   opts.log.info(`blue/green rollback to ${to}${kept ? ' (still running in the idle slots)' : ''}`);
   return blueGreenRollout(target, to, { ...opts, mode: 'rollback' });
 }
@@ -340,10 +413,13 @@ export async function resumeBlueGreen(target: BlueGreenTarget, saved: RolloutSta
   if (bg.switched) await switchBack(target, moving, from, to, bg, state.instances, opts.log, warnings);
   else {
     // Traffic never moved: make sure the record says the old slots (a switch may have been half-written).
-    await target.switchTraffic({ ...to, ...Object.fromEntries(moving.map((i) => [i.id, from[i.id]!])) }, signal).catch((err) => warnings.push(`restoring the old slots: ${errorMessage(err)}`));
+    await target
+      .switchTraffic({ ...to, ...Object.fromEntries(moving.map((i) => [i.id, from[i.id]!])) }, signal)
+      .catch((err) => warnings.push(`restoring the old slots: ${errorMessage(err)}`));
     for (const s of state.instances) if (s.status !== 'old') s.status = 'rolled-back';
   }
-  if (!bg.switched || bg.switchedBack) await Promise.all(moving.map((i) => target.stopSlot(i, to[i.id]!, signal).catch((err) => warnings.push(`${i.id}: ${errorMessage(err)}`))));
+  if (!bg.switched || bg.switchedBack)
+    await Promise.all(moving.map((i) => target.stopSlot(i, to[i.id]!, signal).catch((err) => warnings.push(`${i.id}: ${errorMessage(err)}`))));
   state.finished = true;
   opts.saveState?.(state);
   const ok = !bg.switched || bg.switchedBack;
@@ -410,15 +486,20 @@ export interface FlagRolloutOptions extends Omit<EngineOptions, 'batches' | 'can
   steps: readonly number[];
 }
 
-const flagLabel = (s: FlagSwitchState | undefined) => (!s ? 'unknown' : s.enabled ? `on ${s.rollout ?? 100}%` : s.rollout === undefined ? 'off' : `off (${s.rollout}% when on)`);
-const flagSame = (a: FlagSwitchState | undefined, b: FlagSwitchState) => !!a && a.enabled === b.enabled && (!b.enabled || (a.rollout ?? 100) === (b.rollout ?? 100)) && (b.enabled || (a.rollout ?? null) === (b.rollout ?? null));
+const flagLabel = (s: FlagSwitchState | undefined) =>
+  !s ? 'unknown' : s.enabled ? `on ${s.rollout ?? 100}%` : s.rollout === undefined ? 'off' : `off (${s.rollout}% when on)`;
+const flagSame = (a: FlagSwitchState | undefined, b: FlagSwitchState) =>
+  !!a && a.enabled === b.enabled && (!b.enabled || (a.rollout ?? 100) === (b.rollout ?? 100)) && (b.enabled || (a.rollout ?? null) === (b.rollout ?? null));
 
 /** The flag's rollout through the steps, gated between steps; the result's instances are the steps. */
 export async function flagRollout(flag: FlagSwitch, opts: FlagRolloutOptions): Promise<RolloutResult & { flagFrom: FlagSwitchState; flagSteps: number[] }> {
   const signal = opts.signal ?? new AbortController().signal;
   for (const p of opts.steps) if (!(p > 0 && p <= 100)) throw new UserError(`flag '${flag.flag}': step ${p}% is not in (0%, 100%]`);
   const from = await flag.read(signal);
-  if (!from) throw new UserError(`flag '${flag.flag}': strategy flag needs to read the flag's state (to put it back on failure); ${flag.where} cannot read it (give read-command)`);
+  if (!from)
+    throw new UserError(
+      `flag '${flag.flag}': strategy flag needs to read the flag's state (to put it back on failure); ${flag.where} cannot read it (give read-command)`,
+    );
   // Steps at or below what users already see are skipped: a progressive rollout never lowers the share.
   const seen = from.enabled ? (from.rollout ?? 100) : 0;
   const steps = opts.steps.filter((p) => p > seen);
@@ -461,7 +542,21 @@ export async function flagRollout(flag: FlagSwitch, opts: FlagRolloutOptions): P
     opts.log.info(`flag ${flag.flag} on ${flag.where}: ${fromLabel} → ${steps.map((p) => `${p}%`).join(' → ')}${opts.gate ? ', the gate between steps' : ''}`);
   }
   const r = steps.length
-    ? await rollout(target, version, { ...opts, batches: [{ count: 1 }], readiness: { threshold: 1, timeoutMs: 30_000, intervalMs: 200, minReadyMs: 0, requestTimeoutMs: 10_000, versionCheck: 'off', ...opts.readiness } })
-    : { status: 'unchanged' as const, mode: 'rollout' as const, version, previousVersion: fromLabel, startedAt: Date.now(), durationMs: 0, batches: [], instances: [], warnings: [] };
+    ? await rollout(target, version, {
+        ...opts,
+        batches: [{ count: 1 }],
+        readiness: { threshold: 1, timeoutMs: 30_000, intervalMs: 200, minReadyMs: 0, requestTimeoutMs: 10_000, versionCheck: 'off', ...opts.readiness },
+      })
+    : {
+        status: 'unchanged' as const,
+        mode: 'rollout' as const,
+        version,
+        previousVersion: fromLabel,
+        startedAt: Date.now(),
+        durationMs: 0,
+        batches: [],
+        instances: [],
+        warnings: [],
+      };
   return { ...r, flagFrom: from, flagSteps: steps };
 }

@@ -16,7 +16,10 @@ const TITLES: Record<RolloutResult['status'], string> = {
 const STRATEGY = { rolling: 'Rolling deploy', canary: 'Canary deploy', 'blue-green': 'Blue/green deploy' } as const;
 
 export function headline(r: RolloutResult): string {
-  const what = r.mode === 'rollback' ? `${r.strategy === 'blue-green' ? 'Blue/green rollback' : 'Rollback'} to ${r.version}` : `${STRATEGY[r.strategy ?? 'rolling']} of ${r.version}`;
+  const what =
+    r.mode === 'rollback'
+      ? `${r.strategy === 'blue-green' ? 'Blue/green rollback' : 'Rollback'} to ${r.version}`
+      : `${STRATEGY[r.strategy ?? 'rolling']} of ${r.version}`;
   const title = r.status === 'failed' && r.strategy === 'blue-green' ? '❌ failed before traffic was switched' : TITLES[r.status];
   return `${what}: ${title}`;
 }
@@ -36,7 +39,9 @@ export function fleetVersions(r: RolloutResult): Record<string, string> {
 export function mixedFleet(r: RolloutResult): string | undefined {
   const v = fleetVersions(r);
   if (new Set(Object.values(v)).size <= 1) return undefined;
-  return Object.entries(v).map(([id, ver]) => `${id} runs ${ver}`).join(', ');
+  return Object.entries(v)
+    .map(([id, ver]) => `${id} runs ${ver}`)
+    .join(', ');
 }
 
 export function renderSummary(r: RolloutResult, opts: { target?: string } = {}): string {
@@ -58,9 +63,16 @@ export function renderSummary(r: RolloutResult, opts: { target?: string } = {}):
     if (b.switchedBack) md += `, then switched back in one load-balancer change${b.switchBackMs !== undefined ? ` (${formatDuration(b.switchBackMs)})` : ''}`;
     md += '.';
     if (b.reused.length) md += ` Already running in the idle slot (no start): ${b.reused.join(', ')}.`;
-    if (b.keepUntil && b.switched && !b.switchedBack) md += b.keepUntil === 'stopped' ? ' The old set was stopped (keep-previous 0).' : ` The old set keeps running until ${b.keepUntil} for an instant switch back (\`rollback: true\` with \`strategy: blue-green\`).`;
+    if (b.keepUntil && b.switched && !b.switchedBack)
+      md +=
+        b.keepUntil === 'stopped'
+          ? ' The old set was stopped (keep-previous 0).'
+          : ` The old set keeps running until ${b.keepUntil} for an instant switch back (\`rollback: true\` with \`strategy: blue-green\`).`;
     md += '\n\n';
-    md += table(['Instance', 'Old slot', 'New slot'], moved.map((id) => [id, b.from[id]!, b.to[id]!]));
+    md += table(
+      ['Instance', 'Old slot', 'New slot'],
+      moved.map((id) => [id, b.from[id]!, b.to[id]!]),
+    );
     md += '\n';
   }
   if (r.batches.length) {
@@ -82,7 +94,16 @@ export function renderSummary(r: RolloutResult, opts: { target?: string } = {}):
       ];
     });
     const canary = r.batches.some((b) => b.share !== undefined);
-    if (canary) r.batches.forEach((b, k) => rows[k]!.splice(2, 0, b.share !== undefined ? `${formatPercent(b.share)}${b.weights && new Set(Object.values(b.weights)).size > 1 ? ` (weights new:old ${[...new Set(Object.values(b.weights))].join(':')})` : ''}` : '—'));
+    if (canary)
+      r.batches.forEach((b, k) =>
+        rows[k]!.splice(
+          2,
+          0,
+          b.share !== undefined
+            ? `${formatPercent(b.share)}${b.weights && new Set(Object.values(b.weights)).size > 1 ? ` (weights new:old ${[...new Set(Object.values(b.weights))].join(':')})` : ''}`
+            : '—',
+        ),
+      );
     md += table(['Batch', 'Instances', ...(canary ? ['Traffic to new'] : []), 'Started', 'Ready in', 'Took', 'Gate', 'Outcome'], rows);
     md += '\n';
   }

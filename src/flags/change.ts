@@ -66,7 +66,18 @@ export async function applyFlagChanges(provider: FlagProvider, requests: FlagReq
   for (const r of requests) {
     const from = before.get(r.flag);
     const to = targetState(r, from);
-    const base = { flag: r.flag, provider: provider.kind, server: provider.server, environment: provider.environment, action: r.action, from, to, who: o.actor.who, run: o.actor.run, at: now().toISOString() };
+    const base = {
+      flag: r.flag,
+      provider: provider.kind,
+      server: provider.server,
+      environment: provider.environment,
+      action: r.action,
+      from,
+      to,
+      who: o.actor.who,
+      run: o.actor.run,
+      at: now().toISOString(),
+    };
     const t0 = performance.now();
     if (isUnchanged(from, to)) {
       changes.push({ ...base, to: from!, durationMs: 0, ok: true, unchanged: true });
@@ -76,11 +87,14 @@ export async function applyFlagChanges(provider: FlagProvider, requests: FlagReq
     try {
       await provider.write(r.flag, to, from, o.signal);
       const got = await provider.read(r.flag, o.signal);
-      if (!reached(got, to)) throw new FlagError(`flag '${r.flag}': ${provider.server} reads back ${describeState(got)} after the change to ${describeState(to)}`);
+      if (!reached(got, to))
+        throw new FlagError(`flag '${r.flag}': ${provider.server} reads back ${describeState(got)} after the change to ${describeState(to)}`);
       const change: FlagChange = { ...base, to: got ?? to, durationMs: performance.now() - t0, ok: true };
       changes.push(change);
       before.set(r.flag, got ?? to);
-      o.log?.info(`flag ${r.flag} (${provider.environment}): ${describeRequest(r)}: ${describeState(from)} → ${describeState(change.to)} in ${formatDuration(change.durationMs)}`);
+      o.log?.info(
+        `flag ${r.flag} (${provider.environment}): ${describeRequest(r)}: ${describeState(from)} → ${describeState(change.to)} in ${formatDuration(change.durationMs)}`,
+      );
     } catch (err) {
       const error = errorMessage(err);
       changes.push({ ...base, durationMs: performance.now() - t0, ok: false, error });
@@ -113,7 +127,16 @@ export async function killSwitch(provider: FlagProvider, flags: string[], o: Kil
       let attempts = 0;
       let error: string | undefined;
       let wait = o.backoffMs ?? 200;
-      const base = { flag, provider: provider.kind, server: provider.server, environment: provider.environment, action: 'disable' as const, who: o.actor.who, run: o.actor.run, at };
+      const base = {
+        flag,
+        provider: provider.kind,
+        server: provider.server,
+        environment: provider.environment,
+        action: 'disable' as const,
+        who: o.actor.who,
+        run: o.actor.run,
+        at,
+      };
       for (;;) {
         attempts++;
         try {
@@ -126,14 +149,19 @@ export async function killSwitch(provider: FlagProvider, flags: string[], o: Kil
           const to: FlagState = { enabled: false, ...(seen?.rollout !== undefined ? { rollout: seen.rollout } : {}) };
           if (seen && !seen.enabled) {
             // Off already: before we came (unchanged), or an earlier attempt's switch went through.
-            if (attempts > 1) o.log?.warning(`kill switch: flag ${flag} (${provider.environment}) switched off (${describeState(from)} → ${describeState(seen)}) in ${formatDuration(performance.now() - t0)} after ${attempts} attempts`);
+            if (attempts > 1)
+              o.log?.warning(
+                `kill switch: flag ${flag} (${provider.environment}) switched off (${describeState(from)} → ${describeState(seen)}) in ${formatDuration(performance.now() - t0)} after ${attempts} attempts`,
+              );
             return { ...base, from, to: seen, durationMs: performance.now() - t0, ok: true, unchanged: attempts === 1, attempts };
           }
           await provider.write(flag, to, seen, signal);
           const got = await provider.read(flag, signal);
           if (got && got.enabled) throw new FlagError(`flag '${flag}': ${provider.server} still reads on after the switch off`, true);
           const ms = performance.now() - t0;
-          o.log?.warning(`kill switch: flag ${flag} (${provider.environment}) switched off (${describeState(from)} → ${describeState(got ?? to)}) in ${formatDuration(ms)}${attempts > 1 ? ` after ${attempts} attempts` : ''}`);
+          o.log?.warning(
+            `kill switch: flag ${flag} (${provider.environment}) switched off (${describeState(from)} → ${describeState(got ?? to)}) in ${formatDuration(ms)}${attempts > 1 ? ` after ${attempts} attempts` : ''}`,
+          );
           return { ...base, from, to: got ?? to, durationMs: ms, ok: true, attempts };
         } catch (err) {
           error = errorMessage(err);
@@ -146,7 +174,9 @@ export async function killSwitch(provider: FlagProvider, flags: string[], o: Kil
         }
       }
       const ms = performance.now() - t0;
-      o.log?.error(`KILL SWITCH FAILED: flag '${flag}' could not be switched off on ${provider.kind} ${provider.server} (${provider.environment}) within ${formatDuration(deadlineMs)} after ${attempts} attempt(s): ${(error ?? '').replace(`flag '${flag}': `, '')}. Turn it off by hand.`);
+      o.log?.error(
+        `KILL SWITCH FAILED: flag '${flag}' could not be switched off on ${provider.kind} ${provider.server} (${provider.environment}) within ${formatDuration(deadlineMs)} after ${attempts} attempt(s): ${(error ?? '').replace(`flag '${flag}': `, '')}. Turn it off by hand.`,
+      );
       return { ...base, from, to: { enabled: false }, durationMs: ms, ok: false, attempts, error };
     }),
   );

@@ -74,16 +74,24 @@ export class CommandFlagProvider implements FlagProvider {
     if (!this.o.readCommand?.length) return undefined;
     const out = await this.run(flag, this.o.readCommand, {}, signal);
     const state = parseCommandState(out);
-    if (!state) throw new FlagError(`flag '${flag}': read-command ${this.o.readCommand[0]} printed ${JSON.stringify(out.trim().slice(0, 80))}; expected on, off, 25% or {"enabled": true, "rollout": 25}`);
+    if (!state)
+      throw new FlagError(
+        `flag '${flag}': read-command ${this.o.readCommand[0]} printed ${JSON.stringify(out.trim().slice(0, 80))}; expected on, off, 25% or {"enabled": true, "rollout": 25}`,
+      );
     return state;
   }
 
   async write(flag: string, to: FlagState, from: FlagState | undefined, signal?: AbortSignal): Promise<void> {
-    await this.run(flag, this.o.command, {
-      SLIPWAY_FLAG_ENABLED: String(to.enabled),
-      SLIPWAY_FLAG_ROLLOUT: to.rollout === undefined ? '' : String(to.rollout),
-      SLIPWAY_FLAG_FROM_ENABLED: from ? String(from.enabled) : '',
-      SLIPWAY_FLAG_FROM_ROLLOUT: from?.rollout === undefined ? '' : String(from.rollout),
-    }, signal);
+    await this.run(
+      flag,
+      this.o.command,
+      {
+        SLIPWAY_FLAG_ENABLED: String(to.enabled),
+        SLIPWAY_FLAG_ROLLOUT: to.rollout === undefined ? '' : String(to.rollout),
+        SLIPWAY_FLAG_FROM_ENABLED: from ? String(from.enabled) : '',
+        SLIPWAY_FLAG_FROM_ROLLOUT: from?.rollout === undefined ? '' : String(from.rollout),
+      },
+      signal,
+    );
   }
 }

@@ -53,7 +53,20 @@ export async function releaseKillSwitch(raw: Record<string, string>, where: stri
           // killSwitch does not throw; should it, every flag is reported as not switched.
           const error = errorMessage(err);
           log.error(`KILL SWITCH FAILED on ${at}: ${error}. Turn ${flags.join(', ')} off by hand.`);
-          return flags.map((flag): FlagChange => ({ flag, provider: provider.kind, server: provider.server, environment: provider.environment, action: 'disable', to: { enabled: false }, who: actor.who, run: actor.run, at: new Date().toISOString(), durationMs: 0, ok: false, error }));
+          return flags.map((flag): FlagChange => ({
+            flag,
+            provider: provider.kind,
+            server: provider.server,
+            environment: provider.environment,
+            action: 'disable',
+            to: { enabled: false },
+            who: actor.who,
+            run: actor.run,
+            at: new Date().toISOString(),
+            durationMs: 0,
+            ok: false,
+            error,
+          }));
         }
       },
     };

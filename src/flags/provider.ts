@@ -29,10 +29,25 @@ export interface ProviderDeps {
 export function makeFlagProvider(i: FlagsInputs, d: ProviderDeps): FlagProvider {
   if (i.provider === 'command') {
     if (!i.command) throw new UserError("Input 'command': got nothing; expected the command that sets a flag (provider: command)");
-    return new CommandFlagProvider({ command: i.command, readCommand: i['read-command'], environment: i.environment, env: d.env, timeoutMs: i.timeout, exec: d.exec, cwd: d.cwd });
+    return new CommandFlagProvider({
+      command: i.command,
+      readCommand: i['read-command'],
+      environment: i.environment,
+      env: d.env,
+      timeoutMs: i.timeout,
+      exec: d.exec,
+      cwd: d.cwd,
+    });
   }
   if (!i['unleash-url']) throw new UserError("Input 'unleash-url': got nothing; expected the Unleash server's URL (provider: unleash)");
   for (const s of urlSecrets(i['unleash-url'])) d.mask(s);
   if (i['unleash-token']) d.mask(i['unleash-token']);
-  return new UnleashProvider({ url: i['unleash-url'], token: i['unleash-token'] || undefined, project: i['unleash-project'], environment: i.environment, http: d.http, timeoutMs: i.timeout });
+  return new UnleashProvider({
+    url: i['unleash-url'],
+    token: i['unleash-token'] || undefined,
+    project: i['unleash-project'],
+    environment: i.environment,
+    http: d.http,
+    timeoutMs: i.timeout,
+  });
 }

@@ -5,7 +5,8 @@ import { describeState, type FlagChange } from './model.ts';
 
 /** `checkout: off → on 25% (production, unleash http://…)`, `checkout: NOT switched off (error)`. */
 export function flagChangeLine(c: FlagChange): string {
-  if (!c.ok) return `${c.flag}: NOT ${c.action === 'disable' ? 'switched off' : 'changed'} (${c.environment}, ${c.provider} ${c.server}): ${c.error ?? 'failed'}`;
+  if (!c.ok)
+    return `${c.flag}: NOT ${c.action === 'disable' ? 'switched off' : 'changed'} (${c.environment}, ${c.provider} ${c.server}): ${c.error ?? 'failed'}`;
   if (c.unchanged) return `${c.flag}: already ${describeState(c.to)} (${c.environment})`;
   return `${c.flag}: ${describeState(c.from)} → ${describeState(c.to)} (${c.environment}, ${c.provider} ${c.server})`;
 }
@@ -19,7 +20,11 @@ export function flagChangesTable(changes: FlagChange[]): string {
       c.action,
       describeState(c.from),
       describeState(c.to),
-      c.ok ? (c.unchanged ? '✅ already so' : `✅ ${formatDuration(c.durationMs)}${c.attempts && c.attempts > 1 ? ` (${c.attempts} attempts)` : ''}`) : `❌ ${c.error ?? 'failed'}`,
+      c.ok
+        ? c.unchanged
+          ? '✅ already so'
+          : `✅ ${formatDuration(c.durationMs)}${c.attempts && c.attempts > 1 ? ` (${c.attempts} attempts)` : ''}`
+        : `❌ ${c.error ?? 'failed'}`,
       c.who,
       c.at.replace('T', ' ').replace(/\.\d+Z$/, ''),
       /^https?:\/\//.test(c.run) ? `[run](${c.run})` : c.run,

@@ -8,7 +8,11 @@ export interface ProviderFlagSwitch {
   write(to: FlagState, from: FlagState | undefined, signal?: AbortSignal): Promise<void>;
 }
 
-export function flagSwitch(provider: FlagProvider, flag: string, onWrite?: (from: FlagState | undefined, to: FlagState, ms: number) => void): ProviderFlagSwitch {
+export function flagSwitch(
+  provider: FlagProvider,
+  flag: string,
+  onWrite?: (from: FlagState | undefined, to: FlagState, ms: number) => void,
+): ProviderFlagSwitch {
   return {
     flag,
     where: `${provider.kind} ${provider.server} (${provider.environment})`,

@@ -94,11 +94,24 @@ export class UnleashProvider implements FlagProvider {
     }
     if (res.status >= 200 && res.status < 300) return res;
     const said = quoteBody(res, this.secrets, 160);
-    if (res.status === 401) throw new FlagError(`flag '${flag}': the Unleash server ${this.server} refused the admin token (401 Unauthorized${this.headers.authorization ? '' : '; no token was given'}): ${said}`);
-    if (res.status === 403) throw new FlagError(`flag '${flag}': the Unleash server ${this.server} does not let this token change flags (403 Forbidden; an admin token or a personal access token is needed): ${said}`);
-    if (res.status === 404 && method === 'GET' && url === this.featureUrl(flag)) throw new FlagError(`flag '${flag}' does not exist in project '${this.project}' on the Unleash server ${this.server}`);
-    if (res.status >= 500) throw new FlagError(`flag '${flag}': the Unleash server ${this.server} answered ${res.status} to ${method} ${redactUrl(url).slice(this.server.length)}${res.attempts > 1 ? ` (${res.attempts} attempts)` : ''}: ${said}`, true);
-    throw new FlagError(`flag '${flag}': the Unleash server ${this.server} answered ${res.status} to ${method} ${redactUrl(url).slice(this.server.length)}: ${said}`);
+    if (res.status === 401)
+      throw new FlagError(
+        `flag '${flag}': the Unleash server ${this.server} refused the admin token (401 Unauthorized${this.headers.authorization ? '' : '; no token was given'}): ${said}`,
+      );
+    if (res.status === 403)
+      throw new FlagError(
+        `flag '${flag}': the Unleash server ${this.server} does not let this token change flags (403 Forbidden; an admin token or a personal access token is needed): ${said}`,
+      );
+    if (res.status === 404 && method === 'GET' && url === this.featureUrl(flag))
+      throw new FlagError(`flag '${flag}' does not exist in project '${this.project}' on the Unleash server ${this.server}`);
+    if (res.status >= 500)
+      throw new FlagError(
+        `flag '${flag}': the Unleash server ${this.server} answered ${res.status} to ${method} ${redactUrl(url).slice(this.server.length)}${res.attempts > 1 ? ` (${res.attempts} attempts)` : ''}: ${said}`,
+        true,
+      );
+    throw new FlagError(
+      `flag '${flag}': the Unleash server ${this.server} answered ${res.status} to ${method} ${redactUrl(url).slice(this.server.length)}: ${said}`,
+    );
   }
 
   private async environmentOf(flag: string, signal?: AbortSignal): Promise<UnleashEnvironment> {
@@ -107,7 +120,10 @@ export class UnleashProvider implements FlagProvider {
     try {
       feature = res.json();
     } catch {
-      throw new FlagError(`flag '${flag}': the Unleash server ${this.server} answered with a body that is not JSON: ${quoteBody(res, this.secrets, 120)}`, true);
+      throw new FlagError(
+        `flag '${flag}': the Unleash server ${this.server} answered with a body that is not JSON: ${quoteBody(res, this.secrets, 120)}`,
+        true,
+      );
     }
     if (feature.archived) throw new FlagError(`flag '${flag}' is archived on the Unleash server ${this.server}`);
     const env = feature.environments?.find((e) => e.name === this.environment);

@@ -105,12 +105,15 @@ export function parseInstructions(text: string): Instruction[] {
 
 /** Replaces $VAR and ${VAR} (and ${VAR:-default}) from a map; unknown variables stay as they are. */
 export function substitute(text: string, vars: Record<string, string | undefined>): string {
-  return text.replace(/\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g, (m, a: string | undefined, def: string | undefined, b: string | undefined) => {
-    const v = vars[(a ?? b)!];
-    if (v !== undefined && v !== '') return v;
-    if (def !== undefined) return def;
-    return m;
-  });
+  return text.replace(
+    /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g,
+    (m, a: string | undefined, def: string | undefined, b: string | undefined) => {
+      const v = vars[(a ?? b)!];
+      if (v !== undefined && v !== '') return v;
+      if (def !== undefined) return def;
+      return m;
+    },
+  );
 }
 
 /** Parses `KEY=value KEY2="v 2"` or the old `KEY value` form (ENV, LABEL) into pairs. */
@@ -225,8 +228,18 @@ export function auditDockerfile(text: string, opts: AuditOptions = {}): Finding[
     if (img.includes('@sha256:')) continue;
     const lastPart = img.split('/').pop()!;
     const tag = lastPart.includes(':') ? lastPart.split(':').pop()! : undefined;
-    if (!tag) findings.push({ rule: 'latest-base', line: s.fromLine, message: `base image "${img}" has no tag (that means :latest): pin a version tag or a digest so builds are repeatable` });
-    else if (tag === 'latest') findings.push({ rule: 'latest-base', line: s.fromLine, message: `base image "${img}" uses :latest: pin a version tag or a digest so builds are repeatable` });
+    if (!tag)
+      findings.push({
+        rule: 'latest-base',
+        line: s.fromLine,
+        message: `base image "${img}" has no tag (that means :latest): pin a version tag or a digest so builds are repeatable`,
+      });
+    else if (tag === 'latest')
+      findings.push({
+        rule: 'latest-base',
+        line: s.fromLine,
+        message: `base image "${img}" uses :latest: pin a version tag or a digest so builds are repeatable`,
+      });
   }
 
   // root-user: the last USER in the final chain (final stage first)
@@ -239,10 +252,15 @@ export function auditDockerfile(text: string, opts: AuditOptions = {}): Finding[
     }
   }
   if (!user) {
-    findings.push({ rule: 'root-user', line: final.fromLine, message: 'the final stage sets no USER, so the image runs as root (unless its base sets one): add USER with a non-root user' });
+    findings.push({
+      rule: 'root-user',
+      line: final.fromLine,
+      message: 'the final stage sets no USER, so the image runs as root (unless its base sets one): add USER with a non-root user',
+    });
   } else {
     const name = user.args.split(':')[0]!.trim();
-    if (name === 'root' || name === '0') findings.push({ rule: 'root-user', line: user.line, message: `the image runs as root (USER ${user.args}): switch to a non-root user` });
+    if (name === 'root' || name === '0')
+      findings.push({ rule: 'root-user', line: user.line, message: `the image runs as root (USER ${user.args}): switch to a non-root user` });
   }
 
   // no-healthcheck
@@ -254,21 +272,37 @@ export function auditDockerfile(text: string, opts: AuditOptions = {}): Finding[
       break;
     }
   }
-  if (!health) findings.push({ rule: 'no-healthcheck', line: final.fromLine, message: 'the final stage has no HEALTHCHECK: add one so the runtime can tell a hung container from a healthy one' });
+  if (!health)
+    findings.push({
+      rule: 'no-healthcheck',
+      line: final.fromLine,
+      message: 'the final stage has no HEALTHCHECK: add one so the runtime can tell a hung container from a healthy one',
+    });
   else if (/^NONE\b/i.test(health.args)) findings.push({ rule: 'no-healthcheck', line: health.line, message: 'HEALTHCHECK NONE disables the health check' });
 
   // secret-env: ENV, ARG and LABEL in the final image's chain
   const chainIdx = new Set(chain.map((s) => s.index));
-  const secretIns = [...df.globalArgs.map((i) => ({ ins: i })), ...stages.filter((s) => chainIdx.has(s.index)).flatMap((s) => s.instructions.map((i) => ({ ins: i })))];
+  const secretIns = [
+    ...df.globalArgs.map((i) => ({ ins: i })),
+    ...stages.filter((s) => chainIdx.has(s.index)).flatMap((s) => s.instructions.map((i) => ({ ins: i }))),
+  ];
   for (const { ins } of secretIns) {
     if (!['ENV', 'ARG', 'LABEL'].includes(ins.keyword)) continue;
     for (const [name, value] of parsePairs(ins.args, ins.keyword !== 'ARG')) {
       const kind = secretValueKind(name, value);
       if (kind) {
-        findings.push({ rule: 'secret-env', line: ins.line, message: `${ins.keyword} ${name} holds what looks like ${kind}: it is stored in the image for anyone who pulls it; pass it as a build secret (RUN --mount=type=secret) instead` });
+        findings.push({
+          rule: 'secret-env',
+          line: ins.line,
+          message: `${ins.keyword} ${name} holds what looks like ${kind}: it is stored in the image for anyone who pulls it; pass it as a build secret (RUN --mount=type=secret) instead`,
+        });
       } else if (looksLikeSecretName(name) && (ins.keyword !== 'LABEL' || value)) {
         const why = ins.keyword === 'ARG' ? 'build args are recorded in the image history' : `${ins.keyword} values are stored in the image`;
-        findings.push({ rule: 'secret-env', line: ins.line, message: `${ins.keyword} ${name} looks like a credential: ${why}; use a build secret (RUN --mount=type=secret,id=…) or runtime configuration instead` });
+        findings.push({
+          rule: 'secret-env',
+          line: ins.line,
+          message: `${ins.keyword} ${name} looks like a credential: ${why}; use a build secret (RUN --mount=type=secret,id=…) or runtime configuration instead`,
+        });
       }
     }
   }
@@ -281,7 +315,11 @@ export function auditBuildArgs(buildArgs: Record<string, string>): Finding[] {
   for (const [name, value] of Object.entries(buildArgs)) {
     const kind = secretValueKind(name, value);
     if (looksLikeSecretName(name) || kind) {
-      out.push({ rule: 'secret-build-arg', line: 0, message: `build arg ${name} ${kind ? `holds what looks like ${kind}` : 'looks like a credential'}: build args are recorded in the image history; pass it in the secrets input (a build secret) instead` });
+      out.push({
+        rule: 'secret-build-arg',
+        line: 0,
+        message: `build arg ${name} ${kind ? `holds what looks like ${kind}` : 'looks like a credential'}: build args are recorded in the image history; pass it in the secrets input (a build secret) instead`,
+      });
     }
   }
   return out;

@@ -72,7 +72,9 @@ export async function detectBuilder(preferred: BuilderKind | 'auto', e: ExecEnv 
     reasons.push(`${kind}: ${v.stdout.trim()}`);
     return { kind, reasons, version: v.stdout.trim() };
   }
-  throw new UserError(`no image builder available: ${reasons.join('; ')}. Install buildah or podman, or run on a runner with Docker (builder input: auto, docker, buildah or podman)`);
+  throw new UserError(
+    `no image builder available: ${reasons.join('; ')}. Install buildah or podman, or run on a runner with Docker (builder input: auto, docker, buildah or podman)`,
+  );
 }
 
 export interface BuildSecret {
@@ -159,9 +161,10 @@ export function pushCommand(req: BuildRequest): Command | undefined {
   const flags = ['--digestfile', join(req.workDir, 'digest')];
   if (req.insecure) flags.push('--tls-verify=false');
   if (req.authFile) flags.push('--authfile', req.authFile);
-  const args = req.platforms.length > 1
-    ? [...storageFlags(req), 'manifest', 'push', '--all', ...flags, ref, `docker://${ref}`]
-    : [...storageFlags(req), 'push', ...flags, ref, `docker://${ref}`];
+  const args =
+    req.platforms.length > 1
+      ? [...storageFlags(req), 'manifest', 'push', '--all', ...flags, ref, `docker://${ref}`]
+      : [...storageFlags(req), 'push', ...flags, ref, `docker://${ref}`];
   return { file: req.kind, args, what: `${req.kind} push` };
 }
 
@@ -185,7 +188,11 @@ export function countCacheHits(kind: BuilderKind, output: string): { hits: numbe
 }
 
 /** Writes secret values to files (mode 0600) for --secret id=…,src=…; returns them and a cleanup. */
-export function prepareSecrets(values: Array<[string, string]>, files: Array<[string, string]>, workDir: string): { secrets: BuildSecret[]; cleanup: () => void } {
+export function prepareSecrets(
+  values: Array<[string, string]>,
+  files: Array<[string, string]>,
+  workDir: string,
+): { secrets: BuildSecret[]; cleanup: () => void } {
   const dir = mkdtempSync(join(workDir, 'secrets-'));
   const secrets: BuildSecret[] = [];
   values.forEach(([id, value], i) => {
@@ -210,7 +217,12 @@ export function writeAuthFile(workDir: string, registry: string, username: strin
 
 /** docker login with the password on stdin. */
 export async function dockerLogin(registry: string, username: string, password: string, e: ExecEnv = {}): Promise<void> {
-  const r = await (e.exec ?? defaultExec)('docker', ['login', '--username', username, '--password-stdin', registry], { input: password, env: childEnv(e.env), timeoutMs: 60_000, signal: e.signal });
+  const r = await (e.exec ?? defaultExec)('docker', ['login', '--username', username, '--password-stdin', registry], {
+    input: password,
+    env: childEnv(e.env),
+    timeoutMs: 60_000,
+    signal: e.signal,
+  });
   if (r.code !== 0) throw new ExecError(r, `docker login ${registry}`);
 }
 
@@ -271,7 +283,12 @@ export async function runBuild(req: BuildRequest, e: ExecEnv & { timeoutMs: numb
     const push = pushCommand(req);
     if (push) {
       const t = performance.now();
-      const p = await run(push.file, push.args, { env: childEnv(e.env), timeoutMs: e.timeoutMs, signal: e.signal, onLine: e.onLine ? (l) => e.onLine!(l) : undefined });
+      const p = await run(push.file, push.args, {
+        env: childEnv(e.env),
+        timeoutMs: e.timeoutMs,
+        signal: e.signal,
+        onLine: e.onLine ? (l) => e.onLine!(l) : undefined,
+      });
       if (p.code !== 0) throw new ExecError(p, push.what);
       pushMs = performance.now() - t;
       commands.push(push);

@@ -14,14 +14,29 @@ import { join, relative } from 'node:path';
 import { errorMessage } from '../lib/errors.ts';
 
 export const LOCKFILES = [
-  'package-lock.json', 'npm-shrinkwrap.json', 'yarn.lock', 'pnpm-lock.yaml', 'bun.lockb', 'bun.lock',
-  'go.sum', 'Cargo.lock', 'poetry.lock', 'Pipfile.lock', 'uv.lock', 'requirements.txt',
-  'Gemfile.lock', 'composer.lock', 'mix.lock', 'gradle.lockfile', 'packages.lock.json',
+  'package-lock.json',
+  'npm-shrinkwrap.json',
+  'yarn.lock',
+  'pnpm-lock.yaml',
+  'bun.lockb',
+  'bun.lock',
+  'go.sum',
+  'Cargo.lock',
+  'poetry.lock',
+  'Pipfile.lock',
+  'uv.lock',
+  'requirements.txt',
+  'Gemfile.lock',
+  'composer.lock',
+  'mix.lock',
+  'gradle.lockfile',
+  'packages.lock.json',
 ];
 
 export function cacheServiceAvailable(env: Readonly<Record<string, string | undefined>>): { ok: boolean; reason: string } {
   if (!env.ACTIONS_RUNTIME_TOKEN) return { ok: false, reason: 'no GitHub cache service here (ACTIONS_RUNTIME_TOKEN is not set)' };
-  if (!env.ACTIONS_CACHE_URL && !env.ACTIONS_RESULTS_URL) return { ok: false, reason: 'no GitHub cache service here (ACTIONS_CACHE_URL / ACTIONS_RESULTS_URL not set)' };
+  if (!env.ACTIONS_CACHE_URL && !env.ACTIONS_RESULTS_URL)
+    return { ok: false, reason: 'no GitHub cache service here (ACTIONS_CACHE_URL / ACTIONS_RESULTS_URL not set)' };
   return { ok: true, reason: '' };
 }
 
@@ -38,7 +53,9 @@ export function layerCacheKey(opts: { context: string; dockerfile: string; build
   const files: string[] = [];
   for (const f of [opts.dockerfile, ...LOCKFILES.map((l) => join(opts.context, l))]) {
     if (!existsSync(f)) continue;
-    h.update(`${relative(opts.context, f)}\0`).update(readFileSync(f)).update('\0');
+    h.update(`${relative(opts.context, f)}\0`)
+      .update(readFileSync(f))
+      .update('\0');
     files.push(relative(opts.context, f));
   }
   const plat = (opts.platforms.length ? opts.platforms.join('+') : 'default').replace(/[^A-Za-z0-9+]/g, '_');
@@ -64,7 +81,12 @@ async function load(): Promise<CacheModule> {
   return loaded;
 }
 
-export async function restoreLayerCache(dir: string, key: CacheKey, env: Readonly<Record<string, string | undefined>>, mod?: CacheModule): Promise<RestoreResult> {
+export async function restoreLayerCache(
+  dir: string,
+  key: CacheKey,
+  env: Readonly<Record<string, string | undefined>>,
+  mod?: CacheModule,
+): Promise<RestoreResult> {
   const avail = cacheServiceAvailable(env);
   if (!mod && !avail.ok) return { status: 'skipped', reason: avail.reason };
   try {
@@ -77,7 +99,13 @@ export async function restoreLayerCache(dir: string, key: CacheKey, env: Readonl
   }
 }
 
-export async function saveLayerCache(dir: string, key: CacheKey, restored: RestoreResult, env: Readonly<Record<string, string | undefined>>, mod?: CacheModule): Promise<{ saved: boolean; reason: string }> {
+export async function saveLayerCache(
+  dir: string,
+  key: CacheKey,
+  restored: RestoreResult,
+  env: Readonly<Record<string, string | undefined>>,
+  mod?: CacheModule,
+): Promise<{ saved: boolean; reason: string }> {
   if (restored.status === 'exact') return { saved: false, reason: `cache ${key.key} already exists` };
   if (restored.status === 'skipped') return { saved: false, reason: restored.reason ?? 'skipped' };
   if (!existsSync(dir)) return { saved: false, reason: `${dir} does not exist` };

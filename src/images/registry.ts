@@ -77,7 +77,8 @@ export function parseChallenge(header: string | null): Challenge | undefined {
   const m = /^\s*(\w+)\s*(.*)$/.exec(header);
   if (!m) return undefined;
   const params: Record<string, string> = {};
-  for (const p of m[2]!.matchAll(/(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g)) params[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3]!;
+  for (const p of m[2]!.matchAll(/(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g))
+    params[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3]!;
   return { scheme: m[1]!.toLowerCase(), params };
 }
 
@@ -132,7 +133,8 @@ export class RegistryClient {
         onRetry: (i) => this.opts.onRetry?.(`registry ${this.registry}: ${method} retry ${i.attempt} in ${Math.round(i.waitMs)}ms (${i.reason})`),
       });
     } catch (err) {
-      if (err instanceof HttpError) throw new RegistryError(`registry ${this.registry} is unreachable (${this.baseUrl}): ${errorMessage(err).replace(/^\S+ \S+ /, '')}`);
+      if (err instanceof HttpError)
+        throw new RegistryError(`registry ${this.registry} is unreachable (${this.baseUrl}): ${errorMessage(err).replace(/^\S+ \S+ /, '')}`);
       throw err;
     }
   }
@@ -150,7 +152,8 @@ export class RegistryClient {
       this.authCache.set('*', basic);
       return basic;
     }
-    if (challenge.scheme !== 'bearer') throw new RegistryError(`registry ${this.registry} asks for ${challenge.scheme} authentication, which is not supported (Basic and Bearer are)`, 401);
+    if (challenge.scheme !== 'bearer')
+      throw new RegistryError(`registry ${this.registry} asks for ${challenge.scheme} authentication, which is not supported (Basic and Bearer are)`, 401);
     const realm = challenge.params.realm;
     if (!realm) throw new RegistryError(`registry ${this.registry} sent a Bearer challenge without a realm`, 401);
     let url: URL;
@@ -167,9 +170,13 @@ export class RegistryClient {
     if (basic) headers.authorization = basic;
     const res = await this.raw(url.toString(), 'GET', headers);
     if (res.status === 401 || res.status === 403) {
-      throw new RegistryError(`registry ${this.registry} rejected the credentials for ${this.who()} (token endpoint ${url.origin}${url.pathname} answered HTTP ${res.status}${registryErrorDetail(res) ? `: ${registryErrorDetail(res)}` : ''})`, res.status);
+      throw new RegistryError(
+        `registry ${this.registry} rejected the credentials for ${this.who()} (token endpoint ${url.origin}${url.pathname} answered HTTP ${res.status}${registryErrorDetail(res) ? `: ${registryErrorDetail(res)}` : ''})`,
+        res.status,
+      );
     }
-    if (res.status !== 200) throw new RegistryError(`registry ${this.registry}: token endpoint ${url.origin}${url.pathname} answered HTTP ${res.status}`, res.status);
+    if (res.status !== 200)
+      throw new RegistryError(`registry ${this.registry}: token endpoint ${url.origin}${url.pathname} answered HTTP ${res.status}`, res.status);
     let token: string | undefined;
     try {
       const body = JSON.parse(res.body) as { token?: string; access_token?: string };
@@ -202,7 +209,8 @@ export class RegistryClient {
 
   private fail(what: string, res: HttpResponse, repository: string): never {
     const detail = registryErrorDetail(res);
-    if (res.status === 403) throw new RegistryError(`registry ${this.registry}: ${this.who()} may not ${what} ${repository} (HTTP 403${detail ? `: ${detail}` : ''})`, 403);
+    if (res.status === 403)
+      throw new RegistryError(`registry ${this.registry}: ${this.who()} may not ${what} ${repository} (HTTP 403${detail ? `: ${detail}` : ''})`, 403);
     throw new RegistryError(`registry ${this.registry}: ${what} ${repository} failed with HTTP ${res.status}${detail ? `: ${detail}` : ''}`, res.status);
   }
 
@@ -238,8 +246,10 @@ export class RegistryClient {
     const body = Buffer.from(res.body, 'utf8');
     const digest = sha256Digest(body);
     const header = res.headers.get('docker-content-digest');
-    if (header && header !== digest) throw new RegistryError(`registry ${this.registry}: manifest ${repository}:${reference} digest mismatch (header ${header}, body ${digest})`);
-    if (reference.startsWith('sha256:') && reference !== digest) throw new RegistryError(`registry ${this.registry}: manifest ${reference} has digest ${digest}`);
+    if (header && header !== digest)
+      throw new RegistryError(`registry ${this.registry}: manifest ${repository}:${reference} digest mismatch (header ${header}, body ${digest})`);
+    if (reference.startsWith('sha256:') && reference !== digest)
+      throw new RegistryError(`registry ${this.registry}: manifest ${reference} has digest ${digest}`);
     let json: Manifest['json'];
     try {
       json = JSON.parse(res.body) as Manifest['json'];
@@ -266,7 +276,8 @@ export class RegistryClient {
     const manifest = await this.getManifest(repository, source, `repository:${repository}:pull,push`);
     for (const tag of tags) {
       const stored = await this.putManifest(repository, tag, manifest);
-      if (stored !== manifest.digest) throw new RegistryError(`registry ${this.registry}: ${repository}:${tag} was stored with digest ${stored}, expected ${manifest.digest}`);
+      if (stored !== manifest.digest)
+        throw new RegistryError(`registry ${this.registry}: ${repository}:${tag} was stored with digest ${stored}, expected ${manifest.digest}`);
     }
     return { digest: manifest.digest, manifest };
   }

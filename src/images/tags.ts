@@ -74,7 +74,8 @@ export function parseImageName(input: string): ImageName {
   }
   if (path.length === 0) throw new TagRuleError('no repository path after the registry host');
   for (const c of path) {
-    if (!PATH_COMPONENT.test(c)) throw new TagRuleError(`${JSON.stringify(c)} is not a valid repository path component (lowercase letters, digits, and . _ - between them)`);
+    if (!PATH_COMPONENT.test(c))
+      throw new TagRuleError(`${JSON.stringify(c)} is not a valid repository path component (lowercase letters, digits, and . _ - between them)`);
   }
   let repository = path.join('/');
   if (registry === 'registry-1.docker.io' && path.length === 1) repository = `library/${repository}`;
@@ -171,7 +172,9 @@ export function parseTagRules(text: string): TagRule[] {
     if (!(type in ALLOWED)) throw new TagRuleError(`${where}: unknown type ${JSON.stringify(attrs.type)}: use one of sha, ref, semver, schedule or raw`);
     for (const k of Object.keys(attrs)) {
       if (!COMMON.includes(k) && !ALLOWED[type].includes(k)) {
-        throw new TagRuleError(`${where}: type=${type} has no attribute ${JSON.stringify(k)} (allowed: ${[...ALLOWED[type], 'prefix', 'suffix', 'enable'].join(', ')})`);
+        throw new TagRuleError(
+          `${where}: type=${type} has no attribute ${JSON.stringify(k)} (allowed: ${[...ALLOWED[type], 'prefix', 'suffix', 'enable'].join(', ')})`,
+        );
       }
     }
     const enable = attrs.enable ?? 'true';
@@ -179,8 +182,12 @@ export function parseTagRules(text: string): TagRule[] {
       throw new TagRuleError(`${where}: enable must be true, false, {{is_default_branch}} or {{is_not_default_branch}}`);
     }
     const base = { prefix: attrs.prefix ?? '', suffix: attrs.suffix ?? '', enable, line: i + 1 };
-    for (const [k, v] of [['prefix', base.prefix], ['suffix', base.suffix]] as const) {
-      if (v && !/^[A-Za-z0-9_.{}-]+$/.test(v.replace(/\{\{[^}]*\}\}/g, ''))) throw new TagRuleError(`${where}: ${k} ${JSON.stringify(v)} has characters a tag cannot hold`);
+    for (const [k, v] of [
+      ['prefix', base.prefix],
+      ['suffix', base.suffix],
+    ] as const) {
+      if (v && !/^[A-Za-z0-9_.{}-]+$/.test(v.replace(/\{\{[^}]*\}\}/g, '')))
+        throw new TagRuleError(`${where}: ${k} ${JSON.stringify(v)} has characters a tag cannot hold`);
     }
     switch (type) {
       case 'sha': {
@@ -188,7 +195,8 @@ export function parseTagRules(text: string): TagRule[] {
         if (format !== 'short' && format !== 'long') throw new TagRuleError(`${where}: format must be short or long`);
         let length = format === 'long' ? 40 : 7;
         if (attrs.length !== undefined) {
-          if (!/^\d+$/.test(attrs.length) || Number(attrs.length) < 4 || Number(attrs.length) > 40) throw new TagRuleError(`${where}: length must be a whole number from 4 to 40`);
+          if (!/^\d+$/.test(attrs.length) || Number(attrs.length) < 4 || Number(attrs.length) > 40)
+            throw new TagRuleError(`${where}: length must be a whole number from 4 to 40`);
           if (format === 'long') throw new TagRuleError(`${where}: length applies to format=short only`);
           length = Number(attrs.length);
         }
@@ -204,10 +212,14 @@ export function parseTagRules(text: string): TagRule[] {
       case 'semver': {
         const pattern = attrs.pattern;
         if (!pattern) throw new TagRuleError(`${where}: type=semver needs pattern= (e.g. {{version}} or {{major}}.{{minor}})`);
-        const unknown = [...pattern.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)].map((m) => m[1]!).filter((p) => !['version', 'major', 'minor', 'patch', 'raw'].includes(p));
-        if (unknown.length) throw new TagRuleError(`${where}: unknown placeholder {{${unknown[0]}}}: use {{version}}, {{major}}, {{minor}}, {{patch}} or {{raw}}`);
+        const unknown = [...pattern.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)]
+          .map((m) => m[1]!)
+          .filter((p) => !['version', 'major', 'minor', 'patch', 'raw'].includes(p));
+        if (unknown.length)
+          throw new TagRuleError(`${where}: unknown placeholder {{${unknown[0]}}}: use {{version}}, {{major}}, {{minor}}, {{patch}} or {{raw}}`);
         if (!/\{\{/.test(pattern)) throw new TagRuleError(`${where}: pattern has no placeholder`);
-        if (attrs.value !== undefined && !parseSemver(attrs.value)) throw new TagRuleError(`${where}: value ${JSON.stringify(attrs.value)} is not a semantic version`);
+        if (attrs.value !== undefined && !parseSemver(attrs.value))
+          throw new TagRuleError(`${where}: value ${JSON.stringify(attrs.value)} is not a semantic version`);
         rules.push({ type, pattern, value: attrs.value, ...base });
         break;
       }
@@ -233,7 +245,8 @@ function checkTemplate(_rule: TagRule, where: string, text: string) {
   const rest = text.replace(RAW_PLACEHOLDERS, 'x');
   const bad = /\{\{[^}]*\}\}/.exec(rest);
   if (bad) throw new TagRuleError(`${where}: unknown placeholder ${bad[0]}: use {{sha}}, {{branch}}, {{tag}} or {{date 'YYYYMMDD'}}`);
-  if (!/^[A-Za-z0-9_.-]+$/.test(rest)) throw new TagRuleError(`${where}: ${JSON.stringify(text)} has characters a tag cannot hold (letters, digits, _ . - only)`);
+  if (!/^[A-Za-z0-9_.-]+$/.test(rest))
+    throw new TagRuleError(`${where}: ${JSON.stringify(text)} has characters a tag cannot hold (letters, digits, _ . - only)`);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -334,7 +347,10 @@ export function computeTags(rules: TagRule[], ctx: GitContext, opts: TagOptions)
   const out: ComputedTag[] = [];
   const add = (tag: string, source: string, line?: number) => {
     if (!tag) return;
-    if (!TAG_PATTERN.test(tag)) throw new TagRuleError(`${line ? `line ${line}: ` : ''}${source} gives ${JSON.stringify(tag)}, not a valid tag (letters, digits, _ . - ; up to 128; not starting with . or -)`);
+    if (!TAG_PATTERN.test(tag))
+      throw new TagRuleError(
+        `${line ? `line ${line}: ` : ''}${source} gives ${JSON.stringify(tag)}, not a valid tag (letters, digits, _ . - ; up to 128; not starting with . or -)`,
+      );
     if (!out.some((t) => t.tag === tag)) out.push({ tag, source });
   };
   const sha = commitSha(ctx);
@@ -348,7 +364,8 @@ export function computeTags(rules: TagRule[], ctx: GitContext, opts: TagOptions)
     const wrap = (core: string) => `${pre}${core}${suf}`;
     switch (r.type) {
       case 'sha':
-        if (!/^[0-9a-f]{40}$/.test(sha)) throw new TagRuleError(`type=sha: the commit SHA ${JSON.stringify(sha)} is not a 40-character hex SHA (is GITHUB_SHA set?)`);
+        if (!/^[0-9a-f]{40}$/.test(sha))
+          throw new TagRuleError(`type=sha: the commit SHA ${JSON.stringify(sha)} is not a 40-character hex SHA (is GITHUB_SHA set?)`);
         add(wrap(sha.slice(0, r.length)), r.format === 'long' ? 'type=sha,format=long' : `type=sha${r.length !== 7 ? `,length=${r.length}` : ''}`, r.line);
         break;
       case 'ref': {
@@ -389,7 +406,8 @@ export function computeTags(rules: TagRule[], ctx: GitContext, opts: TagOptions)
         break;
     }
   }
-  if (opts.latest === 'auto' && isDefaultBranch(ctx) && (ctx.eventName === 'push' || ctx.eventName === 'workflow_dispatch')) add('latest', 'latest (default branch)');
+  if (opts.latest === 'auto' && isDefaultBranch(ctx) && (ctx.eventName === 'push' || ctx.eventName === 'workflow_dispatch'))
+    add('latest', 'latest (default branch)');
   return out;
 }
 
@@ -428,7 +446,7 @@ export function ociLabels(ctx: GitContext, tags: ComputedTag[], opts: LabelOptio
     'org.opencontainers.image.source': source,
     'org.opencontainers.image.url': source,
     'org.opencontainers.image.version': version,
-    'org.opencontainers.image.title': opts.title ?? (ctx.repository.split('/').pop() ?? ''),
+    'org.opencontainers.image.title': opts.title ?? ctx.repository.split('/').pop() ?? '',
   };
   for (const [k, v] of Object.entries(labels)) if (!v) delete labels[k];
   return { ...labels, ...(opts.extra ?? {}) };

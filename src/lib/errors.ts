@@ -8,7 +8,7 @@ export class UserError extends Error {
 
 /** Shows a value in an error message: quoted, control characters escaped, long values cut. */
 export function showValue(value: unknown, max = 120): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   const shown = JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
   return text.length > max ? `${shown} (${text.length} characters)` : shown;
 }

@@ -50,7 +50,12 @@ export function exec(file: string, args: readonly string[], opts: ExecOptions = 
       killTimer = setTimeout(() => child.kill('SIGKILL'), opts.killGraceMs ?? 5000);
       killTimer.unref();
     };
-    const timer = opts.timeoutMs ? setTimeout(() => { timedOut = true; kill(); }, opts.timeoutMs) : undefined;
+    const timer = opts.timeoutMs
+      ? setTimeout(() => {
+          timedOut = true;
+          kill();
+        }, opts.timeoutMs)
+      : undefined;
     const onAbort = () => kill();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const collect = (stream: 'stdout' | 'stderr') => {

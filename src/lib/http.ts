@@ -93,7 +93,6 @@ export function retryAfterMs(value: string | null, now = Date.now()): number | u
   return Number.isNaN(t) ? undefined : Math.max(0, t - now);
 }
 
-
 /** Moves user:password from the URL into a Basic Authorization header (fetch refuses credentials in URLs). */
 export function splitCredentials(url: string, headers: Record<string, string> = {}): { url: string; headers: Record<string, string> } {
   let u: URL;
@@ -169,7 +168,7 @@ export async function request(url: string, req: HttpRequest = {}): Promise<HttpR
       const res = await doFetch(target, {
         method: req.method ?? 'GET',
         headers,
-        body: req.body as RequestInit["body"],
+        body: req.body as RequestInit['body'],
         signal: AbortSignal.any(signals),
         redirect: req.redirect ?? 'follow',
       });
@@ -186,7 +185,10 @@ export async function request(url: string, req: HttpRequest = {}): Promise<HttpR
           try {
             return JSON.parse(body) as T;
           } catch {
-            throw new HttpError(`${req.method ?? 'GET'} ${redactUrl(target)} answered ${res.status} with a body that is not JSON${truncated ? ` (cut at ${req.maxBodyBytes ?? 4 << 20} bytes)` : ''}: ${quote(body, ownSecrets())}`, res.status);
+            throw new HttpError(
+              `${req.method ?? 'GET'} ${redactUrl(target)} answered ${res.status} with a body that is not JSON${truncated ? ` (cut at ${req.maxBodyBytes ?? 4 << 20} bytes)` : ''}: ${quote(body, ownSecrets())}`,
+              res.status,
+            );
           }
         },
       };
@@ -199,9 +201,10 @@ export async function request(url: string, req: HttpRequest = {}): Promise<HttpR
     } catch (err) {
       if (req.signal?.aborted) throw new HttpError(`${req.method ?? 'GET'} ${redactUrl(target)} cancelled`);
       const e = err as { name?: string; cause?: { code?: string; message?: string } };
-      lastError = e.name === 'TimeoutError' ? `timed out after ${timeout}ms` : e.cause?.code ?? e.cause?.message ?? errorMessage(err);
+      lastError = e.name === 'TimeoutError' ? `timed out after ${timeout}ms` : (e.cause?.code ?? e.cause?.message ?? errorMessage(err));
       repeatable = idempotent || NOT_SENT.has(e.cause?.code ?? '');
-      if (!repeatable && attempt <= retries) lastError += ` (not retried: a ${(req.method ?? 'GET').toUpperCase()} may have been acted on, and repeating it could do it twice)`;
+      if (!repeatable && attempt <= retries)
+        lastError += ` (not retried: a ${(req.method ?? 'GET').toUpperCase()} may have been acted on, and repeating it could do it twice)`;
     }
     const backoff = Math.min(maxBackoff, base * 2 ** (attempt - 1));
     const delay = wait ?? Math.random() * backoff;

@@ -1,7 +1,10 @@
 /** Small Markdown builders for job summaries. */
 
 export function cell(value: unknown): string {
-  return String(value ?? '').replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
+  return String(value ?? '')
+    .replace(/\\/g, '\\\\')
+    .replace(/\|/g, '\\|')
+    .replace(/\r?\n/g, '<br>');
 }
 
 export function table(headers: string[], rows: unknown[][]): string {

@@ -19,7 +19,11 @@ export function compareVersions(a: string, b: string): number {
   return x < y ? -1 : x > y ? 1 : a < b ? -1 : a > b ? 1 : 0;
 }
 
-export interface MigrationName { version: string; name: string; file: string }
+export interface MigrationName {
+  version: string;
+  name: string;
+  file: string;
+}
 
 /** The migration files of a directory, oldest first (other files are ignored); [] when it does not exist. */
 export function listMigrationNames(dir: string): MigrationName[] {

@@ -23,15 +23,29 @@ export interface Reporter {
 export class MemoryReporter implements Reporter {
   readonly lines: { level: string; message: string; at?: Annotation }[] = [];
   readonly secrets = new Set<string>();
-  info(message: string) { this.lines.push({ level: 'info', message }); }
-  debug(message: string) { this.lines.push({ level: 'debug', message }); }
-  notice(message: string, at?: Annotation) { this.lines.push({ level: 'notice', message, at }); }
-  warning(message: string, at?: Annotation) { this.lines.push({ level: 'warning', message, at }); }
-  error(message: string, at?: Annotation) { this.lines.push({ level: 'error', message, at }); }
+  info(message: string) {
+    this.lines.push({ level: 'info', message });
+  }
+  debug(message: string) {
+    this.lines.push({ level: 'debug', message });
+  }
+  notice(message: string, at?: Annotation) {
+    this.lines.push({ level: 'notice', message, at });
+  }
+  warning(message: string, at?: Annotation) {
+    this.lines.push({ level: 'warning', message, at });
+  }
+  error(message: string, at?: Annotation) {
+    this.lines.push({ level: 'error', message, at });
+  }
   async group<T>(name: string, fn: () => Promise<T>): Promise<T> {
     this.lines.push({ level: 'group', message: name });
     return fn();
   }
-  mask(secret: string) { if (secret) this.secrets.add(secret); }
-  text(): string { return this.lines.map((l) => `${l.level}: ${l.message}`).join('\n'); }
+  mask(secret: string) {
+    if (secret) this.secrets.add(secret);
+  }
+  text(): string {
+    return this.lines.map((l) => `${l.level}: ${l.message}`).join('\n');
+  }
 }

@@ -90,7 +90,13 @@ function encodings(value: string): string[] {
   }
   for (const v of new Set([value, decoded])) {
     const enc = encodeURIComponent(v);
-    out.push(v, enc, enc.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()), new URLSearchParams({ x: v }).toString().slice(2), JSON.stringify(v).slice(1, -1));
+    out.push(
+      v,
+      enc,
+      enc.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()),
+      new URLSearchParams({ x: v }).toString().slice(2),
+      JSON.stringify(v).slice(1, -1),
+    );
   }
   return out;
 }

@@ -1,7 +1,11 @@
 /** action.yml is derived from an action's spec; this renders it and compares a written one with the spec. */
 import type { ActionSpec } from './fields.ts';
 
-export interface ManifestInput { description?: string; required?: boolean; default?: string }
+export interface ManifestInput {
+  description?: string;
+  required?: boolean;
+  default?: string;
+}
 export interface Manifest {
   name?: string;
   description?: string;
@@ -17,7 +21,10 @@ export interface Manifest {
  */
 export function expressionOutsideDefault(spec: ActionSpec): string[] {
   const bad: string[] = [];
-  const check = (where: string, text: string | undefined) => { if (text?.includes('${{')) bad.push(`${spec.name}: ${where} contains "\${{" (GitHub allows expressions only in an input's default): ${JSON.stringify(text)}`); };
+  const check = (where: string, text: string | undefined) => {
+    if (text?.includes('${{'))
+      bad.push(`${spec.name}: ${where} contains "\${{" (GitHub allows expressions only in an input's default): ${JSON.stringify(text)}`);
+  };
   check('name', spec.title);
   check('description', spec.description);
   for (const [name, i] of Object.entries(spec.inputs)) check(`input '${name}' description`, i.description);
@@ -52,8 +59,12 @@ export function compareManifest(spec: ActionSpec, m: Manifest): string[] {
   const declared = m.inputs ?? {};
   for (const [name, i] of Object.entries(spec.inputs)) {
     const d = declared[name];
-    if (!d) { diffs.push(`input '${name}' is in the spec but not in action.yml`); continue; }
-    if (Boolean(d.required) !== Boolean(i.required)) diffs.push(`input '${name}': required is ${Boolean(d.required)} in action.yml, ${Boolean(i.required)} in the spec`);
+    if (!d) {
+      diffs.push(`input '${name}' is in the spec but not in action.yml`);
+      continue;
+    }
+    if (Boolean(d.required) !== Boolean(i.required))
+      diffs.push(`input '${name}': required is ${Boolean(d.required)} in action.yml, ${Boolean(i.required)} in the spec`);
     const dd = d.default === undefined ? undefined : String(d.default);
     if (dd !== i.default) diffs.push(`input '${name}': default is ${JSON.stringify(dd)} in action.yml, ${JSON.stringify(i.default)} in the spec`);
   }
@@ -67,7 +78,11 @@ export function compareManifest(spec: ActionSpec, m: Manifest): string[] {
 
 export function inputsTable(spec: ActionSpec): string {
   const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-  const rows = Object.entries(spec.inputs).map(([n, i]) => `| \`${n}\` | ${i.required ? 'yes' : 'no'} | ${i.default !== undefined ? `\`${esc(i.default)}\`` : ''} | ${esc(i.description)} |`);
+  const rows = Object.entries(spec.inputs).map(
+    ([n, i]) => `| \`${n}\` | ${i.required ? 'yes' : 'no'} | ${i.default !== undefined ? `\`${esc(i.default)}\`` : ''} | ${esc(i.description)} |`,
+  );
   const outs = Object.entries(spec.outputs).map(([n, o]) => `| \`${n}\` | ${esc(o.description)} |`);
-  return ['| Input | Required | Default | Description |', '| --- | --- | --- | --- |', ...rows, '', '| Output | Description |', '| --- | --- |', ...outs].join('\n');
+  return ['| Input | Required | Default | Description |', '| --- | --- | --- | --- |', ...rows, '', '| Output | Description |', '| --- | --- |', ...outs].join(
+    '\n',
+  );
 }

@@ -67,7 +67,15 @@ export const out = {
     return { description, shape: { kind: 'number', expected: 'a number', schema: z.string().regex(/^-?\d+(\.\d+)?(e-?\d+)?$/), examples } };
   },
   timestamp(description: string): OutputSpec {
-    return { description, shape: { kind: 'timestamp', expected: 'an ISO 8601 time', schema: z.string().regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/), examples: ['2026-12-06T18:00:00.000Z'] } };
+    return {
+      description,
+      shape: {
+        kind: 'timestamp',
+        expected: 'an ISO 8601 time',
+        schema: z.string().regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/),
+        examples: ['2026-12-06T18:00:00.000Z'],
+      },
+    };
   },
 };
 
@@ -249,7 +257,10 @@ export const f = {
 };
 
 export function splitList(s: string): string[] {
-  return s.split(/[,\n]/).map((x) => x.trim()).filter(Boolean);
+  return s
+    .split(/[,\n]/)
+    .map((x) => x.trim())
+    .filter(Boolean);
 }
 
 /** `checks[2].expect.status` */
@@ -315,7 +326,9 @@ export async function parseYamlText(text: string, what: string): Promise<unknown
   const dup = duplicateKey(YAML, doc);
   if (dup) {
     const pos = lc.linePos(dup.offset);
-    throw new UserError(`${what}: YAML/JSON syntax error at line ${pos.line}, column ${pos.col}: map keys must be unique (${JSON.stringify(dup.key.slice(0, 80))} appears twice)`);
+    throw new UserError(
+      `${what}: YAML/JSON syntax error at line ${pos.line}, column ${pos.col}: map keys must be unique (${JSON.stringify(dup.key.slice(0, 80))} appears twice)`,
+    );
   }
   try {
     return doc.toJS({ maxAliasCount: 100 });
@@ -337,7 +350,11 @@ export function zodIssues(error: z.ZodError, max = 3): string {
  * getRaw returns the raw string ('' when unset); defaults come from the spec.
  * Throws InputError naming the input, the value and what was expected.
  */
-export async function parseInputs<S extends ActionSpec>(spec: S, getRaw: (name: string) => string | undefined, onSecret?: (value: string) => void): Promise<InputsOf<S>> {
+export async function parseInputs<S extends ActionSpec>(
+  spec: S,
+  getRaw: (name: string) => string | undefined,
+  onSecret?: (value: string) => void,
+): Promise<InputsOf<S>> {
   const values: Record<string, unknown> = {};
   for (const [name, input] of Object.entries(spec.inputs)) {
     const raw = getRaw(name) ?? '';

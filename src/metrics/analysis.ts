@@ -136,7 +136,13 @@ function isPermanent(err: unknown): boolean {
   return err instanceof PrometheusQueryError || (err instanceof UserError && !(err instanceof PrometheusUnavailableError));
 }
 
-async function judgeLook(o: AnalysisOptions, s: JudgeSettings, cur: Source, base: Source | undefined, signal?: AbortSignal): Promise<{ rows: ObjectiveRow[]; burn?: BurnPairResult[]; queries?: string[] }> {
+async function judgeLook(
+  o: AnalysisOptions,
+  s: JudgeSettings,
+  cur: Source,
+  base: Source | undefined,
+  signal?: AbortSignal,
+): Promise<{ rows: ObjectiveRow[]; burn?: BurnPairResult[]; queries?: string[] }> {
   const m = await cur.measure(signal);
   const plain = o.objectives.filter((x) => x.kind !== 'slo' || !cur.sloCounts);
   const rows = judgeObjectives(plain, m, s);
@@ -196,16 +202,29 @@ export async function analyze(o: AnalysisOptions, cur: Source, base: Source | un
           consecutiveErrors = 0;
           const verdict = combine(rows);
           const failed = rows.filter((r) => r.verdict === 'fail');
-          report.looks.push({ index: i, atMs, verdict, failed: failed.map((r) => r.objective), inconclusive: rows.filter((r) => r.verdict === 'inconclusive').map((r) => r.objective) });
+          report.looks.push({
+            index: i,
+            atMs,
+            verdict,
+            failed: failed.map((r) => r.objective),
+            inconclusive: rows.filter((r) => r.verdict === 'inconclusive').map((r) => r.objective),
+          });
           report.objectives = rows;
           if (burn) report.burnRates = burn;
           if (queries) report.queries = queries;
-          log?.info(`look ${i}/${looks} at ${formatDuration(atMs)}: ${verdict}${rows.length ? ` — ${rows.map((r) => `${r.objective} ${r.verdict} (${r.measured})`).join('; ')}` : ''}`);
+          log?.info(
+            `look ${i}/${looks} at ${formatDuration(atMs)}: ${verdict}${rows.length ? ` — ${rows.map((r) => `${r.objective} ${r.verdict} (${r.measured})`).join('; ')}` : ''}`,
+          );
           for (const r of failed) report.failures[r.objective] = (report.failures[r.objective] ?? 0) + 1;
           const over = failed.find((r) => report.failures[r.objective]! > o.failureLimit);
           if (over) {
             const n = report.failures[over.objective]!;
-            return finish(report, 'fail', `${rowShort(over)}${looks > 1 ? ` (failed ${n} time${n > 1 ? 's' : ''}, failure-limit ${o.failureLimit}, at look ${i} of ${looks})` : ''}`, elapsed());
+            return finish(
+              report,
+              'fail',
+              `${rowShort(over)}${looks > 1 ? ` (failed ${n} time${n > 1 ? 's' : ''}, failure-limit ${o.failureLimit}, at look ${i} of ${looks})` : ''}`,
+              elapsed(),
+            );
           }
           break;
         } catch (err) {
@@ -217,7 +236,12 @@ export async function analyze(o: AnalysisOptions, cur: Source, base: Source | un
           consecutiveErrors++;
           log?.warning(`look ${i}/${looks}: provider error ${consecutiveErrors} of error-limit ${o.errorLimit}: ${msg}`);
           if (consecutiveErrors >= o.errorLimit) {
-            return finish(report, 'fail', `failing closed: the provider failed ${consecutiveErrors} time${consecutiveErrors > 1 ? 's' : ''} in a row (error-limit ${o.errorLimit}): ${msg}`, elapsed());
+            return finish(
+              report,
+              'fail',
+              `failing closed: the provider failed ${consecutiveErrors} time${consecutiveErrors > 1 ? 's' : ''} in a row (error-limit ${o.errorLimit}): ${msg}`,
+              elapsed(),
+            );
           }
           if (!final) break;
           await sleep(retryDelay, signal);
@@ -226,7 +250,10 @@ export async function analyze(o: AnalysisOptions, cur: Source, base: Source | un
     }
   } finally {
     for (const src of started) await src.stop?.();
-    for (const [src, key] of [[cur, 'probe'], [base, 'baselineProbe']] as const) {
+    for (const [src, key] of [
+      [cur, 'probe'],
+      [base, 'baselineProbe'],
+    ] as const) {
       const extra = src?.extra?.();
       if (extra) report[key] = extra;
     }
@@ -239,11 +266,21 @@ export async function analyze(o: AnalysisOptions, cur: Source, base: Source | un
   }
   if (verdict === 'fail') {
     const f = rows.find((r) => r.verdict === 'fail')!;
-    return finish(report, 'inconclusive', `the last measurement failed (${rowShort(f)}); failure-limit ${o.failureLimit} tolerates it, but a pass needs a passing last measurement`, elapsed());
+    return finish(
+      report,
+      'inconclusive',
+      `the last measurement failed (${rowShort(f)}); failure-limit ${o.failureLimit} tolerates it, but a pass needs a passing last measurement`,
+      elapsed(),
+    );
   }
   const inc = rows.filter((r) => r.verdict === 'inconclusive');
   const needed = Math.max(0, ...inc.map((r) => r.samplesNeeded ?? 0));
-  return finish(report, 'inconclusive', `not enough evidence${window}: ${inc.map(rowShort).join('; ')}${needed ? ` — about ${needed.toLocaleString('en-US')} requests would decide` : ''}`, elapsed());
+  return finish(
+    report,
+    'inconclusive',
+    `not enough evidence${window}: ${inc.map(rowShort).join('; ')}${needed ? ` — about ${needed.toLocaleString('en-US')} requests would decide` : ''}`,
+    elapsed(),
+  );
 }
 
 /**
@@ -271,7 +308,8 @@ export async function checkBudget(o: AnalysisOptions, src: Source, override: str
       report.looks.push({ index: attempt, atMs: now() - t0, verdict: 'error', failed: [], inconclusive: [], error: msg });
       if (isPermanent(err)) return finish(report, 'fail', `failing closed: ${msg}`, now() - t0);
       deps.log?.warning(`error budget: provider error ${attempt} of error-limit ${o.errorLimit}: ${msg}`);
-      if (attempt >= o.errorLimit) return finish(report, 'fail', `failing closed: the provider failed ${attempt} times in a row (error-limit ${o.errorLimit}): ${msg}`, now() - t0);
+      if (attempt >= o.errorLimit)
+        return finish(report, 'fail', `failing closed: the provider failed ${attempt} times in a row (error-limit ${o.errorLimit}): ${msg}`, now() - t0);
       await sleep(o.retryDelayMs ?? 2_000, deps.signal);
     }
   }
@@ -279,7 +317,14 @@ export async function checkBudget(o: AnalysisOptions, src: Source, override: str
   if (!counts || counts.total === 0) {
     // Only bad requests spend an error budget: with no requests over the window (a first deploy, a
     // new service) nothing is spent. Said as such, never as "no errors".
-    const row: ObjectiveRow = { ...base, measured: 'no requests', samples: 0, nodata: true, verdict: 'pass', reason: `no requests over the SLO window ${formatWindow(slo.windowMs)}: none of the budget can have been spent (first deploy?)` };
+    const row: ObjectiveRow = {
+      ...base,
+      measured: 'no requests',
+      samples: 0,
+      nodata: true,
+      verdict: 'pass',
+      reason: `no requests over the SLO window ${formatWindow(slo.windowMs)}: none of the budget can have been spent (first deploy?)`,
+    };
     report.objectives = [row];
     report.looks.push({ index: 1, atMs: now() - t0, verdict: row.verdict, failed: [], inconclusive: [] });
     return finish(report, row.verdict, row.reason, now() - t0);

@@ -104,14 +104,18 @@ export function resolveGateOptions(opts: SloGateOptions): AnalysisOptions & { mo
   const durationMs = opts.durationMs ?? (opts.provider === 'probe' ? GATE_DEFAULTS.probeDurationMs : 0);
   const intervalMs = opts.intervalMs ?? GATE_DEFAULTS.intervalMs;
   if (durationMs < 0 || intervalMs <= 0) throw new UserError('slo-gate: duration cannot be negative and interval must be more than 0');
-  if (opts.provider === 'probe' && mode === 'gate' && durationMs <= 0) throw new UserError('slo-gate: the probe needs a duration (how long to send traffic), for example 30s');
-  if (durationMs > 0 && intervalMs > durationMs) throw new UserError(`slo-gate: interval ${formatDuration(intervalMs)} is longer than duration ${formatDuration(durationMs)}`);
+  if (opts.provider === 'probe' && mode === 'gate' && durationMs <= 0)
+    throw new UserError('slo-gate: the probe needs a duration (how long to send traffic), for example 30s');
+  if (durationMs > 0 && intervalMs > durationMs)
+    throw new UserError(`slo-gate: interval ${formatDuration(intervalMs)} is longer than duration ${formatDuration(durationMs)}`);
   const confidence = opts.confidence ?? GATE_DEFAULTS.confidence;
   if (!(confidence > 0.5 && confidence < 1)) throw new UserError('slo-gate: confidence must be between 50% and 100% (exclusive), for example 95%');
   const errorLimit = opts.errorLimit ?? GATE_DEFAULTS.errorLimit;
   if (errorLimit < 1) throw new UserError('slo-gate: error-limit must be at least 1');
-  if (mode === 'budget' && opts.provider !== 'prometheus') throw new UserError('slo-gate: mode budget needs the prometheus provider (the probe cannot see a 30-day window)');
-  if (mode === 'budget' && !objectives.some((x) => x.kind === 'slo')) throw new UserError('slo-gate: mode budget needs an SLO objective, for example "slo: 99.5%" and "window: 30d"');
+  if (mode === 'budget' && opts.provider !== 'prometheus')
+    throw new UserError('slo-gate: mode budget needs the prometheus provider (the probe cannot see a 30-day window)');
+  if (mode === 'budget' && !objectives.some((x) => x.kind === 'slo'))
+    throw new UserError('slo-gate: mode budget needs an SLO objective, for example "slo: 99.5%" and "window: 30d"');
   return {
     mode,
     objectives,
@@ -142,7 +146,16 @@ export function createSloGate(options: SloGateOptions): (target: GateTarget) => 
     const p = options.prometheus;
     if (!p?.url) throw new UserError('slo-gate: the prometheus provider needs prometheus-url');
     promOpts = {
-      client: new PrometheusClient({ url: p.url, token: p.token, username: p.username, password: p.password, timeoutMs: p.timeoutMs, retries: p.retries, headers: p.headers, http: options.http }),
+      client: new PrometheusClient({
+        url: p.url,
+        token: p.token,
+        username: p.username,
+        password: p.password,
+        timeoutMs: p.timeoutMs,
+        retries: p.retries,
+        headers: p.headers,
+        http: options.http,
+      }),
       metrics: { ...DEFAULT_METRICS, ...p.metrics },
       custom: p.queries ?? {},
       quantiles: a.objectives.flatMap((x) => (x.kind === 'latency' ? [x.quantile] : [])),

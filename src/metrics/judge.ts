@@ -77,8 +77,21 @@ function judgeErrorRatio(o: Extract<Objective, { kind: 'error-ratio' }>, m: Meas
   if (m.requests === undefined || m.errors === undefined) {
     // A ratio without a sample size: it can show a breach, never prove a pass.
     const r = m.errorRatio!;
-    if (r > o.max) return { ...base, measured: `${fmtRatio(r)} (point estimate)`, value: r, verdict: 'fail', reason: `error ratio ${fmtRatio(r)} is above ${fmtRatio(o.max)} (sample size unknown)` };
-    return { ...base, measured: `${fmtRatio(r)} (point estimate)`, value: r, verdict: 'inconclusive', reason: 'the error-ratio query gives no sample size, so a pass cannot be proven: set requests-query' };
+    if (r > o.max)
+      return {
+        ...base,
+        measured: `${fmtRatio(r)} (point estimate)`,
+        value: r,
+        verdict: 'fail',
+        reason: `error ratio ${fmtRatio(r)} is above ${fmtRatio(o.max)} (sample size unknown)`,
+      };
+    return {
+      ...base,
+      measured: `${fmtRatio(r)} (point estimate)`,
+      value: r,
+      verdict: 'inconclusive',
+      reason: 'the error-ratio query gives no sample size, so a pass cannot be proven: set requests-query',
+    };
   }
   const n = m.requests;
   const e = Math.min(m.errors, n);
@@ -154,7 +167,10 @@ function judgeLatency(o: Extract<Objective, { kind: 'latency' }>, m: Measurement
     const estimate = histogramQuantile(lat.buckets, o.quantile);
     const up = wilson(slowHigh, total, s.confidence).upper;
     const lo = wilson(slowLow, total, s.confidence).lower;
-    const edges = at.lowEdge === at.highEdge ? '' : ` (no bucket at ${formatMs(o.maxMs)}: counted between the ${formatMs(at.lowEdge)} and ${formatMs(at.highEdge)} buckets)`;
+    const edges =
+      at.lowEdge === at.highEdge
+        ? ''
+        : ` (no bucket at ${formatMs(o.maxMs)}: counted between the ${formatMs(at.lowEdge)} and ${formatMs(at.highEdge)} buckets)`;
     const measured = `≈${formatMs(estimate)} (histogram); ${fmtRatio(slowHigh / total)} slower than ${formatMs(o.maxMs)}`;
     const row: ObjectiveRow = { ...base, measured, samples: total, value: estimate, verdict: 'inconclusive', reason: '' };
     if (up < slowShare) {
@@ -176,7 +192,10 @@ function judgeLatency(o: Extract<Objective, { kind: 'latency' }>, m: Measurement
   if (n === undefined || n < s.minSamples) {
     row.verdict = 'inconclusive';
     row.samplesNeeded = s.minSamples;
-    row.reason = n === undefined ? `${name} ${formatMs(v)} from latency-query, but the number of requests is unknown` : `${name} ${formatMs(v)} from only ${n} requests; min-samples is ${s.minSamples}`;
+    row.reason =
+      n === undefined
+        ? `${name} ${formatMs(v)} from latency-query, but the number of requests is unknown`
+        : `${name} ${formatMs(v)} from only ${n} requests; min-samples is ${s.minSamples}`;
   } else row.reason = `${name} ${formatMs(v)} ${v <= o.maxMs ? 'is within' : 'is above'} ${formatMs(o.maxMs)} (point estimate from latency-query)`;
   return row;
 }
@@ -192,12 +211,12 @@ function judgeSloOnTraffic(o: Extract<Objective, { kind: 'slo' }>, m: Measuremen
   const { decision, interval } = judgeRatio(bad, n, limit, s.confidence);
   const burn = bad / n / (1 - o.target);
   const row: ObjectiveRow = { ...base, measured: `burn ${burn.toFixed(2)}× (${bad} bad of ${n})`, samples: n, value: burn, verdict: decision, reason: '' };
-  if (decision === 'fail') row.reason = `the probed traffic burns the error budget at ${burn.toFixed(1)}× (lower bound ${(interval.lower / (1 - o.target)).toFixed(1)}×), above ${factor}×`;
+  if (decision === 'fail')
+    row.reason = `the probed traffic burns the error budget at ${burn.toFixed(1)}× (lower bound ${(interval.lower / (1 - o.target)).toFixed(1)}×), above ${factor}×`;
   else if (decision === 'pass' && n < s.minSamples) {
     row.verdict = 'inconclusive';
     row.reason = `only ${n} requests; min-samples is ${s.minSamples}`;
-  }
-  else if (decision === 'pass') row.reason = `burn rate at most ${(interval.upper / (1 - o.target)).toFixed(2)}×`;
+  } else if (decision === 'pass') row.reason = `burn rate at most ${(interval.upper / (1 - o.target)).toFixed(2)}×`;
   else {
     const needed = samplesNeeded(bad / n, limit, s.confidence);
     row.samplesNeeded = Number.isFinite(needed) ? needed : undefined;
@@ -208,7 +227,11 @@ function judgeSloOnTraffic(o: Extract<Objective, { kind: 'slo' }>, m: Measuremen
 
 /** SLO burn rates from Prometheus windows: fails when both windows of a pair burn faster than its factor. */
 export function judgeBurnRates(o: Extract<Objective, { kind: 'slo' }>, pairs: BurnPairResult[], s: JudgeSettings): ObjectiveRow {
-  const base = { objective: o.text, kind: 'slo' as const, threshold: o.burnRates.map((p) => `${p.factor}×@${formatWindow(p.longMs)}/${formatWindow(p.shortMs)}`).join(', ') || '—' };
+  const base = {
+    objective: o.text,
+    kind: 'slo' as const,
+    threshold: o.burnRates.map((p) => `${p.factor}×@${formatWindow(p.longMs)}/${formatWindow(p.shortMs)}`).join(', ') || '—',
+  };
   if (pairs.length === 0) return nodataRow(base, `no burn-rate pair fits the ${formatWindow(o.windowMs)} SLO window: set burn-rate`, s);
   if (pairs.every((p) => p.nodata)) return nodataRow(base, `no requests in the ${pairs.map((p) => formatWindow(p.pair.longMs)).join(', ')} windows`, s);
   const fmt = (b?: number) => (b === undefined ? '—' : `${b.toFixed(2)}×`);
@@ -217,7 +240,13 @@ export function judgeBurnRates(o: Extract<Objective, { kind: 'slo' }>, pairs: Bu
   const samples = Math.max(...pairs.map((p) => p.long.counts?.total ?? 0));
   if (firing.length) {
     const p = firing[0]!;
-    return { ...base, measured, samples, verdict: 'fail', reason: `burning the error budget too fast: ${fmt(p.long.burn)} over ${formatWindow(p.pair.longMs)} and ${fmt(p.short.burn)} over ${formatWindow(p.pair.shortMs)}, both above ${p.pair.factor}×` };
+    return {
+      ...base,
+      measured,
+      samples,
+      verdict: 'fail',
+      reason: `burning the error budget too fast: ${fmt(p.long.burn)} over ${formatWindow(p.pair.longMs)} and ${fmt(p.short.burn)} over ${formatWindow(p.pair.shortMs)}, both above ${p.pair.factor}×`,
+    };
   }
   return { ...base, measured, samples, verdict: 'pass', reason: 'no burn-rate pair has both windows above its factor' };
 }
@@ -269,7 +298,11 @@ export function judgeBaseline(cur: Measurement, base: Measurement, s: JudgeSetti
   }
   const lc = latencyGroups(cur.latency);
   const lb = latencyGroups(base.latency);
-  const latBase = { objective: 'latency vs baseline', kind: 'baseline-latency' as const, threshold: `median ≤ baseline × ${+(1 + s.baselineLatencyTolerance).toFixed(3)}` };
+  const latBase = {
+    objective: 'latency vs baseline',
+    kind: 'baseline-latency' as const,
+    threshold: `median ≤ baseline × ${+(1 + s.baselineLatencyTolerance).toFixed(3)}`,
+  };
   if (cur.latency?.kind === 'quantiles' || base.latency?.kind === 'quantiles') return rows; // point estimates cannot be rank-tested
   if (!lc || !lb) {
     rows.push(nodataRow(latBase, !lc ? 'no latencies for the new version' : 'no latencies for the baseline', s, lc?.n));
@@ -287,14 +320,20 @@ export function judgeBaseline(cur: Measurement, base: Measurement, s: JudgeSetti
     row.verdict = 'inconclusive';
     row.samplesNeeded = s.minSamples;
     row.reason = `only ${Math.min(lc.n, lb.n)} requests on one side; min-samples is ${s.minSamples}`;
-  } else row.reason = mw.pValue < alpha ? `slower, but within the tolerance (×${ratio.toFixed(2)}, ${formatMs(Math.max(0, lc.median - lb.median))} on the median)` : `no significant slowdown (p ${mw.pValue.toPrecision(2)})`;
+  } else
+    row.reason =
+      mw.pValue < alpha
+        ? `slower, but within the tolerance (×${ratio.toFixed(2)}, ${formatMs(Math.max(0, lc.median - lb.median))} on the median)`
+        : `no significant slowdown (p ${mw.pValue.toPrecision(2)})`;
   rows.push(row);
   return rows;
 }
 
 /** Judges every objective on one measurement (SLO rows need burn windows or probe traffic: see judgeLook). */
 export function judgeObjectives(objectives: Objective[], m: Measurement, s: JudgeSettings): ObjectiveRow[] {
-  return objectives.map((o) => (o.kind === 'error-ratio' ? judgeErrorRatio(o, m, s) : o.kind === 'latency' ? judgeLatency(o, m, s) : judgeSloOnTraffic(o, m, s)));
+  return objectives.map((o) =>
+    o.kind === 'error-ratio' ? judgeErrorRatio(o, m, s) : o.kind === 'latency' ? judgeLatency(o, m, s) : judgeSloOnTraffic(o, m, s),
+  );
 }
 
 export function combine(rows: ObjectiveRow[]): Verdict {

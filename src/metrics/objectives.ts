@@ -29,7 +29,12 @@ export type Objective =
 
 /** A window as Prometheus writes it and people read it: 30d, 6h, 5m, 90s, 1500ms. */
 export function formatWindow(ms: number): string {
-  const units: [string, number][] = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]];
+  const units: [string, number][] = [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ];
   if (ms <= 0 || !Number.isFinite(ms)) return `${Math.max(0, Math.round(ms))}ms`;
   for (const [u, size] of units) if (ms % size === 0) return `${ms / size}${u}`;
   return `${Math.round(ms)}ms`;
@@ -108,7 +113,12 @@ function parseBurnRates(entry: string, text: string): BurnRatePair[] {
 export function objectiveEntries(text: string): string[] {
   return text
     .split(/\r?\n|;|,(?=\s*[a-zA-Z])/)
-    .map((l) => l.replace(/#.*$/, '').replace(/^\s*-\s+/, '').trim())
+    .map((l) =>
+      l
+        .replace(/#.*$/, '')
+        .replace(/^\s*-\s+/, '')
+        .trim(),
+    )
     .filter(Boolean);
 }
 
@@ -172,7 +182,8 @@ export function parseObjectives(text: string): Objective[] {
     if (windowMs !== undefined) slo.windowMs = windowMs;
     if (burnRates) {
       for (const p of burnRates) {
-        if (p.longMs > slo.windowMs) throw new UserError(`burn-rate window ${formatWindow(p.longMs)} is longer than the SLO window ${formatWindow(slo.windowMs)}`);
+        if (p.longMs > slo.windowMs)
+          throw new UserError(`burn-rate window ${formatWindow(p.longMs)} is longer than the SLO window ${formatWindow(slo.windowMs)}`);
       }
       slo.burnRates = burnRates;
     } else {

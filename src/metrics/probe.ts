@@ -83,7 +83,13 @@ export class Probe {
       if (inFlight.size >= this.o.concurrency) {
         // Open loop with a cap: a send that cannot start within its slot is skipped (and counted), so a
         // slow server cannot make the probe run past its duration.
-        const raced = await Promise.race([Promise.race(inFlight).then(() => true), sleep(gap, signal).then(() => false, () => false)]);
+        const raced = await Promise.race([
+          Promise.race(inFlight).then(() => true),
+          sleep(gap, signal).then(
+            () => false,
+            () => false,
+          ),
+        ]);
         if (!raced || inFlight.size >= this.o.concurrency) {
           this.skipped++;
           continue;
@@ -167,4 +173,3 @@ export class Probe {
     return `${this.o.rate} req/s to ${this.targets.map(redactUrl).join(', ')}`;
   }
 }
-

@@ -34,7 +34,9 @@ export class PrometheusQueryError extends UserError {
   readonly query: string;
   readonly errorType: string;
   constructor(query: string, errorType: string, message: string) {
-    super(`Prometheus rejected the query ${JSON.stringify(query.length > 300 ? `${query.slice(0, 300)}…` : query)}: ${errorType ? `${errorType}: ` : ''}${message}`);
+    super(
+      `Prometheus rejected the query ${JSON.stringify(query.length > 300 ? `${query.slice(0, 300)}…` : query)}: ${errorType ? `${errorType}: ` : ''}${message}`,
+    );
     this.name = 'PrometheusQueryError';
     this.query = query;
     this.errorType = errorType;
@@ -141,16 +143,27 @@ export class PrometheusClient {
     if (res.status === 401 || res.status === 403) {
       throw new PrometheusQueryError(query, 'auth', `HTTP ${res.status}: check prometheus-token or the username and password`);
     }
-    if (parsed?.status === 'error' && res.status < 500) throw new PrometheusQueryError(query, this.quote(parsed.errorType ?? '', 60), this.quote(String(parsed.error ?? `HTTP ${res.status}`)));
+    if (parsed?.status === 'error' && res.status < 500)
+      throw new PrometheusQueryError(query, this.quote(parsed.errorType ?? '', 60), this.quote(String(parsed.error ?? `HTTP ${res.status}`)));
     if (res.status >= 500 || res.status === 429) {
       const why = this.quote(typeof parsed?.error === 'string' ? parsed.error : res.body, 200);
       // Prometheus answers 422 for execution errors and 503 for timeouts/aborted queries.
       throw new PrometheusUnavailableError(`Prometheus at ${this.displayUrl} answered HTTP ${res.status}${why ? `: ${why}` : ''}`);
     }
-    if (res.status === 404) throw new PrometheusQueryError(query, 'not_found', `HTTP 404 from ${redactUrl(apiUrl(this.url, path))}: is prometheus-url the Prometheus server (without /api/v1)?`);
-    if (res.truncated) throw new PrometheusUnavailableError(`Prometheus at ${this.displayUrl} answered with more than ${MAX_ANSWER_BYTES >> 20} MB (the cap on an answer): narrow the query`);
+    if (res.status === 404)
+      throw new PrometheusQueryError(
+        query,
+        'not_found',
+        `HTTP 404 from ${redactUrl(apiUrl(this.url, path))}: is prometheus-url the Prometheus server (without /api/v1)?`,
+      );
+    if (res.truncated)
+      throw new PrometheusUnavailableError(
+        `Prometheus at ${this.displayUrl} answered with more than ${MAX_ANSWER_BYTES >> 20} MB (the cap on an answer): narrow the query`,
+      );
     if (!parsed || parsed.status !== 'success' || !parsed.data) {
-      throw new PrometheusUnavailableError(`Prometheus at ${this.displayUrl} answered HTTP ${res.status} with something that is not a Prometheus API answer: ${this.quote(res.body, 200)}`);
+      throw new PrometheusUnavailableError(
+        `Prometheus at ${this.displayUrl} answered HTTP ${res.status} with something that is not a Prometheus API answer: ${this.quote(res.body, 200)}`,
+      );
     }
     return parsed.data;
   }
@@ -166,7 +179,12 @@ export class PrometheusClient {
       const [, v] = data.result as [number, string];
       return [{ metric: {}, value: Number(v) }];
     }
-    if (data.resultType !== 'vector') throw new PrometheusQueryError(promql, 'bad_data', `expected an instant vector or a scalar, got a ${data.resultType} (remove the range selector around the whole expression)`);
+    if (data.resultType !== 'vector')
+      throw new PrometheusQueryError(
+        promql,
+        'bad_data',
+        `expected an instant vector or a scalar, got a ${data.resultType} (remove the range selector around the whole expression)`,
+      );
     return (data.result as { metric: Record<string, string>; value: [number, string] }[]).map((s) => ({ metric: s.metric, value: Number(s.value[1]) }));
   }
 
@@ -239,7 +257,14 @@ export function fillTemplate(template: string, values: { version?: string; windo
 
 /** Label matchers for the standard queries: the selector, the version and any extra matchers. */
 export function matchers(m: StandardMetrics, version: string | undefined, ...extra: string[]): string {
-  const parts = [m.selector.trim().replace(/^\{|\}$/g, '').trim(), version !== undefined ? `${m.versionLabel}="${promString(version)}"` : '', ...extra].filter(Boolean);
+  const parts = [
+    m.selector
+      .trim()
+      .replace(/^\{|\}$/g, '')
+      .trim(),
+    version !== undefined ? `${m.versionLabel}="${promString(version)}"` : '',
+    ...extra,
+  ].filter(Boolean);
   return `{${parts.join(', ')}}`;
 }
 

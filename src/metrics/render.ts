@@ -10,7 +10,11 @@ const ICON: Record<Verdict | 'error', string> = { pass: '✅ pass', fail: '❌ f
 export function renderSloSummary(r: SloReport): string {
   const out: string[] = [];
   const passedAnyway = r.verdict === 'inconclusive' && r.pass;
-  out.push(heading(`SLO gate: ${ICON[r.verdict]}${passedAnyway ? ' (passed: on-inconclusive is pass)' : r.verdict === 'inconclusive' ? ' (blocks: on-inconclusive is fail)' : ''}`));
+  out.push(
+    heading(
+      `SLO gate: ${ICON[r.verdict]}${passedAnyway ? ' (passed: on-inconclusive is pass)' : r.verdict === 'inconclusive' ? ' (blocks: on-inconclusive is fail)' : ''}`,
+    ),
+  );
   out.push(`**Why:** ${r.reason}\n`);
   const what =
     r.mode === 'budget'
@@ -26,7 +30,14 @@ export function renderSloSummary(r: SloReport): string {
     out.push(
       table(
         ['Objective', 'Measured', 'Threshold', 'Samples', 'Verdict', 'Reason'],
-        r.objectives.map((row) => [row.objective, row.measured, row.threshold, row.samples === undefined ? '—' : row.samples.toLocaleString('en-US'), ICON[row.verdict] + (row.nodata ? ' (no data)' : ''), row.reason]),
+        r.objectives.map((row) => [
+          row.objective,
+          row.measured,
+          row.threshold,
+          row.samples === undefined ? '—' : row.samples.toLocaleString('en-US'),
+          ICON[row.verdict] + (row.nodata ? ' (no data)' : ''),
+          row.reason,
+        ]),
       ),
     );
   }
@@ -36,7 +47,12 @@ export function renderSloSummary(r: SloReport): string {
     out.push(
       table(
         ['Pair', 'Long window', 'Short window', 'Firing'],
-        r.burnRates.map((p) => [p.label, `${fmt(p.long.burn)} (${fmtRatio(p.long.ratio)} of ${fmtCount(p.long.counts?.total)})`, `${fmt(p.short.burn)} (${fmtRatio(p.short.ratio)} of ${fmtCount(p.short.counts?.total)})`, p.nodata ? 'no data' : p.firing ? '🔥 yes' : 'no']),
+        r.burnRates.map((p) => [
+          p.label,
+          `${fmt(p.long.burn)} (${fmtRatio(p.long.ratio)} of ${fmtCount(p.long.counts?.total)})`,
+          `${fmt(p.short.burn)} (${fmtRatio(p.short.ratio)} of ${fmtCount(p.short.counts?.total)})`,
+          p.nodata ? 'no data' : p.firing ? '🔥 yes' : 'no',
+        ]),
       ),
     );
   }
@@ -45,7 +61,16 @@ export function renderSloSummary(r: SloReport): string {
     out.push(
       table(
         ['SLO', 'Window', 'Requests', 'Bad', 'Allowed bad', 'Left'],
-        [[fmtRatio(r.budget.target), formatWindow(r.budget.windowMs), fmtCount(r.budget.total), fmtCount(r.budget.bad), fmtCount(Math.floor(r.budget.allowedBad)), fmtRatio(Math.max(-9.99, r.budget.remaining))]],
+        [
+          [
+            fmtRatio(r.budget.target),
+            formatWindow(r.budget.windowMs),
+            fmtCount(r.budget.total),
+            fmtCount(r.budget.bad),
+            fmtCount(Math.floor(r.budget.allowedBad)),
+            fmtRatio(Math.max(-9.99, r.budget.remaining)),
+          ],
+        ],
       ),
     );
   }
@@ -57,16 +82,38 @@ export function renderSloSummary(r: SloReport): string {
         r.looks.map((l) => [l.index, formatDuration(l.atMs), ICON[l.verdict], l.failed.join(', '), l.error ?? l.inconclusive.join(', ')]),
       ),
     );
-    if (Object.keys(r.failures).length) out.push(`Failures per objective: ${Object.entries(r.failures).map(([k, v]) => `${k}: ${v}`).join(', ')} (failure-limit ${r.failureLimit})\n`);
+    if (Object.keys(r.failures).length)
+      out.push(
+        `Failures per objective: ${Object.entries(r.failures)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join(', ')} (failure-limit ${r.failureLimit})\n`,
+      );
   }
-  for (const [title, p] of [['Probe', r.probe], ['Baseline probe', r.baselineProbe]] as const) {
+  for (const [title, p] of [
+    ['Probe', r.probe],
+    ['Baseline probe', r.baselineProbe],
+  ] as const) {
     if (!p) continue;
-    const codes = Object.entries((p.codes as Record<string, number>) ?? {}).map(([k, v]) => `${k}: ${v}`).join(', ');
-    const failures = Object.entries((p.failures as Record<string, number>) ?? {}).map(([k, v]) => `${k} ×${v}`).join('; ');
-    out.push(`${title}: ${p.sent} requests (${codes || 'none'})${p.skipped ? `, ${p.skipped} sends skipped (concurrency limit reached)` : ''}${failures ? `; no answer: ${failures}` : ''}\n`);
+    const codes = Object.entries((p.codes as Record<string, number>) ?? {})
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(', ');
+    const failures = Object.entries((p.failures as Record<string, number>) ?? {})
+      .map(([k, v]) => `${k} ×${v}`)
+      .join('; ');
+    out.push(
+      `${title}: ${p.sent} requests (${codes || 'none'})${p.skipped ? `, ${p.skipped} sends skipped (concurrency limit reached)` : ''}${failures ? `; no answer: ${failures}` : ''}\n`,
+    );
   }
   if (r.timeline?.length) {
-    out.push(details('Error ratio over the analysis (Prometheus range query)', table(['Time', 'Error ratio'], r.timeline.map((t) => [new Date(t.atMs).toISOString().slice(11, 19), fmtRatio(t.ratio)]))));
+    out.push(
+      details(
+        'Error ratio over the analysis (Prometheus range query)',
+        table(
+          ['Time', 'Error ratio'],
+          r.timeline.map((t) => [new Date(t.atMs).toISOString().slice(11, 19), fmtRatio(t.ratio)]),
+        ),
+      ),
+    );
   }
   if (r.queries?.length) out.push(details('Queries', code(r.queries.join('\n'), 'promql')));
   out.push(

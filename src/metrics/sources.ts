@@ -31,7 +31,13 @@ export function probeSource(probe: Probe, label: string): Source {
   };
 }
 
-export function prometheusSource(o: PrometheusSourceOptions, version: string | undefined, windowMs: number, label: string, sloSelectorVersion?: string): Source {
+export function prometheusSource(
+  o: PrometheusSourceOptions,
+  version: string | undefined,
+  windowMs: number,
+  label: string,
+  sloSelectorVersion?: string,
+): Source {
   return {
     label,
     kind: 'prometheus',

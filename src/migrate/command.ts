@@ -49,7 +49,11 @@ export async function runMigrationCommand(o: CommandOptions): Promise<CommandOut
   const ok = result.code === 0 && !result.timedOut;
   let failure: string | undefined;
   if (!ok) {
-    const how = result.timedOut ? `timed out after ${formatDuration(o.timeoutMs)} (command-timeout) and was stopped` : result.signal ? `was killed by ${result.signal}` : `exited with code ${result.code}`;
+    const how = result.timedOut
+      ? `timed out after ${formatDuration(o.timeoutMs)} (command-timeout) and was stopped`
+      : result.signal
+        ? `was killed by ${result.signal}`
+        : `exited with code ${result.code}`;
     const last = lastLines(result.stderr || result.stdout, 3);
     failure = `migration command ${file} ${how}${last ? `: ${last}` : ''}`;
   }

@@ -89,7 +89,8 @@ export function clientConfig(opts: ConnectionOptions): Record<string, unknown> {
   const u = new URL(opts.url.trim());
   const urlMode = u.searchParams.get('sslmode') ?? undefined;
   u.searchParams.delete('sslmode');
-  const mode = opts.sslmode ?? (urlMode && (SSL_MODES as readonly string[]).includes(urlMode) ? (urlMode as SslMode) : urlMode === 'no-verify' ? 'require' : undefined);
+  const mode =
+    opts.sslmode ?? (urlMode && (SSL_MODES as readonly string[]).includes(urlMode) ? (urlMode as SslMode) : urlMode === 'no-verify' ? 'require' : undefined);
   const ssl = sslConfig(mode, opts.sslRootCert);
   return {
     connectionString: u.toString(),
@@ -106,12 +107,19 @@ export function connectionErrorMessage(err: unknown, url: string): string {
   const where = redactUrl(url.trim());
   const base = `could not connect to ${where}`;
   switch (e.code) {
-    case 'ECONNREFUSED': return `${base}: connection refused (is PostgreSQL running and listening on that host and port?)`;
-    case 'ENOTFOUND': case 'EAI_AGAIN': return `${base}: host not found`;
-    case 'ETIMEDOUT': return `${base}: timed out`;
-    case '28P01': return `${base}: password authentication failed (SQLSTATE 28P01)`;
-    case '28000': return `${base}: ${e.message} (SQLSTATE 28000)`;
-    case '3D000': return `${base}: ${e.message} (SQLSTATE 3D000)`;
+    case 'ECONNREFUSED':
+      return `${base}: connection refused (is PostgreSQL running and listening on that host and port?)`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `${base}: host not found`;
+    case 'ETIMEDOUT':
+      return `${base}: timed out`;
+    case '28P01':
+      return `${base}: password authentication failed (SQLSTATE 28P01)`;
+    case '28000':
+      return `${base}: ${e.message} (SQLSTATE 28000)`;
+    case '3D000':
+      return `${base}: ${e.message} (SQLSTATE 3D000)`;
   }
   const msg = errorMessage(err);
   if (/timeout/i.test(msg)) return `${base}: timed out (${msg})`;

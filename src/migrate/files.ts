@@ -54,11 +54,18 @@ export function readMigrations(dir: string, opts: { workspace?: string; input?: 
   const workspace = opts.workspace ?? process.cwd();
   const abs = resolve(workspace, dir);
   const what = opts.input ? `Input '${opts.input}': ` : '';
-  if (!existsSync(abs)) throw new UserError(`${what}migrations directory ${JSON.stringify(dir)} does not exist (looked in ${abs}); expected a directory of NNNN_name.sql files`);
-  if (!statSync(abs).isDirectory()) throw new UserError(`${what}${JSON.stringify(dir)} is not a directory (${abs}); expected a directory of NNNN_name.sql files`);
-  const entries = readdirSync(abs).filter((f) => f.endsWith('.sql') && statSync(join(abs, f)).isFile()).sort();
+  if (!existsSync(abs))
+    throw new UserError(`${what}migrations directory ${JSON.stringify(dir)} does not exist (looked in ${abs}); expected a directory of NNNN_name.sql files`);
+  if (!statSync(abs).isDirectory())
+    throw new UserError(`${what}${JSON.stringify(dir)} is not a directory (${abs}); expected a directory of NNNN_name.sql files`);
+  const entries = readdirSync(abs)
+    .filter((f) => f.endsWith('.sql') && statSync(join(abs, f)).isFile())
+    .sort();
   const bad = entries.filter((f) => !FILE_PATTERN.test(f));
-  if (bad.length) throw new UserError(`${what}${bad.length} file(s) in ${dir} do not follow NNNN_name.sql: ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ', …' : ''} (rename them with a numeric version prefix, e.g. 0003_${bad[0]})`);
+  if (bad.length)
+    throw new UserError(
+      `${what}${bad.length} file(s) in ${dir} do not follow NNNN_name.sql: ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ', …' : ''} (rename them with a numeric version prefix, e.g. 0003_${bad[0]})`,
+    );
   const files = entries.map((f) => {
     const full = join(abs, f);
     const rel = relative(workspace, full);
@@ -67,7 +74,9 @@ export function readMigrations(dir: string, opts: { workspace?: string; input?: 
   files.sort((a, b) => compareVersions(a.version, b.version));
   for (let i = 1; i < files.length; i++) {
     if (BigInt(files[i]!.version) === BigInt(files[i - 1]!.version)) {
-      throw new UserError(`${what}two migrations share version ${files[i]!.version}: ${files[i - 1]!.file} and ${files[i]!.file} (give each file its own version)`);
+      throw new UserError(
+        `${what}two migrations share version ${files[i]!.version}: ${files[i - 1]!.file} and ${files[i]!.file} (give each file its own version)`,
+      );
     }
   }
   return files;

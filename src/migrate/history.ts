@@ -36,7 +36,9 @@ export const DEFAULT_HISTORY_TABLE = 'slipway_migrations';
 export function parseHistoryTableName(text: string): { schema?: string; table: string } {
   const parts = text.trim().split('.');
   if (parts.length > 2 || !parts.every(isIdentifier)) {
-    throw new UserError(`Input 'history-table': got ${JSON.stringify(text)}; expected table or schema.table (letters, digits, _ and $; not starting with a digit)`);
+    throw new UserError(
+      `Input 'history-table': got ${JSON.stringify(text)}; expected table or schema.table (letters, digits, _ and $; not starting with a digit)`,
+    );
   }
   return parts.length === 2 ? { schema: parts[0], table: parts[1]! } : { table: parts[0]! };
 }
@@ -72,11 +74,15 @@ export async function ensureHistory(db: Db, t: HistoryTable): Promise<void> {
   applied_by text,
   lock_retries integer NOT NULL DEFAULT 0
 )`);
-  await db.query(`COMMENT ON TABLE ${t.sql} IS 'Migrations applied by Slipway (slipway/migrate). Do not edit by hand; see docs/migrate.md for the repair path.'`);
+  await db.query(
+    `COMMENT ON TABLE ${t.sql} IS 'Migrations applied by Slipway (slipway/migrate). Do not edit by hand; see docs/migrate.md for the repair path.'`,
+  );
 }
 
 export async function readHistory(db: Db, t: HistoryTable): Promise<HistoryRow[]> {
-  const r = await db.query<HistoryRow>(`SELECT version, name, checksum, status, statements_done, statements_total, done_checksum, applied_at, duration_ms, applied_by, lock_retries FROM ${t.sql}`);
+  const r = await db.query<HistoryRow>(
+    `SELECT version, name, checksum, status, statements_done, statements_total, done_checksum, applied_at, duration_ms, applied_by, lock_retries FROM ${t.sql}`,
+  );
   return r.rows;
 }
 
@@ -127,7 +133,11 @@ export async function recordApplied(db: Db, t: HistoryTable, m: RecordApplied): 
 }
 
 /** Progress of a no-transaction migration: statements [0, done) are applied. */
-export async function recordPartial(db: Db, t: HistoryTable, m: Omit<RecordApplied, 'lockRetries' | 'durationMs'> & { done: number; doneChecksum: string; durationMs?: number; lockRetries?: number }): Promise<void> {
+export async function recordPartial(
+  db: Db,
+  t: HistoryTable,
+  m: Omit<RecordApplied, 'lockRetries' | 'durationMs'> & { done: number; doneChecksum: string; durationMs?: number; lockRetries?: number },
+): Promise<void> {
   await db.query(
     `INSERT INTO ${t.sql} (version, name, checksum, status, statements_done, statements_total, done_checksum, applied_at, duration_ms, applied_by, lock_retries)
      VALUES ($1, $2, $3, 'partial', $4, $5, $6, now(), $7, $8, $9)

@@ -39,7 +39,16 @@ const SESSION_COLUMNS = `a.pid, a.usename AS user, a.application_name AS applica
        AND l2.database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS locks`;
 
 function toSession(r: any): SessionInfo {
-  return { pid: Number(r.pid), user: r.user, application: r.application, state: r.state, ageMs: Number(r.age_ms ?? 0), query: r.query, locks: r.locks, ...(r.held ? { held: r.held as string[] } : {}) };
+  return {
+    pid: Number(r.pid),
+    user: r.user,
+    application: r.application,
+    state: r.state,
+    ageMs: Number(r.age_ms ?? 0),
+    query: r.query,
+    locks: r.locks,
+    ...(r.held ? { held: r.held as string[] } : {}),
+  };
 }
 
 export function describeSession(s: SessionInfo): string {
@@ -54,7 +63,9 @@ export function oneLine(text: string, max = 300): string {
 
 /** Sessions that block the given backend (pg_blocking_pids), with what they run and hold. */
 export async function blockersOf(monitor: Db, pid: number): Promise<SessionInfo[]> {
-  const r = await monitor.query(`SELECT ${SESSION_COLUMNS} FROM pg_stat_activity a WHERE a.pid = ANY(pg_blocking_pids($1)) ORDER BY a.xact_start NULLS LAST`, [pid]);
+  const r = await monitor.query(`SELECT ${SESSION_COLUMNS} FROM pg_stat_activity a WHERE a.pid = ANY(pg_blocking_pids($1)) ORDER BY a.xact_start NULLS LAST`, [
+    pid,
+  ]);
   return r.rows.map(toSession);
 }
 
@@ -116,12 +127,16 @@ export async function acquireMigrationLock(db: Db, o: LockWaitOptions): Promise<
     const waited = Date.now() - started;
     if (waited >= o.waitMs) {
       const holder = await advisoryHolder(db, o.key).catch(() => undefined);
-      throw new UserError(`${o.what ?? 'migration lock'}: still held by another runner after ${formatDuration(waited)} (lock-wait)${holder ? `: ${describeSession(holder)}` : ''}`);
+      throw new UserError(
+        `${o.what ?? 'migration lock'}: still held by another runner after ${formatDuration(waited)} (lock-wait)${holder ? `: ${describeSession(holder)}` : ''}`,
+      );
     }
     if (o.signal?.aborted) throw new UserError('cancelled while waiting for the migration lock');
     if (waited - lastLog >= 10_000) {
       const holder = await advisoryHolder(db, o.key).catch(() => undefined);
-      o.log.info(`waiting for the migration lock (another runner is applying migrations${holder ? `: pid ${holder.pid}, ${holder.application || 'unknown client'}, ${holder.state}` : ''}); waited ${formatDuration(waited)} of ${formatDuration(o.waitMs)}`);
+      o.log.info(
+        `waiting for the migration lock (another runner is applying migrations${holder ? `: pid ${holder.pid}, ${holder.application || 'unknown client'}, ${holder.state}` : ''}); waited ${formatDuration(waited)} of ${formatDuration(o.waitMs)}`,
+      );
       lastLog = waited;
     }
     await sleep(Math.min(delay, Math.max(1, o.waitMs - waited)));

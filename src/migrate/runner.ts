@@ -14,8 +14,30 @@ import { errorMessage } from '../lib/errors.ts';
 import type { Db } from './connection.ts';
 import { quoteIdent } from './connection.ts';
 import { compareVersions, sha256, type MigrationFile } from './files.ts';
-import { ensureHistory, historyExists, readHistory, recordApplied, recordAppliedSql, recordPartial, resolveHistoryTable, updateChecksum, type HistoryRow, type HistoryTable } from './history.ts';
-import { acquireMigrationLock, advisoryKey, blockersOf, describeSession, invalidIndexes, longLockHolders, oneLine, releaseMigrationLock, type InvalidIndex, type SessionInfo } from './locks.ts';
+import {
+  ensureHistory,
+  historyExists,
+  readHistory,
+  recordApplied,
+  recordAppliedSql,
+  recordPartial,
+  resolveHistoryTable,
+  updateChecksum,
+  type HistoryRow,
+  type HistoryTable,
+} from './history.ts';
+import {
+  acquireMigrationLock,
+  advisoryKey,
+  blockersOf,
+  describeSession,
+  invalidIndexes,
+  longLockHolders,
+  oneLine,
+  releaseMigrationLock,
+  type InvalidIndex,
+  type SessionInfo,
+} from './locks.ts';
 import { SqlSyntaxError, splitStatements, type Statement } from './statements.ts';
 
 /** SQLSTATEs a rollback and a later retry can fix: lock_not_available (lock_timeout), deadlock_detected. */
@@ -81,7 +103,8 @@ export interface AppliedMigration {
   outOfOrder?: boolean;
 }
 
-export type FailureKind = 'lock-wait' | 'sql' | 'lock-timeout' | 'statement-timeout' | 'checksum' | 'out-of-order' | 'invalid-index' | 'syntax' | 'gate' | 'cancelled' | 'connection';
+export type FailureKind =
+  'lock-wait' | 'sql' | 'lock-timeout' | 'statement-timeout' | 'checksum' | 'out-of-order' | 'invalid-index' | 'syntax' | 'gate' | 'cancelled' | 'connection';
 
 export interface MigrationFailure {
   kind: FailureKind;
@@ -142,7 +165,14 @@ export function planMigrations(files: MigrationFile[], rows: HistoryRow[], opts:
   const fileVersions = new Set(files.map((f) => BigInt(f.version).toString()));
   let newest: string | undefined;
   for (const r of rows) if (!newest || compareVersions(r.version, newest) > 0) newest = r.version;
-  const plan: Plan = { pending: [], mismatches: [], repairs: [], outOfOrder: [], missing: rows.filter((r) => !fileVersions.has(BigInt(r.version).toString())), newestApplied: newest };
+  const plan: Plan = {
+    pending: [],
+    mismatches: [],
+    repairs: [],
+    outOfOrder: [],
+    missing: rows.filter((r) => !fileVersions.has(BigInt(r.version).toString())),
+    newestApplied: newest,
+  };
   for (const f of files) {
     const row = byVersion.get(BigInt(f.version).toString());
     if (row && row.status === 'applied') {
@@ -170,7 +200,12 @@ export function currentVersionOf(rows: { version: string; status: string }[]): s
 }
 
 export function statementsChecksum(stmts: Statement[], count: number): string {
-  return sha256(stmts.slice(0, count).map((s) => s.sql).join('\n;\n'));
+  return sha256(
+    stmts
+      .slice(0, count)
+      .map((s) => s.sql)
+      .join('\n;\n'),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -187,7 +222,13 @@ interface PgError {
 
 function pgError(err: unknown): PgError {
   const e = err as PgError;
-  return { code: typeof e?.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined, message: errorMessage(err), detail: e?.detail, hint: e?.hint, position: e?.position };
+  return {
+    code: typeof e?.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined,
+    message: errorMessage(err),
+    detail: e?.detail,
+    hint: e?.hint,
+    position: e?.position,
+  };
 }
 
 export function backoffMs(base: number, retry: number, random = Math.random): number {
@@ -220,7 +261,18 @@ export async function runMigrations(o: RunnerOptions): Promise<RunnerResult> {
   const db = o.db;
   const t = await resolveHistoryTable(db, o.historyTable);
   const key = advisoryKey(t.display);
-  const result: RunnerResult = { dryRun: o.dryRun, historyTable: t.display, plan: [], applied: [], pending: [], repaired: [], missingFiles: [], invalidIndexes: [], lockWaitedMs: 0, durationMs: 0 };
+  const result: RunnerResult = {
+    dryRun: o.dryRun,
+    historyTable: t.display,
+    plan: [],
+    applied: [],
+    pending: [],
+    repaired: [],
+    missingFiles: [],
+    invalidIndexes: [],
+    lockWaitedMs: 0,
+    durationMs: 0,
+  };
   let locked = false;
   let monitor: Db | undefined;
   let monitorFailed = false;
@@ -240,7 +292,14 @@ export async function runMigrations(o: RunnerOptions): Promise<RunnerResult> {
   try {
     if (!o.dryRun) {
       try {
-        result.lockWaitedMs = await acquireMigrationLock(db, { key, waitMs: o.lockWaitMs, log, signal: o.signal, sleep, what: `migration lock (advisory lock ${key} for ${t.display})` });
+        result.lockWaitedMs = await acquireMigrationLock(db, {
+          key,
+          waitMs: o.lockWaitMs,
+          log,
+          signal: o.signal,
+          sleep,
+          what: `migration lock (advisory lock ${key} for ${t.display})`,
+        });
       } catch (err) {
         result.failure = { kind: 'lock-wait', message: errorMessage(err) };
         result.durationMs = Date.now() - started;
@@ -254,7 +313,9 @@ export async function runMigrations(o: RunnerOptions): Promise<RunnerResult> {
     const rows = o.dryRun && !(await historyExists(db, t)) ? [] : await readHistory(db, t);
     result.invalidIndexes = await invalidIndexes(db);
     for (const ix of result.invalidIndexes) {
-      log.warning(`INVALID index ${ix.schema}.${ix.name} on ${ix.table} (left by a failed CREATE INDEX CONCURRENTLY?): queries do not use it but writes still maintain it; drop it with DROP INDEX CONCURRENTLY ${quoteIdent(ix.schema)}.${quoteIdent(ix.name)}`);
+      log.warning(
+        `INVALID index ${ix.schema}.${ix.name} on ${ix.table} (left by a failed CREATE INDEX CONCURRENTLY?): queries do not use it but writes still maintain it; drop it with DROP INDEX CONCURRENTLY ${quoteIdent(ix.schema)}.${quoteIdent(ix.name)}`,
+      );
     }
     const plan = planMigrations(o.files, rows, { allowChecksumChange: o.allowChecksumChange });
     result.missingFiles = plan.missing.map((r) => ({ version: r.version, name: r.name }));
@@ -275,7 +336,11 @@ export async function runMigrations(o: RunnerOptions): Promise<RunnerResult> {
       return finish();
     }
     for (const p of plan.pending) {
-      if (p.outOfOrder) log.warning(`${p.file.path} is older than the newest applied migration (${plan.newestApplied}); applying it out of order (out-of-order: allow)`, { file: p.file.path, line: 1 });
+      if (p.outOfOrder)
+        log.warning(`${p.file.path} is older than the newest applied migration (${plan.newestApplied}); applying it out of order (out-of-order: allow)`, {
+          file: p.file.path,
+          line: 1,
+        });
     }
 
     // Split every pending file with the real parser: syntax errors and misplaced transaction control fail before anything runs.
@@ -297,7 +362,10 @@ export async function runMigrations(o: RunnerOptions): Promise<RunnerResult> {
     for (const r of plan.repairs) {
       await updateChecksum(db, t, r.file.version, r.file.checksum);
       result.repaired.push({ version: r.file.version, file: r.file.path, from: r.recorded, to: r.file.checksum });
-      log.warning(`${r.file.path}: accepted its changed checksum (allow-checksum-change): ${r.recorded} → ${r.file.checksum}; the migration was not run again`, { file: r.file.path, line: 1 });
+      log.warning(
+        `${r.file.path}: accepted its changed checksum (allow-checksum-change): ${r.recorded} → ${r.file.checksum}; the migration was not run again`,
+        { file: r.file.path, line: 1 },
+      );
     }
 
     await applyPending({ o, db, t, pid, log, sleep, getMonitor }, plan.pending, result);
@@ -340,14 +408,28 @@ async function splitPending(pending: ReturnType<typeof planMigrations>['pending'
       p.statements = await splitStatements(p.file.sql);
     } catch (err) {
       const line = err instanceof SqlSyntaxError ? err.line : undefined;
-      return { kind: 'syntax', message: `${p.file.path}${line ? `:${line}` : ''}: ${errorMessage(err)}`, migration: mig(p.file), statement: line ? { index: -1, total: 0, line, sql: '' } : undefined };
+      return {
+        kind: 'syntax',
+        message: `${p.file.path}${line ? `:${line}` : ''}: ${errorMessage(err)}`,
+        migration: mig(p.file),
+        statement: line ? { index: -1, total: 0, line, sql: '' } : undefined,
+      };
     }
     const problem = structureProblem(p);
     if (problem) {
-      return { kind: 'syntax', message: problem.message, migration: mig(p.file), statement: { index: problem.st.index, total: p.statements.length, line: problem.st.line, sql: problem.st.sql } };
+      return {
+        kind: 'syntax',
+        message: problem.message,
+        migration: mig(p.file),
+        statement: { index: problem.st.index, total: p.statements.length, line: problem.st.line, sql: problem.st.sql },
+      };
     }
     if (p.partial && p.statements.length < p.partial.statements_done) {
-      return { kind: 'checksum', message: `${p.file.path}: the history says ${p.partial.statements_done} statements were applied, but the file now has ${p.statements.length}`, migration: mig(p.file) };
+      return {
+        kind: 'checksum',
+        message: `${p.file.path}: the history says ${p.partial.statements_done} statements were applied, but the file now has ${p.statements.length}`,
+        migration: mig(p.file),
+      };
     }
     if (p.partial && p.partial.checksum !== p.file.checksum) {
       const done = p.partial.statements_done;
@@ -391,10 +473,16 @@ function structureProblem(p: PlannedMigration): { message: string; st: Statement
   if (p.file.noTransaction) return undefined;
   for (const st of p.statements ?? []) {
     if (st.transactionControl) {
-      return { st, message: `${p.file.path}:${st.line}: ${st.transactionControl} in a migration: each file already runs in its own transaction. Remove it, or mark the file with -- slipway:no-transaction to run its statements one by one` };
+      return {
+        st,
+        message: `${p.file.path}:${st.line}: ${st.transactionControl} in a migration: each file already runs in its own transaction. Remove it, or mark the file with -- slipway:no-transaction to run its statements one by one`,
+      };
     }
     if (st.needsNoTransaction) {
-      return { st, message: `${p.file.path}:${st.line}: ${st.needsNoTransaction} cannot run inside a transaction. Put it in its own file marked with -- slipway:no-transaction` };
+      return {
+        st,
+        message: `${p.file.path}:${st.line}: ${st.needsNoTransaction} cannot run inside a transaction. Put it in its own file marked with -- slipway:no-transaction`,
+      };
     }
   }
   return undefined;
@@ -493,10 +581,22 @@ async function likelyBlockers(c: ApplyContext): Promise<SessionInfo[]> {
     );
     const out: SessionInfo[] = [];
     for (const row of r.rows.slice(0, 5)) {
-      const s = await m.query(`SELECT a.pid, a.usename AS user, a.application_name AS application, a.state,
+      const s = await m.query(
+        `SELECT a.pid, a.usename AS user, a.application_name AS application, a.state,
         (extract(epoch FROM now() - coalesce(a.xact_start, a.query_start)) * 1000)::bigint AS age_ms, left(a.query, 1000) AS query, NULL AS locks
-        FROM pg_stat_activity a WHERE a.pid = $1`, [row.pid]);
-      if (s.rows[0]) out.push({ pid: Number(s.rows[0].pid), user: s.rows[0].user, application: s.rows[0].application, state: s.rows[0].state, ageMs: Number(s.rows[0].age_ms), query: s.rows[0].query, locks: null });
+        FROM pg_stat_activity a WHERE a.pid = $1`,
+        [row.pid],
+      );
+      if (s.rows[0])
+        out.push({
+          pid: Number(s.rows[0].pid),
+          user: s.rows[0].user,
+          application: s.rows[0].application,
+          state: s.rows[0].state,
+          ageMs: Number(s.rows[0].age_ms),
+          query: s.rows[0].query,
+          locks: null,
+        });
     }
     return out;
   } catch {
@@ -574,7 +674,9 @@ async function waitForLongHolders(c: ApplyContext, p: PlannedMigration, relation
   if (!holders.length) return [];
   const started = Date.now();
   const held = [...new Set(holders.flatMap((h) => h.held ?? []))];
-  c.log.info(`${p.file.path}${st ? `:${st.line}` : ''}: waiting for ${holders.length === 1 ? 'a long transaction' : `${holders.length} long transactions`} on ${held.join(', ')} to end before asking for the lock (not queueing, so the application is not blocked): ${holders.map(describeSession).join('; ')}`);
+  c.log.info(
+    `${p.file.path}${st ? `:${st.line}` : ''}: waiting for ${holders.length === 1 ? 'a long transaction' : `${holders.length} long transactions`} on ${held.join(', ')} to end before asking for the lock (not queueing, so the application is not blocked): ${holders.map(describeSession).join('; ')}`,
+  );
   let lastLog = started;
   while (holders.length && Date.now() < deadline && !c.o.signal?.aborted) {
     await c.sleep(Math.max(1, Math.min(200, deadline - Date.now())));
@@ -588,7 +690,14 @@ async function waitForLongHolders(c: ApplyContext, p: PlannedMigration, relation
   return holders;
 }
 
-function blockedFailure(c: ApplyContext, p: PlannedMigration, holders: SessionInfo[], candidates: Statement[], left: string, attempts: number): MigrationFailure {
+function blockedFailure(
+  c: ApplyContext,
+  p: PlannedMigration,
+  holders: SessionInfo[],
+  candidates: Statement[],
+  left: string,
+  attempts: number,
+): MigrationFailure {
   const budget = lockBudgetMs(c.o);
   const held = new Set(holders.flatMap((h) => h.held ?? []));
   const st = candidates.find((x) => x.lockedRelations.some((r) => held.has(r))) ?? candidates[0];
@@ -613,14 +722,30 @@ async function applyTransactional(c: ApplyContext, p: PlannedMigration): Promise
   for (;;) {
     let current: Statement | undefined;
     const holders = await waitForLongHolders(c, p, relations, deadline).catch(() => []);
-    if (holders.length) return blockedFailure(c, p, holders, stmts.filter((st) => st.lockedRelations.length), 'nothing from this migration ran (it never asked for the lock)', retries + 1);
+    if (holders.length)
+      return blockedFailure(
+        c,
+        p,
+        holders,
+        stmts.filter((st) => st.lockedRelations.length),
+        'nothing from this migration ran (it never asked for the lock)',
+        retries + 1,
+      );
     try {
       // Round trips are merged where the failing statement stays known: BEGIN and the timeouts travel
       // with the first statement, the history row and COMMIT with the last (they stand or fall together).
       const attemptStarted = Date.now();
       const record = recordAppliedSql(
         c.t,
-        { version: p.file.version, name: p.file.name, checksum: p.file.checksum, statementsTotal: stmts.length, durationMs: 0, appliedBy: c.o.appliedBy, lockRetries: retries },
+        {
+          version: p.file.version,
+          name: p.file.name,
+          checksum: p.file.checksum,
+          statementsTotal: stmts.length,
+          durationMs: 0,
+          appliedBy: c.o.appliedBy,
+          lockRetries: retries,
+        },
         `${Math.max(0, attemptStarted - started)} + (extract(epoch FROM clock_timestamp() - now()) * 1000)::int`,
       );
       const begin = `BEGIN; ${timeoutsSql(c, true)}`;
@@ -634,8 +759,19 @@ async function applyTransactional(c: ApplyContext, p: PlannedMigration): Promise
       }
       current = undefined;
       const durationMs = Date.now() - started;
-      c.log.info(`applied ${p.file.path} in ${formatDuration(durationMs)} (${stmts.length} statement${stmts.length === 1 ? '' : 's'}${retries ? `, ${retries} lock retr${retries === 1 ? 'y' : 'ies'}` : ''})`);
-      return { version: p.file.version, name: p.file.name, file: p.file.path, durationMs, lockRetries: retries, statements: stmts.length, transaction: true, ...(p.outOfOrder ? { outOfOrder: true } : {}) };
+      c.log.info(
+        `applied ${p.file.path} in ${formatDuration(durationMs)} (${stmts.length} statement${stmts.length === 1 ? '' : 's'}${retries ? `, ${retries} lock retr${retries === 1 ? 'y' : 'ies'}` : ''})`,
+      );
+      return {
+        version: p.file.version,
+        name: p.file.name,
+        file: p.file.path,
+        durationMs,
+        lockRetries: retries,
+        statements: stmts.length,
+        transaction: true,
+        ...(p.outOfOrder ? { outOfOrder: true } : {}),
+      };
     } catch (err) {
       await c.db.query('ROLLBACK').catch(() => {});
       const se = err instanceof StatementError ? err : new StatementError(err, []);
@@ -645,7 +781,14 @@ async function applyTransactional(c: ApplyContext, p: PlannedMigration): Promise
         continue;
       }
       if (isRetryable(se) && !se.blockers.length) se.blockers.push(...(await likelyBlockers(c)));
-      return failureFrom(c, p, se, current ?? (err instanceof StatementError ? undefined : { index: stmts.length, line: 0, sql: 'COMMIT', kind: 'TransactionStmt', lockedRelations: [] }), retries + 1, 'rolled back: nothing from this migration remains (its transaction was rolled back)');
+      return failureFrom(
+        c,
+        p,
+        se,
+        current ?? (err instanceof StatementError ? undefined : { index: stmts.length, line: 0, sql: 'COMMIT', kind: 'TransactionStmt', lockedRelations: [] }),
+        retries + 1,
+        'rolled back: nothing from this migration remains (its transaction was rolled back)',
+      );
     }
   }
 }
@@ -673,7 +816,9 @@ async function applyNoTransaction(c: ApplyContext, p: PlannedMigration): Promise
   const deadline = started + lockBudgetMs(c.o);
   const base = { version: f.version, name: f.name, checksum: f.checksum, statementsTotal: total, appliedBy: c.o.appliedBy };
   const leftText = (done: number) =>
-    done === 0 ? `no statement of this migration completed; the next run starts it again` : `statements 1–${done} of ${total} were applied and stay applied (no transaction); the next run resumes at statement ${done + 1}`;
+    done === 0
+      ? `no statement of this migration completed; the next run starts it again`
+      : `statements 1–${done} of ${total} were applied and stay applied (no transaction); the next run resumes at statement ${done + 1}`;
   if (i > 0) c.log.info(`resuming ${f.path} at statement ${i + 1} of ${total}: statements 1–${i} were applied by an earlier run`);
   try {
     await setTimeouts(c, false);
@@ -681,7 +826,10 @@ async function applyNoTransaction(c: ApplyContext, p: PlannedMigration): Promise
     const next = stmts[i];
     if (i < total && next?.index_?.name && (await indexState(c, next)) === 'invalid') {
       if (f.retryable) {
-        c.log.warning(`${f.path}:${next.line}: dropping the INVALID index ${indexSqlName(next)} left by an earlier failed run before retrying (-- slipway:retryable)`, { file: f.path, line: next.line });
+        c.log.warning(
+          `${f.path}:${next.line}: dropping the INVALID index ${indexSqlName(next)} left by an earlier failed run before retrying (-- slipway:retryable)`,
+          { file: f.path, line: next.line },
+        );
         await c.db.query(`DROP INDEX CONCURRENTLY IF EXISTS ${indexSqlName(next)}`);
       } else {
         return {
@@ -702,7 +850,13 @@ async function applyNoTransaction(c: ApplyContext, p: PlannedMigration): Promise
       for (;;) {
         const holders = await waitForLongHolders(c, p, st.lockedRelations, deadline, st).catch(() => []);
         if (holders.length) {
-          await recordPartial(c.db, c.t, { ...base, done: i, doneChecksum: statementsChecksum(stmts, i), durationMs: Date.now() - started, lockRetries: retries }).catch(() => {});
+          await recordPartial(c.db, c.t, {
+            ...base,
+            done: i,
+            doneChecksum: statementsChecksum(stmts, i),
+            durationMs: Date.now() - started,
+            lockRetries: retries,
+          }).catch(() => {});
           return blockedFailure(c, p, holders, [st], leftText(i), retries + 1);
         }
         const before = st.index_?.concurrent ? await indexState(c, st) : undefined;
@@ -722,7 +876,13 @@ async function applyNoTransaction(c: ApplyContext, p: PlannedMigration): Promise
           }
           if (isRetryable(se) && !se.blockers.length) se.blockers.push(...(await likelyBlockers(c)));
           const failure = failureFrom(c, p, se, st, retries + 1, leftText(i));
-          await recordPartial(c.db, c.t, { ...base, done: i, doneChecksum: statementsChecksum(stmts, i), durationMs: Date.now() - started, lockRetries: retries }).catch(() => {});
+          await recordPartial(c.db, c.t, {
+            ...base,
+            done: i,
+            doneChecksum: statementsChecksum(stmts, i),
+            durationMs: Date.now() - started,
+            lockRetries: retries,
+          }).catch(() => {});
           const invalid = await invalidIndexes(c.db).catch(() => []);
           if (invalid.length) {
             failure.invalidIndexes = invalid;
@@ -736,8 +896,20 @@ async function applyNoTransaction(c: ApplyContext, p: PlannedMigration): Promise
     }
     const durationMs = Date.now() - started;
     await recordApplied(c.db, c.t, { ...base, durationMs, lockRetries: retries });
-    c.log.info(`applied ${f.path} in ${formatDuration(durationMs)} (${total} statement${total === 1 ? '' : 's'} without a transaction${retries ? `, ${retries} lock retr${retries === 1 ? 'y' : 'ies'}` : ''})`);
-    return { version: f.version, name: f.name, file: f.path, durationMs, lockRetries: retries, statements: total, transaction: false, ...(p.resumeAt > 0 ? { resumedAt: p.resumeAt + 1 } : {}), ...(p.outOfOrder ? { outOfOrder: true } : {}) };
+    c.log.info(
+      `applied ${f.path} in ${formatDuration(durationMs)} (${total} statement${total === 1 ? '' : 's'} without a transaction${retries ? `, ${retries} lock retr${retries === 1 ? 'y' : 'ies'}` : ''})`,
+    );
+    return {
+      version: f.version,
+      name: f.name,
+      file: f.path,
+      durationMs,
+      lockRetries: retries,
+      statements: total,
+      transaction: false,
+      ...(p.resumeAt > 0 ? { resumedAt: p.resumeAt + 1 } : {}),
+      ...(p.outOfOrder ? { outOfOrder: true } : {}),
+    };
   } catch (err) {
     // History writes or the index checks failed (e.g. the connection dropped).
     return failureFrom(c, p, err, stmts[i], retries + 1, leftText(i));

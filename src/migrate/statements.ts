@@ -25,8 +25,21 @@ export interface Statement {
 
 /** DDL whose lock blocks the application's reads or writes (ACCESS EXCLUSIVE, SHARE, SHARE ROW EXCLUSIVE). */
 const STRONG_LOCK_KINDS = new Set([
-  'AlterTableStmt', 'RenameStmt', 'DropStmt', 'TruncateStmt', 'CreateTrigStmt', 'IndexStmt', 'ReindexStmt', 'ClusterStmt',
-  'VacuumStmt', 'LockStmt', 'RuleStmt', 'AlterObjectSchemaStmt', 'CreateStmt', 'RefreshMatViewStmt', 'AlterTableMoveAllStmt',
+  'AlterTableStmt',
+  'RenameStmt',
+  'DropStmt',
+  'TruncateStmt',
+  'CreateTrigStmt',
+  'IndexStmt',
+  'ReindexStmt',
+  'ClusterStmt',
+  'VacuumStmt',
+  'LockStmt',
+  'RuleStmt',
+  'AlterObjectSchemaStmt',
+  'CreateStmt',
+  'RefreshMatViewStmt',
+  'AlterTableMoveAllStmt',
 ]);
 
 function quoteIdent(s: string): string {
@@ -64,8 +77,13 @@ function takesStrongLock(kind: string, node: Record<string, any>): boolean {
 }
 
 const TX_CONTROL: Record<string, string> = {
-  TRANS_STMT_BEGIN: 'BEGIN', TRANS_STMT_START: 'START TRANSACTION', TRANS_STMT_COMMIT: 'COMMIT', TRANS_STMT_ROLLBACK: 'ROLLBACK',
-  TRANS_STMT_PREPARE: 'PREPARE TRANSACTION', TRANS_STMT_COMMIT_PREPARED: 'COMMIT PREPARED', TRANS_STMT_ROLLBACK_PREPARED: 'ROLLBACK PREPARED',
+  TRANS_STMT_BEGIN: 'BEGIN',
+  TRANS_STMT_START: 'START TRANSACTION',
+  TRANS_STMT_COMMIT: 'COMMIT',
+  TRANS_STMT_ROLLBACK: 'ROLLBACK',
+  TRANS_STMT_PREPARE: 'PREPARE TRANSACTION',
+  TRANS_STMT_COMMIT_PREPARED: 'COMMIT PREPARED',
+  TRANS_STMT_ROLLBACK_PREPARED: 'ROLLBACK PREPARED',
 };
 
 function outsideTransactionReason(kind: string, node: Record<string, any>): string | undefined {
@@ -116,7 +134,13 @@ export async function splitStatements(sql: string): Promise<Statement[]> {
     // The parser may include leading whitespace in a statement; report the line of its first character.
     const skip = chunk.length - chunk.trimStart().length;
     const node = (raw.stmt[kind] ?? {}) as Record<string, any>;
-    const st: Statement = { index: out.length, sql: text, line: lineAt(sql, prefixChars + skip), kind, lockedRelations: takesStrongLock(kind, node) ? relationsOf(kind, node) : [] };
+    const st: Statement = {
+      index: out.length,
+      sql: text,
+      line: lineAt(sql, prefixChars + skip),
+      kind,
+      lockedRelations: takesStrongLock(kind, node) ? relationsOf(kind, node) : [],
+    };
     if (kind === 'TransactionStmt' && TX_CONTROL[node.kind]) st.transactionControl = TX_CONTROL[node.kind];
     const outside = outsideTransactionReason(kind, node);
     if (outside) st.needsNoTransaction = outside;

@@ -18,17 +18,38 @@ export function runnerSummary(r: RunnerResult, opts: { target: string; lockTimeo
 
   if (r.dryRun) {
     if (r.plan.length) {
-      md += table(['#', 'Migration', 'Statements', 'Transaction', 'Note'], r.plan.map((p, i) => [i + 1, p.file.path, p.statements?.length ?? '?', p.file.noTransaction ? 'no (statement by statement)' : 'yes', [p.resumeAt ? `resumes at statement ${p.resumeAt + 1}` : '', p.outOfOrder ? 'out of order' : ''].filter(Boolean).join(', ')]));
+      md += table(
+        ['#', 'Migration', 'Statements', 'Transaction', 'Note'],
+        r.plan.map((p, i) => [
+          i + 1,
+          p.file.path,
+          p.statements?.length ?? '?',
+          p.file.noTransaction ? 'no (statement by statement)' : 'yes',
+          [p.resumeAt ? `resumes at statement ${p.resumeAt + 1}` : '', p.outOfOrder ? 'out of order' : ''].filter(Boolean).join(', '),
+        ]),
+      );
     } else md += 'The database is up to date.\n';
   } else if (r.applied.length) {
     md += table(
       ['#', 'Migration', 'Duration', 'Statements', 'Lock retries', 'Transaction'],
-      r.applied.map((a, i) => [i + 1, a.file, formatDuration(a.durationMs), a.resumedAt ? `${a.statements} (resumed at ${a.resumedAt})` : a.statements, a.lockRetries, a.transaction ? 'yes' : 'no']),
+      r.applied.map((a, i) => [
+        i + 1,
+        a.file,
+        formatDuration(a.durationMs),
+        a.resumedAt ? `${a.statements} (resumed at ${a.resumedAt})` : a.statements,
+        a.lockRetries,
+        a.transaction ? 'yes' : 'no',
+      ]),
     );
   } else if (!f) md += 'The database is up to date.\n';
 
   if (r.repaired.length) {
-    md += `\n**Checksums accepted** (allow-checksum-change; not run again):\n\n` + table(['Migration', 'Recorded', 'Now'], r.repaired.map((x) => [x.file, x.from.slice(0, 12), x.to.slice(0, 12)]));
+    md +=
+      `\n**Checksums accepted** (allow-checksum-change; not run again):\n\n` +
+      table(
+        ['Migration', 'Recorded', 'Now'],
+        r.repaired.map((x) => [x.file, x.from.slice(0, 12), x.to.slice(0, 12)]),
+      );
   }
   if (r.invalidIndexes.length) {
     md += `\n**INVALID indexes found** (left by failed CREATE INDEX CONCURRENTLY): ${r.invalidIndexes.map((x) => `\`${x.schema}.${x.name}\` on \`${x.table}\``).join(', ')}\n`;

@@ -43,10 +43,19 @@ export function violationsSummary(violations: LintViolation[], failOn: FailOn, f
   let md = heading(`Migration lint: ${violations.length ? `${errors} error(s), ${warnings} warning(s)` : 'no problems'} in ${files} file(s)`, 3);
   if (!violations.length) return md;
   md += `\nfail-on: \`${failOn}\`${lintFails(violations, failOn) ? ' → **fails**' : ' → passes'}. Disable a rule for one statement with \`-- slipway:ignore <rule> <reason>\`, or everywhere with \`disable-rules\`.\n\n`;
-  const sorted = [...violations].sort((a, b) => (a.severity === b.severity ? a.file.localeCompare(b.file) || a.line - b.line : a.severity === 'error' ? -1 : 1));
+  const sorted = [...violations].sort((a, b) =>
+    a.severity === b.severity ? a.file.localeCompare(b.file) || a.line - b.line : a.severity === 'error' ? -1 : 1,
+  );
   md += table(
     ['Severity', 'Rule', 'Where', 'Statement', 'Problem', 'Safe rewrite'],
-    sorted.map((v) => [v.severity === 'error' ? '❌ error' : '⚠️ warning', `\`${v.rule}\``, `${v.file}:${v.line}`, `\`${oneLine(v.statement, 80).replace(/`/g, "'")}\``, v.message, v.fix]),
+    sorted.map((v) => [
+      v.severity === 'error' ? '❌ error' : '⚠️ warning',
+      `\`${v.rule}\``,
+      `${v.file}:${v.line}`,
+      `\`${oneLine(v.statement, 80).replace(/`/g, "'")}\``,
+      v.message,
+      v.fix,
+    ]),
   );
   return md;
 }

@@ -75,7 +75,10 @@ export const githubUnprocessed = (status: number, headers: Headers) => rateLimit
  * act. Retry-After is honoured up to a cap, every wait ends when `signal` aborts, and all attempts
  * stop at the deadline (default 30 s).
  */
-export function retryingFetch(base: typeof fetch, o: { timeoutMs?: number; deadlineMs?: number; signal?: AbortSignal; onRetry?: GithubOptions['onRetry']; http?: Http } = {}): typeof fetch {
+export function retryingFetch(
+  base: typeof fetch,
+  o: { timeoutMs?: number; deadlineMs?: number; signal?: AbortSignal; onRetry?: GithubOptions['onRetry']; http?: Http } = {},
+): typeof fetch {
   const http = o.http ?? request;
   return (async (input: string | URL | Request, init: RequestInit = {}) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.toString() : input.url;
@@ -112,7 +115,12 @@ export function retryingFetch(base: typeof fetch, o: { timeoutMs?: number; deadl
 export function explainGithubError(err: unknown, what: string, permission?: string): UserError {
   const e = err as { status?: number; message?: string; response?: { data?: any } };
   const data = e.response?.data;
-  const detail = [data?.message ?? e.message, ...(Array.isArray(data?.errors) ? data.errors.map((x: any) => x.message ?? [x.resource, x.field, x.code].filter(Boolean).join(' ')) : [])].filter(Boolean).join('; ');
+  const detail = [
+    data?.message ?? e.message,
+    ...(Array.isArray(data?.errors) ? data.errors.map((x: any) => x.message ?? [x.resource, x.field, x.code].filter(Boolean).join(' ')) : []),
+  ]
+    .filter(Boolean)
+    .join('; ');
   switch (e.status) {
     case 401:
       return new UserError(`GitHub ${what}: the token was rejected (401 ${detail}): check github-token`);
@@ -130,15 +138,28 @@ export function explainGithubError(err: unknown, what: string, permission?: stri
 export interface GithubClient {
   readonly owner: string;
   readonly repo: string;
-  createDeployment(a: { ref: string; environment: string; description?: string; version?: VersionInfo; transient?: boolean; production?: boolean }): Promise<DeploymentRecord>;
-  createDeploymentStatus(id: number, a: { state: DeploymentState; environment?: string; environmentUrl?: string; logUrl?: string; description?: string; autoInactive?: boolean }): Promise<{ id: number; state: string }>;
+  createDeployment(a: {
+    ref: string;
+    environment: string;
+    description?: string;
+    version?: VersionInfo;
+    transient?: boolean;
+    production?: boolean;
+  }): Promise<DeploymentRecord>;
+  createDeploymentStatus(
+    id: number,
+    a: { state: DeploymentState; environment?: string; environmentUrl?: string; logUrl?: string; description?: string; autoInactive?: boolean },
+  ): Promise<{ id: number; state: string }>;
   listDeployments(a: { environment: string; sha?: string; perPage?: number; page?: number }): Promise<DeploymentRecord[]>;
   /** An environment's deployments, newest first, page after page (Octokit's paginate, through the one HTTP layer). */
   deployments(environment: string, perPage?: number): AsyncIterable<DeploymentRecord[]>;
   latestStatuses(id: number, perPage?: number): Promise<{ state: string; createdAt: string }[]>;
   upsertComment(issueNumber: number, key: string, body: string): Promise<{ id: number; url: string; action: 'created' | 'updated' }>;
   createIssue(a: { title: string; body: string; labels?: string[] }): Promise<{ number: number; url: string }>;
-  compareCommits(base: string, head: string): Promise<{ status: string; aheadBy: number; commits: { sha: string; message: string; author?: string }[]; files: { filename: string; status: string }[] }>;
+  compareCommits(
+    base: string,
+    head: string,
+  ): Promise<{ status: string; aheadBy: number; commits: { sha: string; message: string; author?: string }[]; files: { filename: string; status: string }[] }>;
 }
 
 export function splitRepository(repository: string): { owner: string; repo: string } {
@@ -200,7 +221,8 @@ export async function githubClient(o: GithubOptions): Promise<GithubClient> {
           ...(a.production !== undefined ? { production_environment: a.production } : {}),
         }),
       );
-      if (r.status !== 201 || !('id' in r.data)) throw new UserError(`GitHub create deployment: answered ${r.status} ${(r.data as { message?: string }).message ?? ''}`);
+      if (r.status !== 201 || !('id' in r.data))
+        throw new UserError(`GitHub create deployment: answered ${r.status} ${(r.data as { message?: string }).message ?? ''}`);
       return toRecord(r.data);
     },
     async createDeploymentStatus(id, a) {
@@ -220,7 +242,16 @@ export async function githubClient(o: GithubOptions): Promise<GithubClient> {
       return { id: r.data.id, state: r.data.state };
     },
     async listDeployments(a) {
-      const r = await call(`list deployments of ${a.environment}`, 'deployments', () => octokit.rest.repos.listDeployments({ owner, repo, environment: a.environment, ...(a.sha ? { sha: a.sha } : {}), per_page: a.perPage ?? 30, page: a.page ?? 1 }));
+      const r = await call(`list deployments of ${a.environment}`, 'deployments', () =>
+        octokit.rest.repos.listDeployments({
+          owner,
+          repo,
+          environment: a.environment,
+          ...(a.sha ? { sha: a.sha } : {}),
+          per_page: a.perPage ?? 30,
+          page: a.page ?? 1,
+        }),
+      );
       return r.data.map(toRecord);
     },
     async *deployments(environment, perPage = 30) {
@@ -233,7 +264,9 @@ export async function githubClient(o: GithubOptions): Promise<GithubClient> {
       }
     },
     async latestStatuses(id, perPage = 10) {
-      const r = await call(`list statuses of deployment ${id}`, 'deployments', () => octokit.rest.repos.listDeploymentStatuses({ owner, repo, deployment_id: id, per_page: perPage }));
+      const r = await call(`list statuses of deployment ${id}`, 'deployments', () =>
+        octokit.rest.repos.listDeploymentStatuses({ owner, repo, deployment_id: id, per_page: perPage }),
+      );
       return r.data.map((s) => ({ state: s.state, createdAt: s.created_at }));
     },
     async upsertComment(issueNumber, key, body) {
@@ -251,14 +284,20 @@ export async function githubClient(o: GithubOptions): Promise<GithubClient> {
       });
       const existing = found as { id: number } | undefined;
       if (existing) {
-        const r = await call(`update comment ${existing.id}`, 'pull-requests', () => octokit.rest.issues.updateComment({ owner, repo, comment_id: existing.id, body: text }));
+        const r = await call(`update comment ${existing.id}`, 'pull-requests', () =>
+          octokit.rest.issues.updateComment({ owner, repo, comment_id: existing.id, body: text }),
+        );
         return { id: r.data.id, url: r.data.html_url, action: 'updated' };
       }
-      const r = await call(`comment on #${issueNumber}`, 'pull-requests', () => octokit.rest.issues.createComment({ owner, repo, issue_number: issueNumber, body: text }));
+      const r = await call(`comment on #${issueNumber}`, 'pull-requests', () =>
+        octokit.rest.issues.createComment({ owner, repo, issue_number: issueNumber, body: text }),
+      );
       return { id: r.data.id, url: r.data.html_url, action: 'created' };
     },
     async createIssue(a) {
-      const r = await call('open issue', 'issues', () => octokit.rest.issues.create({ owner, repo, title: a.title, body: a.body, ...(a.labels?.length ? { labels: a.labels } : {}) }));
+      const r = await call('open issue', 'issues', () =>
+        octokit.rest.issues.create({ owner, repo, title: a.title, body: a.body, ...(a.labels?.length ? { labels: a.labels } : {}) }),
+      );
       return { number: r.data.number, url: r.data.html_url };
     },
     async compareCommits(base, head) {
@@ -266,7 +305,11 @@ export async function githubClient(o: GithubOptions): Promise<GithubClient> {
       return {
         status: r.data.status,
         aheadBy: r.data.ahead_by,
-        commits: r.data.commits.map((c) => ({ sha: c.sha, message: c.commit.message.split('\n')[0]!, author: c.author?.login ?? c.commit.author?.name ?? undefined })),
+        commits: r.data.commits.map((c) => ({
+          sha: c.sha,
+          message: c.commit.message.split('\n')[0]!,
+          author: c.author?.login ?? c.commit.author?.name ?? undefined,
+        })),
         files: (r.data.files ?? []).map((f) => ({ filename: f.filename, status: f.status })),
       };
     },
@@ -278,7 +321,11 @@ export async function githubClient(o: GithubOptions): Promise<GithubClient> {
  * latest status is `success`, or `inactive` after a `success` (superseded by a later deploy that
  * may itself have failed since). This is what a rollback goes back to.
  */
-export async function lastSuccessfulDeployment(client: GithubClient, environment: string, opts: { excludeSha?: string; excludeIds?: number[]; maxDeployments?: number } = {}): Promise<DeploymentRecord | undefined> {
+export async function lastSuccessfulDeployment(
+  client: GithubClient,
+  environment: string,
+  opts: { excludeSha?: string; excludeIds?: number[]; maxDeployments?: number } = {},
+): Promise<DeploymentRecord | undefined> {
   const max = opts.maxDeployments ?? 60;
   let seen = 0;
   for await (const list of client.deployments(environment, 30)) {

@@ -188,8 +188,16 @@ function headlineText(e: NotifyEvent): string {
 // ---------------------------------------------------------------------------------------------
 // Normalising other actions' report outputs (lenient: field names vary between tools).
 
-const str = (v: unknown): string | undefined => (v === undefined || v === null || v === '' ? undefined : typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v));
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && /^\d+(\.\d+)?$/.test(v) ? Number(v) : undefined);
+const str = (v: unknown): string | undefined =>
+  v === undefined || v === null || v === ''
+    ? undefined
+    : typeof v === 'string'
+      ? v
+      : typeof v === 'number' || typeof v === 'boolean'
+        ? String(v)
+        : JSON.stringify(v);
+const num = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && /^\d+(\.\d+)?$/.test(v) ? Number(v) : undefined;
 const pick = (o: Record<string, unknown>, ...keys: string[]) => {
   for (const k of keys) if (o[k] !== undefined && o[k] !== null) return o[k];
   return undefined;
@@ -221,7 +229,8 @@ export function normalizeMigrations(raw: unknown): MigrationDetail[] | undefined
 export function normalizeTimeline(raw: unknown): TimelineEntry[] | undefined {
   let list = asList(raw, 'timeline', 'batches', 'steps', 'events');
   // A map of instance → state (deploy-rolling's `instances` output): one entry per instance.
-  if (!list && isObj(raw)) list = Object.entries(raw).map(([name, v]) => (isObj(v) ? { name, ...v, detail: str(pick(v, 'detail', 'version')) } : { name, detail: str(v) }));
+  if (!list && isObj(raw))
+    list = Object.entries(raw).map(([name, v]) => (isObj(v) ? { name, ...v, detail: str(pick(v, 'detail', 'version')) } : { name, detail: str(v) }));
   if (!list) return undefined;
   return list.map((t, i) => {
     if (!isObj(t)) return { step: String(t) };
@@ -231,7 +240,9 @@ export function normalizeTimeline(raw: unknown): TimelineEntry[] | undefined {
     return {
       at: str(pick(t, 'at', 'time', 'startedAt', 'started_at', 'timestamp')),
       step: str(pick(t, 'step', 'name', 'phase', 'batch', 'event')) ?? `step ${i + 1}`,
-      detail: str(pick(t, 'detail', 'message', 'reason')) ?? (Array.isArray(instances) ? instances.map((x) => str(isObj(x) ? pick(x, 'name', 'id', 'host') : x)).join(', ') : str(instances)),
+      detail:
+        str(pick(t, 'detail', 'message', 'reason')) ??
+        (Array.isArray(instances) ? instances.map((x) => str(isObj(x) ? pick(x, 'name', 'id', 'host') : x)).join(', ') : str(instances)),
       durationMs: num(pick(t, 'durationMs', 'duration_ms', 'duration', 'readyMs')),
       ok: typeof okRaw === 'boolean' ? okRaw : status ? /^(ok|pass|passed|success|succeeded|ready|done)$/i.test(status) : undefined,
     };
@@ -259,7 +270,9 @@ export function normalizeGate(raw: unknown): GateDetail | undefined {
 export function normalizeNotes(raw: unknown): { title: string; text: string }[] | undefined {
   if (!isObj(raw)) return undefined;
   // `flags` holding flag changes is shown as its own section (normalizeFlags), not as a note.
-  return Object.entries(raw).filter(([title, v]) => !(title === 'flags' && normalizeFlags(v))).map(([title, v]) => ({ title, text: typeof v === 'string' ? v : JSON.stringify(v, null, 1) }));
+  return Object.entries(raw)
+    .filter(([title, v]) => !(title === 'flags' && normalizeFlags(v)))
+    .map(([title, v]) => ({ title, text: typeof v === 'string' ? v : JSON.stringify(v, null, 1) }));
 }
 
 const flagStateText = (v: unknown): string | undefined => {
@@ -312,7 +325,13 @@ export function facts(e: NotifyEvent): Fact[] {
 }
 
 function timelineRows(e: NotifyEvent): string[][] {
-  return (e.details.timeline ?? []).map((t) => [t.at ? t.at.replace(/^\d{4}-\d\d-\d\dT/, '').replace(/\.\d+Z$|Z$/, '') : '', t.ok === undefined ? '' : t.ok ? '✅' : '❌', t.step, t.detail ?? '', t.durationMs !== undefined ? formatDuration(t.durationMs) : '']);
+  return (e.details.timeline ?? []).map((t) => [
+    t.at ? t.at.replace(/^\d{4}-\d\d-\d\dT/, '').replace(/\.\d+Z$|Z$/, '') : '',
+    t.ok === undefined ? '' : t.ok ? '✅' : '❌',
+    t.step,
+    t.detail ?? '',
+    t.durationMs !== undefined ? formatDuration(t.durationMs) : '',
+  ]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -322,8 +341,17 @@ export function renderMarkdown(e: NotifyEvent, opts: { heading?: boolean } = {})
   const parts: string[] = [];
   if (opts.heading !== false) parts.push(`### ${EMOJI[e.kind]} ${headline(e)}\n`);
   if (e.reason) parts.push(`**Why:** ${e.reason}\n`);
-  parts.push(table(['', ''], facts(e).map((f) => [`**${f.label}**`, f.url ? `[${f.text}](${f.url})` : f.text])));
-  const links = [e.runUrl ? `[Run](${e.runUrl})` : '', e.commitUrl ? `[Commit](${e.commitUrl})` : '', e.environmentUrl ? `[Environment](${e.environmentUrl})` : ''].filter(Boolean);
+  parts.push(
+    table(
+      ['', ''],
+      facts(e).map((f) => [`**${f.label}**`, f.url ? `[${f.text}](${f.url})` : f.text]),
+    ),
+  );
+  const links = [
+    e.runUrl ? `[Run](${e.runUrl})` : '',
+    e.commitUrl ? `[Commit](${e.commitUrl})` : '',
+    e.environmentUrl ? `[Environment](${e.environmentUrl})` : '',
+  ].filter(Boolean);
   if (links.length) parts.push(`${links.join(' · ')}\n`);
   parts.push(...markdownDetails(e));
   return parts.join('\n');
@@ -334,19 +362,46 @@ function markdownDetails(e: NotifyEvent): string[] {
   const d = e.details;
   if (d.gate) {
     out.push(`**Gate: ${d.gate.verdict}**${d.gate.reason ? ` — ${d.gate.reason}` : ''}\n`);
-    if (d.gate.objectives.length) out.push(table(['Objective', 'Measured', 'Threshold', 'Samples', 'Verdict'], d.gate.objectives.map((o) => [o.objective, o.measured ?? '', o.threshold ?? '', o.samples ?? '', o.verdict ?? ''])));
+    if (d.gate.objectives.length)
+      out.push(
+        table(
+          ['Objective', 'Measured', 'Threshold', 'Samples', 'Verdict'],
+          d.gate.objectives.map((o) => [o.objective, o.measured ?? '', o.threshold ?? '', o.samples ?? '', o.verdict ?? '']),
+        ),
+      );
   }
   if (d.timeline?.length) out.push(`**Rollout timeline**\n`, table(['Time', '', 'Step', 'Detail', 'Took'], timelineRows(e)));
   if (d.lint) out.push(...lintMarkdown(d.lint));
   if (d.migrations?.length) {
     const ran = d.migrations.some((m) => m.durationMs !== undefined);
-    if (ran) out.push(`**Migrations applied (${d.migrations.length})**\n`, table(['Version', 'Name', 'Took', 'Lock retries'], d.migrations.map((m) => [m.version, m.name ?? '', m.durationMs !== undefined ? formatDuration(m.durationMs) : '', m.lockRetries ?? ''])));
-    else out.push(`**${e.kind === 'approval-waiting' ? 'Migrations this release applies' : 'Migrations'} (${d.migrations.length})**\n`, table(['Version', 'Name'], d.migrations.map((m) => [m.version, m.name ?? ''])));
+    if (ran)
+      out.push(
+        `**Migrations applied (${d.migrations.length})**\n`,
+        table(
+          ['Version', 'Name', 'Took', 'Lock retries'],
+          d.migrations.map((m) => [m.version, m.name ?? '', m.durationMs !== undefined ? formatDuration(m.durationMs) : '', m.lockRetries ?? '']),
+        ),
+      );
+    else
+      out.push(
+        `**${e.kind === 'approval-waiting' ? 'Migrations this release applies' : 'Migrations'} (${d.migrations.length})**\n`,
+        table(
+          ['Version', 'Name'],
+          d.migrations.map((m) => [m.version, m.name ?? '']),
+        ),
+      );
   }
   if (d.flags?.length) {
     const failed = d.flags.filter((f) => !f.ok).length;
-    out.push(`**${e.kind === 'approval-waiting' ? 'Feature flags this release changes' : `Feature flags switched${e.kind === 'rolled-back' || e.kind === 'failed' ? ' (kill switch, before the rollback)' : ''}`}**${failed ? ` — ❌ ${failed} could NOT be switched: turn them off by hand` : ''}\n`);
-    out.push(table(['Flag', 'From', 'To', 'Result', 'When'], d.flags.map((f) => [`\`${f.flag}\``, f.from ?? '—', f.to ?? '—', f.ok ? '✅' : `❌ ${f.error ?? 'failed'}`, f.at ?? ''])));
+    out.push(
+      `**${e.kind === 'approval-waiting' ? 'Feature flags this release changes' : `Feature flags switched${e.kind === 'rolled-back' || e.kind === 'failed' ? ' (kill switch, before the rollback)' : ''}`}**${failed ? ` — ❌ ${failed} could NOT be switched: turn them off by hand` : ''}\n`,
+    );
+    out.push(
+      table(
+        ['Flag', 'From', 'To', 'Result', 'When'],
+        d.flags.map((f) => [`\`${f.flag}\``, f.from ?? '—', f.to ?? '—', f.ok ? '✅' : `❌ ${f.error ?? 'failed'}`, f.at ?? '']),
+      ),
+    );
   }
   for (const n of d.notes ?? []) out.push(`**${cell(n.title)}**\n`, '```\n' + n.text.replace(/```/g, '`\u200b``') + '\n```\n');
   return out;
@@ -358,7 +413,10 @@ function lintMarkdown(findings: LintFinding[]): string[] {
   const warnings = findings.length - errors;
   return [
     `**Migration lint:** ${errors ? `❌ ${errors} error(s)` : '✅ no errors'}${warnings ? `, ⚠️ ${warnings} warning(s)` : ''}\n`,
-    table(['', 'Where', 'Rule', 'Problem', 'Safe rewrite'], findings.map((f) => [f.severity === 'error' ? '❌' : '⚠️', `${f.file}:${f.line}`, `\`${f.rule}\``, f.message, f.fix ?? ''])),
+    table(
+      ['', 'Where', 'Rule', 'Problem', 'Safe rewrite'],
+      findings.map((f) => [f.severity === 'error' ? '❌' : '⚠️', `${f.file}:${f.line}`, `\`${f.rule}\``, f.message, f.fix ?? '']),
+    ),
   ];
 }
 
@@ -396,16 +454,33 @@ export function renderIncidentIssue(e: NotifyEvent): { title: string; body: stri
     `${commentMarker(`incident-${e.environment}`)}`,
     `## ${EMOJI[e.kind]} ${headline(e)}\n`,
     e.reason ? `**What Slipway saw:** ${e.reason}\n` : '',
-    table(['', ''], [...facts(e).map((f) => [`**${f.label}**`, f.url ? `[${f.text}](${f.url})` : f.text]), ['**Run**', e.runUrl ? `[${e.runUrl}](${e.runUrl})` : '—'], ['**Started**', when]]),
+    table(
+      ['', ''],
+      [
+        ...facts(e).map((f) => [`**${f.label}**`, f.url ? `[${f.text}](${f.url})` : f.text]),
+        ['**Run**', e.runUrl ? `[${e.runUrl}](${e.runUrl})` : '—'],
+        ['**Started**', when],
+      ],
+    ),
     '',
     '## Versions\n',
-    table(['', 'Image', 'Digest', 'Commit'], [
-      ['Bad (rolled back)', e.version.image ?? e.version.label ?? '—', e.version.digest ?? '—', e.version.sha ?? '—'],
-      ['Restored', e.previousVersion?.image ?? e.previousVersion?.label ?? '—', e.previousVersion?.digest ?? '—', e.previousVersion?.sha ?? '—'],
-    ]),
+    table(
+      ['', 'Image', 'Digest', 'Commit'],
+      [
+        ['Bad (rolled back)', e.version.image ?? e.version.label ?? '—', e.version.digest ?? '—', e.version.sha ?? '—'],
+        ['Restored', e.previousVersion?.image ?? e.previousVersion?.label ?? '—', e.previousVersion?.digest ?? '—', e.previousVersion?.sha ?? '—'],
+      ],
+    ),
     '',
     '## Timeline and numbers\n',
-    ...(e.details.gate || e.details.timeline?.length || e.details.migrations?.length || e.details.lint?.length || e.details.notes?.length || e.details.flags?.length ? markdownDetails(e) : ['_No reports were attached to this event._\n']),
+    ...(e.details.gate ||
+    e.details.timeline?.length ||
+    e.details.migrations?.length ||
+    e.details.lint?.length ||
+    e.details.notes?.length ||
+    e.details.flags?.length
+      ? markdownDetails(e)
+      : ['_No reports were attached to this event._\n']),
     '## Post-mortem\n',
     '_Blameless: describe systems and decisions, not people._\n',
     '### What happened\n\n<!-- A short narrative, with times (UTC). -->\n',
@@ -509,16 +584,27 @@ export function renderSlack(e: NotifyEvent): SlackMessage {
   const blocks: SlackBlock[] = [{ type: 'header', text: { type: 'plain_text', text: `${EMOJI[e.kind]} ${headline(e)}`, emoji: true } }];
   if (e.reason) blocks.push({ type: 'section', text: mrkdwn(`*Why:* ${slackEscape(e.reason)}`) });
   blocks.push({ type: 'section', fields: facts(e).map((f) => mrkdwn(`*${f.label}*\n${slackLink(f.url, f.text)}`)) });
-  const links = [e.runUrl ? slackLink(e.runUrl, 'Run') : '', e.commitUrl ? slackLink(e.commitUrl, 'Commit') : '', e.environmentUrl ? slackLink(e.environmentUrl, 'Environment') : ''].filter(Boolean);
+  const links = [
+    e.runUrl ? slackLink(e.runUrl, 'Run') : '',
+    e.commitUrl ? slackLink(e.commitUrl, 'Commit') : '',
+    e.environmentUrl ? slackLink(e.environmentUrl, 'Environment') : '',
+  ].filter(Boolean);
   if (links.length) blocks.push({ type: 'context', elements: [mrkdwn(links.join('  ·  '))] });
 
   const d = e.details;
   if (d.gate) {
-    blocks.push({ type: 'divider' }, { type: 'section', text: mrkdwn(`*Gate: ${slackEscape(d.gate.verdict)}*${d.gate.reason ? ` — ${slackEscape(d.gate.reason)}` : ''}`) });
+    blocks.push(
+      { type: 'divider' },
+      { type: 'section', text: mrkdwn(`*Gate: ${slackEscape(d.gate.verdict)}*${d.gate.reason ? ` — ${slackEscape(d.gate.reason)}` : ''}`) },
+    );
     if (d.gate.objectives.length) {
       blocks.push({
         type: 'section',
-        fields: d.gate.objectives.map((o) => mrkdwn(`*${slackEscape(o.objective)}* ${o.verdict ? `(${slackEscape(o.verdict)})` : ''}\n${slackEscape(o.measured ?? '?')} vs ${slackEscape(o.threshold ?? '?')}${o.samples !== undefined ? `, n=${o.samples}` : ''}`)),
+        fields: d.gate.objectives.map((o) =>
+          mrkdwn(
+            `*${slackEscape(o.objective)}* ${o.verdict ? `(${slackEscape(o.verdict)})` : ''}\n${slackEscape(o.measured ?? '?')} vs ${slackEscape(o.threshold ?? '?')}${o.samples !== undefined ? `, n=${o.samples}` : ''}`,
+          ),
+        ),
       });
     }
   }
@@ -530,21 +616,32 @@ export function renderSlack(e: NotifyEvent): SlackMessage {
   }
   if (d.lint) {
     const errors = d.lint.filter((f) => f.severity === 'error').length;
-    blocks.push({ type: 'divider' }, { type: 'section', text: mrkdwn(`*Migration lint:* ${d.lint.length ? `${errors} error(s), ${d.lint.length - errors} warning(s)` : 'no findings'}`) });
+    blocks.push(
+      { type: 'divider' },
+      { type: 'section', text: mrkdwn(`*Migration lint:* ${d.lint.length ? `${errors} error(s), ${d.lint.length - errors} warning(s)` : 'no findings'}`) },
+    );
     const lines = d.lint.map((f) => slackEscape(`${f.severity === 'error' ? '❌' : '⚠️'} ${f.file}:${f.line} ${f.rule}: ${f.message}`));
     for (let i = 0; i < lines.length && i < 60; i += 20) blocks.push({ type: 'section', text: mrkdwn(lines.slice(i, i + 20).join('\n')) });
   }
   if (d.migrations?.length) {
     blocks.push({ type: 'divider' }, { type: 'section', text: mrkdwn(`*Migrations applied (${d.migrations.length})*`) });
-    const lines = d.migrations.map((m) => slackEscape(`${m.version}${m.name ? ` ${m.name}` : ''}${m.durationMs !== undefined ? ` (${formatDuration(m.durationMs)})` : ''}${m.lockRetries ? `, ${m.lockRetries} lock retries` : ''}`));
+    const lines = d.migrations.map((m) =>
+      slackEscape(
+        `${m.version}${m.name ? ` ${m.name}` : ''}${m.durationMs !== undefined ? ` (${formatDuration(m.durationMs)})` : ''}${m.lockRetries ? `, ${m.lockRetries} lock retries` : ''}`,
+      ),
+    );
     for (let i = 0; i < lines.length; i += 30) blocks.push({ type: 'section', text: mrkdwn(lines.slice(i, i + 30).join('\n')) });
   }
   if (d.flags?.length) {
-    blocks.push({ type: 'divider' }, { type: 'section', text: mrkdwn(`*Feature flags switched*${d.flags.some((f) => !f.ok) ? ' — some could NOT be switched' : ''}`) });
+    blocks.push(
+      { type: 'divider' },
+      { type: 'section', text: mrkdwn(`*Feature flags switched*${d.flags.some((f) => !f.ok) ? ' — some could NOT be switched' : ''}`) },
+    );
     const lines = d.flags.map((f) => slackEscape(`${f.ok ? '✅' : '❌'} ${flagLine(f)}`));
     for (let i = 0; i < lines.length && i < 60; i += 20) blocks.push({ type: 'section', text: mrkdwn(lines.slice(i, i + 20).join('\n')) });
   }
-  for (const n of d.notes ?? []) blocks.push({ type: 'divider' }, { type: 'section', text: mrkdwn(`*${slackEscape(n.title)}*\n\`\`\`${slackEscape(n.text)}\`\`\``) });
+  for (const n of d.notes ?? [])
+    blocks.push({ type: 'divider' }, { type: 'section', text: mrkdwn(`*${slackEscape(n.title)}*\n\`\`\`${slackEscape(n.text)}\`\`\``) });
   return { text: `${EMOJI[e.kind]} ${headline(e)}${e.reason ? `: ${e.reason}` : ''}`, attachments: [{ color: COLORS[e.kind], blocks, fallback: headline(e) }] };
 }
 
@@ -621,7 +718,10 @@ export function fitSlackLimits(m: SlackMessage, moreUrl?: string): { message: Sl
     if (out.length > budget) {
       const dropped = out.length - (budget - 1);
       truncated.push(`${dropped} of ${out.length} blocks dropped (Slack allows ${SLACK_LIMITS.blocks} per message)`);
-      out = [...out.slice(0, budget - 1), { type: 'context', elements: [mrkdwn(`_${dropped} more blocks not shown${moreUrl ? `: ${slackLink(moreUrl, 'see the run')}` : ''}_`)] }];
+      out = [
+        ...out.slice(0, budget - 1),
+        { type: 'context', elements: [mrkdwn(`_${dropped} more blocks not shown${moreUrl ? `: ${slackLink(moreUrl, 'see the run')}` : ''}_`)] },
+      ];
     }
     return out;
   };
@@ -654,7 +754,12 @@ export function fitSlackLimits(m: SlackMessage, moreUrl?: string): { message: Sl
       }
     }
     const last = lists.findLast((l) => l.length > 0);
-    last?.push({ type: 'context', elements: [mrkdwn(`_${dropped} blocks not shown (message over ${SLACK_LIMITS.totalText} characters)${moreUrl ? `: ${slackLink(moreUrl, 'see the run')}` : ''}_`)] });
+    last?.push({
+      type: 'context',
+      elements: [
+        mrkdwn(`_${dropped} blocks not shown (message over ${SLACK_LIMITS.totalText} characters)${moreUrl ? `: ${slackLink(moreUrl, 'see the run')}` : ''}_`),
+      ],
+    });
     truncated.push(`${dropped} blocks dropped: ${before} characters of text is over Slack's ${SLACK_LIMITS.totalText}`);
   }
   return { message, truncated };

@@ -35,9 +35,21 @@ export interface PlanInputs {
   flags?: FlagNote[];
 }
 
-interface LastDeployment { sha: string; createdAt: string; version?: VersionInfo }
-interface Commit { sha: string; message: string; author?: string }
-interface Compare { aheadBy: number; list: Commit[]; added: Set<string> }
+interface LastDeployment {
+  sha: string;
+  createdAt: string;
+  version?: VersionInfo;
+}
+interface Commit {
+  sha: string;
+  message: string;
+  author?: string;
+}
+interface Compare {
+  aheadBy: number;
+  list: Commit[];
+  added: Set<string>;
+}
 
 const short = (sha?: string) => (sha ? sha.slice(0, 7) : '');
 /** A version label; a full commit SHA reads as its short form. */
@@ -55,7 +67,14 @@ async function fromGithub(p: PlanInputs): Promise<{ last?: LastDeployment; commi
     const last = await lastSuccessfulDeployment(client, p.event.environment, head ? { excludeSha: head } : {});
     if (!last || !head) return { last };
     const cmp = await client.compareCommits(last.sha, head);
-    return { last, commits: { aheadBy: cmp.aheadBy, list: cmp.commits, added: new Set(cmp.files.filter((f) => f.status === 'added' || f.status === 'renamed' || f.status === 'copied').map((f) => f.filename)) } };
+    return {
+      last,
+      commits: {
+        aheadBy: cmp.aheadBy,
+        list: cmp.commits,
+        added: new Set(cmp.files.filter((f) => f.status === 'added' || f.status === 'renamed' || f.status === 'copied').map((f) => f.filename)),
+      },
+    };
   } catch (err) {
     return { error: err instanceof Error ? err.message : String(err) };
   }
@@ -84,10 +103,19 @@ export async function renderReleasePlan(p: PlanInputs): Promise<string> {
     ['Image', image],
     ['Digest', digest ? `\`${digest}\`` : '— (no digest given)'],
   ];
-  const lastLabel = gh.last ? `${label(gh.last.version?.label) ?? short(gh.last.sha)}${label(gh.last.version?.label) === short(gh.last.sha) ? '' : ` (${short(gh.last.sha)})`}, deployed ${gh.last.createdAt}` : gh.error ? `unknown (${esc(gh.error).slice(0, 160)})` : 'none: this is the first deployment';
+  const lastLabel = gh.last
+    ? `${label(gh.last.version?.label) ?? short(gh.last.sha)}${label(gh.last.version?.label) === short(gh.last.sha) ? '' : ` (${short(gh.last.sha)})`}, deployed ${gh.last.createdAt}`
+    : gh.error
+      ? `unknown (${esc(gh.error).slice(0, 160)})`
+      : 'none: this is the first deployment';
   rows.push(['Live now, and what a rollback returns to', lastLabel]);
   if (p.window) rows.push(['Deploy window', `${p.window.verdict === 'pass' ? '✅ open' : '❌ closed'}${p.window.reason ? `: ${esc(p.window.reason)}` : ''}`]);
-  out.push(table(['Approving', 'Details'], rows.map(([k, v]) => [`**${k}**`, v!])));
+  out.push(
+    table(
+      ['Approving', 'Details'],
+      rows.map(([k, v]) => [`**${k}**`, v!]),
+    ),
+  );
 
   // The previous stage, one table.
   if (p.stage) {
@@ -96,10 +124,21 @@ export async function renderReleasePlan(p: PlanInputs): Promise<string> {
     const failed = Number(s['smoke-failed-count'] ?? 0);
     const stageRows = [
       ['Deploy', s.result === 'success' ? '✅ success' : `❌ ${s.result ?? 'unknown'}`, s.version ? `runs ${label(s.version)}` : ''],
-      ['Smoke tests', s['smoke-passed'] === undefined || s['smoke-passed'] === '' ? '— not run' : smokeOk ? '✅ passed' : '❌ failed', failed ? `${failed} check(s) failed` : ''],
-      ['SLO gate', !s['gate-verdict'] ? '— not run' : s['gate-verdict'] === 'pass' ? '✅ pass' : s['gate-verdict'] === 'fail' ? '❌ fail' : `⚠️ ${s['gate-verdict']}`, s['gate-reason'] ? esc(s['gate-reason']) : ''],
+      [
+        'Smoke tests',
+        s['smoke-passed'] === undefined || s['smoke-passed'] === '' ? '— not run' : smokeOk ? '✅ passed' : '❌ failed',
+        failed ? `${failed} check(s) failed` : '',
+      ],
+      [
+        'SLO gate',
+        !s['gate-verdict'] ? '— not run' : s['gate-verdict'] === 'pass' ? '✅ pass' : s['gate-verdict'] === 'fail' ? '❌ fail' : `⚠️ ${s['gate-verdict']}`,
+        s['gate-reason'] ? esc(s['gate-reason']) : '',
+      ],
     ];
-    out.push(`### ${s.environment ? s.environment[0]!.toUpperCase() + s.environment.slice(1) : 'Previous stage'}\n`, table(['Check', 'Result', 'Numbers'], stageRows));
+    out.push(
+      `### ${s.environment ? s.environment[0]!.toUpperCase() + s.environment.slice(1) : 'Previous stage'}\n`,
+      table(['Check', 'Result', 'Numbers'], stageRows),
+    );
   }
 
   // Migrations this release applies: the files added to the folder since the live deployment's
@@ -116,33 +155,81 @@ export async function renderReleasePlan(p: PlanInputs): Promise<string> {
       byFile.set(name, [...(byFile.get(name) ?? []), f]);
     }
     const title = `### Migrations this release applies (${known ? pending.length : '?'})\n`;
-    if (!known) out.push(title, `Unknown: ${gh.error ? esc(gh.error).slice(0, 160) : 'no commit to compare with'}. The production job's migrate step lists them before it applies anything.\n`);
+    if (!known)
+      out.push(
+        title,
+        `Unknown: ${gh.error ? esc(gh.error).slice(0, 160) : 'no commit to compare with'}. The production job's migrate step lists them before it applies anything.\n`,
+      );
     else if (!pending.length) out.push(title, `None: no migration file was added to \`${folder}\` since the live deployment.\n`);
     else {
       const rows = pending.map((m) => {
         const findings = byFile.get(m.file) ?? [];
         const errors = findings.filter((f) => f.severity === 'error');
-        const verdict = !p.lint ? '— not linted' : errors.length ? `❌ ${errors.map((f) => `\`${f.rule}\` (line ${f.line})`).join(', ')}` : findings.length ? `⚠️ ${findings.map((f) => `\`${f.rule}\``).join(', ')}` : '✅ safe';
-        const order = live && compareVersions(m.version, live) < 0 ? `⚠️ out of order: older than ${live}, which is already live (migrate refuses it unless out-of-order: allow)` : '';
+        const verdict = !p.lint
+          ? '— not linted'
+          : errors.length
+            ? `❌ ${errors.map((f) => `\`${f.rule}\` (line ${f.line})`).join(', ')}`
+            : findings.length
+              ? `⚠️ ${findings.map((f) => `\`${f.rule}\``).join(', ')}`
+              : '✅ safe';
+        const order =
+          live && compareVersions(m.version, live) < 0
+            ? `⚠️ out of order: older than ${live}, which is already live (migrate refuses it unless out-of-order: allow)`
+            : '';
         return [m.version, m.name, verdict, order];
       });
       const anyOrder = rows.some((r) => r[3]);
-      out.push(title, anyOrder ? table(['Version', 'Name', 'Lint', 'Order'], rows) : table(['Version', 'Name', 'Lint'], rows.map((r) => r.slice(0, 3))));
+      out.push(
+        title,
+        anyOrder
+          ? table(['Version', 'Name', 'Lint', 'Order'], rows)
+          : table(
+              ['Version', 'Name', 'Lint'],
+              rows.map((r) => r.slice(0, 3)),
+            ),
+      );
     }
   }
 
   // The feature flags this release switches: what users will see change, and the kill switch.
   if (p.flags?.length) {
-    const change = (f: FlagNote) => (f.action === 'rollout' || f.action === 'progressive' ? `gradual rollout: ${f.to ?? '?'}` : f.action === 'disable' ? 'turn off' : `turn on${f.to && f.to !== 'on' ? ` (${f.to})` : ''}`);
+    const change = (f: FlagNote) =>
+      f.action === 'rollout' || f.action === 'progressive'
+        ? `gradual rollout: ${f.to ?? '?'}`
+        : f.action === 'disable'
+          ? 'turn off'
+          : `turn on${f.to && f.to !== 'on' ? ` (${f.to})` : ''}`;
     out.push(`### Feature flags this release changes (${p.flags.length})\n`);
-    out.push(table(['Flag', 'Environment', 'Change', 'Now', 'If the deploy, a gate or a rollback fails'], p.flags.map((f) => [`\`${f.flag}\``, f.environment ?? e.environment, change(f), f.from ?? 'not read (no production credential in the plan)', f.action === 'disable' ? '—' : 'switched off first by the kill switch'])));
+    out.push(
+      table(
+        ['Flag', 'Environment', 'Change', 'Now', 'If the deploy, a gate or a rollback fails'],
+        p.flags.map((f) => [
+          `\`${f.flag}\``,
+          f.environment ?? e.environment,
+          change(f),
+          f.from ?? 'not read (no production credential in the plan)',
+          f.action === 'disable' ? '—' : 'switched off first by the kill switch',
+        ]),
+      ),
+    );
   }
 
   // The commits, newest first, with pull request links.
   if (gh.commits) {
     const list = gh.commits.list.slice(-50).reverse();
     out.push(`### Commits since the live deployment (${gh.commits.aheadBy})\n`);
-    out.push(list.length ? table(['Commit', 'Message', 'Author'], list.map((c) => [repoUrl ? `[\`${short(c.sha)}\`](${repoUrl}/commit/${c.sha})` : `\`${short(c.sha)}\``, commitMessage(c, repoUrl), esc(c.author ?? '')])) : 'None.\n');
+    out.push(
+      list.length
+        ? table(
+            ['Commit', 'Message', 'Author'],
+            list.map((c) => [
+              repoUrl ? `[\`${short(c.sha)}\`](${repoUrl}/commit/${c.sha})` : `\`${short(c.sha)}\``,
+              commitMessage(c, repoUrl),
+              esc(c.author ?? ''),
+            ]),
+          )
+        : 'None.\n',
+    );
     if (gh.commits.aheadBy > 50) out.push(`(and ${gh.commits.aheadBy - 50} older)\n`);
   } else if (!gh.last && !gh.error) out.push(`### Commits\n`, `No successful deployment to ${e.environment} yet: this release is the first.\n`);
   return out.join('\n');

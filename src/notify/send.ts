@@ -7,7 +7,16 @@ import { UserError, errorMessage } from '../lib/errors.ts';
 import type { Http } from '../lib/http.ts';
 import type { Reporter } from '../lib/report.ts';
 import { STATE_FOR, findOpenDeployment, githubClient, type DeploymentState, type GithubClient } from './github.ts';
-import { headline, isFailure, isFinal, renderIncidentIssue, renderMarkdown, renderStatusDescription, renderWebhookPayload, type NotifyEvent } from './message.ts';
+import {
+  headline,
+  isFailure,
+  isFinal,
+  renderIncidentIssue,
+  renderMarkdown,
+  renderStatusDescription,
+  renderWebhookPayload,
+  type NotifyEvent,
+} from './message.ts';
 import { checkSlackConfig, checkSlackUpdate, notifySlack, type SlackConfig } from './slack.ts';
 import { sendWebhook } from './webhook.ts';
 
@@ -100,11 +109,16 @@ export function checkNotifyConfig(event: NotifyEvent, c: NotifyConfig): void {
   if (c.channels.includes('webhook') && !c.webhook?.url) throw new UserError("channel 'webhook' needs webhook-url");
   const needsGithub = c.channels.includes('github') || c.channels.includes('pr-comment') || (c.onRollback === 'open-issue' && event.kind === 'rolled-back');
   if (needsGithub) {
-    if (!c.github?.token) throw new UserError(`${c.channels.includes('github') ? "channel 'github'" : c.channels.includes('pr-comment') ? "channel 'pr-comment'" : 'on-rollback: open-issue'} needs github-token (usually \${{ github.token }})`);
+    if (!c.github?.token)
+      throw new UserError(
+        `${c.channels.includes('github') ? "channel 'github'" : c.channels.includes('pr-comment') ? "channel 'pr-comment'" : 'on-rollback: open-issue'} needs github-token (usually \${{ github.token }})`,
+      );
     if (!c.github.repository) throw new UserError('the GitHub channels need a repository (owner/name)');
   }
-  if (c.channels.includes('pr-comment') && !c.github?.prNumber) throw new UserError("channel 'pr-comment' needs pr-number (none in this event: it is not a pull_request run)");
-  if (c.channels.includes('github') && !c.github?.deploymentId && !(c.github?.ref ?? event.version.sha)) throw new UserError("channel 'github' needs the commit SHA (sha input) or deployment-id");
+  if (c.channels.includes('pr-comment') && !c.github?.prNumber)
+    throw new UserError("channel 'pr-comment' needs pr-number (none in this event: it is not a pull_request run)");
+  if (c.channels.includes('github') && !c.github?.deploymentId && !(c.github?.ref ?? event.version.sha))
+    throw new UserError("channel 'github' needs the commit SHA (sha input) or deployment-id");
 }
 
 /** Sends the event to every configured channel. Throws only on configuration errors (before sending). */
@@ -113,10 +127,20 @@ export async function sendNotification(event: NotifyEvent, c: NotifyConfig, deps
   const report: NotifyReport = { results: [], failed: [], truncated: [] };
   const failure = isFailure(event.kind);
   const timing = { timeoutMs: c.timeoutMs ?? 10_000, deadlineMs: c.deadlineMs ?? 30_000 };
-  const onRetry = (what: string) => (i: { attempt: number; waitMs: number; reason: string }) => deps.log.info(`  ${what}: attempt ${i.attempt} got ${i.reason}; retrying in ${(i.waitMs / 1000).toFixed(1)}s`);
+  const onRetry = (what: string) => (i: { attempt: number; waitMs: number; reason: string }) =>
+    deps.log.info(`  ${what}: attempt ${i.attempt} got ${i.reason}; retrying in ${(i.waitMs / 1000).toFixed(1)}s`);
 
   let gh: Promise<GithubClient> | undefined;
-  const github = () => (gh ??= githubClient({ token: c.github!.token, repository: c.github!.repository, apiUrl: c.github!.apiUrl, fetch: c.github!.fetch, ...timing, signal: deps.signal, onRetry: onRetry('GitHub') }));
+  const github = () =>
+    (gh ??= githubClient({
+      token: c.github!.token,
+      repository: c.github!.repository,
+      apiUrl: c.github!.apiUrl,
+      fetch: c.github!.fetch,
+      ...timing,
+      signal: deps.signal,
+      onRetry: onRetry('GitHub'),
+    }));
 
   const attempt = async (channel: ChannelResult['channel'], fn: () => Promise<string>) => {
     const started = performance.now();
@@ -155,7 +179,15 @@ export async function sendNotification(event: NotifyEvent, c: NotifyConfig, deps
       });
     } else if (channel === 'webhook') {
       await attempt('webhook', async () => {
-        const r = await sendWebhook(c.webhook!.url, renderWebhookPayload(event), { secret: c.webhook!.secret, headers: c.webhook!.headers, event: event.kind, ...timing, http: deps.http, signal: deps.signal, onRetry: onRetry('webhook') });
+        const r = await sendWebhook(c.webhook!.url, renderWebhookPayload(event), {
+          secret: c.webhook!.secret,
+          headers: c.webhook!.headers,
+          event: event.kind,
+          ...timing,
+          http: deps.http,
+          signal: deps.signal,
+          onRetry: onRetry('webhook'),
+        });
         return `delivered (HTTP ${r.status}, ${r.attempts} attempt${r.attempts > 1 ? 's' : ''}, delivery ${r.delivery}${c.webhook!.secret ? ', signed' : ', unsigned'})`;
       });
     } else if (channel === 'github') {
@@ -166,10 +198,20 @@ export async function sendNotification(event: NotifyEvent, c: NotifyConfig, deps
         let how = 'given';
         if (!id && g.reuseOpenDeployment !== false && event.version.sha) {
           const open = await findOpenDeployment(client, event.environment, event.version.sha);
-          if (open) { id = open.id; how = 'found open'; }
+          if (open) {
+            id = open.id;
+            how = 'found open';
+          }
         }
         if (!id) {
-          const d = await client.createDeployment({ ref: g.ref ?? event.version.sha!, environment: event.environment, description: headline(event), version: event.version, transient: g.transientEnvironment, production: g.productionEnvironment });
+          const d = await client.createDeployment({
+            ref: g.ref ?? event.version.sha!,
+            environment: event.environment,
+            description: headline(event),
+            version: event.version,
+            transient: g.transientEnvironment,
+            production: g.productionEnvironment,
+          });
           id = d.id;
           how = 'created';
         }
@@ -180,7 +222,7 @@ export async function sendNotification(event: NotifyEvent, c: NotifyConfig, deps
           environmentUrl: event.environmentUrl,
           logUrl: g.logUrl ?? event.runUrl,
           description: renderStatusDescription(event),
-          autoInactive: state === 'success' ? g.autoInactive ?? true : undefined,
+          autoInactive: state === 'success' ? (g.autoInactive ?? true) : undefined,
         });
         report.deploymentId = id;
         report.deploymentState = state;
@@ -207,4 +249,3 @@ export async function sendNotification(event: NotifyEvent, c: NotifyConfig, deps
   }
   return report;
 }
-

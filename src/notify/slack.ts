@@ -97,7 +97,10 @@ export async function sendSlackWebhook(url: string, message: SlackMessage, t: Sl
   if (res.status === 200) return;
   const code = res.body.trim().slice(0, 100) || `http_${res.status}`;
   if (res.status === 429) throw new SlackError(explainSlackError('rate_limited', `Retry-After ${res.headers.get('retry-after') ?? '?'}s`), 'rate_limited');
-  throw new SlackError(`Slack incoming webhook: ${explainSlackError(/^[a-z_]+$/.test(code) ? code : `http_${res.status}`, `HTTP ${res.status}`)}`, /^[a-z_]+$/.test(code) ? code : `http_${res.status}`);
+  throw new SlackError(
+    `Slack incoming webhook: ${explainSlackError(/^[a-z_]+$/.test(code) ? code : `http_${res.status}`, `HTTP ${res.status}`)}`,
+    /^[a-z_]+$/.test(code) ? code : `http_${res.status}`,
+  );
 }
 
 export interface SlackApiOptions extends SlackTransport {
@@ -123,7 +126,8 @@ export async function slackApi(method: string, body: Record<string, unknown>, o:
   const res = await send(url, body, { authorization: `Bearer ${o.token}` }, o, IDEMPOTENT_METHODS.has(method)).catch((err: Error) => {
     throw new SlackError(`Slack ${method}: ${err.message}`, 'unreachable');
   });
-  if (res.status === 429) throw new SlackError(`Slack ${method}: ${explainSlackError('rate_limited', `Retry-After ${res.headers.get('retry-after') ?? '?'}s`)}`, 'rate_limited');
+  if (res.status === 429)
+    throw new SlackError(`Slack ${method}: ${explainSlackError('rate_limited', `Retry-After ${res.headers.get('retry-after') ?? '?'}s`)}`, 'rate_limited');
   let data: { ok?: boolean; error?: string; response_metadata?: { messages?: string[] } } & Record<string, unknown>;
   try {
     data = JSON.parse(res.body);
@@ -146,12 +150,25 @@ export interface PostArgs {
 }
 
 export async function postSlackMessage(o: SlackApiOptions, a: PostArgs): Promise<{ channel: string; ts: string }> {
-  const r = await slackApi('chat.postMessage', { channel: a.channel, ...a.message, unfurl_links: false, unfurl_media: false, ...(a.threadTs ? { thread_ts: a.threadTs, reply_broadcast: !!a.replyBroadcast } : {}) }, o);
+  const r = await slackApi(
+    'chat.postMessage',
+    {
+      channel: a.channel,
+      ...a.message,
+      unfurl_links: false,
+      unfurl_media: false,
+      ...(a.threadTs ? { thread_ts: a.threadTs, reply_broadcast: !!a.replyBroadcast } : {}),
+    },
+    o,
+  );
   // Slack answers with the channel ID; chat.update needs it (a #name does not work there).
   return { channel: String(r.channel ?? a.channel), ts: String(r.ts ?? '') };
 }
 
-export async function updateSlackMessage(o: SlackApiOptions, a: { channel: string; ts: string; message: SlackMessage }): Promise<{ channel: string; ts: string }> {
+export async function updateSlackMessage(
+  o: SlackApiOptions,
+  a: { channel: string; ts: string; message: SlackMessage },
+): Promise<{ channel: string; ts: string }> {
   const r = await slackApi('chat.update', { channel: a.channel, ts: a.ts, ...a.message }, o);
   return { channel: String(r.channel ?? a.channel), ts: String(r.ts ?? a.ts) };
 }
@@ -180,7 +197,8 @@ export interface SlackResult {
 /** Checks the configuration before anything is sent. */
 export function checkSlackConfig(c: SlackConfig): void {
   if (!c.webhookUrl && !c.token) throw new UserError("channel 'slack' needs slack-webhook-url or slack-token (with slack-channel)");
-  if (c.token && !c.webhookUrl && !c.channel) throw new UserError("channel 'slack' with slack-token needs slack-channel (a channel name like #deploys or an ID like C0123456789)");
+  if (c.token && !c.webhookUrl && !c.channel)
+    throw new UserError("channel 'slack' with slack-token needs slack-channel (a channel name like #deploys or an ID like C0123456789)");
 }
 
 /** Slack channel IDs (C…, G…, D…): chat.update accepts only these, not #names. */
@@ -189,7 +207,9 @@ export const isChannelId = (channel: string) => /^[CGD][A-Z0-9]{6,}$/.test(chann
 /** chat.update needs the channel ID: checked before anything is sent. */
 export function checkSlackUpdate(c: SlackConfig, final: boolean): void {
   if (c.token && c.ts && final && c.channel && !isChannelId(c.channel)) {
-    throw new UserError(`updating the Slack message ${c.ts} needs the channel ID, not ${JSON.stringify(c.channel)}: pass the slack-channel output of the step that posted it (Slack's chat.update does not accept channel names)`);
+    throw new UserError(
+      `updating the Slack message ${c.ts} needs the channel ID, not ${JSON.stringify(c.channel)}: pass the slack-channel output of the step that posted it (Slack's chat.update does not accept channel names)`,
+    );
   }
 }
 

@@ -43,14 +43,21 @@ export interface VerifyResult {
  * For receivers: checks the signature of a Slipway webhook and that its timestamp is within
  * `toleranceSec` of now (both directions). `body` must be the raw request body, byte for byte.
  */
-export function verifySignature(secret: string, body: string | Uint8Array, headers: HeaderBag, toleranceSec = DEFAULT_TOLERANCE_SEC, nowMs = Date.now()): VerifyResult {
+export function verifySignature(
+  secret: string,
+  body: string | Uint8Array,
+  headers: HeaderBag,
+  toleranceSec = DEFAULT_TOLERANCE_SEC,
+  nowMs = Date.now(),
+): VerifyResult {
   const sig = header(headers, SIGNATURE_HEADER);
   const ts = header(headers, TIMESTAMP_HEADER);
   if (!sig) return { ok: false, reason: `missing ${SIGNATURE_HEADER} header` };
   if (!ts || !/^\d{1,12}$/.test(ts)) return { ok: false, reason: `missing or malformed ${TIMESTAMP_HEADER} header` };
   const timestamp = Number(ts);
   const age = Math.abs(nowMs / 1000 - timestamp);
-  if (age > toleranceSec) return { ok: false, reason: `timestamp is ${Math.round(age)}s away from now (tolerance ${toleranceSec}s): a replay or a wrong clock`, timestamp };
+  if (age > toleranceSec)
+    return { ok: false, reason: `timestamp is ${Math.round(age)}s away from now (tolerance ${toleranceSec}s): a replay or a wrong clock`, timestamp };
   const text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8');
   const expected = Buffer.from(signPayload(secret, text, timestamp));
   const given = Buffer.from(sig.trim());
@@ -88,7 +95,14 @@ const defaultSleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason); }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
   });
 
 /**
@@ -119,13 +133,25 @@ export async function sendWebhook(url: string, payload: unknown, o: WebhookOptio
     let wait: number | undefined;
     const remaining = deadline - now();
     try {
-      const res = await http(url, { method: 'POST', headers, body, timeoutMs: Math.max(1, Math.min(o.timeoutMs ?? 10_000, remaining)), retries: 0, idempotent: true, signal: o.signal, redirect: 'manual' });
+      const res = await http(url, {
+        method: 'POST',
+        headers,
+        body,
+        timeoutMs: Math.max(1, Math.min(o.timeoutMs ?? 10_000, remaining)),
+        retries: 0,
+        idempotent: true,
+        signal: o.signal,
+        redirect: 'manual',
+      });
       if (res.status >= 200 && res.status < 300) return { status: res.status, attempts: attempt, delivery };
       // The receiver's answer is quoted only after the request's own credentials are redacted, then cut.
       last = `HTTP ${res.status}${res.body ? `: ${quote(res.body, [...requestSecrets(url, headers), ...(o.secret ? secretForms(o.secret) : [])], 120)}` : ''}`;
       if (!defaultRetryOn(res.status)) throw new UserError(`webhook: the receiver answered ${last} (not retried: fix the receiver or the secret)`);
       wait = retryAfterMs(res.headers.get('retry-after'));
-      if (wait !== undefined && wait > DEFAULT_MAX_RETRY_AFTER_MS) throw new UserError(`webhook: the receiver answered ${last} and asks for a ${Math.round(wait / 1000)}s pause, longer than Slipway waits (${DEFAULT_MAX_RETRY_AFTER_MS / 1000}s)`);
+      if (wait !== undefined && wait > DEFAULT_MAX_RETRY_AFTER_MS)
+        throw new UserError(
+          `webhook: the receiver answered ${last} and asks for a ${Math.round(wait / 1000)}s pause, longer than Slipway waits (${DEFAULT_MAX_RETRY_AFTER_MS / 1000}s)`,
+        );
     } catch (err) {
       if (err instanceof UserError && err.message.startsWith('webhook:')) throw err;
       if (o.signal?.aborted) throw new UserError('webhook: cancelled');
@@ -133,7 +159,9 @@ export async function sendWebhook(url: string, payload: unknown, o: WebhookOptio
     }
     const delay = wait ?? Math.random() * Math.min(10_000, base * 2 ** (attempt - 1));
     if (attempt >= maxAttempts || now() + delay >= deadline) {
-      throw new UserError(`webhook: no success after ${attempt} attempt${attempt > 1 ? 's' : ''} within the ${Math.round((o.deadlineMs ?? 30_000) / 1000)}s deadline; last: ${last}`);
+      throw new UserError(
+        `webhook: no success after ${attempt} attempt${attempt > 1 ? 's' : ''} within the ${Math.round((o.deadlineMs ?? 30_000) / 1000)}s deadline; last: ${last}`,
+      );
     }
     o.onRetry?.({ attempt, waitMs: delay, reason: last });
     await sleep(delay, o.signal);

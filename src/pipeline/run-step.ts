@@ -21,7 +21,15 @@ async function configInputs(spec: ActionSpec, rt: Runtime, env: Record<string, s
   if (!path || !environment) return {};
   const { configInputsFor } = await import('../config/load.ts');
   const full = path.startsWith('/') ? path : `${env.GITHUB_WORKSPACE || process.cwd()}/${path}`;
-  return configInputsFor(full, environment, spec, env, (s) => rt.mask(s), (n) => fromConfigWins(spec, n, rt.getInput(n)), (input, variable) => rt.info(`slipway.yml: ${input} refers to secret ${variable}, which this step's environment does not have: left unset`));
+  return configInputsFor(
+    full,
+    environment,
+    spec,
+    env,
+    (s) => rt.mask(s),
+    (n) => fromConfigWins(spec, n, rt.getInput(n)),
+    (input, variable) => rt.info(`slipway.yml: ${input} refers to secret ${variable}, which this step's environment does not have: left unset`),
+  );
 }
 
 /** A step's raw inputs: slipway.yml's values where the workflow gave none (see fromConfigWins), else the runner's. */

@@ -5,14 +5,17 @@ const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 const RULE = /^(sun|mon|tue|wed|thu|fri|sat)(?:\s+(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2}))?$/i;
 
 export const windowSchema = z.strictObject({
-  timezone: z.string().default('UTC').refine((tz) => {
-    try {
-      new Intl.DateTimeFormat('en-US', { timeZone: tz });
-      return true;
-    } catch {
-      return false;
-    }
-  }, 'not a known IANA time zone (e.g. Europe/Berlin)'),
+  timezone: z
+    .string()
+    .default('UTC')
+    .refine((tz) => {
+      try {
+        new Intl.DateTimeFormat('en-US', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'not a known IANA time zone (e.g. Europe/Berlin)'),
   deny: z.array(z.string().regex(RULE, 'expected a rule like "fri 15:00-24:00" or "sat"')).default([]),
   freeze: z.array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date like 2026-12-24')).default([]),
 });
@@ -27,11 +30,25 @@ export interface WindowDecision {
 
 function localParts(now: Date, timeZone: string) {
   const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+    new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      weekday: 'short',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    })
       .formatToParts(now)
       .map((p) => [p.type, p.value]),
   );
-  return { day: parts.weekday!.toLowerCase().slice(0, 3), date: `${parts.year}-${parts.month}-${parts.day}`, minutes: Number(parts.hour) * 60 + Number(parts.minute), time: `${parts.hour}:${parts.minute}` };
+  return {
+    day: parts.weekday!.toLowerCase().slice(0, 3),
+    date: `${parts.year}-${parts.month}-${parts.day}`,
+    minutes: Number(parts.hour) * 60 + Number(parts.minute),
+    time: `${parts.hour}:${parts.minute}`,
+  };
 }
 
 /** Whether a deploy may start now. An override (a reason) allows it and is recorded in the decision. */
@@ -43,7 +60,10 @@ export function checkDeployWindow(window: DeployWindow, now: Date, override?: st
     if (blocked) break;
     const m = RULE.exec(rule.trim())!;
     if (m[1]!.toLowerCase() !== local.day) continue;
-    if (!m[2]) { blocked = `no deploys on ${DAYS.find((d) => d === local.day)} (rule "${rule}")`; break; }
+    if (!m[2]) {
+      blocked = `no deploys on ${DAYS.find((d) => d === local.day)} (rule "${rule}")`;
+      break;
+    }
     const from = Number(m[2]) * 60 + Number(m[3]);
     const to = Number(m[4]) * 60 + Number(m[5]);
     if (local.minutes >= from && local.minutes < to) blocked = `${local.day} ${local.time} ${window.timezone} is inside "${rule}"`;

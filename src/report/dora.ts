@@ -58,10 +58,13 @@ export interface Report {
 
 /** The definitions shown beside the figures (one sentence each, also in docs/day-two.md). */
 export const DEFINITIONS = {
-  frequency: 'Deployment frequency: successful deployments of a change (rollback restores not counted) in the window, divided by the window\'s days.',
-  leadTime: 'Lead time for changes: for each successful deployment, the time from the deployed commit\'s committer date to the deployment\'s success status; the median.',
-  changeFailureRate: 'Change failure rate: deployments of a change that failed or were rolled back, divided by all deployments of a change that finished (in progress ones left out).',
-  timeToRestore: 'Time to restore: for each failed or rolled-back deployment, from its start to the moment the environment ran a good version again (the automatic rollback\'s finish, or else the next successful deployment); the median of those restored.',
+  frequency: "Deployment frequency: successful deployments of a change (rollback restores not counted) in the window, divided by the window's days.",
+  leadTime:
+    "Lead time for changes: for each successful deployment, the time from the deployed commit's committer date to the deployment's success status; the median.",
+  changeFailureRate:
+    'Change failure rate: deployments of a change that failed or were rolled back, divided by all deployments of a change that finished (in progress ones left out).',
+  timeToRestore:
+    "Time to restore: for each failed or rolled-back deployment, from its start to the moment the environment ran a good version again (the automatic rollback's finish, or else the next successful deployment); the median of those restored.",
 } as const;
 
 const TERMINAL = new Set(['success', 'failure', 'error']);
@@ -82,7 +85,8 @@ export function outcomeOf(d: HistoryDeployment): { outcome: Outcome; finishedAt?
   return { outcome: /rolled back/i.test(last.description) ? 'rolled-back' : 'failed', finishedAt: last.createdAt };
 }
 
-const isRestore = (d: HistoryDeployment) => /restored by a rollback/i.test(d.description) || d.statuses.some((s) => s.state === 'success' && /restored by a rollback/i.test(s.description));
+const isRestore = (d: HistoryDeployment) =>
+  /restored by a rollback/i.test(d.description) || d.statuses.some((s) => s.state === 'success' && /restored by a rollback/i.test(s.description));
 
 export function analyze(repository: string, deployments: HistoryDeployment[], window: { since: Date; until: Date }, environments?: string[]): Report {
   const byEnv = new Map<string, AnalyzedDeployment[]>();

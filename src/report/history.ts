@@ -94,16 +94,38 @@ export async function readHistory(o: HistoryOptions): Promise<History> {
   if (!m) throw new UserError(`repository ${JSON.stringify(o.repository)} is not owner/name`);
   const repoPath = `/repos/${encodeURIComponent(m[1]!)}/${encodeURIComponent(m[2]!)}`;
   const api = (o.apiUrl || 'https://api.github.com').replace(/\/+$/, '');
-  const headers = { authorization: `Bearer ${o.token}`, accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28', 'user-agent': 'slipway-report' };
+  const headers = {
+    authorization: `Bearer ${o.token}`,
+    accept: 'application/vnd.github+json',
+    'x-github-api-version': '2022-11-28',
+    'user-agent': 'slipway-report',
+  };
   let requests = 0;
   const get = async (path: string, what: string): Promise<HttpResponse> => {
     requests++;
-    const res = await o.http(`${api}${path}`, { headers, timeoutMs: 15_000, retries: 4, deadlineMs: 60_000, signal: o.signal, retryOn: (s) => s === 429 || s === 502 || s === 503 || s === 504 });
+    const res = await o.http(`${api}${path}`, {
+      headers,
+      timeoutMs: 15_000,
+      retries: 4,
+      deadlineMs: 60_000,
+      signal: o.signal,
+      retryOn: (s) => s === 429 || s === 502 || s === 503 || s === 504,
+    });
     if (res.status === 401) throw new UserError(`GitHub ${what}: the token was rejected (401): give a valid token with --token or GITHUB_TOKEN`);
     return res;
   };
   const fail = (res: HttpResponse, what: string, permission: string): never => {
-    const msg = quote((() => { try { return String(res.json<{ message?: string }>().message ?? res.body); } catch { return res.body; } })(), [o.token], 160);
+    const msg = quote(
+      (() => {
+        try {
+          return String(res.json<{ message?: string }>().message ?? res.body);
+        } catch {
+          return res.body;
+        }
+      })(),
+      [o.token],
+      160,
+    );
     if (res.status === 403) throw new UserError(`GitHub ${what}: forbidden (403 ${msg}): the token needs ${permission}: read`);
     if (res.status === 404) throw new UserError(`GitHub ${what}: not found (404 ${msg}): check the repository ${o.repository} and that the token can see it`);
     throw new UserError(`GitHub ${what}: HTTP ${res.status} ${msg}`);
@@ -131,7 +153,16 @@ export async function readHistory(o: HistoryOptions): Promise<History> {
         truncated = true;
         break;
       }
-      out.push({ id: d.id, sha: d.sha, ref: d.ref, environment: d.environment, createdAt: d.created_at, description: d.description ?? '', version: payloadVersion(d.payload), statuses: [] });
+      out.push({
+        id: d.id,
+        sha: d.sha,
+        ref: d.ref,
+        environment: d.environment,
+        createdAt: d.created_at,
+        description: d.description ?? '',
+        version: payloadVersion(d.payload),
+        statuses: [],
+      });
     }
     if (truncated || older || list.length < PER_PAGE) break;
   }
@@ -144,7 +175,8 @@ export async function readHistory(o: HistoryOptions): Promise<History> {
       const res = await get(`${repoPath}/deployments/${d.id}/statuses?per_page=${PER_PAGE}&page=${page}`, what);
       if (res.status !== 200) fail(res, what, 'deployments');
       const list = res.json<any[]>();
-      for (const s of list) d.statuses.push({ state: s.state, createdAt: s.created_at, description: s.description ?? '', logUrl: s.log_url || s.target_url || '' });
+      for (const s of list)
+        d.statuses.push({ state: s.state, createdAt: s.created_at, description: s.description ?? '', logUrl: s.log_url || s.target_url || '' });
       if (list.length < PER_PAGE) break;
     }
     d.statuses.sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
@@ -167,7 +199,9 @@ export async function readHistory(o: HistoryOptions): Promise<History> {
       if (date) dates.set(sha, date);
     } else if (!commitWarned) {
       commitWarned = true;
-      o.onWarning?.(`report: commit ${sha.slice(0, 7)} could not be read (HTTP ${res.status}${res.status === 403 ? ': the token needs contents: read' : ''}); lead time leaves out such deployments`);
+      o.onWarning?.(
+        `report: commit ${sha.slice(0, 7)} could not be read (HTTP ${res.status}${res.status === 403 ? ': the token needs contents: read' : ''}); lead time leaves out such deployments`,
+      );
     }
   });
   for (const d of out) d.commitDate = dates.get(d.sha);
@@ -179,10 +213,17 @@ export async function readHistory(o: HistoryOptions): Promise<History> {
   await pool(runs, 6, async (id) => {
     const res = await get(`${repoPath}/actions/runs/${id}/approvals`, `get the reviews of run ${id}`);
     if (res.status === 200) {
-      reviews.set(id, res.json<any[]>().map((r) => ({ environments: (r.environments ?? []).map((e: { name?: string }) => e.name ?? ''), state: r.state, login: r.user?.login ?? '' })));
+      reviews.set(
+        id,
+        res
+          .json<any[]>()
+          .map((r) => ({ environments: (r.environments ?? []).map((e: { name?: string }) => e.name ?? ''), state: r.state, login: r.user?.login ?? '' })),
+      );
     } else if (!approvalsWarned) {
       approvalsWarned = true;
-      o.onWarning?.(`report: the approvals of run ${id} could not be read (HTTP ${res.status}${res.status === 403 || res.status === 404 ? ': the token needs actions: read' : ''}); "approved by" stays empty for such runs`);
+      o.onWarning?.(
+        `report: the approvals of run ${id} could not be read (HTTP ${res.status}${res.status === 403 || res.status === 404 ? ': the token needs actions: read' : ''}); "approved by" stays empty for such runs`,
+      );
     }
   });
   for (const d of out) {

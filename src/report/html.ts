@@ -9,8 +9,20 @@ export function escapeHtml(s: unknown): string {
   return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-const COLORS: Record<Outcome | 'restore', string> = { success: '#1a7f37', 'rolled-back': '#bf8700', failed: '#cf222e', 'in-progress': '#8c959f', restore: '#0969da' };
-const LABELS: Record<Outcome | 'restore', string> = { success: 'success', 'rolled-back': 'rolled back', failed: 'failed', 'in-progress': 'in progress', restore: 'restore' };
+const COLORS: Record<Outcome | 'restore', string> = {
+  success: '#1a7f37',
+  'rolled-back': '#bf8700',
+  failed: '#cf222e',
+  'in-progress': '#8c959f',
+  restore: '#0969da',
+};
+const LABELS: Record<Outcome | 'restore', string> = {
+  success: 'success',
+  'rolled-back': 'rolled back',
+  failed: 'failed',
+  'in-progress': 'in progress',
+  restore: 'restore',
+};
 const kindOf = (d: AnalyzedDeployment): Outcome | 'restore' => (d.restore ? 'restore' : d.outcome);
 const label = (d: AnalyzedDeployment) => d.version ?? d.sha.slice(0, 7);
 const when = (iso: string | undefined) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC') : '—');
@@ -28,7 +40,9 @@ function timeline(r: Report, e: EnvironmentReport): string {
   for (let k = 0; k <= 4; k++) {
     const t = t0 + ((t1 - t0) * k) / 4;
     const tx = pad + ((W - 2 * pad) * k) / 4;
-    ticks.push(`<line x1="${tx.toFixed(1)}" y1="50" x2="${tx.toFixed(1)}" y2="56" stroke="#8c959f"/><text x="${tx.toFixed(1)}" y="72" text-anchor="${k === 0 ? 'start' : k === 4 ? 'end' : 'middle'}" class="tick">${new Date(t).toISOString().slice(0, 10)}</text>`);
+    ticks.push(
+      `<line x1="${tx.toFixed(1)}" y1="50" x2="${tx.toFixed(1)}" y2="56" stroke="#8c959f"/><text x="${tx.toFixed(1)}" y="72" text-anchor="${k === 0 ? 'start' : k === 4 ? 'end' : 'middle'}" class="tick">${new Date(t).toISOString().slice(0, 10)}</text>`,
+    );
   }
   const dots = [...e.deployments].reverse().map((d) => {
     const k = kindOf(d);
@@ -42,12 +56,23 @@ function timeline(r: Report, e: EnvironmentReport): string {
 
 function figureCards(e: EnvironmentReport): string {
   const f = e.figures;
-  const card = (name: string, value: string, detail: string, def: string) => `<div class="card"><div class="name">${escapeHtml(name)}</div><div class="value">${escapeHtml(value)}</div><div class="detail">${escapeHtml(detail)}</div><div class="def">${escapeHtml(def)}</div></div>`;
+  const card = (name: string, value: string, detail: string, def: string) =>
+    `<div class="card"><div class="name">${escapeHtml(name)}</div><div class="value">${escapeHtml(value)}</div><div class="detail">${escapeHtml(detail)}</div><div class="def">${escapeHtml(def)}</div></div>`;
   return `<div class="cards">${[
     card('Deployment frequency', frequencyText(f), `${f.deployments} successful in ${Math.round(f.windowDays)} days`, DEFINITIONS.frequency),
     card('Lead time for changes', humanDuration(f.leadTimeMs), `median of ${f.leadTimeSamples}`, DEFINITIONS.leadTime),
-    card('Change failure rate', percentText(f.changeFailureRate), `${f.failedChanges} of ${f.finishedChanges} failed or rolled back`, DEFINITIONS.changeFailureRate),
-    card('Time to restore', humanDuration(f.timeToRestoreMs), `median of ${f.restoredFailures}${f.unrestoredFailures ? `; ${f.unrestoredFailures} not restored yet` : ''}`, DEFINITIONS.timeToRestore),
+    card(
+      'Change failure rate',
+      percentText(f.changeFailureRate),
+      `${f.failedChanges} of ${f.finishedChanges} failed or rolled back`,
+      DEFINITIONS.changeFailureRate,
+    ),
+    card(
+      'Time to restore',
+      humanDuration(f.timeToRestoreMs),
+      `median of ${f.restoredFailures}${f.unrestoredFailures ? `; ${f.unrestoredFailures} not restored yet` : ''}`,
+      DEFINITIONS.timeToRestore,
+    ),
   ].join('')}</div>`;
 }
 
@@ -67,7 +92,9 @@ function rows(e: EnvironmentReport): string {
 
 export function renderHtml(r: Report, generatedAt: string): string {
   const envs = r.environments.map((e) => {
-    const now = e.current ? `<p class="now">Running now: <b>${escapeHtml(label(e.current))}</b> <code>${escapeHtml(e.current.sha.slice(0, 7))}</code> since ${escapeHtml(when(e.current.finishedAt))}</p>` : '<p class="now muted">No successful deployment in the window.</p>';
+    const now = e.current
+      ? `<p class="now">Running now: <b>${escapeHtml(label(e.current))}</b> <code>${escapeHtml(e.current.sha.slice(0, 7))}</code> since ${escapeHtml(when(e.current.finishedAt))}</p>`
+      : '<p class="now muted">No successful deployment in the window.</p>';
     return `<section><h2>${escapeHtml(e.environment)}</h2>${now}${figureCards(e)}${timeline(r, e)}${rows(e)}</section>`;
   });
   const legend = (Object.keys(COLORS) as (Outcome | 'restore')[]).map((k) => `<span><i style="background:${COLORS[k]}"></i>${LABELS[k]}</span>`).join('');
@@ -94,7 +121,12 @@ export function renderHtml(r: Report, generatedAt: string): string {
 <p class="legend">${legend}</p>
 ${envs.length ? envs.join('\n') : '<p class="muted">No deployments in the window.</p>'}
 <h2>Definitions</h2>
-<dl>${Object.values(DEFINITIONS).map((d) => { const [n, ...rest] = d.split(': '); return `<dt>${escapeHtml(n)}</dt><dd>${escapeHtml(rest.join(': '))}</dd>`; }).join('')}
+<dl>${Object.values(DEFINITIONS)
+    .map((d) => {
+      const [n, ...rest] = d.split(': ');
+      return `<dt>${escapeHtml(n)}</dt><dd>${escapeHtml(rest.join(': '))}</dd>`;
+    })
+    .join('')}
 <dt>Outcome</dt><dd>success: the newest success/failure/error status is success; rolled back: it is a failure whose description says rolled back (Slipway's automatic rollback); failed: any other failure or error; restore: a rollback's record of the version it put back (rollback.yml), not a change. Duration: from the deployment's creation to that status.</dd>
 <dt>Approved by</dt><dd>The reviewers who approved this environment in the workflow run that made the deployment (GitHub's environment review log); — when the run or the log is unknown.</dd></dl>
 </body></html>

@@ -30,11 +30,21 @@ export class ConsoleRuntime implements Runtime {
   private where(at?: Annotation) {
     return at?.file ? `${at.file}${at.line ? `:${at.line}` : ''}${at.col ? `:${at.col}` : ''}: ` : '';
   }
-  getInput(name: string) { return this.inputs[name] ?? ''; }
-  setOutput(name: string, value: string) { this.outputs[name] = redact(value, this.secrets); }
-  saveState(name: string, value: string) { this.state[name] = value; }
-  getState(name: string) { return this.state[name] ?? ''; }
-  appendSummary(markdown: string) { this.summary += redact(markdown, this.secrets); }
+  getInput(name: string) {
+    return this.inputs[name] ?? '';
+  }
+  setOutput(name: string, value: string) {
+    this.outputs[name] = redact(value, this.secrets);
+  }
+  saveState(name: string, value: string) {
+    this.state[name] = value;
+  }
+  getState(name: string) {
+    return this.state[name] ?? '';
+  }
+  appendSummary(markdown: string) {
+    this.summary += redact(markdown, this.secrets);
+  }
   setFailed(message: string) {
     this.failure = redact(message, this.secrets);
     this.line(this.c('red', `✖ ${message}`));
@@ -42,11 +52,21 @@ export class ConsoleRuntime implements Runtime {
   mask(secret: string) {
     for (const v of secretForms(secret)) this.secrets.add(v);
   }
-  info(message: string) { this.line(message); }
-  debug(message: string) { if (process.env.SLIPWAY_DEBUG) this.line(this.c('dim', message)); }
-  notice(message: string, at?: Annotation) { this.line(this.c('cyan', `${this.where(at)}${message}`)); }
-  warning(message: string, at?: Annotation) { this.line(this.c('yellow', `warning: ${this.where(at)}${message}`)); }
-  error(message: string, at?: Annotation) { this.line(this.c('red', `error: ${this.where(at)}${message}`)); }
+  info(message: string) {
+    this.line(message);
+  }
+  debug(message: string) {
+    if (process.env.SLIPWAY_DEBUG) this.line(this.c('dim', message));
+  }
+  notice(message: string, at?: Annotation) {
+    this.line(this.c('cyan', `${this.where(at)}${message}`));
+  }
+  warning(message: string, at?: Annotation) {
+    this.line(this.c('yellow', `warning: ${this.where(at)}${message}`));
+  }
+  error(message: string, at?: Annotation) {
+    this.line(this.c('red', `error: ${this.where(at)}${message}`));
+  }
   async group<T>(name: string, fn: () => Promise<T>): Promise<T> {
     this.line(this.c('bold', `▸ ${name}`));
     this.depth++;

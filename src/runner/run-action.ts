@@ -80,7 +80,13 @@ async function stepInputs<S extends ActionSpec>(spec: S, rt: Runtime, env: Recor
  * outputs and the summary, fail with one line. With a post function, the same bundle serves as
  * the post: step (the runner sets STATE_isPost). `source` gives the raw inputs (INPUT_* by default).
  */
-export async function runAction<S extends ActionSpec>(spec: S, run: RunFn<S>, post?: PostFn<S>, env: Record<string, string | undefined> = process.env, source: InputSource = runnerInputs): Promise<void> {
+export async function runAction<S extends ActionSpec>(
+  spec: S,
+  run: RunFn<S>,
+  post?: PostFn<S>,
+  env: Record<string, string | undefined> = process.env,
+  source: InputSource = runnerInputs,
+): Promise<void> {
   const rt = new GithubRuntime(env);
   const controller = new AbortController();
   const onSignal = (sig: string) => {

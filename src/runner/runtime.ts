@@ -41,11 +41,21 @@ abstract class BaseRuntime implements Runtime {
     }
   }
   /** Plain log text never starts a line with `::`: user text in a message cannot forge a workflow command. */
-  info(message: string) { this.write(this.clean(message).replace(/^(\s*)::/gm, '$1: :')); }
-  debug(message: string) { this.emit('debug', this.clean(message)); }
-  notice(message: string, at?: Annotation) { this.emit('notice', this.clean(message), at); }
-  warning(message: string, at?: Annotation) { this.emit('warning', this.clean(message), at); }
-  error(message: string, at?: Annotation) { this.emit('error', this.clean(message), at); }
+  info(message: string) {
+    this.write(this.clean(message).replace(/^(\s*)::/gm, '$1: :'));
+  }
+  debug(message: string) {
+    this.emit('debug', this.clean(message));
+  }
+  notice(message: string, at?: Annotation) {
+    this.emit('notice', this.clean(message), at);
+  }
+  warning(message: string, at?: Annotation) {
+    this.emit('warning', this.clean(message), at);
+  }
+  error(message: string, at?: Annotation) {
+    this.emit('error', this.clean(message), at);
+  }
   async group<T>(name: string, fn: () => Promise<T>): Promise<T> {
     this.startGroup(this.clean(name));
     try {
@@ -65,7 +75,9 @@ export class GithubRuntime extends BaseRuntime {
     this.env = env;
     this.out = out;
   }
-  protected write(line: string) { this.out(`${line}\n`); }
+  protected write(line: string) {
+    this.out(`${line}\n`);
+  }
   /**
    * GitHub shows at most 10 error and 10 warning annotations per step and drops the rest without a
    * word. Annotations on files (lint findings) stop at 9 of a kind, which keeps a slot for the
@@ -82,7 +94,13 @@ export class GithubRuntime extends BaseRuntime {
         this.write(`${level}: ${where}${message}`.replace(/^(\s*)::/gm, '$1: :'));
         if (!this.overflowNoticed) {
           this.overflowNoticed = true;
-          this.write(command('notice', `More than ${GithubRuntime.ANNOTATIONS_PER_KIND} ${level}s: GitHub shows only 10 annotations of a kind per step, so the rest are in this step's log and all of them in the job summary.`, {}));
+          this.write(
+            command(
+              'notice',
+              `More than ${GithubRuntime.ANNOTATIONS_PER_KIND} ${level}s: GitHub shows only 10 annotations of a kind per step, so the rest are in this step's log and all of them in the job summary.`,
+              {},
+            ),
+          );
         }
         return;
       }
@@ -90,9 +108,15 @@ export class GithubRuntime extends BaseRuntime {
     }
     this.write(command(level, message, annotationProps(at)));
   }
-  protected startGroup(name: string) { this.write(command('group', name)); }
-  protected endGroup() { this.write('::endgroup::'); }
-  protected announceMask(secret: string) { this.write(command('add-mask', secret)); }
+  protected startGroup(name: string) {
+    this.write(command('group', name));
+  }
+  protected endGroup() {
+    this.write('::endgroup::');
+  }
+  protected announceMask(secret: string) {
+    this.write(command('add-mask', secret));
+  }
 
   getInput(name: string): string {
     return this.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] ?? '';
@@ -105,9 +129,15 @@ export class GithubRuntime extends BaseRuntime {
     }
     appendFileSync(file, fileCommand(name, value, `ghadelimiter_${randomUUID()}`));
   }
-  setOutput(name: string, value: string) { this.fileCmd('GITHUB_OUTPUT', name, this.clean(value), 'set-output'); }
-  saveState(name: string, value: string) { this.fileCmd('GITHUB_STATE', name, value, 'save-state'); }
-  getState(name: string): string { return this.env[`STATE_${name}`] ?? ''; }
+  setOutput(name: string, value: string) {
+    this.fileCmd('GITHUB_OUTPUT', name, this.clean(value), 'set-output');
+  }
+  saveState(name: string, value: string) {
+    this.fileCmd('GITHUB_STATE', name, value, 'save-state');
+  }
+  getState(name: string): string {
+    return this.env[`STATE_${name}`] ?? '';
+  }
   appendSummary(markdown: string) {
     const file = this.env.GITHUB_STEP_SUMMARY;
     const text = this.clean(markdown);

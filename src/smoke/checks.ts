@@ -84,7 +84,10 @@ const headerExpect = z.string().superRefine((s, ctx) => {
 
 export const checkSchema = z.strictObject({
   name: z.string().min(1).max(200).optional(),
-  path: z.string().regex(/^\/[^\s]*$/, 'expected a path starting with / and without spaces').default('/'),
+  path: z
+    .string()
+    .regex(/^\/[^\s]*$/, 'expected a path starting with / and without spaces')
+    .default('/'),
   method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']).default('GET'),
   headers: z.record(z.string(), z.union([z.string(), z.number()]).transform(String)).default({}),
   body: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional(),
@@ -162,7 +165,8 @@ export function evaluate(check: Check, res: Pick<HttpResponse, 'status' | 'body'
     }
     for (const [path, want] of Object.entries(e.json)) {
       const got = jsonPath(doc, path);
-      if (JSON.stringify(got) !== JSON.stringify(want)) return `JSON ${path} is ${got === undefined ? 'missing' : quote(JSON.stringify(got), [], 100)}, expected ${JSON.stringify(want)}`;
+      if (JSON.stringify(got) !== JSON.stringify(want))
+        return `JSON ${path} is ${got === undefined ? 'missing' : quote(JSON.stringify(got), [], 100)}, expected ${JSON.stringify(want)}`;
     }
   }
   for (const [name, want] of Object.entries(e.headers ?? {})) {
@@ -211,7 +215,15 @@ async function attempt(check: Check, opts: RunChecksOptions): Promise<Omit<Check
     headers['content-type'] = 'application/json';
   }
   try {
-    const res = await http(joinUrl(opts.baseUrl, check.path), { method: check.method, headers, body, timeoutMs: opts.timeoutMs, signal: opts.signal, redirect: 'manual', maxBodyBytes: MAX_CHECK_BODY_BYTES });
+    const res = await http(joinUrl(opts.baseUrl, check.path), {
+      method: check.method,
+      headers,
+      body,
+      timeoutMs: opts.timeoutMs,
+      signal: opts.signal,
+      redirect: 'manual',
+      maxBodyBytes: MAX_CHECK_BODY_BYTES,
+    });
     const reason = evaluate(check, res);
     return { ...base, passed: !reason, status: res.status, latencyMs: Math.round(res.durationMs), reason };
   } catch (err) {
@@ -227,7 +239,14 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> 
   const now = opts.now ?? Date.now;
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const start = now();
-  const results: CheckResult[] = opts.checks.map((c) => ({ name: checkName(c), method: c.method, path: c.path, passed: false, attempts: 0, reason: 'not run' }));
+  const results: CheckResult[] = opts.checks.map((c) => ({
+    name: checkName(c),
+    method: c.method,
+    path: c.path,
+    passed: false,
+    attempts: 0,
+    reason: 'not run',
+  }));
   let pending = opts.checks.map((_, i) => i);
   let backoff = 1000;
   for (;;) {

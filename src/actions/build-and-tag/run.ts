@@ -7,10 +7,7 @@ import { formatDuration } from '../../lib/duration.ts';
 import { code, details, heading, table } from '../../lib/markdown.ts';
 import type { Exec } from '../../lib/exec.ts';
 import type { Http } from '../../lib/http.ts';
-import {
-  TagRuleError, computeTags, identityTag, isLoopbackRegistry, ociLabels, commitSha,
-  type ComputedTag, type ImageName,
-} from '../../images/tags.ts';
+import { TagRuleError, computeTags, identityTag, isLoopbackRegistry, ociLabels, commitSha, type ComputedTag, type ImageName } from '../../images/tags.ts';
 import { RegistryClient, type Manifest, type RegistryCredentials } from '../../images/registry.ts';
 import { auditBuildArgs, auditDockerfile, type Finding } from '../../images/audit.ts';
 import { detectBuilder, dockerLogin, prepareSecrets, runBuild, writeAuthFile, type BuildOutcome, type BuilderKind } from '../../images/builders.ts';
@@ -106,7 +103,10 @@ function prepare(inputs: BuildInputs, ctx: ActionContext, deps: BuildDeps, now: 
     if (err instanceof TagRuleError) throw new UserError(`Input 'tags': ${err.message}`);
     throw err;
   }
-  if (tags.length === 0) throw new UserError(`Input 'tags': no rule gives a tag for this ${gh.eventName || 'unknown'} event on ${gh.ref || 'no ref'}: add one that always applies, such as type=sha`);
+  if (tags.length === 0)
+    throw new UserError(
+      `Input 'tags': no rule gives a tag for this ${gh.eventName || 'unknown'} event on ${gh.ref || 'no ref'}: add one that always applies, such as type=sha`,
+    );
   const idTag = identityTag(inputs.tags, tags);
   // The identity tag goes first: it is the one pushed, the others are copies of its manifest.
   if (idTag) tags = [tags.find((t) => t.tag === idTag)!, ...tags.filter((t) => t.tag !== idTag)];
@@ -134,14 +134,16 @@ function prepare(inputs: BuildInputs, ctx: ActionContext, deps: BuildDeps, now: 
     context = resolve(ctx.workspace, inputs.context ?? '.');
     if (!existsSync(context) || !statSync(context).isDirectory()) throw new InputError('context', inputs.context, 'a directory in the workspace');
     dockerfile = inputs.dockerfile ? resolve(ctx.workspace, inputs.dockerfile) : join(context, 'Dockerfile');
-    if (!existsSync(dockerfile)) throw new InputError('dockerfile', inputs.dockerfile ?? '', `an existing Dockerfile (${relative(ctx.workspace, dockerfile) || dockerfile} not found)`);
+    if (!existsSync(dockerfile))
+      throw new InputError('dockerfile', inputs.dockerfile ?? '', `an existing Dockerfile (${relative(ctx.workspace, dockerfile) || dockerfile} not found)`);
     for (const [id, p] of inputs['secret-files'] ?? []) {
       if (!existsSync(isAbsolute(p) ? p : resolve(ctx.workspace, p))) throw new InputError('secret-files', `${id}=${p}`, 'ID=PATH lines naming existing files');
     }
   }
   // promote: the source is promote-from, else this commit's SHA tag (from the rules, else the full SHA).
   const promoteSource = inputs['promote-from'] || idTag || commitSha(gh);
-  if (mode === 'promote' && !/^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[a-f0-9]{64})$/.test(promoteSource)) throw new UserError(`promote mode needs promote-from (a tag or digest): this commit's SHA "${promoteSource}" is not usable`);
+  if (mode === 'promote' && !/^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[a-f0-9]{64})$/.test(promoteSource))
+    throw new UserError(`promote mode needs promote-from (a tag or digest): this commit's SHA "${promoteSource}" is not usable`);
 
   const registry = new RegistryClient({
     registry: image.registry,
@@ -155,8 +157,30 @@ function prepare(inputs: BuildInputs, ctx: ActionContext, deps: BuildDeps, now: 
   });
   const scope = `repository:${image.repository}:pull,push`;
   return {
-    inputs, ctx, deps, log, image, tags, idTag, refs, labels, credentials, insecure, registry, scope, context, dockerfile, promoteSource, steps, findings: [], timed,
-    digest: '', skipped: false, cacheSaved: '', decision: '', platformSizes: [],
+    inputs,
+    ctx,
+    deps,
+    log,
+    image,
+    tags,
+    idTag,
+    refs,
+    labels,
+    credentials,
+    insecure,
+    registry,
+    scope,
+    context,
+    dockerfile,
+    promoteSource,
+    steps,
+    findings: [],
+    timed,
+    digest: '',
+    skipped: false,
+    cacheSaved: '',
+    decision: '',
+    platformSizes: [],
   };
 }
 
@@ -165,10 +189,19 @@ async function promote(b: BuildRun): Promise<void> {
   const { image, registry, tags, timed } = b;
   const source = b.promoteSource;
   b.log.info(`promote: ${image.name}:${source} → ${tags.map((t) => t.tag).join(', ')}`);
-  const found = await timed('Find source', () => registry.headManifest(image.repository, source, b.scope), (m) => (m ? m.digest : 'not found'));
-  if (!found) throw new UserError(`nothing to promote: ${image.name}${source.startsWith('sha256:') ? '@' : ':'}${source} is not in the registry (build it first)`);
+  const found = await timed(
+    'Find source',
+    () => registry.headManifest(image.repository, source, b.scope),
+    (m) => (m ? m.digest : 'not found'),
+  );
+  if (!found)
+    throw new UserError(`nothing to promote: ${image.name}${source.startsWith('sha256:') ? '@' : ':'}${source} is not in the registry (build it first)`);
   const targets = tags.map((t) => t.tag).filter((t) => t !== source);
-  const copied = await timed('Copy manifest', () => registry.copyTags(image.repository, found.digest, targets), () => `${targets.length} tag(s)`);
+  const copied = await timed(
+    'Copy manifest',
+    () => registry.copyTags(image.repository, found.digest, targets),
+    () => `${targets.length} tag(s)`,
+  );
   b.manifest = copied.manifest;
   b.digest = copied.digest;
   b.skipped = true;
@@ -188,7 +221,10 @@ async function audit(b: BuildRun): Promise<void> {
     else log.warning(fnd.message, at);
   }
   b.steps.push({ name: 'Audit', result: findings.length ? `${findings.length} finding(s)` : 'clean', ms: 0 });
-  if (inputs.audit === 'error' && findings.length) throw new UserError(`image audit: ${findings.length} finding(s) (audit: error): ${findings.map((x) => `${x.rule}${x.line ? ` at line ${x.line}` : ''}`).join(', ')}`);
+  if (inputs.audit === 'error' && findings.length)
+    throw new UserError(
+      `image audit: ${findings.length} finding(s) (audit: error): ${findings.map((x) => `${x.rule}${x.line ? ` at line ${x.line}` : ''}`).join(', ')}`,
+    );
 }
 
 /** Registry: already built? then Tag existing image (skip-existing), or Registry: access; push: false contacts nothing. */
@@ -200,27 +236,45 @@ async function checkRegistry(b: BuildRun): Promise<void> {
   }
   if (inputs['skip-existing'] && idTag) {
     // One HEAD answers "built already?" and, with the push scope, checks the credentials too.
-    const existing = await timed('Registry: already built?', () => registry.headManifest(image.repository, idTag, b.scope), (m) => (m ? `yes: ${m.digest}` : 'no'));
+    const existing = await timed(
+      'Registry: already built?',
+      () => registry.headManifest(image.repository, idTag, b.scope),
+      (m) => (m ? `yes: ${m.digest}` : 'no'),
+    );
     if (existing) {
       b.skipped = true;
       b.digest = existing.digest;
       const others = tags.map((t) => t.tag).filter((t) => t !== idTag);
-      const copied = await timed('Tag existing image', () => registry.copyTags(image.repository, existing.digest, others), () => `${others.length} tag(s)`);
+      const copied = await timed(
+        'Tag existing image',
+        () => registry.copyTags(image.repository, existing.digest, others),
+        () => `${others.length} tag(s)`,
+      );
       b.manifest = copied.manifest;
       b.decision = `skip-existing: ${image.name}:${idTag} is already in the registry (${b.digest}); the build was skipped and the image reused`;
     } else {
       b.decision = `skip-existing: ${image.name}:${idTag} is not in the registry yet, so it was built`;
     }
   } else {
-    await timed('Registry: access', () => registry.checkAccess(image.repository, true), () => 'ok');
-    b.decision = inputs['skip-existing'] ? 'skip-existing is on but no type=sha tag identifies the commit, so it was built' : 'skip-existing: false, so it was built';
+    await timed(
+      'Registry: access',
+      () => registry.checkAccess(image.repository, true),
+      () => 'ok',
+    );
+    b.decision = inputs['skip-existing']
+      ? 'skip-existing is on but no type=sha tag identifies the commit, so it was built'
+      : 'skip-existing: false, so it was built';
   }
 }
 
 /** Detect builder, Restore layer cache, Build (builder), Push, Save layer cache. */
 async function build(b: BuildRun): Promise<void> {
   const { inputs, ctx, deps, log, image, refs, labels, credentials, insecure, context, dockerfile, timed } = b;
-  const detected = await timed('Detect builder', () => detectBuilder(inputs.builder, { exec: deps.exec, env: ctx.env, signal: ctx.signal }), (d) => d.kind);
+  const detected = await timed(
+    'Detect builder',
+    () => detectBuilder(inputs.builder, { exec: deps.exec, env: ctx.env, signal: ctx.signal }),
+    (d) => d.kind,
+  );
   const builder = (b.builder = detected.kind);
   log.info(`builder: ${detected.reasons.join('; ')}`);
   const workDir = mkdtempSync(join(ctx.tempDir, 'slipway-build-'));
@@ -228,7 +282,11 @@ async function build(b: BuildRun): Promise<void> {
   const key = cacheDir ? layerCacheKey({ context, dockerfile, builder, platforms: inputs.platforms ?? [] }) : undefined;
   if (cacheDir && key) {
     mkdirSync(cacheDir, { recursive: true });
-    b.cacheState = await timed('Restore layer cache', () => restoreLayerCache(cacheDir, key, ctx.env, deps.cacheModule), (r) => `${r.status}${r.matchedKey ? ` (${r.matchedKey})` : ''}${r.reason ? `: ${r.reason}` : ''}`);
+    b.cacheState = await timed(
+      'Restore layer cache',
+      () => restoreLayerCache(cacheDir, key, ctx.env, deps.cacheModule),
+      (r) => `${r.status}${r.matchedKey ? ` (${r.matchedKey})` : ''}${r.reason ? `: ${r.reason}` : ''}`,
+    );
     if (b.cacheState.status === 'error') log.warning(`layer cache restore failed, building without it: ${b.cacheState.reason}`);
   }
   const secretFiles = (inputs['secret-files'] ?? []).map(([id, p]) => [id, isAbsolute(p) ? p : resolve(ctx.workspace, p)] as [string, string]);
@@ -236,7 +294,8 @@ async function build(b: BuildRun): Promise<void> {
   try {
     let authFile: string | undefined;
     if (inputs.push && credentials) {
-      if (builder === 'docker') await dockerLogin(authKey(image.registry), credentials.username, credentials.password, { exec: deps.exec, env: ctx.env, signal: ctx.signal });
+      if (builder === 'docker')
+        await dockerLogin(authKey(image.registry), credentials.username, credentials.password, { exec: deps.exec, env: ctx.env, signal: ctx.signal });
       else authFile = writeAuthFile(workDir, authKey(image.registry), credentials.username, credentials.password);
     }
     const outcome = await log.group(`Build ${refs[0]} with ${builder}`, () =>
@@ -270,7 +329,11 @@ async function build(b: BuildRun): Promise<void> {
   }
   const cacheState = b.cacheState;
   if (cacheDir && key && cacheState) {
-    const saved = await timed('Save layer cache', () => saveLayerCache(cacheDir, key, cacheState, ctx.env, deps.cacheModule), (s) => s.reason);
+    const saved = await timed(
+      'Save layer cache',
+      () => saveLayerCache(cacheDir, key, cacheState, ctx.env, deps.cacheModule),
+      (s) => s.reason,
+    );
     b.cacheSaved = saved.reason;
   }
 }
@@ -278,12 +341,21 @@ async function build(b: BuildRun): Promise<void> {
 /** Registry: verify digest (the registry's word on it), then Tag by manifest copy (the other tags). */
 async function publish(b: BuildRun): Promise<void> {
   const { image, registry, tags, refs, outcome, timed } = b;
-  const pushed = await timed('Registry: verify digest', () => registry.headManifest(image.repository, tags[0]!.tag, b.scope), (m) => m?.digest ?? 'missing');
+  const pushed = await timed(
+    'Registry: verify digest',
+    () => registry.headManifest(image.repository, tags[0]!.tag, b.scope),
+    (m) => m?.digest ?? 'missing',
+  );
   if (!pushed) throw new UserError(`${refs[0]} is not in the registry after the push`);
-  if (outcome?.digest && outcome.digest !== pushed.digest) throw new UserError(`${refs[0]}: the builder reported digest ${outcome.digest} but the registry has ${pushed.digest}`);
+  if (outcome?.digest && outcome.digest !== pushed.digest)
+    throw new UserError(`${refs[0]}: the builder reported digest ${outcome.digest} but the registry has ${pushed.digest}`);
   const digest = (b.digest = pushed.digest);
   const others = b.builder === 'docker' ? [] : tags.slice(1).map((t) => t.tag);
-  const copied = await timed('Tag by manifest copy', () => registry.copyTags(image.repository, digest, others), () => `${others.length} tag(s)`);
+  const copied = await timed(
+    'Tag by manifest copy',
+    () => registry.copyTags(image.repository, digest, others),
+    () => `${others.length} tag(s)`,
+  );
   b.manifest = copied.manifest;
 }
 
@@ -327,7 +399,28 @@ export async function run(inputs: BuildInputs, ctx: ActionContext, deps: BuildDe
 
 /** The outputs and the summary a person reads. */
 function report(b: BuildRun, failure: string | undefined, totalMs: number): ActionResult {
-  const { inputs, ctx, image, tags, refs, labels, registry, steps, findings, dockerfile, digest, skipped, manifest, outcome, builder, cacheState, cacheSaved, decision, sizeBytes, platformSizes } = b;
+  const {
+    inputs,
+    ctx,
+    image,
+    tags,
+    refs,
+    labels,
+    registry,
+    steps,
+    findings,
+    dockerfile,
+    digest,
+    skipped,
+    manifest,
+    outcome,
+    builder,
+    cacheState,
+    cacheSaved,
+    decision,
+    sizeBytes,
+    platformSizes,
+  } = b;
   const gh = ctx.github;
   const mode = inputs.mode;
   const idTag = b.idTag;
@@ -356,28 +449,66 @@ function report(b: BuildRun, failure: string | undefined, totalMs: number): Acti
     registryRequests: registry.requests,
   };
 
-  const verb = failure ? 'failed' : mode === 'promote' ? 'promoted' : skipped ? 'reused (already built)' : inputs.push ? 'built and pushed' : 'built (not pushed)';
+  const verb = failure
+    ? 'failed'
+    : mode === 'promote'
+      ? 'promoted'
+      : skipped
+        ? 'reused (already built)'
+        : inputs.push
+          ? 'built and pushed'
+          : 'built (not pushed)';
   let summary = heading(`build-and-tag: ${image.name} ${verb}`);
   if (failure) summary += `\n**${failure.replace(/^build-and-tag: /, '')}**\n`;
   summary += `\n${imageRef ? `Image: \`${imageRef}\`` : `Image: \`${image.name}\``} · ${formatDuration(totalMs)}\n\n`;
   if (decision) summary += `Why: ${decision}.\n\n`;
-  summary += table(['', ''], [
-    ['Digest', digest ? `\`${digest}\`` : '—'],
-    ['Size (compressed)', `${size(sizeBytes)}${platformSizes.length ? ` (${platformSizes.map((p) => `${p.platform}: ${size(p.size)}`).join(', ')})` : ''}`],
-    ['Build time', outcome ? formatDuration(outcome.buildMs) : skipped ? 'no build (reused)' : '—'],
-    ['Cache hits', outcome ? `${outcome.cacheHits} of ${outcome.steps} steps${cacheState ? ` · layer cache ${cacheState.status}${cacheState.reason ? ` (${cacheState.reason})` : ''}` : ''}${cacheSaved ? ` · ${cacheSaved}` : ''}` : '—'],
-    ['Builder', builder ?? '—'],
-    ['Commit', `\`${commitSha(gh)}\``],
-  ]);
-  summary += `\n${heading('Tags', 3)}${table(['Tag', 'Rule', 'Reference'], tags.map((t) => [`\`${t.tag}\``, t.source, `\`${image.name}:${t.tag}\``]))}`;
-  summary += `\n${heading('Steps', 3)}${table(['Step', 'Result', 'Time'], steps.map((s) => [s.name, s.result, formatDuration(s.ms)]))}`;
+  summary += table(
+    ['', ''],
+    [
+      ['Digest', digest ? `\`${digest}\`` : '—'],
+      ['Size (compressed)', `${size(sizeBytes)}${platformSizes.length ? ` (${platformSizes.map((p) => `${p.platform}: ${size(p.size)}`).join(', ')})` : ''}`],
+      ['Build time', outcome ? formatDuration(outcome.buildMs) : skipped ? 'no build (reused)' : '—'],
+      [
+        'Cache hits',
+        outcome
+          ? `${outcome.cacheHits} of ${outcome.steps} steps${cacheState ? ` · layer cache ${cacheState.status}${cacheState.reason ? ` (${cacheState.reason})` : ''}` : ''}${cacheSaved ? ` · ${cacheSaved}` : ''}`
+          : '—',
+      ],
+      ['Builder', builder ?? '—'],
+      ['Commit', `\`${commitSha(gh)}\``],
+    ],
+  );
+  summary += `\n${heading('Tags', 3)}${table(
+    ['Tag', 'Rule', 'Reference'],
+    tags.map((t) => [`\`${t.tag}\``, t.source, `\`${image.name}:${t.tag}\``]),
+  )}`;
+  summary += `\n${heading('Steps', 3)}${table(
+    ['Step', 'Result', 'Time'],
+    steps.map((s) => [s.name, s.result, formatDuration(s.ms)]),
+  )}`;
   if (mode === 'build' && inputs.audit !== 'off') {
     const file = dockerfile ? relative(ctx.workspace, dockerfile) : 'Dockerfile';
     summary += `\n${heading(`Image audit (${findings.length ? `${findings.length} finding${findings.length > 1 ? 's' : ''}` : 'clean'}, audit: ${inputs.audit})`, 3)}`;
-    summary += findings.length ? table(['Line', 'Rule', 'Finding'], findings.map((x) => [x.line ? `${file}:${x.line}` : 'build-args', x.rule, x.message])) : 'No findings.\n';
+    summary += findings.length
+      ? table(
+          ['Line', 'Rule', 'Finding'],
+          findings.map((x) => [x.line ? `${file}:${x.line}` : 'build-args', x.rule, x.message]),
+        )
+      : 'No findings.\n';
   }
-  summary += `\n${details('Labels and annotations', code(Object.entries(labels).map(([k, v]) => `${k}=${v}`).join('\n')))}`;
-  if (outcome) summary += details('Builder commands', code(outcome.commands.map((c) => [c.file, ...c.args].map((a) => (/[\s"'$]/.test(a) ? JSON.stringify(a) : a)).join(' ')).join('\n\n'), 'sh'));
+  summary += `\n${details(
+    'Labels and annotations',
+    code(
+      Object.entries(labels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n'),
+    ),
+  )}`;
+  if (outcome)
+    summary += details(
+      'Builder commands',
+      code(outcome.commands.map((c) => [c.file, ...c.args].map((a) => (/[\s"'$]/.test(a) ? JSON.stringify(a) : a)).join(' ')).join('\n\n'), 'sh'),
+    );
 
   return {
     outputs: {
@@ -392,4 +523,3 @@ function report(b: BuildRun, failure: string | undefined, totalMs: number): Acti
     failure,
   };
 }
-

@@ -7,10 +7,27 @@ import { exec as defaultExec, lastLines, type Exec } from '../../lib/exec.ts';
 import { request, type Http } from '../../lib/http.ts';
 import { formatDuration } from '../../lib/duration.ts';
 import { heading } from '../../lib/markdown.ts';
-import { needsUndo, resumeRollback, rollbackFleet, rollout, type DeployTarget, type EngineOptions, type GateFn, type GateResult, type RolloutResult, type RolloutState } from '../../deploy/engine.ts';
+import {
+  needsUndo,
+  resumeRollback,
+  rollbackFleet,
+  rollout,
+  type DeployTarget,
+  type EngineOptions,
+  type GateFn,
+  type GateResult,
+  type RolloutResult,
+  type RolloutState,
+} from '../../deploy/engine.ts';
 import { blueGreenRollback, blueGreenRollout, isBlueGreenTarget, resumeBlueGreen } from '../../deploy/strategies.ts';
 import type { BatchSize, Ramp } from '../../deploy/batches.ts';
-import { createKubernetesDeployer, toEngineResult, validateKubernetesOptions, type KubeRolloutResult, type KubernetesDeployerOptions } from '../../deploy/kubernetes.ts';
+import {
+  createKubernetesDeployer,
+  toEngineResult,
+  validateKubernetesOptions,
+  type KubeRolloutResult,
+  type KubernetesDeployerOptions,
+} from '../../deploy/kubernetes.ts';
 import { renderKubeSummary } from '../../deploy/kubernetes-summary.ts';
 import { Kubectl } from '../../deploy/kubernetes-kubectl.ts';
 import { leaseLockPart } from '../../deploy/kubernetes-lease.ts';
@@ -55,14 +72,30 @@ export async function killSwitchOf(ctx: ActionContext, deps: Pick<DeployDeps, 'k
   const path = ctx.env?.SLIPWAY_CONFIG;
   const environment = ctx.env?.SLIPWAY_ENVIRONMENT;
   if (!path || !environment) return undefined;
-  const [{ loadConfig, resolveSecrets }, { spec: flagsSpec }, { releaseKillSwitch }] = await Promise.all([import('../../config/load.ts'), import('../../flags/spec.ts'), import('../../flags/kill.ts')]);
+  const [{ loadConfig, resolveSecrets }, { spec: flagsSpec }, { releaseKillSwitch }] = await Promise.all([
+    import('../../config/load.ts'),
+    import('../../flags/spec.ts'),
+    import('../../flags/kill.ts'),
+  ]);
   const config = await loadConfig(isAbsolute(path) ? path : join(ctx.workspace, path), { flags: flagsSpec });
   const raw = config.inputs(environment, 'flags');
   if (!raw.release) return undefined;
-  const values = resolveSecrets(raw, ctx.env, (v) => ctx.log.mask(v), (input, variable) =>
-    ctx.log.warning(`slipway.yml: environments.${environment}.flags.${input} refers to secret ${variable}, which this step's environment does not have: the kill switch runs without it (give the step env ${variable}: \${{ secrets.${variable} }})`),
+  const values = resolveSecrets(
+    raw,
+    ctx.env,
+    (v) => ctx.log.mask(v),
+    (input, variable) =>
+      ctx.log.warning(
+        `slipway.yml: environments.${environment}.flags.${input} refers to secret ${variable}, which this step's environment does not have: the kill switch runs without it (give the step env ${variable}: \${{ secrets.${variable} }})`,
+      ),
   );
-  return releaseKillSwitch(values, `${path} environments.${environment}.flags`, { env: ctx.env, cwd: ctx.workspace, mask: (v) => ctx.log.mask(v), http: deps.http, exec: deps.exec });
+  return releaseKillSwitch(values, `${path} environments.${environment}.flags`, {
+    env: ctx.env,
+    cwd: ctx.workspace,
+    mask: (v) => ctx.log.mask(v),
+    http: deps.http,
+    exec: deps.exec,
+  });
 }
 
 function actorOf(ctx: ActionContext): FlagActor {
@@ -99,7 +132,7 @@ async function takeLock(lock: DeployLock | undefined, inputs: DeployInputs, ctx:
   const holder = newHolder({
     actor: ctx.github?.actor,
     runUrl: ctx.github?.runUrl,
-    version: inputs.rollback ? 'rollback' : inputs.version ?? inputs.image ?? '',
+    version: inputs.rollback ? 'rollback' : (inputs.version ?? inputs.image ?? ''),
     reason: inputs['lock-reason'] ?? (inputs.rollback ? 'rollback' : `deploy ${inputs.version ?? inputs.image ?? ''}`),
     ttlMs: inputs['lock-ttl'],
   });
@@ -124,25 +157,47 @@ export function checkInputs(i: DeployInputs, ctx?: Pick<ActionContext, 'workspac
   if (i.target === 'kubernetes') {
     if (!i.rollback && !i.image) throw new InputError('image', '', 'the image to deploy, by digest (required with target: kubernetes unless rollback is true)');
     if (i.kubeconfig && i['kubeconfig-data']) throw new UserError("Inputs 'kubeconfig' and 'kubeconfig-data' both given: use one of them");
-    if (i['max-unavailable']) throw new UserError("Input 'max-unavailable' does not apply to target: kubernetes (the Deployment's maxUnavailable/maxSurge do; Slipway defaults to one pod at a time); use batches for gated steps");
+    if (i['max-unavailable'])
+      throw new UserError(
+        "Input 'max-unavailable' does not apply to target: kubernetes (the Deployment's maxUnavailable/maxSurge do; Slipway defaults to one pod at a time); use batches for gated steps",
+      );
     validateKubernetesOptions(kubeOptions(i, ctx?.workspace ?? process.cwd(), undefined), i.strategy);
     return;
   }
   if (!i.rollback && !i.version) throw new InputError('version', '', 'a release name (required unless rollback is true)');
   if (i.batches && i['max-unavailable']) throw new UserError("Inputs 'batches' and 'max-unavailable' both given: use one of them");
   if (i.strategy !== 'rolling') {
-    if (i.target === 'command') throw new InputError('strategy', i.strategy, `rolling with target: command (${i.strategy} needs a load balancer Slipway controls: use target hosts with nginx-host, or kubernetes)`);
-    if (i.target === 'hosts' && !i['nginx-host'] && !i['haproxy-host']) throw new InputError('nginx-host', '', `local or [user@]host[:port] (or haproxy-host): strategy ${i.strategy} moves traffic through the load balancer`);
-    if (i.strategy === 'blue-green' && i['systemd-unit']) throw new InputError('systemd-unit', i['systemd-unit'], 'no systemd unit with strategy blue-green (a unit runs one copy; give start-command so two copies can run side by side)');
-    if (i.strategy === 'blue-green' && (i.batches || i['max-unavailable'])) throw new UserError(`Input '${i.batches ? 'batches' : 'max-unavailable'}' does not apply to strategy blue-green (the whole new set starts at once and traffic switches in one step)`);
-    if (i.strategy === 'canary' && (i.batches || i['max-unavailable'])) throw new UserError(`Input '${i.batches ? 'batches' : 'max-unavailable'}' does not apply to strategy canary: canary-steps sets the steps`);
+    if (i.target === 'command')
+      throw new InputError(
+        'strategy',
+        i.strategy,
+        `rolling with target: command (${i.strategy} needs a load balancer Slipway controls: use target hosts with nginx-host, or kubernetes)`,
+      );
+    if (i.target === 'hosts' && !i['nginx-host'] && !i['haproxy-host'])
+      throw new InputError('nginx-host', '', `local or [user@]host[:port] (or haproxy-host): strategy ${i.strategy} moves traffic through the load balancer`);
+    if (i.strategy === 'blue-green' && i['systemd-unit'])
+      throw new InputError(
+        'systemd-unit',
+        i['systemd-unit'],
+        'no systemd unit with strategy blue-green (a unit runs one copy; give start-command so two copies can run side by side)',
+      );
+    if (i.strategy === 'blue-green' && (i.batches || i['max-unavailable']))
+      throw new UserError(
+        `Input '${i.batches ? 'batches' : 'max-unavailable'}' does not apply to strategy blue-green (the whole new set starts at once and traffic switches in one step)`,
+      );
+    if (i.strategy === 'canary' && (i.batches || i['max-unavailable']))
+      throw new UserError(`Input '${i.batches ? 'batches' : 'max-unavailable'}' does not apply to strategy canary: canary-steps sets the steps`);
   }
   if (i.target === 'hosts') {
-    if (i['nginx-host'] && i['haproxy-host']) throw new UserError("Inputs 'nginx-host' and 'haproxy-host' both given: one load balancer drives the fleet; use one of them");
+    if (i['nginx-host'] && i['haproxy-host'])
+      throw new UserError("Inputs 'nginx-host' and 'haproxy-host' both given: one load balancer drives the fleet; use one of them");
     if (!i.hosts?.length) throw new InputError('hosts', '', 'the hosts to deploy to (required with target: hosts)');
-    if (!i['start-command'] && !i['systemd-unit']) throw new InputError('start-command', '', 'an argument list such as ["node", "server.js"] (or give systemd-unit) with target: hosts');
+    if (!i['start-command'] && !i['systemd-unit'])
+      throw new InputError('start-command', '', 'an argument list such as ["node", "server.js"] (or give systemd-unit) with target: hosts');
     if (!i['known-hosts'] && !i['host-key'] && !i['insecure-skip-host-key-check']) {
-      throw new UserError("Host key verification is on: give the 'host-key' input (the public key the hosts present, e.g. from `ssh-keyscan`) or 'known-hosts'. Only if you accept the risk: insecure-skip-host-key-check: true");
+      throw new UserError(
+        "Host key verification is on: give the 'host-key' input (the public key the hosts present, e.g. from `ssh-keyscan`) or 'known-hosts'. Only if you accept the risk: insecure-skip-host-key-check: true",
+      );
     }
     if (i['nginx-host'] && !i['nginx-command']) {
       // nginx-command defaults to ["nginx"]; nothing to check.
@@ -175,7 +230,14 @@ function hostSpecs(i: DeployInputs): HostSpec[] {
     return { ...ssh, name: o.name, appPort: o['app-port'] ?? i['app-port'], deployRoot: o['deploy-root'] ?? i['deploy-root'] };
   });
   const sameHost = new Set(list.map((h) => h.host)).size < list.length;
-  return list.map((h) => ({ id: h.name ?? (sameHost || h.port !== 22 ? `${h.host}:${h.port}` : h.host), host: h.host, port: h.port, user: h.user, appPort: h.appPort, deployRoot: h.deployRoot }));
+  return list.map((h) => ({
+    id: h.name ?? (sameHost || h.port !== 22 ? `${h.host}:${h.port}` : h.host),
+    host: h.host,
+    port: h.port,
+    user: h.user,
+    appPort: h.appPort,
+    deployRoot: h.deployRoot,
+  }));
 }
 
 /** Builds the target from the inputs. The SSH key and known_hosts go to a private temp dir. */
@@ -221,7 +283,8 @@ export function buildTarget(i: DeployInputs, ctx: ActionContext, deps: DeployDep
     }
   }
   const keyed = [...hosts, ...[nginxHost, haproxyHost].filter((x): x is SshHost => !!x && x !== 'local')];
-  const knownHosts = i['insecure-skip-host-key-check'] && !i['known-hosts'] && !i['host-key'] ? undefined : buildKnownHosts(i['known-hosts'], i['host-key'], keyed);
+  const knownHosts =
+    i['insecure-skip-host-key-check'] && !i['known-hosts'] && !i['host-key'] ? undefined : buildKnownHosts(i['known-hosts'], i['host-key'], keyed);
   const dir = mkdtempSync(join(ctx.tempDir, 'slipway-ssh-'));
   let ssh: SshClient;
   try {
@@ -232,7 +295,9 @@ export function buildTarget(i: DeployInputs, ctx: ActionContext, deps: DeployDep
       writeFileSync(knownHostsPath, knownHosts, { mode: 0o600 });
     }
     if (i['insecure-skip-host-key-check']) {
-      ctx.log.warning('insecure-skip-host-key-check is true: SSH host keys are NOT verified. Anyone between this runner and the hosts can impersonate them and receive your deploy key. Give host-key or known-hosts instead.');
+      ctx.log.warning(
+        'insecure-skip-host-key-check is true: SSH host keys are NOT verified. Anyone between this runner and the hosts can impersonate them and receive your deploy key. Give host-key or known-hosts instead.',
+      );
     }
     if (!keyPath && !ctx.env.SSH_AUTH_SOCK) ctx.log.warning('no ssh-key input and no ssh-agent (SSH_AUTH_SOCK): SSH authentication will likely fail');
     ssh = new SshClient({ keyPath, knownHostsPath, insecure: i['insecure-skip-host-key-check'], env: ctx.env, exec });
@@ -253,7 +318,15 @@ export function buildTarget(i: DeployInputs, ctx: ActionContext, deps: DeployDep
     readyPath: i['ready-path'],
     keepReleases: i['keep-releases'],
     drainTimeoutMs: i['drain-timeout'],
-    nginx: nginxHost ? { host: nginxHost, file: i['nginx-upstream-file'], name: i['nginx-upstream-name'], command: i['nginx-command'] ?? ['nginx'], pidFile: i['nginx-pid-file'] } : undefined,
+    nginx: nginxHost
+      ? {
+          host: nginxHost,
+          file: i['nginx-upstream-file'],
+          name: i['nginx-upstream-name'],
+          command: i['nginx-command'] ?? ['nginx'],
+          pidFile: i['nginx-pid-file'],
+        }
+      : undefined,
     haproxy: haproxyHost ? { host: haproxyHost, socket: i['haproxy-socket'], backend: i['haproxy-backend'], stateFile: i['haproxy-state-file'] } : undefined,
     log: ctx.log,
     exec,
@@ -332,7 +405,7 @@ export async function buildGate(i: DeployInputs, ctx: ActionContext, deps: Deplo
     const failed = results.find((r) => !r.pass);
     return {
       pass: !failed,
-      verdict: failed ? failed.verdict ?? 'fail' : 'pass',
+      verdict: failed ? (failed.verdict ?? 'fail') : 'pass',
       reason: results.map((r) => `${r.name}: ${r.reason}`).join('; '),
       details: results.map((r) => r.details).filter(Boolean),
     };
@@ -405,7 +478,20 @@ async function runKubernetes(inputs: DeployInputs, ctx: ActionContext, deps: Dep
       });
     // The audit trail: a line in the namespace's ConfigMap (kubernetes-audit.ts); a failure is a warning.
     try {
-      await appendKubeAudit(new Kubectl({ ...o, namespace: o.namespace ?? '' }), { at: new Date().toISOString(), actor: ctx.github?.actor || 'unknown', action: inputs.rollback ? 'rollback' : 'deploy', version: r.version, from: r.previousVersion, reason: inputs['lock-reason'], run: ctx.github?.runUrl || 'local', outcome: r.status }, AbortSignal.timeout(30_000));
+      await appendKubeAudit(
+        new Kubectl({ ...o, namespace: o.namespace ?? '' }),
+        {
+          at: new Date().toISOString(),
+          actor: ctx.github?.actor || 'unknown',
+          action: inputs.rollback ? 'rollback' : 'deploy',
+          version: r.version,
+          from: r.previousVersion,
+          reason: inputs['lock-reason'],
+          run: ctx.github?.runUrl || 'local',
+          outcome: r.status,
+        },
+        AbortSignal.timeout(30_000),
+      );
     } catch (err) {
       ctx.log.warning(`the audit ConfigMap could not be written: ${errorMessage(err)}`);
     }
@@ -438,8 +524,15 @@ async function runKubernetes(inputs: DeployInputs, ctx: ActionContext, deps: Dep
           : `deploy-rolling: ${why}`;
   }
   // The kubernetes deployer undoes a failed rollout inside itself: here the kill switch can only run after that undo.
-  const killedAfter = !first && killer && (r.status === 'rolled-back' || r.status === 'rollback-failed') ? await killer.run({ actor: actorOf(ctx), log: ctx.log, why: 'the rollout failed and was rolled back' }) : [];
-  return withKillSwitch({ outputs, summary: renderKubeSummary(r), failure }, first ? killedFirst : killedAfter, first ? 'before the rollback' : 'after the rollback (the kubernetes target rolls back inside its deployer)');
+  const killedAfter =
+    !first && killer && (r.status === 'rolled-back' || r.status === 'rollback-failed')
+      ? await killer.run({ actor: actorOf(ctx), log: ctx.log, why: 'the rollout failed and was rolled back' })
+      : [];
+  return withKillSwitch(
+    { outputs, summary: renderKubeSummary(r), failure },
+    first ? killedFirst : killedAfter,
+    first ? 'before the rollback' : 'after the rollback (the kubernetes target rolls back inside its deployer)',
+  );
 }
 
 export function resultOutputs(r: RolloutResult): ActionResult['outputs'] {
@@ -447,7 +540,7 @@ export function resultOutputs(r: RolloutResult): ActionResult['outputs'] {
   const instances: Record<string, { version: string; status: string; readyMs?: number }> = {};
   for (const s of r.instances) instances[s.id] = { version: versions[s.id] ?? '', status: s.status, readyMs: s.readyMs };
   return {
-    version: r.status === 'succeeded' || r.status === 'unchanged' ? r.version : r.previousVersion ?? '',
+    version: r.status === 'succeeded' || r.status === 'unchanged' ? r.version : (r.previousVersion ?? ''),
     'previous-version': r.previousVersion ?? '',
     instances,
     'rolled-back': r.status === 'rolled-back' || (r.mode === 'rollback' && (r.status === 'succeeded' || r.status === 'unchanged')),
@@ -469,7 +562,12 @@ function failureLine(r: RolloutResult): string | undefined {
     case 'rolled-back':
       return `deploy-rolling: ${why}; rolled back ${rolled.length ? rolled.join(', ') : 'nothing (no instance had been switched)'} to ${r.previousVersion}`;
     case 'rollback-failed':
-      return `deploy-rolling: ${why}; the rollback failed too: ${mixedFleet(r) ?? Object.entries(fleetVersions(r)).map(([k, v]) => `${k} runs ${v}`).join(', ')}`;
+      return `deploy-rolling: ${why}; the rollback failed too: ${
+        mixedFleet(r) ??
+        Object.entries(fleetVersions(r))
+          .map(([k, v]) => `${k} runs ${v}`)
+          .join(', ')
+      }`;
     case 'cancelled':
       return 'deploy-rolling: cancelled; the post step rolls back the instances already switched';
     default:
@@ -493,7 +591,9 @@ export async function run(inputs: DeployInputs, ctx: ActionContext, deps: Deploy
   checkInputs(inputs, ctx);
   const killer = inputs['kill-switch'] === 'off' ? undefined : await killSwitchOf(ctx, deps);
   if (inputs.target === 'kubernetes') return runKubernetes(inputs, ctx, deps, killer);
-  const kubeOnly = (['deployment', 'namespace', 'context', 'kubeconfig', 'kubeconfig-data', 'container', 'manifests', 'progress-deadline'] as const).filter((k) => inputs[k] !== undefined && inputs[k] !== '');
+  const kubeOnly = (['deployment', 'namespace', 'context', 'kubeconfig', 'kubeconfig-data', 'container', 'manifests', 'progress-deadline'] as const).filter(
+    (k) => inputs[k] !== undefined && inputs[k] !== '',
+  );
   if (kubeOnly.length) ctx.log.warning(`input(s) ${kubeOnly.join(', ')} apply to target: kubernetes only; ignored with target: ${inputs.target}`);
   const gate = await buildGate(inputs, ctx, deps);
   const built = deps.target ? { target: deps.target, cleanup: () => {} } : buildTarget(inputs, ctx, deps);
@@ -517,7 +617,12 @@ export async function run(inputs: DeployInputs, ctx: ActionContext, deps: Deploy
     await built.target.close().catch(() => undefined);
     built.cleanup();
     // The flags are off already: the outputs still say so (notify lists them).
-    if (killedFirst.length) return withKillSwitch({ outputs: { 'rolled-back': false }, failure: `deploy-rolling: ${errorMessage(err)}` }, killedFirst, 'before the rollback (which did not start)');
+    if (killedFirst.length)
+      return withKillSwitch(
+        { outputs: { 'rolled-back': false }, failure: `deploy-rolling: ${errorMessage(err)}` },
+        killedFirst,
+        'before the rollback (which did not start)',
+      );
     throw err;
   }
   const opts: EngineOptions = {
@@ -531,7 +636,8 @@ export async function run(inputs: DeployInputs, ctx: ActionContext, deps: Deploy
     saveState: (s) => ctx.saveState(STATE_KEY, JSON.stringify(s)),
     ...(strategy === 'canary' ? { canary: inputs['canary-steps'] } : {}),
     // pause: manual steps wait for `slipway promote` / `slipway abort` on the target, until pause-deadline.
-    manualPauses: (strategy === 'canary' ? (inputs['canary-steps'] as Ramp<number>) : ((inputs['max-unavailable'] ?? inputs.batches ?? []) as Ramp<BatchSize>)).manualPauses,
+    manualPauses: (strategy === 'canary' ? (inputs['canary-steps'] as Ramp<number>) : ((inputs['max-unavailable'] ?? inputs.batches ?? []) as Ramp<BatchSize>))
+      .manualPauses,
     promotion: built.target.promotion?.(),
     promotionDeadlineMs: inputs['pause-deadline'],
     promoteHint: `slipway promote --env ${ctx.env?.SLIPWAY_ENVIRONMENT || 'ENV'}`,
@@ -551,13 +657,29 @@ export async function run(inputs: DeployInputs, ctx: ActionContext, deps: Deploy
     keepLock = result.status === 'cancelled';
     if (built.target instanceof HostsTarget) {
       // The audit trail on the hosts (slipway audit): who, when, what, from which run, the outcome.
-      const failed = await built.target.appendAudit({ at: new Date().toISOString(), actor: ctx.github?.actor || 'unknown', action: inputs.rollback ? 'rollback' : 'deploy', version: result.version, from: result.previousVersion, reason: inputs['lock-reason'], run: ctx.github?.runUrl || 'local', outcome: result.status }, AbortSignal.timeout(30_000));
+      const failed = await built.target.appendAudit(
+        {
+          at: new Date().toISOString(),
+          actor: ctx.github?.actor || 'unknown',
+          action: inputs.rollback ? 'rollback' : 'deploy',
+          version: result.version,
+          from: result.previousVersion,
+          reason: inputs['lock-reason'],
+          run: ctx.github?.runUrl || 'local',
+          outcome: result.status,
+        },
+        AbortSignal.timeout(30_000),
+      );
       if (failed.length) ctx.log.warning(`the audit log could not be written on ${failed.join('; ')}`);
     }
   } catch (err) {
     // The flags are off already: the outputs still say so (notify lists them).
     if (!killedFirst.length) throw err;
-    return withKillSwitch({ outputs: { 'rolled-back': false }, failure: `deploy-rolling: ${errorMessage(err)}` }, killedFirst, 'before the rollback (which failed)');
+    return withKillSwitch(
+      { outputs: { 'rolled-back': false }, failure: `deploy-rolling: ${errorMessage(err)}` },
+      killedFirst,
+      'before the rollback (which failed)',
+    );
   } finally {
     // A cancelled rollout keeps the lock: the post step rolls back, then releases it.
     if (!keepLock) await giveLock(lock, holder?.token, ctx);
@@ -632,13 +754,19 @@ export async function post(given: DeployInputs | undefined, ctx: ActionContext, 
   let result: RolloutResult;
   try {
     if (state.strategy === 'blue-green' && isBlueGreenTarget(built.target)) {
-      result = await resumeBlueGreen(built.target, state, { readiness: readinessOf(inputs), log: ctx.log, http: deps.http, saveState: (s) => ctx.saveState(STATE_KEY, JSON.stringify(s)) });
-    } else result = await resumeRollback(built.target, state, {
-      readiness: readinessOf(inputs),
-      log: ctx.log,
-      http: deps.http,
-      saveState: (s) => ctx.saveState(STATE_KEY, JSON.stringify(s)),
-    });
+      result = await resumeBlueGreen(built.target, state, {
+        readiness: readinessOf(inputs),
+        log: ctx.log,
+        http: deps.http,
+        saveState: (s) => ctx.saveState(STATE_KEY, JSON.stringify(s)),
+      });
+    } else
+      result = await resumeRollback(built.target, state, {
+        readiness: readinessOf(inputs),
+        log: ctx.log,
+        http: deps.http,
+        saveState: (s) => ctx.saveState(STATE_KEY, JSON.stringify(s)),
+      });
   } finally {
     await giveLock(lockOf(inputs, built.target, deps), lockToken, ctx);
     await built.target.close().catch(() => undefined);
@@ -648,7 +776,10 @@ export async function post(given: DeployInputs | undefined, ctx: ActionContext, 
   const ok = result.status === 'rolled-back';
   return {
     outputs: resultOutputs(result),
-    summary: heading(`Post step: ${ok ? 'rolled back the cancelled rollout' : 'rollback after cancellation failed'}`) + '\n' + renderSummary(result).replace(/^## .*\n/, `### ${headline(result)}\n`),
+    summary:
+      heading(`Post step: ${ok ? 'rolled back the cancelled rollout' : 'rollback after cancellation failed'}`) +
+      '\n' +
+      renderSummary(result).replace(/^## .*\n/, `### ${headline(result)}\n`),
     failure: ok
       ? undefined
       : `deploy-rolling post: rolling back the cancelled rollout failed${mixed ? `: ${mixed}` : ''} (took ${formatDuration(result.durationMs)})`,

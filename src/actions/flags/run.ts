@@ -35,7 +35,15 @@ async function buildGate(i: FlagsInputs, ctx: ActionContext, deps: FlagsDeps): P
   const urls = i['gate-urls'] ?? [];
   if (!urls.length) throw new UserError("Input 'gate-urls': got nothing; expected the URLs the SLO gate probes between steps (gate-slo is set)");
   const { createSloGate } = await import('../../metrics/gate.ts');
-  const slo = createSloGate({ objectives: i['gate-slo'], provider: 'probe', durationMs: i['gate-duration'], intervalMs: Math.min(10_000, i['gate-duration']), probe: { rate: i['gate-rate'] }, log: ctx.log, http: deps.http });
+  const slo = createSloGate({
+    objectives: i['gate-slo'],
+    provider: 'probe',
+    durationMs: i['gate-duration'],
+    intervalMs: Math.min(10_000, i['gate-duration']),
+    probe: { rate: i['gate-rate'] },
+    log: ctx.log,
+    http: deps.http,
+  });
   return async (g) => {
     const r = await slo({ urls, version: '', signal: g.signal });
     return { pass: r.pass, verdict: r.verdict, reason: r.reason, details: r.report };
@@ -47,9 +55,14 @@ export function flagsSummary(title: string, changes: FlagChange[], extra = ''): 
 }
 
 function progressiveSummary(flag: string, r: RolloutResult & { flagFrom: unknown; flagSteps: number[] }): string {
-  const lines = [`\n${heading(`Progressive rollout of \`${flag}\`: ${r.status}`, 3)}`, `Steps: ${r.flagSteps.map((p) => `${p}%`).join(' → ') || '(none left)'} · ${formatDuration(r.durationMs)}\n`];
+  const lines = [
+    `\n${heading(`Progressive rollout of \`${flag}\`: ${r.status}`, 3)}`,
+    `Steps: ${r.flagSteps.map((p) => `${p}%`).join(' → ') || '(none left)'} · ${formatDuration(r.durationMs)}\n`,
+  ];
   for (const b of r.batches) {
-    lines.push(`- step ${b.batch}: ${b.instances.join(', ') || '(none)'}: ${b.outcome}${b.gate ? `; gate ${b.gate.pass ? 'passed' : 'FAILED'}: ${b.gate.reason}` : ''}`);
+    lines.push(
+      `- step ${b.batch}: ${b.instances.join(', ') || '(none)'}: ${b.outcome}${b.gate ? `; gate ${b.gate.pass ? 'passed' : 'FAILED'}: ${b.gate.reason}` : ''}`,
+    );
   }
   if (r.failure) lines.push(`\n**Why:** ${r.failure.reason}`);
   if (r.finalVersions) lines.push(`\nThe flag now reads: ${Object.values(r.finalVersions)[0] ?? 'unknown'}`);
@@ -58,13 +71,17 @@ function progressiveSummary(flag: string, r: RolloutResult & { flagFrom: unknown
 
 /** mode plan: what `change` would do, from the inputs alone (no server is contacted, no credential needed). */
 export function plannedChanges(i: FlagsInputs, actor: FlagActor, at: string): FlagChange[] {
-  const server = i.provider === 'command' ? i.command?.[0] ?? '' : redactUrl(i['unleash-url'] ?? '').replace(/\/+$/, '');
+  const server = i.provider === 'command' ? (i.command?.[0] ?? '') : redactUrl(i['unleash-url'] ?? '').replace(/\/+$/, '');
   const base = { provider: i.provider, server, environment: i.environment, who: actor.who, run: actor.run, at, durationMs: 0, ok: true };
   const out: FlagChange[] = [
     ...(i.disable ?? []).map((flag): FlagChange => ({ ...base, flag, action: 'disable', to: { enabled: false } })),
     ...(i.enable ?? []).map((flag): FlagChange => ({ ...base, flag, action: 'enable', to: { enabled: true } })),
     ...(i.rollout ?? []).map((r): FlagChange => ({ ...base, flag: r.flag, action: 'rollout', to: { enabled: true, rollout: r.percent! } })),
-    ...(i.release ?? []).map((r): FlagChange => (r.percent === undefined ? { ...base, flag: r.flag, action: 'enable', to: { enabled: true } } : { ...base, flag: r.flag, action: 'rollout', to: { enabled: true, rollout: r.percent } })),
+    ...(i.release ?? []).map((r): FlagChange =>
+      r.percent === undefined
+        ? { ...base, flag: r.flag, action: 'enable', to: { enabled: true } }
+        : { ...base, flag: r.flag, action: 'rollout', to: { enabled: true, rollout: r.percent } },
+    ),
   ];
   if (i.progressive) out.push({ ...base, flag: i.progressive, action: 'rollout', to: { enabled: true, rollout: i.steps.at(-1) ?? 100 }, error: undefined });
   return out;
@@ -74,8 +91,13 @@ export async function run(inputs: FlagsInputs, ctx: ActionContext, deps: FlagsDe
   if (inputs.mode === 'plan') {
     const actor: FlagActor = { who: ctx.github.actor || ctx.env.USER || 'unknown', run: ctx.github.runUrl || 'cli' };
     const changes = plannedChanges(inputs, actor, (deps.now?.() ?? new Date()).toISOString());
-    const steps = inputs.progressive ? `\nProgressive: \`${inputs.progressive}\` through ${inputs.steps.map((p) => `${p}%`).join(' → ')}, the gate between steps.\n` : '';
-    return { outputs: { result: 'unchanged', changes, 'changed-count': 0, 'flags-off': '' }, summary: flagsSummary(`Flags this release changes on ${inputs.environment} (plan: nothing was changed)`, changes, steps) };
+    const steps = inputs.progressive
+      ? `\nProgressive: \`${inputs.progressive}\` through ${inputs.steps.map((p) => `${p}%`).join(' → ')}, the gate between steps.\n`
+      : '';
+    return {
+      outputs: { result: 'unchanged', changes, 'changed-count': 0, 'flags-off': '' },
+      summary: flagsSummary(`Flags this release changes on ${inputs.environment} (plan: nothing was changed)`, changes, steps),
+    };
   }
   const provider = makeProvider(inputs, ctx, deps);
   const actor: FlagActor = { who: ctx.github.actor || ctx.env.USER || 'unknown', run: ctx.github.runUrl || 'cli' };
@@ -90,8 +112,17 @@ export async function run(inputs: FlagsInputs, ctx: ActionContext, deps: FlagsDe
     const failed = changes.filter((c) => !c.ok);
     const off = changes.filter((c) => c.ok).map((c) => c.flag);
     return {
-      outputs: { result: failed.length ? 'failed' : 'killed', changes, 'changed-count': changes.filter((c) => c.ok && !c.unchanged).length, 'flags-off': off.join(',') },
-      summary: flagsSummary(failed.length ? `Kill switch: ${failed.length} flag(s) could NOT be switched off` : `Kill switch: ${off.length} flag(s) off`, changes, failed.length ? `\n**Turn these off by hand:** ${failed.map((c) => `\`${c.flag}\``).join(', ')}\n` : ''),
+      outputs: {
+        result: failed.length ? 'failed' : 'killed',
+        changes,
+        'changed-count': changes.filter((c) => c.ok && !c.unchanged).length,
+        'flags-off': off.join(','),
+      },
+      summary: flagsSummary(
+        failed.length ? `Kill switch: ${failed.length} flag(s) could NOT be switched off` : `Kill switch: ${off.length} flag(s) off`,
+        changes,
+        failed.length ? `\n**Turn these off by hand:** ${failed.map((c) => `\`${c.flag}\``).join(', ')}\n` : '',
+      ),
       failure: failed.length ? `kill switch: ${failed.map(flagChangeLine).join('; ')}` : undefined,
     };
   }
@@ -115,7 +146,11 @@ export async function run(inputs: FlagsInputs, ctx: ActionContext, deps: FlagsDe
     const r = await ctx.log.group(`flags on ${where}`, () => applyFlagChanges(provider, requests, { actor, log: ctx.log, signal: ctx.signal, now }));
     changes.push(...r.changes);
     if (r.failure) {
-      return { outputs: { result: 'failed', changes, 'changed-count': changes.filter((c) => c.ok && !c.unchanged).length, 'flags-off': '' }, summary: flagsSummary('Flags: a change failed', changes), failure: r.failure };
+      return {
+        outputs: { result: 'failed', changes, 'changed-count': changes.filter((c) => c.ok && !c.unchanged).length, 'flags-off': '' },
+        summary: flagsSummary('Flags: a change failed', changes),
+        failure: r.failure,
+      };
     }
   }
   let extra = '';
@@ -124,14 +159,39 @@ export async function run(inputs: FlagsInputs, ctx: ActionContext, deps: FlagsDe
   if (progressive) {
     const stepChanges: FlagChange[] = [];
     const sw = flagSwitch(provider, progressive, (from, to, ms) => {
-      stepChanges.push({ flag: progressive, provider: provider.kind, server: provider.server, environment: provider.environment, action: to.enabled && to.rollout !== undefined ? 'rollout' : 'restore', from, to, who: actor.who, run: actor.run, at: (now?.() ?? new Date()).toISOString(), durationMs: ms, ok: true });
+      stepChanges.push({
+        flag: progressive,
+        provider: provider.kind,
+        server: provider.server,
+        environment: provider.environment,
+        action: to.enabled && to.rollout !== undefined ? 'rollout' : 'restore',
+        from,
+        to,
+        who: actor.who,
+        run: actor.run,
+        at: (now?.() ?? new Date()).toISOString(),
+        durationMs: ms,
+        ok: true,
+      });
     });
     let r;
     try {
-      r = await flagRollout(sw, { steps: inputs.steps, gate, pauseMs: inputs.pause, log: ctx.log, signal: ctx.signal, rollbackOnCancel: true, http: deps.http });
+      r = await flagRollout(sw, {
+        steps: inputs.steps,
+        gate,
+        pauseMs: inputs.pause,
+        log: ctx.log,
+        signal: ctx.signal,
+        rollbackOnCancel: true,
+        http: deps.http,
+      });
     } catch (err) {
       changes.push(...stepChanges);
-      return { outputs: { result: 'failed', changes, 'changed-count': changes.filter((c) => c.ok && !c.unchanged).length, 'flags-off': '' }, summary: flagsSummary(`Flags: progressive rollout of ${progressive} failed`, changes), failure: errorMessage(err) };
+      return {
+        outputs: { result: 'failed', changes, 'changed-count': changes.filter((c) => c.ok && !c.unchanged).length, 'flags-off': '' },
+        summary: flagsSummary(`Flags: progressive rollout of ${progressive} failed`, changes),
+        failure: errorMessage(err),
+      };
     }
     changes.push(...stepChanges);
     extra = progressiveSummary(progressive, r);
@@ -144,7 +204,11 @@ export async function run(inputs: FlagsInputs, ctx: ActionContext, deps: FlagsDe
   }
   return {
     outputs: { result, changes, 'changed-count': changes.filter((c) => c.ok && !c.unchanged).length, 'flags-off': '' },
-    summary: flagsSummary(failure ? `Flags: ${result}` : `Flags: ${changes.filter((c) => c.ok && !c.unchanged).length} change(s) on ${provider.environment}`, changes, extra),
+    summary: flagsSummary(
+      failure ? `Flags: ${result}` : `Flags: ${changes.filter((c) => c.ok && !c.unchanged).length} change(s) on ${provider.environment}`,
+      changes,
+      extra,
+    ),
     failure,
   };
 }

@@ -42,9 +42,16 @@ async function loadLinter(): Promise<LintFn> {
  * Lints files in the order they apply (the linter carries what earlier files created into later
  * ones, and reads each file's -- slipway:no-transaction directive itself).
  */
-export async function lintMigrations(lint: LintFn, files: { path: string; sql: string; noTransaction: boolean }[], o: { pgVersion: number; disabled: string[]; insideRunner: boolean }): Promise<LintViolation[]> {
+export async function lintMigrations(
+  lint: LintFn,
+  files: { path: string; sql: string; noTransaction: boolean }[],
+  o: { pgVersion: number; disabled: string[]; insideRunner: boolean },
+): Promise<LintViolation[]> {
   if (!files.length) return [];
-  return lint(files.map((f) => ({ path: f.path, sql: f.sql })), { pgVersion: o.pgVersion, disabled: o.disabled, insideRunner: o.insideRunner });
+  return lint(
+    files.map((f) => ({ path: f.path, sql: f.sql })),
+    { pgVersion: o.pgVersion, disabled: o.disabled, insideRunner: o.insideRunner },
+  );
 }
 
 function appliedBy(ctx: ActionContext): string {
@@ -55,8 +62,10 @@ function appliedBy(ctx: ActionContext): string {
 }
 
 function checkInputs(i: MigrateInputs): void {
-  if (i.mode === 'command' && !i.command) throw new InputError('command', '', 'a YAML or JSON list of strings like ["npx", "prisma", "migrate", "deploy"] (mode is command)');
-  if (i.mode === 'run' && !i['dry-run'] && !i['database-url']) throw new InputError('database-url', '', 'a postgres:// URL (mode run needs a database; pass it from a secret)');
+  if (i.mode === 'command' && !i.command)
+    throw new InputError('command', '', 'a YAML or JSON list of strings like ["npx", "prisma", "migrate", "deploy"] (mode is command)');
+  if (i.mode === 'run' && !i['dry-run'] && !i['database-url'])
+    throw new InputError('database-url', '', 'a postgres:// URL (mode run needs a database; pass it from a secret)');
   if (i.mode !== 'command' && i.command) throw new UserError(`Input 'command' is set but mode is ${i.mode}; set mode: command to run it`);
   parseHistoryTableName(i['history-table']);
 }
@@ -79,7 +88,16 @@ async function runCommandMode(i: MigrateInputs, ctx: ActionContext, deps: Migrat
   const command = i.command!;
   const url = i['database-url'];
   const outcome = await ctx.log.group(`migrate: ${command.join(' ')}`, () =>
-    runMigrationCommand({ command, timeoutMs: i['command-timeout'], cwd: ctx.workspace, env: ctx.env, databaseUrl: url, log: ctx.log, signal: ctx.signal, exec: deps.exec }),
+    runMigrationCommand({
+      command,
+      timeoutMs: i['command-timeout'],
+      cwd: ctx.workspace,
+      env: ctx.env,
+      databaseUrl: url,
+      log: ctx.log,
+      signal: ctx.signal,
+      exec: deps.exec,
+    }),
   );
   const r = outcome.result;
   const status = outcome.ok ? '✅ succeeded' : r.timedOut ? '❌ timed out' : '❌ failed';
@@ -127,7 +145,9 @@ async function runLintMode(i: MigrateInputs, ctx: ActionContext, deps: MigrateDe
   return {
     outputs: { violations },
     summary: violationsSummary(violations, i['fail-on'], files.length) + (files.length ? '' : '\nNo migration files found.\n'),
-    failure: fails ? `migration lint failed: ${errors} error(s), ${warnings} warning(s) (fail-on: ${i['fail-on']}); see the annotations and the job summary` : undefined,
+    failure: fails
+      ? `migration lint failed: ${errors} error(s), ${warnings} warning(s) (fail-on: ${i['fail-on']}); see the annotations and the job summary`
+      : undefined,
   };
 }
 
@@ -144,7 +164,13 @@ async function runRunMode(i: MigrateInputs, ctx: ActionContext, deps: MigrateDep
   if (!url) return dryRunWithoutDatabase(i, ctx, deps, files);
 
   const connect = deps.connect ?? connectPg;
-  const connOpts: ConnectionOptions = { url, sslmode: i.sslmode, sslRootCert: i['ssl-root-cert'], searchPath: i['search-path'], connectTimeoutMs: i['connect-timeout'] };
+  const connOpts: ConnectionOptions = {
+    url,
+    sslmode: i.sslmode,
+    sslRootCert: i['ssl-root-cert'],
+    searchPath: i['search-path'],
+    connectTimeoutMs: i['connect-timeout'],
+  };
   let db: Db;
   try {
     db = await connect(connOpts);
@@ -163,7 +189,11 @@ async function runRunMode(i: MigrateInputs, ctx: ActionContext, deps: MigrateDep
     const gate = async (pending: PlannedMigration[]): Promise<string | undefined> => {
       if (i.lint === 'off' || !pending.length) return undefined;
       const lint = deps.lint ?? (await loadLinter());
-      violations = await lintMigrations(lint, pending.map((p) => ({ path: p.file.path, sql: p.file.sql, noTransaction: p.file.noTransaction })), { pgVersion, disabled: i['disable-rules'] ?? [], insideRunner: true });
+      violations = await lintMigrations(
+        lint,
+        pending.map((p) => ({ path: p.file.path, sql: p.file.sql, noTransaction: p.file.noTransaction })),
+        { pgVersion, disabled: i['disable-rules'] ?? [], insideRunner: true },
+      );
       annotateViolations(ctx.log, violations);
       lintNote = violationsSummary(violations, i['fail-on'], pending.length);
       ctx.log.info(lintVerdictLine(violations, i['fail-on'], pending.length));
@@ -209,13 +239,28 @@ function resultOf(i: MigrateInputs, ctx: ActionContext, r: RunnerResult, violati
     if (f.left) ctx.log.info(`${f.migration?.path}: ${f.left}`);
   }
   if (r.dryRun) for (const p of r.plan) ctx.log.info(`would apply ${p.file.path}${p.resumeAt ? ` (resuming at statement ${p.resumeAt + 1})` : ''}`);
-  const applied = r.applied.map((a) => ({ version: a.version, name: a.name, file: a.file, durationMs: a.durationMs, lockRetries: a.lockRetries, statements: a.statements, transaction: a.transaction, ...(a.resumedAt ? { resumedAt: a.resumedAt } : {}) }));
+  const applied = r.applied.map((a) => ({
+    version: a.version,
+    name: a.name,
+    file: a.file,
+    durationMs: a.durationMs,
+    lockRetries: a.lockRetries,
+    statements: a.statements,
+    transaction: a.transaction,
+    ...(a.resumedAt ? { resumedAt: a.resumedAt } : {}),
+  }));
   const summary = runnerSummary(r, { target, lockTimeoutMs: i['lock-timeout'], lockRetries: i['lock-retries'] }) + (lintNote ? `\n${lintNote}` : '');
   return {
     outputs: {
       applied,
       'pending-count': r.dryRun ? r.plan.length : r.pending.length,
-      pending: (r.dryRun ? r.plan : r.pending).map((p) => ({ version: p.file.version, name: p.file.name, file: p.file.path, noTransaction: p.file.noTransaction, ...(p.resumeAt ? { resumeAt: p.resumeAt } : {}) })),
+      pending: (r.dryRun ? r.plan : r.pending).map((p) => ({
+        version: p.file.version,
+        name: p.file.name,
+        file: p.file.path,
+        noTransaction: p.file.noTransaction,
+        ...(p.resumeAt ? { resumeAt: p.resumeAt } : {}),
+      })),
       'current-version': r.currentVersion ?? '',
       violations,
     },
@@ -231,7 +276,11 @@ async function dryRunWithoutDatabase(i: MigrateInputs, ctx: ActionContext, deps:
   let failure: string | undefined;
   if (i.lint === 'on' && files.length) {
     const lint = deps.lint ?? (await loadLinter());
-    violations = await lintMigrations(lint, files, { pgVersion: i['pg-version'] ?? DEFAULT_LINT_PG_VERSION, disabled: i['disable-rules'] ?? [], insideRunner: true });
+    violations = await lintMigrations(lint, files, {
+      pgVersion: i['pg-version'] ?? DEFAULT_LINT_PG_VERSION,
+      disabled: i['disable-rules'] ?? [],
+      insideRunner: true,
+    });
     annotateViolations(ctx.log, violations);
     lintNote = violationsSummary(violations, i['fail-on'], files.length);
     if (lintFails(violations, i['fail-on'])) {
@@ -242,6 +291,21 @@ async function dryRunWithoutDatabase(i: MigrateInputs, ctx: ActionContext, deps:
   for (const f of files) ctx.log.info(`would apply ${f.path} (no database-url: every file counts as pending)`);
   let md = heading(`Migrations (dry run, no database): ${files.length} file(s)`);
   md += `\nNo database-url was given, so every file is listed as pending.\n\n`;
-  md += files.length ? table(['#', 'Migration', 'Transaction'], files.map((f, n) => [n + 1, f.path, f.noTransaction ? 'no (statement by statement)' : 'yes'])) : 'No migration files found.\n';
-  return { outputs: { applied: [], pending: files.map((f) => ({ version: f.version, name: f.name, file: f.path, noTransaction: f.noTransaction })), 'pending-count': files.length, 'current-version': '', violations }, summary: md + (lintNote ? `\n${lintNote}` : ''), failure };
+  md += files.length
+    ? table(
+        ['#', 'Migration', 'Transaction'],
+        files.map((f, n) => [n + 1, f.path, f.noTransaction ? 'no (statement by statement)' : 'yes']),
+      )
+    : 'No migration files found.\n';
+  return {
+    outputs: {
+      applied: [],
+      pending: files.map((f) => ({ version: f.version, name: f.name, file: f.path, noTransaction: f.noTransaction })),
+      'pending-count': files.length,
+      'current-version': '',
+      violations,
+    },
+    summary: md + (lintNote ? `\n${lintNote}` : ''),
+    failure,
+  };
 }

@@ -5,7 +5,16 @@ import { formatDuration } from '../../lib/duration.ts';
 import { heading, table, ok } from '../../lib/markdown.ts';
 import type { Http } from '../../lib/http.ts';
 import { urlSecrets } from '../../lib/secrets.ts';
-import { normalizeFlags, normalizeGate, normalizeLint, normalizeMigrations, normalizeNotes, normalizeTimeline, renderMarkdown, type NotifyEvent } from '../../notify/message.ts';
+import {
+  normalizeFlags,
+  normalizeGate,
+  normalizeLint,
+  normalizeMigrations,
+  normalizeNotes,
+  normalizeTimeline,
+  renderMarkdown,
+  type NotifyEvent,
+} from '../../notify/message.ts';
 import { resolve as resolvePath } from 'node:path';
 import { renderReleasePlan } from '../../notify/plan.ts';
 import { sendNotification, type Channel, type NotifyConfig, type NotifyReport } from '../../notify/send.ts';
@@ -67,23 +76,33 @@ export function eventFromInputs(i: NotifyInputs, gh: GithubContext, now = Date.n
 export function configFromInputs(i: NotifyInputs, event: NotifyEvent, gh: GithubContext, deps: NotifyRunDeps = {}): NotifyConfig {
   const channels = [...new Set(i.channels)] as Channel[];
   const has = (c: Channel) => channels.includes(c);
-  if (has('slack') && !i['slack-webhook-url'] && !i['slack-token']) throw new InputError('slack-webhook-url', '', 'a Slack incoming webhook URL, or slack-token with slack-channel, because channels includes slack');
-  if (has('slack') && i['slack-token'] && !i['slack-webhook-url'] && !i['slack-channel']) throw new InputError('slack-channel', '', 'a channel (#deploys or C0123456789) for slack-token');
+  if (has('slack') && !i['slack-webhook-url'] && !i['slack-token'])
+    throw new InputError('slack-webhook-url', '', 'a Slack incoming webhook URL, or slack-token with slack-channel, because channels includes slack');
+  if (has('slack') && i['slack-token'] && !i['slack-webhook-url'] && !i['slack-channel'])
+    throw new InputError('slack-channel', '', 'a channel (#deploys or C0123456789) for slack-token');
   if (has('webhook') && !i['webhook-url']) throw new InputError('webhook-url', '', 'the URL to POST to, because channels includes webhook');
   const wantsIssue = i['on-rollback'] === 'open-issue';
   const needsGithub = has('github') || has('pr-comment') || (wantsIssue && event.kind === 'rolled-back');
-  if ((needsGithub || wantsIssue) && !i['github-token']) throw new InputError('github-token', '', `a token (\${{ github.token }}), because ${has('github') ? 'channels includes github' : has('pr-comment') ? 'channels includes pr-comment' : 'on-rollback is open-issue'}`);
+  if ((needsGithub || wantsIssue) && !i['github-token'])
+    throw new InputError(
+      'github-token',
+      '',
+      `a token (\${{ github.token }}), because ${has('github') ? 'channels includes github' : has('pr-comment') ? 'channels includes pr-comment' : 'on-rollback is open-issue'}`,
+    );
   if ((needsGithub || wantsIssue) && !event.repository) throw new InputError('repository', '', 'owner/name (the workflow repository is unknown)');
   const prNumber = i['pr-number'] ?? prNumberFromEvent(gh);
   if (has('pr-comment') && !prNumber) throw new InputError('pr-number', '', `a pull request number: the ${gh.eventName || 'triggering'} event has none`);
-  if (has('github') && !i['deployment-id'] && !event.version.sha) throw new InputError('sha', '', 'the commit SHA to create the deployment for (or deployment-id)');
+  if (has('github') && !i['deployment-id'] && !event.version.sha)
+    throw new InputError('sha', '', 'the commit SHA to create the deployment for (or deployment-id)');
   return {
     channels,
     ifFailureOnly: i['if-failure-only'],
     onRollback: i['on-rollback'],
     timeoutMs: i.timeout,
     deadlineMs: i.deadline,
-    slack: has('slack') ? { webhookUrl: i['slack-webhook-url'], token: i['slack-token'], channel: i['slack-channel'], ts: i['slack-ts'], apiUrl: i['slack-api-url'] } : undefined,
+    slack: has('slack')
+      ? { webhookUrl: i['slack-webhook-url'], token: i['slack-token'], channel: i['slack-channel'], ts: i['slack-ts'], apiUrl: i['slack-api-url'] }
+      : undefined,
     webhook: has('webhook') ? { url: i['webhook-url']!, secret: i['webhook-secret'] } : undefined,
     github: i['github-token']
       ? {
@@ -103,7 +122,12 @@ export function configFromInputs(i: NotifyInputs, event: NotifyEvent, gh: Github
 }
 
 export function notifySummary(event: NotifyEvent, r: NotifyReport, afterPlan = false): string {
-  const rows = r.results.map((x) => [x.channel, x.skipped ? '⏭️ skipped' : `${ok(x.ok)} ${x.ok ? 'sent' : 'failed'}`, x.ok ? x.detail : x.error ?? '', x.skipped ? '' : formatDuration(x.durationMs)]);
+  const rows = r.results.map((x) => [
+    x.channel,
+    x.skipped ? '⏭️ skipped' : `${ok(x.ok)} ${x.ok ? 'sent' : 'failed'}`,
+    x.ok ? x.detail : (x.error ?? ''),
+    x.skipped ? '' : formatDuration(x.durationMs),
+  ]);
   const channels = rows.length ? heading('Channels', 3) + table(['Channel', 'Result', 'Detail', 'Took'], rows) : '';
   // After a release plan, the event itself is already told: only where it was sent remains.
   if (afterPlan) return channels.replace(/^### Channels/, '### Where this plan was sent');
@@ -125,28 +149,33 @@ export async function run(inputs: NotifyInputs, ctx: ActionContext, deps: Notify
       // Token-like path segments (Slack's last segment is a 24-character token); short words such as
       // 'services' stay readable.
       for (const part of u.pathname.split('/')) if (part.length >= 16) ctx.log.mask(part);
-    } catch { /* checked by the input parser */ }
+    } catch {
+      /* checked by the input parser */
+    }
   }
   for (const name of ['slack-token', 'webhook-secret', 'github-token'] as const) if (inputs[name]) ctx.log.mask(inputs[name]);
 
   const now = deps.now ?? Date.now;
   const event = eventFromInputs(inputs, ctx.github, now());
   const config = configFromInputs(inputs, event, ctx.github, deps);
-  const report = await ctx.log.group(`notify: ${event.kind} (${event.environment})`, () => sendNotification(event, config, { log: ctx.log, http: deps.http, signal: ctx.signal }));
+  const report = await ctx.log.group(`notify: ${event.kind} (${event.environment})`, () =>
+    sendNotification(event, config, { log: ctx.log, http: deps.http, signal: ctx.signal }),
+  );
   const failedList = report.failed.join(',');
   // The release plan comes first: it is what the approver reads; the channels come after.
-  const plan = event.kind === 'approval-waiting'
-    ? `${await renderReleasePlan({
-      event,
-      github: config.github,
-      migrations: inputs['migrations-dir'] ? { dir: resolvePath(ctx.workspace, inputs['migrations-dir']), path: inputs['migrations-dir'] } : undefined,
-      lint: event.details.lint,
-      stage: inputs.stage as Record<string, string> | undefined,
-      window: inputs['window-verdict'] ? { verdict: inputs['window-verdict'], reason: inputs['window-reason'] } : undefined,
-      serverUrl: ctx.github.serverUrl,
-      flags: event.details.flags,
-    })}\n`
-    : '';
+  const plan =
+    event.kind === 'approval-waiting'
+      ? `${await renderReleasePlan({
+          event,
+          github: config.github,
+          migrations: inputs['migrations-dir'] ? { dir: resolvePath(ctx.workspace, inputs['migrations-dir']), path: inputs['migrations-dir'] } : undefined,
+          lint: event.details.lint,
+          stage: inputs.stage as Record<string, string> | undefined,
+          window: inputs['window-verdict'] ? { verdict: inputs['window-verdict'], reason: inputs['window-reason'] } : undefined,
+          serverUrl: ctx.github.serverUrl,
+          flags: event.details.flags,
+        })}\n`
+      : '';
   return {
     outputs: {
       sent: report.results.map((x) => ({ channel: x.channel, ok: x.ok, skipped: x.skipped ?? false, detail: x.detail, error: x.error })),
@@ -159,6 +188,12 @@ export async function run(inputs: NotifyInputs, ctx: ActionContext, deps: Notify
       'issue-url': report.issueUrl ?? '',
     },
     summary: plan + notifySummary(event, report, Boolean(plan)),
-    failure: inputs['fail-on-error'] && report.failed.length ? `notify: ${report.failed.length} channel(s) failed: ${report.results.filter((x) => !x.ok).map((x) => `${x.channel} (${x.error})`).join('; ')}` : undefined,
+    failure:
+      inputs['fail-on-error'] && report.failed.length
+        ? `notify: ${report.failed.length} channel(s) failed: ${report.results
+            .filter((x) => !x.ok)
+            .map((x) => `${x.channel} (${x.error})`)
+            .join('; ')}`
+        : undefined,
   };
 }

@@ -37,7 +37,13 @@ const SECRET_REF = /^\$\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/;
 export function stagesOf(config: LoadedConfig, environment: string, extra: { databaseUrl?: boolean } = {}): Stage[] {
   const env = config.config.environments[environment];
   if (!env) return [];
-  return STAGE_ORDER.filter((s) => (s === 'migrate' ? Boolean(env.migrate || env['database-url'] || extra.databaseUrl) : s === 'smoke' ? Boolean(env.smoke || env.url) : Boolean(env[SECTION[s]])));
+  return STAGE_ORDER.filter((s) =>
+    s === 'migrate'
+      ? Boolean(env.migrate || env['database-url'] || extra.databaseUrl)
+      : s === 'smoke'
+        ? Boolean(env.smoke || env.url)
+        : Boolean(env[SECTION[s]]),
+  );
 }
 
 export interface CheckOptions {
@@ -68,7 +74,12 @@ export async function checkRelease(config: LoadedConfig, environment: string, st
       continue;
     }
     if (stage === 'notify') raw = { ...raw, event: raw.event ?? 'started' };
-    const pathOf = (input: string) => (stage === 'smoke' && input === 'url' && !config.config.environments[environment]?.smoke?.url ? [...base, 'url'] : stage === 'migrate' && input === 'database-url' && !config.config.environments[environment]?.migrate?.['database-url'] ? [...base, 'database-url'] : [...section, input]);
+    const pathOf = (input: string) =>
+      stage === 'smoke' && input === 'url' && !config.config.environments[environment]?.smoke?.url
+        ? [...base, 'url']
+        : stage === 'migrate' && input === 'database-url' && !config.config.environments[environment]?.migrate?.['database-url']
+          ? [...base, 'database-url']
+          : [...section, input];
     if (stage === 'smoke' && !raw.url) {
       problem([...base, 'url'], "missing; expected the environment's base URL, such as https://staging.example.com (the smoke tests run against it)", base);
       continue;
@@ -115,7 +126,10 @@ export async function checkEnvironmentForValidate(config: LoadedConfig, environm
     rawFor: (stage) => {
       const raw = config.inputs(environment, STAGE_SPECS[stage].name);
       if (stage === 'deploy' && raw.version === undefined) raw.version = 'release-version';
-      if (stage === 'notify') { raw.environment ??= environment; raw.version ??= 'release-version'; }
+      if (stage === 'notify') {
+        raw.environment ??= environment;
+        raw.version ??= 'release-version';
+      }
       return raw;
     },
   });

@@ -65,10 +65,18 @@ export function stageRaw(config: LoadedConfig, inputs: ReleaseInputs, ctx: Actio
   const action = STAGE_ACTIONS[stage].spec.name;
   const raw = resolveSecrets(config.inputs(inputs.environment, action), ctx.env, (s) => ctx.log.mask(s));
   const version = inputs.version ?? (ctx.github.sha || undefined);
-  const set = (k: string, v: string | undefined) => { if (v !== undefined) raw[k] = v; };
+  const set = (k: string, v: string | undefined) => {
+    if (v !== undefined) raw[k] = v;
+  };
   if (stage === 'migrate') set('database-url', given(inputs['database-url']));
-  if (stage === 'deploy') { set('version', version); set('ssh-key', given(inputs['ssh-key'])); }
-  if (stage === 'gate') { set('prometheus-token', given(inputs['prometheus-token'])); if (raw.version === undefined && raw.provider === 'prometheus') set('version', version); }
+  if (stage === 'deploy') {
+    set('version', version);
+    set('ssh-key', given(inputs['ssh-key']));
+  }
+  if (stage === 'gate') {
+    set('prometheus-token', given(inputs['prometheus-token']));
+    if (raw.version === undefined && raw.provider === 'prometheus') set('version', version);
+  }
   if (stage === 'notify') {
     set('environment', inputs.environment);
     set('version', version);
@@ -108,14 +116,20 @@ export async function run(inputs: ReleaseInputs, ctx: ActionContext, deps: Relea
   });
   // Each problem also as an annotation on its line of slipway.yml (the job's Files changed view shows them).
   for (const p of problems) ctx.log.error(`${p.key}: ${p.detail}`, { file: relative(ctx.workspace, config.path) || config.path, line: p.line, col: p.col });
-  if (problems.length) throw new UserError(`${config.path} cannot be released to ${inputs.environment}; nothing was changed: ${problems.length} problem${problems.length === 1 ? '' : 's'} (${problems.map((p) => p.key).join(', ')}), each reported above with its line and what is expected`);
+  if (problems.length)
+    throw new UserError(
+      `${config.path} cannot be released to ${inputs.environment}; nothing was changed: ${problems.length} problem${problems.length === 1 ? '' : 's'} (${problems.map((p) => p.key).join(', ')}), each reported above with its line and what is expected`,
+    );
 
   // The kill switch (slipway.yml's flags section, `release`): the deploy stage runs it before its own
   // undo, the rollback stage first of all. Built now, so a bad section fails before any change.
   const baseDeployDeps = (deps.deploy ?? deps.stages?.deploy) as DeployDeps | undefined;
   const deployDeps: DeployDeps = {
     ...baseDeployDeps,
-    killSwitch: plan.includes('deploy') ? ((await killSwitchOf({ ...ctx, env: { ...ctx.env, SLIPWAY_CONFIG: config.path, SLIPWAY_ENVIRONMENT: inputs.environment } }, baseDeployDeps ?? {})) ?? null) : null,
+    killSwitch: plan.includes('deploy')
+      ? ((await killSwitchOf({ ...ctx, env: { ...ctx.env, SLIPWAY_CONFIG: config.path, SLIPWAY_ENVIRONMENT: inputs.environment } }, baseDeployDeps ?? {})) ??
+        null)
+      : null,
   };
 
   const records: StageRecord[] = [];
@@ -124,7 +138,9 @@ export async function run(inputs: ReleaseInputs, ctx: ActionContext, deps: Relea
   const runStage = async (s: Stage, inputsFor: unknown): Promise<boolean> => {
     const t = Date.now();
     const a = STAGE_ACTIONS[s];
-    const r = await ctx.log.group(`${s} (${a.spec.name})`, () => a.run(inputsFor, ctx, s === 'deploy' ? deployDeps : deps.stages?.[s])).catch((err): ActionResult => ({ outputs: {}, failure: `${a.spec.name}: ${errorMessage(err)}` }));
+    const r = await ctx.log
+      .group(`${s} (${a.spec.name})`, () => a.run(inputsFor, ctx, s === 'deploy' ? deployDeps : deps.stages?.[s]))
+      .catch((err): ActionResult => ({ outputs: {}, failure: `${a.spec.name}: ${errorMessage(err)}` }));
     outputs[s] = r.outputs;
     records.push({ stage: s, ok: !r.failure, ms: Date.now() - t, outputs: r.outputs, failure: r.failure });
     if (r.summary) summaries.push(r.summary);
@@ -139,7 +155,13 @@ export async function run(inputs: ReleaseInputs, ctx: ActionContext, deps: Relea
   if (wanted.has('window') && window) {
     const d = checkDeployWindow(window, deps.now?.() ?? new Date(), given(inputs['window-override']));
     windowNote = `Deploy window: ${d.allowed ? (d.overridden ? '⚠️ overridden' : 'open') : '⛔ closed'}: ${d.reason}`;
-    records.push({ stage: 'window', ok: d.allowed, ms: 0, outputs: { allowed: d.allowed, overridden: d.overridden, reason: d.reason }, failure: d.allowed ? undefined : `release: ${d.reason}` });
+    records.push({
+      stage: 'window',
+      ok: d.allowed,
+      ms: 0,
+      outputs: { allowed: d.allowed, overridden: d.overridden, reason: d.reason },
+      failure: d.allowed ? undefined : `release: ${d.reason}`,
+    });
     if (d.overridden) ctx.log.warning(windowNote);
     if (!d.allowed) failure = `release: deploy window closed: ${d.reason}`;
   }
@@ -147,7 +169,10 @@ export async function run(inputs: ReleaseInputs, ctx: ActionContext, deps: Relea
   // 2. migrate → deploy → smoke → gate; stop at the first failure.
   let switched = false;
   for (const s of plan.filter((x) => x !== 'notify')) {
-    if (failure) { records.push({ stage: s, ok: false, skipped: 'an earlier stage failed', ms: 0, outputs: {} }); continue; }
+    if (failure) {
+      records.push({ stage: s, ok: false, skipped: 'an earlier stage failed', ms: 0, outputs: {} });
+      continue;
+    }
     const okStage = await runStage(s, parsed[s]);
     if (s === 'deploy' && okStage) switched = true;
     if (!okStage) failure = records.at(-1)!.failure;
@@ -183,24 +208,36 @@ export async function run(inputs: ReleaseInputs, ctx: ActionContext, deps: Relea
     if (outputs.migrate?.applied !== undefined) raw.migrations = JSON.stringify(outputs.migrate.applied);
     if (outputs.deploy?.instances !== undefined) raw.rollout = JSON.stringify(outputs.deploy.instances);
     // The flags the kill switch switched (the deploy stage's failed rollout, or the rollback stage).
-    const flagsSwitched = [outputs.deploy?.['flags-switched'], records.find((x) => x.stage === 'rollback')?.outputs['flags-switched']].flatMap((v) => (Array.isArray(v) ? v : []));
+    const flagsSwitched = [outputs.deploy?.['flags-switched'], records.find((x) => x.stage === 'rollback')?.outputs['flags-switched']].flatMap((v) =>
+      Array.isArray(v) ? v : [],
+    );
     if (flagsSwitched.length && raw.details === undefined) raw.details = JSON.stringify({ flags: flagsSwitched });
     if (outputs.gate?.report !== undefined) raw.gate = typeof outputs.gate.report === 'string' ? outputs.gate.report : JSON.stringify(outputs.gate.report);
-    const notifyInputs = await parseInputs(notifySpec, (n) => raw[n], (v) => ctx.log.mask(v));
+    const notifyInputs = await parseInputs(
+      notifySpec,
+      (n) => raw[n],
+      (v) => ctx.log.mask(v),
+    );
     const okNotify = await runStage('notify', notifyInputs);
     if (!okNotify && !failure) failure = records.at(-1)!.failure;
   }
 
-  const rows = records.map((r) => [r.stage, r.skipped ? `⏭ skipped (${r.skipped})` : `${okMark(r.ok)} ${r.ok ? 'ok' : 'failed'}`, formatDuration(r.ms), r.failure ?? '']);
+  const rows = records.map((r) => [
+    r.stage,
+    r.skipped ? `⏭ skipped (${r.skipped})` : `${okMark(r.ok)} ${r.ok ? 'ok' : 'failed'}`,
+    formatDuration(r.ms),
+    r.failure ?? '',
+  ]);
   const summary =
     heading(`Release to ${inputs.environment}: ${result === 'success' ? '✅ success' : result === 'rolled-back' ? '↩️ rolled back' : '❌ failed'}`) +
     `\nVersion \`${version}\`${previous ? ` (was \`${previous}\`)` : ''} · ${formatDuration(Date.now() - started)}${windowNote ? `\n\n${windowNote}` : ''}\n\n` +
     table(['Stage', 'Result', 'Took', 'Why'], rows) +
-    '\n' + summaries.map((s) => s.replace(/^## /gm, '### ')).join('\n');
+    '\n' +
+    summaries.map((s) => s.replace(/^## /gm, '### ')).join('\n');
   return {
     outputs: {
       result,
-      version: result === 'success' ? version : previous ?? '',
+      version: result === 'success' ? version : (previous ?? ''),
       'previous-version': previous ?? '',
       stages: records.map(({ stage, ok, skipped, outputs: o }) => ({ stage, ok, skipped, outputs: o })),
     },
@@ -217,6 +254,10 @@ export async function post(inputs: ReleaseInputs | undefined, ctx: ActionContext
   const { parseInputs: parse } = await import('../../manifest/fields.ts');
   const config = await loadConfig(configPath(inputs, ctx), SPECS);
   const raw = stageRaw(config, inputs, ctx, 'deploy');
-  const deployInputs = await parse(deploySpec, (n) => raw[n], (s) => ctx.log.mask(s));
+  const deployInputs = await parse(
+    deploySpec,
+    (n) => raw[n],
+    (s) => ctx.log.mask(s),
+  );
   return deployPost(deployInputs, ctx, deps.deploy);
 }

@@ -15,7 +15,8 @@ export type SloGateInputs = InputsOf<typeof spec>;
 /** Turns the action's inputs into gate options; throws UserError on combinations that cannot work. */
 export function gateOptions(inputs: SloGateInputs): { options: SloGateOptions; provider: 'probe' | 'prometheus' } {
   const provider = inputs.provider === 'auto' ? (inputs['prometheus-url'] ? 'prometheus' : 'probe') : inputs.provider;
-  if (provider === 'prometheus' && !inputs['prometheus-url']) throw new UserError("Input 'prometheus-url': got nothing; expected the Prometheus server's URL (provider is prometheus)");
+  if (provider === 'prometheus' && !inputs['prometheus-url'])
+    throw new UserError("Input 'prometheus-url': got nothing; expected the Prometheus server's URL (provider is prometheus)");
   if (provider === 'probe' && !inputs.urls?.length) {
     throw new UserError(
       inputs.provider === 'auto'
@@ -32,7 +33,8 @@ export function gateOptions(inputs: SloGateInputs): { options: SloGateOptions; p
   if (inputs['prometheus-token'] && (inputs['prometheus-username'] || inputs['prometheus-password'])) {
     throw new UserError("Set either 'prometheus-token' (bearer) or 'prometheus-username'/'prometheus-password' (basic auth), not both");
   }
-  if (inputs.override && inputs.mode !== 'budget') throw new UserError("Input 'override' only applies to mode: budget (it lets a deploy through when the error budget is spent)");
+  if (inputs.override && inputs.mode !== 'budget')
+    throw new UserError("Input 'override' only applies to mode: budget (it lets a deploy through when the error budget is spent)");
   const options: SloGateOptions = {
     provider,
     objectives: inputs.objectives ?? parseObjectives(''),
@@ -97,7 +99,11 @@ function basicAuthValues(inputs: SloGateInputs): string[] {
  * mode budget is the release policy before a deploy: the deploy window, then the error budget. The
  * budget needs an `slo:` objective and Prometheus; without them only the window is checked (said so).
  */
-async function releasePolicy(inputs: SloGateInputs, ctx: ActionContext, deps: { http?: Http; sleep?: GateDeps['sleep']; now?: GateDeps['now'] }): Promise<ActionResult> {
+async function releasePolicy(
+  inputs: SloGateInputs,
+  ctx: ActionContext,
+  deps: { http?: Http; sleep?: GateDeps['sleep']; now?: GateDeps['now'] },
+): Promise<ActionResult> {
   const lines: string[] = [];
   const window = inputs['deploy-window'];
   const nowMs = deps.now?.() ?? Date.now();
@@ -121,30 +127,55 @@ async function releasePolicy(inputs: SloGateInputs, ctx: ActionContext, deps: { 
     lines.push(`| error budget | ⏭ not checked | ${why} |`);
     ctx.log.notice(`slo-gate: release policy: error budget not checked: ${why.replace(/`/g, '')}`);
     return {
-      outputs: { verdict: 'pass', passed: true, reason: window ? 'inside the deploy window; error budget not checked' : 'nothing to check: no deploy window and no SLO', report: { mode: 'budget', verdict: 'pass', budgetChecked: false } },
+      outputs: {
+        verdict: 'pass',
+        passed: true,
+        reason: window ? 'inside the deploy window; error budget not checked' : 'nothing to check: no deploy window and no SLO',
+        report: { mode: 'budget', verdict: 'pass', budgetChecked: false },
+      },
       summary: heading('Release policy: ✅ clear') + '\n| Check | Result | Why |\n| --- | --- | --- |\n' + lines.join('\n') + '\n',
     };
   }
   const r = await gateRun(inputs, ctx, deps);
-  return lines.length ? { ...r, summary: heading('Release policy', 2) + '\n| Check | Result | Why |\n| --- | --- | --- |\n' + lines.join('\n') + '\n\n' + (r.summary ?? '') } : r;
+  return lines.length
+    ? { ...r, summary: heading('Release policy', 2) + '\n| Check | Result | Why |\n| --- | --- | --- |\n' + lines.join('\n') + '\n\n' + (r.summary ?? '') }
+    : r;
 }
 
-export async function run(inputs: SloGateInputs, ctx: ActionContext, deps: { http?: Http; sleep?: GateDeps['sleep']; now?: GateDeps['now'] } = {}): Promise<ActionResult> {
+export async function run(
+  inputs: SloGateInputs,
+  ctx: ActionContext,
+  deps: { http?: Http; sleep?: GateDeps['sleep']; now?: GateDeps['now'] } = {},
+): Promise<ActionResult> {
   const result = await decide(inputs, ctx, deps);
   // The reason output is one line (its declared shape): a multi-line override reason is joined.
   if (typeof result.outputs.reason === 'string') result.outputs.reason = result.outputs.reason.replace(/\s*\r?\n\s*/g, ' ');
   return result;
 }
 
-async function decide(inputs: SloGateInputs, ctx: ActionContext, deps: { http?: Http; sleep?: GateDeps['sleep']; now?: GateDeps['now'] }): Promise<ActionResult> {
-  if (inputs.mode === 'budget' && (inputs['deploy-window'] || !(inputs.objectives ?? []).some((o) => o.kind === 'slo') || (inputs.provider === 'probe' || (inputs.provider === 'auto' && !inputs['prometheus-url'])))) {
+async function decide(
+  inputs: SloGateInputs,
+  ctx: ActionContext,
+  deps: { http?: Http; sleep?: GateDeps['sleep']; now?: GateDeps['now'] },
+): Promise<ActionResult> {
+  if (
+    inputs.mode === 'budget' &&
+    (inputs['deploy-window'] ||
+      !(inputs.objectives ?? []).some((o) => o.kind === 'slo') ||
+      inputs.provider === 'probe' ||
+      (inputs.provider === 'auto' && !inputs['prometheus-url']))
+  ) {
     for (const s of [inputs['prometheus-token'], inputs['prometheus-password']]) if (s) ctx.log.mask(s);
     return releasePolicy(inputs, ctx, deps);
   }
   return gateRun(inputs, ctx, deps);
 }
 
-async function gateRun(inputs: SloGateInputs, ctx: ActionContext, deps: { http?: Http; sleep?: GateDeps['sleep']; now?: GateDeps['now'] } = {}): Promise<ActionResult> {
+async function gateRun(
+  inputs: SloGateInputs,
+  ctx: ActionContext,
+  deps: { http?: Http; sleep?: GateDeps['sleep']; now?: GateDeps['now'] } = {},
+): Promise<ActionResult> {
   for (const u of [inputs['prometheus-url'] ?? '', ...(inputs.urls ?? []), ...(inputs['baseline-urls'] ?? [])]) for (const s of urlSecrets(u)) ctx.log.mask(s);
   for (const s of [inputs['prometheus-token'], inputs['prometheus-password']]) if (s) ctx.log.mask(s);
   // The Basic Authorization value is as good as the password: a server that echoes request headers
@@ -153,9 +184,17 @@ async function gateRun(inputs: SloGateInputs, ctx: ActionContext, deps: { http?:
   const { options, provider } = gateOptions(inputs);
   // Checks every option (objectives against the mode, duration against interval …) before any traffic.
   const gate = createSloGate({ ...options, log: ctx.log, http: deps.http, sleep: deps.sleep, now: deps.now });
-  const source = provider === 'prometheus' ? `Prometheus ${redactUrl(inputs['prometheus-url']!)}${inputs.version ? `, version ${inputs.version}` : ''}` : `probe of ${(inputs.urls ?? []).map(redactUrl).join(', ')}`;
+  const source =
+    provider === 'prometheus'
+      ? `Prometheus ${redactUrl(inputs['prometheus-url']!)}${inputs.version ? `, version ${inputs.version}` : ''}`
+      : `probe of ${(inputs.urls ?? []).map(redactUrl).join(', ')}`;
   // One line: a version with a line break must not start a log line of its own (a forged workflow command).
-  ctx.log.info(`slo-gate: ${options.mode === 'budget' ? 'error budget check' : 'gate'} from ${source}; objectives: ${(options.objectives as { text: string }[]).map((o) => o.text).join('; ')}`.replace(/[\r\n\u2028\u2029]+/g, ' '));
+  ctx.log.info(
+    `slo-gate: ${options.mode === 'budget' ? 'error budget check' : 'gate'} from ${source}; objectives: ${(options.objectives as { text: string }[]).map((o) => o.text).join('; ')}`.replace(
+      /[\r\n\u2028\u2029]+/g,
+      ' ',
+    ),
+  );
   const outcome = await ctx.log.group(`slo-gate: ${options.mode === 'budget' ? 'error budget' : 'analysis'}`, () =>
     gate({
       urls: inputs.urls ?? [],

@@ -43,12 +43,17 @@ export async function run(inputs: SmokeInputs, ctx: ActionContext, deps: { http?
     failFast: inputs['fail-fast'],
     http: deps.http,
     signal: ctx.signal,
-    onAttempt: (r) => ctx.log.info(`  ${r.passed ? 'ok  ' : 'FAIL'} ${r.name} (attempt ${r.attempts})${r.status ? ` ${r.status}` : ''}${r.latencyMs !== undefined ? ` ${r.latencyMs}ms` : ''}${r.reason ? `: ${r.reason}` : ''}`),
+    onAttempt: (r) =>
+      ctx.log.info(
+        `  ${r.passed ? 'ok  ' : 'FAIL'} ${r.name} (attempt ${r.attempts})${r.status ? ` ${r.status}` : ''}${r.latencyMs !== undefined ? ` ${r.latencyMs}ms` : ''}${r.reason ? `: ${r.reason}` : ''}`,
+      ),
   });
   const failed = results.filter((r) => !r.passed);
   return {
     outputs: { passed: failed.length === 0, 'failed-count': failed.length, results },
     summary: smokeSummary(inputs.url, results, Date.now() - started),
-    failure: failed.length ? `smoke-test: ${failed.length} of ${results.length} checks failed: ${failed.map((r) => `${r.name} (${r.reason})`).join('; ')}` : undefined,
+    failure: failed.length
+      ? `smoke-test: ${failed.length} of ${results.length} checks failed: ${failed.map((r) => `${r.name} (${r.reason})`).join('; ')}`
+      : undefined,
   };
 }

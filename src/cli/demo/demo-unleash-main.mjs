@@ -7,7 +7,14 @@ const env = process.env;
 const adminToken = env.UNLEASH_ADMIN_TOKEN;
 const clientToken = env.UNLEASH_CLIENT_TOKEN;
 const config = {
-  db: { host: '127.0.0.1', port: Number(env.UNLEASH_PG_PORT), user: env.UNLEASH_PG_USER ?? 'postgres', password: env.UNLEASH_PG_PASSWORD ?? '', database: env.UNLEASH_PG_DATABASE ?? 'unleash', ssl: false },
+  db: {
+    host: '127.0.0.1',
+    port: Number(env.UNLEASH_PG_PORT),
+    user: env.UNLEASH_PG_USER ?? 'postgres',
+    password: env.UNLEASH_PG_PASSWORD ?? '',
+    database: env.UNLEASH_PG_DATABASE ?? 'unleash',
+    ssl: false,
+  },
   server: { host: '127.0.0.1', port: Number(env.UNLEASH_PORT), enableRequestLogger: false },
   logLevel: 'warn',
   authentication: adminToken

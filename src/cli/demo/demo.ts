@@ -45,7 +45,11 @@ const stamp = () => c('2', `[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)
 const say = (msg: string) => process.stdout.write(`${stamp()} ${msg}\n`);
 const step = (n: number, msg: string) => say(c('1;36', `${n}. ${msg}`));
 
-interface Timeline { at: number; what: string; detail: string }
+interface Timeline {
+  at: number;
+  what: string;
+  detail: string;
+}
 const timeline: Timeline[] = [];
 const mark = (what: string, detail: string) => timeline.push({ at: Date.now() - t0, what, detail });
 
@@ -85,8 +89,13 @@ function startTraffic(url: string, concurrency = 6, ratePerSec = 120) {
   const workers = Array.from({ length: concurrency }, worker);
   return {
     counts,
-    setPhase(p: string) { phase = p; },
-    async stop() { running = false; await Promise.all(workers); },
+    setPhase(p: string) {
+      phase = p;
+    },
+    async stop() {
+      running = false;
+      await Promise.all(workers);
+    },
   };
 }
 
@@ -100,34 +109,74 @@ async function startReceiver(secret: string) {
       const body = Buffer.concat(chunks).toString('utf8');
       const check = verifySignature(secret, body, req.headers);
       let event = '?';
-      try { event = (JSON.parse(body) as { event?: { kind?: string }; kind?: string }).event?.kind ?? (JSON.parse(body) as { kind?: string }).kind ?? '?'; } catch {}
+      try {
+        event = (JSON.parse(body) as { event?: { kind?: string }; kind?: string }).event?.kind ?? (JSON.parse(body) as { kind?: string }).kind ?? '?';
+      } catch {}
       received.push({ event, verified: check.ok, reason: check.ok ? undefined : check.reason });
       res.writeHead(check.ok ? 204 : 401).end();
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/slipway`, received, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/slipway`,
+    received,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
 async function freeBase(n: number): Promise<number> {
   for (let i = 0; i < 40; i++) {
     const base = 21000 + Math.floor(Math.random() * 9000);
-    const free = await Promise.all(Array.from({ length: n }, (_, k) => new Promise<boolean>((resolve) => {
-      const s = createServer().once('error', () => resolve(false)).listen(base + k, '127.0.0.1', () => s.close(() => resolve(true)));
-    })));
+    const free = await Promise.all(
+      Array.from(
+        { length: n },
+        (_, k) =>
+          new Promise<boolean>((resolve) => {
+            const s = createServer()
+              .once('error', () => resolve(false))
+              .listen(base + k, '127.0.0.1', () => s.close(() => resolve(true)));
+          }),
+      ),
+    );
     if (free.every(Boolean)) return base;
   }
   throw new Error('no free ports for the demo fleet');
 }
 
 function context(): { ctx: ActionContext; rt: ConsoleRuntime } {
-  const rt = new ConsoleRuntime({}, { write: (s) => process.stdout.write(s.split('\n').map((l) => (l ? `         ${c('2', l)}` : l)).join('\n')) });
-  return { rt, ctx: makeContext(rt, { ...process.env, GITHUB_WORKSPACE: root, GITHUB_REPOSITORY: 'acme/shop', GITHUB_ACTOR: process.env.USER ?? 'you' }, new AbortController().signal) };
+  const rt = new ConsoleRuntime(
+    {},
+    {
+      write: (s) =>
+        process.stdout.write(
+          s
+            .split('\n')
+            .map((l) => (l ? `         ${c('2', l)}` : l))
+            .join('\n'),
+        ),
+    },
+  );
+  return {
+    rt,
+    ctx: makeContext(
+      rt,
+      { ...process.env, GITHUB_WORKSPACE: root, GITHUB_REPOSITORY: 'acme/shop', GITHUB_ACTOR: process.env.USER ?? 'you' },
+      new AbortController().signal,
+    ),
+  };
 }
 
 async function runAction(spec: ActionSpec, run: (i: any, ctx: ActionContext) => Promise<ActionResult>, raw: Record<string, string>): Promise<ActionResult> {
   const { ctx } = context();
-  const inputs = await parseInputs(spec, (n) => raw[n], (s) => ctx.log.mask(s));
+  const inputs = await parseInputs(
+    spec,
+    (n) => raw[n],
+    (s) => ctx.log.mask(s),
+  );
   return run(inputs, ctx);
 }
 
@@ -138,22 +187,55 @@ async function runAction(spec: ActionSpec, run: (i: any, ctx: ActionContext) => 
  * is deployed: its gate fails, the kill switch turns the flag off first, the instances roll back.
  */
 async function flagSteps(unleash: DemoUnleash, fleet: LocalFleet, traffic: ReturnType<typeof startTraffic>, log: ConsoleRuntime): Promise<boolean> {
-  step(6, 'Deploy dark, release by flag: v4 carries new-checkout behind a flag (OpenFeature in the app), released 2% → 50% → 100% with the SLO gate between steps');
+  step(
+    6,
+    'Deploy dark, release by flag: v4 carries new-checkout behind a flag (OpenFeature in the app), released 2% → 50% → 100% with the SLO gate between steps',
+  );
   await unleash.ready;
-  const res = await fetch(`${unleash.url}/api/admin/projects/default/features`, { method: 'POST', headers: { authorization: unleash.adminToken, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'new-checkout' }) });
+  const res = await fetch(`${unleash.url}/api/admin/projects/default/features`, {
+    method: 'POST',
+    headers: { authorization: unleash.adminToken, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'new-checkout' }),
+  });
   if (!res.ok) throw new Error(`creating the demo flag: ${res.status} ${await res.text()}`);
   const provider = new UnleashProvider({ url: unleash.url, token: unleash.adminToken, environment: 'production' });
   const actor = { who: process.env.USER ?? 'you', run: 'demo' };
   traffic.setPhase('v4 dark');
-  const v4 = await rollout(fleet.target, 'v4', { batches: parseBatches('2,2'), readiness: { threshold: 2, timeoutMs: 30_000, intervalMs: 100, minReadyMs: 0, requestTimeoutMs: 2000 }, log });
+  const v4 = await rollout(fleet.target, 'v4', {
+    batches: parseBatches('2,2'),
+    readiness: { threshold: 2, timeoutMs: 30_000, intervalMs: 100, minReadyMs: 0, requestTimeoutMs: 2000 },
+    log,
+  });
   mark('v4 (dark)', `${v4.status} in ${formatDuration(v4.durationMs)}; new-checkout off`);
   say(`   v4 everywhere, new-checkout off: users see nothing new (${v4.status})`);
   // The gate judges the whole service through the load balancer: the flag changes what every instance does.
-  const gate = createSloGate({ provider: 'probe', objectives: 'error-ratio <= 2%', durationMs: 3000, intervalMs: 3000, probe: { paths: ['/work'], rate: 150, concurrency: 8 }, minSamples: 100 });
+  const gate = createSloGate({
+    provider: 'probe',
+    objectives: 'error-ratio <= 2%',
+    durationMs: 3000,
+    intervalMs: 3000,
+    probe: { paths: ['/work'], rate: 150, concurrency: 8 },
+    minSamples: 100,
+  });
   const changes: FlagChange[] = [];
   traffic.setPhase('flag rollout');
   const prog = await flagRollout(
-    flagSwitch(provider, 'new-checkout', (from, to, ms) => changes.push({ flag: 'new-checkout', provider: 'unleash', server: unleash.url, environment: 'production', action: to.enabled ? 'rollout' : 'restore', from, to, who: actor.who, run: actor.run, at: new Date().toISOString(), durationMs: ms, ok: true })),
+    flagSwitch(provider, 'new-checkout', (from, to, ms) =>
+      changes.push({
+        flag: 'new-checkout',
+        provider: 'unleash',
+        server: unleash.url,
+        environment: 'production',
+        action: to.enabled ? 'rollout' : 'restore',
+        from,
+        to,
+        who: actor.who,
+        run: actor.run,
+        at: new Date().toISOString(),
+        durationMs: ms,
+        ok: true,
+      }),
+    ),
     {
       steps: [2, 50, 100],
       pauseMs: 600,
@@ -185,18 +267,41 @@ async function flagSteps(unleash: DemoUnleash, fleet: LocalFleet, traffic: Retur
   const killMs = killed[0]?.durationMs;
   for (const ch of killed) say(`   kill switch: ${flagChangeLine(ch)}${killMs !== undefined ? ` in ${formatDuration(killMs)}` : ''}`);
   say(`   v5 ${v5.status}${v5.rollbackMs !== undefined ? `; instances rolled back in ${formatDuration(v5.rollbackMs)} (after the flag)` : ''}`);
-  mark('v5 + kill switch', `${v5.status}; new-checkout ${killed.every((k) => k.ok) ? `switched off in ${killMs !== undefined ? formatDuration(killMs) : '?'}` : 'NOT switched off'} before the rollback`);
+  mark(
+    'v5 + kill switch',
+    `${v5.status}; new-checkout ${killed.every((k) => k.ok) ? `switched off in ${killMs !== undefined ? formatDuration(killMs) : '?'}` : 'NOT switched off'} before the rollback`,
+  );
   traffic.setPhase('after kill switch');
   await new Promise((r) => setTimeout(r, 800));
   const finalFlag = await provider.read('new-checkout');
-  return v4.status === 'succeeded' && prog.status === 'rolled-back' && v5.status === 'rolled-back' && killed.length === 1 && killed[0]!.ok && finalFlag?.enabled === false;
+  return (
+    v4.status === 'succeeded' &&
+    prog.status === 'rolled-back' &&
+    v5.status === 'rolled-back' &&
+    killed.length === 1 &&
+    killed[0]!.ok &&
+    finalFlag?.enabled === false
+  );
 }
 
 function probeGate(objectives: string, onResult: (verdict: string, reason: string) => void): GateFn {
-  const gate = createSloGate({ provider: 'probe', objectives, durationMs: 4000, intervalMs: 4000, probe: { paths: ['/work'], rate: 150, concurrency: 8 }, minSamples: 100 });
+  const gate = createSloGate({
+    provider: 'probe',
+    objectives,
+    durationMs: 4000,
+    intervalMs: 4000,
+    probe: { paths: ['/work'], rate: 150, concurrency: 8 },
+    minSamples: 100,
+  });
   return async (g) => {
     const version = g.newInstances[0]?.version ?? '?';
-    const r = await gate({ urls: g.newInstances.map((i) => i.url), version, baselineUrls: g.oldInstances.map((i) => i.url), baselineVersion: g.oldInstances[0]?.version, signal: g.signal });
+    const r = await gate({
+      urls: g.newInstances.map((i) => i.url),
+      version,
+      baselineUrls: g.oldInstances.map((i) => i.url),
+      baselineVersion: g.oldInstances[0]?.version,
+      signal: g.signal,
+    });
     onResult(r.verdict, r.reason);
     return { pass: r.pass, verdict: r.verdict, reason: r.reason, details: r.report };
   };
@@ -210,7 +315,10 @@ export async function demo(): Promise<number> {
     cleaned = true;
     for (const f of cleanups.reverse()) await f().catch(() => undefined);
   };
-  const onSignal = () => { say(c('33', 'interrupted: stopping everything the demo started…')); void cleanup().then(() => process.exit(130)); };
+  const onSignal = () => {
+    say(c('33', 'interrupted: stopping everything the demo started…'));
+    void cleanup().then(() => process.exit(130));
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const log = context().rt;
@@ -238,7 +346,10 @@ export async function demo(): Promise<number> {
       const applied = JSON.parse(String(JSON.stringify(r.outputs.applied ?? []))) as unknown[];
       migrationsApplied = applied.length;
       say(`   applied ${migrationsApplied} migration(s); current version ${r.outputs['current-version']}`);
-      mark('migrate', `${migrationsApplied} applied on ${db.kind === 'given' ? 'DATABASE_URL' : db.kind === 'pglite' ? 'PGlite (embedded)' : 'a throwaway PostgreSQL'}`);
+      mark(
+        'migrate',
+        `${migrationsApplied} applied on ${db.kind === 'given' ? 'DATABASE_URL' : db.kind === 'pglite' ? 'PGlite (embedded)' : 'a throwaway PostgreSQL'}`,
+      );
     } else {
       say(c('33', '   no PostgreSQL here (no DATABASE_URL, no server binaries, no PGlite): skipping migrations; set DATABASE_URL to include them'));
       mark('migrate', 'skipped: no PostgreSQL');
@@ -271,7 +382,15 @@ export async function demo(): Promise<number> {
         DRAIN_TIMEOUT_MS: '5000',
         ...(db ? { DATABASE_URL: db.url } : {}),
         // v4 and v5 carry the new checkout, dark: behind the flag, read through OpenFeature. Its code path is broken (30% errors).
-        ...(unleash && (version === 'v4' || version === 'v5') ? { UNLEASH_URL: unleash.url, UNLEASH_CLIENT_TOKEN: unleash.clientToken, UNLEASH_REFRESH_MS: '200', FEATURE_FLAG: 'new-checkout', FEATURE_ERROR_RATE: '0.3' } : {}),
+        ...(unleash && (version === 'v4' || version === 'v5')
+          ? {
+              UNLEASH_URL: unleash.url,
+              UNLEASH_CLIENT_TOKEN: unleash.clientToken,
+              UNLEASH_REFRESH_MS: '200',
+              FEATURE_FLAG: 'new-checkout',
+              FEATURE_ERROR_RATE: '0.3',
+            }
+          : {}),
       }),
       drainTimeoutMs: 5000,
     });
@@ -291,7 +410,10 @@ export async function demo(): Promise<number> {
     const v2 = await rollout(fleet.target, 'v2', {
       batches: parseBatches('1,1,2'),
       readiness: { threshold: 2, timeoutMs: 20_000, intervalMs: 100, minReadyMs: 0, requestTimeoutMs: 2000 },
-      gate: probeGate('error-ratio <= 1%, p99 <= 1s', (v, why) => { gateLog.push(`v2: ${v}: ${why}`); say(`   gate: ${v}: ${why}`); }),
+      gate: probeGate('error-ratio <= 1%, p99 <= 1s', (v, why) => {
+        gateLog.push(`v2: ${v}: ${why}`);
+        say(`   gate: ${v}: ${why}`);
+      }),
       log,
     });
     mark('v2', `${v2.status} in ${formatDuration(v2.durationMs)}`);
@@ -302,11 +424,23 @@ export async function demo(): Promise<number> {
     step(4, 'Smoke tests against the load balancer');
     const smoke = await runAction(smokeSpec, smokeRun, {
       url: fleet.url,
-      checks: JSON.stringify([{ path: '/health', expect: { json: { status: 'ok' } } }, { path: '/version', expect: { json: { version: 'v2' } } }, { path: '/ready', expect: { status: 200 } }]),
+      checks: JSON.stringify([
+        { path: '/health', expect: { json: { status: 'ok' } } },
+        { path: '/version', expect: { json: { version: 'v2' } } },
+        { path: '/ready', expect: { status: 200 } },
+      ]),
       deadline: '10s',
     });
     mark('smoke', smoke.failure ? `failed: ${smoke.failure}` : 'passed (3 checks)');
-    await runAction(notifySpec, notifyRun, { event: smoke.failure ? 'failed' : 'succeeded', environment: 'demo', version: 'v2', 'previous-version': 'v1', channels: 'webhook', 'webhook-url': receiver.url, 'webhook-secret': secret });
+    await runAction(notifySpec, notifyRun, {
+      event: smoke.failure ? 'failed' : 'succeeded',
+      environment: 'demo',
+      version: 'v2',
+      'previous-version': 'v1',
+      channels: 'webhook',
+      'webhook-url': receiver.url,
+      'webhook-secret': secret,
+    });
     const v2Counts = { ...traffic.counts.v2! };
 
     // 5. A bad v3.
@@ -315,7 +449,10 @@ export async function demo(): Promise<number> {
     const v3: RolloutResult = await rollout(fleet.target, 'v3', {
       batches: parseBatches('1,1,2'),
       readiness: { threshold: 2, timeoutMs: 20_000, intervalMs: 100, minReadyMs: 0, requestTimeoutMs: 2000 },
-      gate: probeGate('error-ratio <= 1%, p99 <= 1s', (v, why) => { gateLog.push(`v3: ${v}: ${why}`); say(`   gate: ${v}: ${why}`); }),
+      gate: probeGate('error-ratio <= 1%, p99 <= 1s', (v, why) => {
+        gateLog.push(`v3: ${v}: ${why}`);
+        say(`   gate: ${v}: ${why}`);
+      }),
       log,
     });
     traffic.setPhase('after');
@@ -324,7 +461,16 @@ export async function demo(): Promise<number> {
     mark('v3', `${v3.status}${v3.rollbackMs !== undefined ? `, rollback ${formatDuration(v3.rollbackMs)}` : ''}; fleet on ${versions.join(', ')}`);
     say(`   ${v3.status}: ${v3.failure?.reason ?? ''}`);
     say(`   fleet now runs ${versions.join(', ')}${v3.rollbackMs !== undefined ? `; rollback took ${formatDuration(v3.rollbackMs)}` : ''}`);
-    await runAction(notifySpec, notifyRun, { event: v3.status === 'rolled-back' ? 'rolled-back' : 'failed', environment: 'demo', version: 'v3', 'previous-version': 'v2', reason: v3.failure?.reason ?? '', channels: 'webhook', 'webhook-url': receiver.url, 'webhook-secret': secret });
+    await runAction(notifySpec, notifyRun, {
+      event: v3.status === 'rolled-back' ? 'rolled-back' : 'failed',
+      environment: 'demo',
+      version: 'v3',
+      'previous-version': 'v2',
+      reason: v3.failure?.reason ?? '',
+      channels: 'webhook',
+      'webhook-url': receiver.url,
+      'webhook-secret': secret,
+    });
 
     const flagOk = unleash ? await flagSteps(unleash, fleet, traffic, log) : undefined;
 
@@ -344,14 +490,23 @@ export async function demo(): Promise<number> {
         return k ? [[p, k.ok + k.failed, k.failed, k.retried, JSON.stringify(k.byVersion)]] : [];
       }),
     ];
-    const ok = v2.status === 'succeeded' && !smoke.failure && v3.status === 'rolled-back' && versions.length === 1 && versions[0] === 'v2' && v2Counts.failed === 0 && flagOk !== false;
+    const ok =
+      v2.status === 'succeeded' &&
+      !smoke.failure &&
+      v3.status === 'rolled-back' &&
+      versions.length === 1 &&
+      versions[0] === 'v2' &&
+      v2Counts.failed === 0 &&
+      flagOk !== false;
     const md =
       `# Slipway demo\n\n${ok ? '✅ v2 shipped with zero failed requests; the bad v3 was caught by the gate and rolled back.' : '❌ The demo did not go as planned (see below).'}\n\n` +
       `## Timeline\n\n${table(['at', 'stage', 'what happened'], rows)}\n## Requests through the load balancer\n\n${table(['phase', 'requests', 'failed', 'retried after a reload closed the connection', 'served by'], counts)}\n` +
       `## Gate verdicts\n\n${gateLog.map((l) => `- ${l}`).join('\n')}\n\n## Notifications (signed webhooks, verified by the receiver)\n\n${receiver.received.map((r) => `- ${r.event}: ${r.verified ? 'signature verified' : `REJECTED: ${r.reason}`}`).join('\n')}\n`;
     process.stdout.write(`\n${table(['at', 'stage', 'what happened'], rows)}\n${table(['phase', 'requests', 'failed', 'retried', 'served by'], counts)}\n`);
     say(`v2: ${v2Counts.ok + v2Counts.failed} requests during the rollout, ${v2Counts.failed} failed`);
-    say(`v3: gate ${v3.batches.find((b) => b.gate)?.gate?.verdict ?? '?'}; rolled back in ${v3.rollbackMs !== undefined ? formatDuration(v3.rollbackMs) : '?'}; ${v3Counts.failed} of ${v3Counts.ok + v3Counts.failed} requests failed while v3 served part of the traffic`);
+    say(
+      `v3: gate ${v3.batches.find((b) => b.gate)?.gate?.verdict ?? '?'}; rolled back in ${v3.rollbackMs !== undefined ? formatDuration(v3.rollbackMs) : '?'}; ${v3Counts.failed} of ${v3Counts.ok + v3Counts.failed} requests failed while v3 served part of the traffic`,
+    );
     say(`notifications: ${receiver.received.length} signed webhooks, ${receiver.received.filter((r) => r.verified).length} verified`);
     writeFileSync('demo-summary.md', md);
     say(`summary written to demo-summary.md`);

@@ -179,7 +179,14 @@ async function startNginxBalancer(nginx: string, slots: Inst[], port: number): P
     ].join('\n'),
   );
   const args = ['-e', p('error.log'), '-p', `${prefix}/`, '-c', conf];
-  const up = new NginxUpstream({ host: localNginxHost(), file: upstreamFile, name: 'slipway_app', command: [nginx, ...args], servers: slots.map((s) => ({ id: s.id, address: `127.0.0.1:${s.copies[s.live].port}` })), settleMs: 150 });
+  const up = new NginxUpstream({
+    host: localNginxHost(),
+    file: upstreamFile,
+    name: 'slipway_app',
+    command: [nginx, ...args],
+    servers: slots.map((s) => ({ id: s.id, address: `127.0.0.1:${s.copies[s.live].port}` })),
+    settleMs: 150,
+  });
   writeFileSync(upstreamFile, up.render());
   mkdirSync(p('logs'), { recursive: true });
   const child = spawn(nginx, args, { stdio: 'ignore' });
@@ -202,15 +209,25 @@ async function startNginxBalancer(nginx: string, slots: Inst[], port: number): P
     isDown: (id) => up.down.has(id),
     setWeights: (w, signal, apply) => up.setWeights(w, signal, apply),
     route: (ports, signal) =>
-      up.reconfigure((u) => {
-        u.servers = u.servers.map((x) => (ports[x.id] !== undefined ? { ...x, address: `127.0.0.1:${ports[x.id]}` } : x));
-      }, signal, true),
+      up.reconfigure(
+        (u) => {
+          u.servers = u.servers.map((x) => (ports[x.id] !== undefined ? { ...x, address: `127.0.0.1:${ports[x.id]}` } : x));
+        },
+        signal,
+        true,
+      ),
     async close() {
       if (!exited) {
         child.kill('SIGTERM');
         await new Promise<void>((r) => {
-          const t = setTimeout(() => { child.kill('SIGKILL'); r(); }, 3000);
-          child.once('exit', () => { clearTimeout(t); r(); });
+          const t = setTimeout(() => {
+            child.kill('SIGKILL');
+            r();
+          }, 3000);
+          child.once('exit', () => {
+            clearTimeout(t);
+            r();
+          });
         });
       }
       rmSync(prefix, { recursive: true, force: true });
@@ -249,7 +266,10 @@ async function startBalancer(opts: LocalFleetOptions, slots: Inst[]): Promise<{ 
   if (want === 'nginx' && !nginx) throw new UserError('local fleet: balancer nginx asked for, but nginx is not installed');
   const port = opts.proxyPort || (await freeLocalPort());
   if (nginx) return { balancer: await startNginxBalancer(nginx, slots, port), kind: 'nginx' };
-  return { balancer: builtinBalancer(await startProxy({ port, upstreams: slots.map((s) => ({ id: s.id, host: '127.0.0.1', port: s.copies.blue.port })) })), kind: 'builtin' };
+  return {
+    balancer: builtinBalancer(await startProxy({ port, upstreams: slots.map((s) => ({ id: s.id, host: '127.0.0.1', port: s.copies.blue.port })) })),
+    kind: 'builtin',
+  };
 }
 
 /** Starting and stopping one copy of the app (one slot of one instance) as a process of its own. */
@@ -301,7 +321,13 @@ function copyProcesses(opts: LocalFleetOptions, readyPath: string, drainTimeoutM
 }
 
 /** The fleet as the deploy engine sees it (in place, canary weights and blue/green) over the copies and the balancer. */
-function fleetTarget(slots: Inst[], balancer: Balancer | undefined, procs: ReturnType<typeof copyProcesses>, readyPath: string, drainTimeoutMs: number): DeployTarget & BlueGreenTarget {
+function fleetTarget(
+  slots: Inst[],
+  balancer: Balancer | undefined,
+  procs: ReturnType<typeof copyProcesses>,
+  readyPath: string,
+  drainTimeoutMs: number,
+): DeployTarget & BlueGreenTarget {
   const { startCopy, stopCopy } = procs;
   const slotOf = (i: InstanceRef) => {
     const s = slots.find((x) => x.id === i.id);
@@ -326,10 +352,20 @@ function fleetTarget(slots: Inst[], balancer: Balancer | undefined, procs: Retur
       return slotOf(i).previous;
     },
     async drain(list, signal) {
-      await balancer?.setDown(list.map((i) => i.id), true, drainTimeoutMs, signal);
+      await balancer?.setDown(
+        list.map((i) => i.id),
+        true,
+        drainTimeoutMs,
+        signal,
+      );
     },
     async undrain(list, signal) {
-      await balancer?.setDown(list.map((i) => i.id), false, drainTimeoutMs, signal);
+      await balancer?.setDown(
+        list.map((i) => i.id),
+        false,
+        drainTimeoutMs,
+        signal,
+      );
     },
     async setWeights(w, signal, apply) {
       if (!balancer) throw new UserError('local fleet: canary weights need a load balancer');

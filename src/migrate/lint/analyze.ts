@@ -60,18 +60,77 @@ interface Stmt {
 }
 
 const VOLATILE = new Set([
-  'random', 'random_normal', 'gen_random_uuid', 'uuid_generate_v1', 'uuid_generate_v1mc', 'uuid_generate_v4',
-  'uuidv4', 'uuidv7', 'clock_timestamp', 'timeofday', 'nextval', 'setval', 'txid_current', 'pg_current_xact_id',
-  'gen_random_bytes', 'currval', 'lastval',
+  'random',
+  'random_normal',
+  'gen_random_uuid',
+  'uuid_generate_v1',
+  'uuid_generate_v1mc',
+  'uuid_generate_v4',
+  'uuidv4',
+  'uuidv7',
+  'clock_timestamp',
+  'timeofday',
+  'nextval',
+  'setval',
+  'txid_current',
+  'pg_current_xact_id',
+  'gen_random_bytes',
+  'currval',
+  'lastval',
 ]);
 /** Built-ins known to be STABLE or IMMUTABLE: a default using only these is not rewritten (PG11+). */
 const NON_VOLATILE = new Set([
-  'now', 'transaction_timestamp', 'statement_timestamp', 'current_setting', 'lower', 'upper', 'concat', 'concat_ws',
-  'length', 'md5', 'to_char', 'to_json', 'to_jsonb', 'json_build_object', 'jsonb_build_object', 'json_build_array',
-  'jsonb_build_array', 'make_date', 'make_timestamp', 'make_timestamptz', 'make_interval', 'date_trunc', 'abs',
-  'round', 'trim', 'btrim', 'ltrim', 'rtrim', 'substring', 'substr', 'replace', 'format', 'array_fill', 'to_timestamp',
-  'to_date', 'to_number', 'timezone', 'current_date', 'current_user', 'current_schema', 'inet', 'array',
-  'jsonb_object', 'json_object', 'int4range', 'int8range', 'tstzrange', 'daterange', 'numrange', 'tsrange', 'point',
+  'now',
+  'transaction_timestamp',
+  'statement_timestamp',
+  'current_setting',
+  'lower',
+  'upper',
+  'concat',
+  'concat_ws',
+  'length',
+  'md5',
+  'to_char',
+  'to_json',
+  'to_jsonb',
+  'json_build_object',
+  'jsonb_build_object',
+  'json_build_array',
+  'jsonb_build_array',
+  'make_date',
+  'make_timestamp',
+  'make_timestamptz',
+  'make_interval',
+  'date_trunc',
+  'abs',
+  'round',
+  'trim',
+  'btrim',
+  'ltrim',
+  'rtrim',
+  'substring',
+  'substr',
+  'replace',
+  'format',
+  'array_fill',
+  'to_timestamp',
+  'to_date',
+  'to_number',
+  'timezone',
+  'current_date',
+  'current_user',
+  'current_schema',
+  'inet',
+  'array',
+  'jsonb_object',
+  'json_object',
+  'int4range',
+  'int8range',
+  'tstzrange',
+  'daterange',
+  'numrange',
+  'tsrange',
+  'point',
 ]);
 const SERIAL_TYPES = new Set(['serial', 'serial4', 'bigserial', 'serial8', 'smallserial', 'serial2']);
 
@@ -109,9 +168,12 @@ export class FileLinter {
       const locks = this.check(this.current);
       if (locks && !this.opts.insideRunner && !this.lockTimeoutSet && !this.lockTimeoutReported) {
         this.lockTimeoutReported = true;
-        this.report('missing-lock-timeout', undefined,
+        this.report(
+          'missing-lock-timeout',
+          undefined,
           'This statement locks an existing table and no lock_timeout is set before it in this file: if a long transaction holds the table, the statement waits in the lock queue and every later query on the table waits behind it.',
-          "Start the file with SET lock_timeout = '2s'; (SET LOCAL inside a transaction) and retry on timeout, or apply it with Slipway's migrate runner, which does both.");
+          "Start the file with SET lock_timeout = '2s'; (SET LOCAL inside a transaction) and retry on timeout, or apply it with Slipway's migrate runner, which does both.",
+        );
       }
     }
   }
@@ -149,9 +211,12 @@ export class FileLinter {
     const where = this.inExplicitTxn
       ? 'it is inside an explicit BEGIN ... COMMIT block'
       : 'the file runs in a transaction (it is not marked `-- slipway:no-transaction`)';
-    this.report('concurrently-in-transaction', location,
+    this.report(
+      'concurrently-in-transaction',
+      location,
       `${what} cannot run inside a transaction block and ${where}: PostgreSQL rejects it and the migration fails.`,
-      `Move "${shortStatement(this.current.text).slice(0, 80)}" to its own migration file whose first line is \`-- slipway:no-transaction\`, with no BEGIN/COMMIT around it.`);
+      `Move "${shortStatement(this.current.text).slice(0, 80)}" to its own migration file whose first line is \`-- slipway:no-transaction\`, with no BEGIN/COMMIT around it.`,
+    );
   }
 
   // ---- statements ------------------------------------------------------------------------------
@@ -244,9 +309,12 @@ export class FileLinter {
     }
     if (!this.exists(n.relation)) return false;
     const unique = n.unique ? 'UNIQUE ' : '';
-    this.report('create-index-non-concurrently', undefined,
+    this.report(
+      'create-index-non-concurrently',
+      undefined,
       `CREATE ${unique}INDEX${name} on existing table ${quoteIdent(table)} blocks every write to the table until the index is built.`,
-      `CREATE ${unique}INDEX CONCURRENTLY${name} ON ${quoteIdent(table)} ... in a migration file marked \`-- slipway:no-transaction\` (if it fails, drop the INVALID index and retry).`);
+      `CREATE ${unique}INDEX CONCURRENTLY${name} ON ${quoteIdent(table)} ... in a migration file marked \`-- slipway:no-transaction\` (if it fails, drop the INVALID index and retry).`,
+    );
     return true;
   }
 
@@ -256,9 +324,12 @@ export class FileLinter {
     if (kind === 'OBJECT_TABLE') {
       const existing = names.filter((t) => !this.created.has(t));
       for (const t of existing) {
-        this.report('drop-table', undefined,
+        this.report(
+          'drop-table',
+          undefined,
           `DROP TABLE ${quoteIdent(t)} breaks the code still running (it reads this table) and destroys the data.`,
-          `Contract step only: deploy code that no longer uses ${quoteIdent(t)} first, then drop it in a later migration marked \`-- slipway:ignore drop-table <why it is safe now>\` (consider renaming it aside first, to keep the data until you are sure).`);
+          `Contract step only: deploy code that no longer uses ${quoteIdent(t)} first, then drop it in a later migration marked \`-- slipway:ignore drop-table <why it is safe now>\` (consider renaming it aside first, to keep the data until you are sure).`,
+        );
       }
       return existing.length > 0;
     }
@@ -272,9 +343,12 @@ export class FileLinter {
         return t === undefined || !this.created.has(t);
       });
       if (existing.length === 0) return false;
-      this.report('drop-index-non-concurrently', undefined,
+      this.report(
+        'drop-index-non-concurrently',
+        undefined,
         `DROP INDEX ${existing.map(quoteIdent).join(', ')} takes an ACCESS EXCLUSIVE lock on the table: it waits behind every running query and blocks all queries on the table meanwhile.`,
-        `DROP INDEX CONCURRENTLY ${existing.map(quoteIdent).join(', ')}; (one index per statement) in a migration file marked \`-- slipway:no-transaction\`.`);
+        `DROP INDEX CONCURRENTLY ${existing.map(quoteIdent).join(', ')}; (one index per statement) in a migration file marked \`-- slipway:no-transaction\`.`,
+      );
       return true;
     }
     return false;
@@ -286,14 +360,20 @@ export class FileLinter {
     if (n.renameType === 'OBJECT_COLUMN' && (n.relationType === 'OBJECT_TABLE' || n.relationType === undefined)) {
       const from = quoteIdent(n.subname);
       const to = quoteIdent(n.newname);
-      this.report('rename-column', undefined,
+      this.report(
+        'rename-column',
+        undefined,
         `Renaming ${table}.${from} to ${to} breaks the code still running, which reads and writes ${from}.`,
-        `Expand/contract: ALTER TABLE ${table} ADD COLUMN ${to} <type>; deploy code that writes both; backfill ${to} from ${from} in batches; switch reads to ${to}; drop ${from} in a later release.`);
+        `Expand/contract: ALTER TABLE ${table} ADD COLUMN ${to} <type>; deploy code that writes both; backfill ${to} from ${from} in batches; switch reads to ${to}; drop ${from} in a later release.`,
+      );
     } else if (n.renameType === 'OBJECT_TABLE') {
       const to = quoteIdent(n.newname);
-      this.report('rename-table', undefined,
+      this.report(
+        'rename-table',
+        undefined,
         `Renaming ${table} to ${to} breaks the code still running, which uses ${table}.`,
-        `In one transaction: ALTER TABLE ${table} RENAME TO ${to}; CREATE VIEW ${table} AS SELECT * FROM ${to}; (a simple view is updatable, so old code keeps working); drop the view once no deployed code uses ${table}.`);
+        `In one transaction: ALTER TABLE ${table} RENAME TO ${to}; CREATE VIEW ${table} AS SELECT * FROM ${to}; (a simple view is updatable, so old code keeps working); drop the view once no deployed code uses ${table}.`,
+      );
     }
     return true;
   }
@@ -303,13 +383,19 @@ export class FileLinter {
     const existing = rels.filter((r) => this.exists(r)).map((r) => quoteIdent(r.relname));
     if (existing.length === 0) return false;
     if (n.behavior === 'DROP_CASCADE') {
-      this.report('truncate-cascade', undefined,
+      this.report(
+        'truncate-cascade',
+        undefined,
         `TRUNCATE ${existing.join(', ')} CASCADE also empties every table with a foreign key to ${existing.length > 1 ? 'them' : 'it'}, whichever those are at deploy time.`,
-        `Name each table to empty explicitly (TRUNCATE a, b without CASCADE), or delete in batches.`);
+        `Name each table to empty explicitly (TRUNCATE a, b without CASCADE), or delete in batches.`,
+      );
     } else {
-      this.report('truncate', undefined,
+      this.report(
+        'truncate',
+        undefined,
         `TRUNCATE ${existing.join(', ')} takes an ACCESS EXCLUSIVE lock and removes data the running code may still use.`,
-        `Delete in batches outside the schema migration, or confirm with \`-- slipway:ignore truncate <reason>\`.`);
+        `Delete in batches outside the schema migration, or confirm with \`-- slipway:ignore truncate <reason>\`.`,
+      );
     }
     return true;
   }
@@ -325,17 +411,25 @@ export class FileLinter {
     const target = rel ? `${isIndex ? 'INDEX' : 'TABLE'} ${quoteIdent(rel.relname)}` : String(n.kind).replace('REINDEX_OBJECT_', '');
     if (concurrent) {
       if (this.opts.pgVersion < 12) {
-        this.report('reindex-non-concurrently', undefined,
+        this.report(
+          'reindex-non-concurrently',
+          undefined,
           `REINDEX CONCURRENTLY does not exist before PostgreSQL 12 (target: ${this.opts.pgVersion}).`,
-          `Build a copy with CREATE INDEX CONCURRENTLY, DROP INDEX CONCURRENTLY the old one, and rename the copy (no-transaction migration).`);
+          `Build a copy with CREATE INDEX CONCURRENTLY, DROP INDEX CONCURRENTLY the old one, and rename the copy (no-transaction migration).`,
+        );
       } else this.concurrentlyInTxn('REINDEX CONCURRENTLY');
       return false;
     }
-    const fix = this.opts.pgVersion >= 12
-      ? `REINDEX ${target.startsWith('INDEX') || target.startsWith('TABLE') ? target.replace(' ', ' CONCURRENTLY ') : `${target} CONCURRENTLY`}; in a migration file marked \`-- slipway:no-transaction\`.`
-      : `Before PostgreSQL 12: CREATE INDEX CONCURRENTLY a copy, DROP INDEX CONCURRENTLY the old one, rename the copy (no-transaction migration).`;
-    this.report('reindex-non-concurrently', undefined,
-      `REINDEX ${target} blocks writes to the table (and reads that use the index) for the whole rebuild.`, fix);
+    const fix =
+      this.opts.pgVersion >= 12
+        ? `REINDEX ${target.startsWith('INDEX') || target.startsWith('TABLE') ? target.replace(' ', ' CONCURRENTLY ') : `${target} CONCURRENTLY`}; in a migration file marked \`-- slipway:no-transaction\`.`
+        : `Before PostgreSQL 12: CREATE INDEX CONCURRENTLY a copy, DROP INDEX CONCURRENTLY the old one, rename the copy (no-transaction migration).`;
+    this.report(
+      'reindex-non-concurrently',
+      undefined,
+      `REINDEX ${target} blocks writes to the table (and reads that use the index) for the whole rebuild.`,
+      fix,
+    );
     return true;
   }
 
@@ -343,13 +437,19 @@ export class FileLinter {
     if (n.whereClause || !this.exists(n.relation)) return;
     const t = quoteIdent(n.relation.relname);
     if (type === 'UpdateStmt') {
-      this.report('update-without-where', undefined,
+      this.report(
+        'update-without-where',
+        undefined,
         `UPDATE ${t} without WHERE rewrites every row in one transaction, locking them all (the application's writes wait) until the migration commits.`,
-        `Backfill in batches, each its own transaction: UPDATE ${t} SET ... WHERE id IN (SELECT id FROM ${t} WHERE <not yet done> LIMIT 5000); repeated until it updates 0 rows (a no-transaction migration or a background job).`);
+        `Backfill in batches, each its own transaction: UPDATE ${t} SET ... WHERE id IN (SELECT id FROM ${t} WHERE <not yet done> LIMIT 5000); repeated until it updates 0 rows (a no-transaction migration or a background job).`,
+      );
     } else {
-      this.report('delete-without-where', undefined,
+      this.report(
+        'delete-without-where',
+        undefined,
         `DELETE FROM ${t} without WHERE deletes every row in one transaction, holding row locks until commit.`,
-        `Delete in batches, each its own transaction: DELETE FROM ${t} WHERE id IN (SELECT id FROM ${t} LIMIT 5000); repeated until 0 rows (or TRUNCATE if that is really intended, with an ignore comment).`);
+        `Delete in batches, each its own transaction: DELETE FROM ${t} WHERE id IN (SELECT id FROM ${t} LIMIT 5000); repeated until 0 rows (or TRUNCATE if that is really intended, with an ignore comment).`,
+      );
     }
   }
 
@@ -379,9 +479,12 @@ export class FileLinter {
           this.setNotNull(table, cmd.name);
           break;
         case 'AT_DropColumn':
-          this.report('drop-column', undefined,
+          this.report(
+            'drop-column',
+            undefined,
             `DROP COLUMN ${quoteIdent(table)}.${quoteIdent(cmd.name)} breaks the code still running if it reads or writes the column.`,
-            `Contract step only: deploy code that no longer uses ${quoteIdent(cmd.name)} first (ORMs: mark it ignored), then drop it in a later migration marked \`-- slipway:ignore drop-column <why it is unused now>\`.`);
+            `Contract step only: deploy code that no longer uses ${quoteIdent(cmd.name)} first (ORMs: mark it ignored), then drop it in a later migration marked \`-- slipway:ignore drop-column <why it is unused now>\`.`,
+          );
           break;
         case 'AT_AddConstraint':
           this.addConstraint(table, cmd.def.Constraint);
@@ -417,50 +520,77 @@ export class FileLinter {
     const loc = col.location as number | undefined;
 
     if (serial || identity) {
-      this.report('add-serial-column', loc,
+      this.report(
+        'add-serial-column',
+        loc,
         `Adding ${serial ? `a ${info.name}` : 'an identity'} column ${name} to existing table ${t} fills every existing row from a sequence: a full table rewrite under an ACCESS EXCLUSIVE lock.`,
-        `ALTER TABLE ${t} ADD COLUMN ${name} bigint; CREATE SEQUENCE ${quoteIdent(`${table}_${col.colname}_seq`)} OWNED BY ${t}.${name}; ALTER TABLE ${t} ALTER COLUMN ${name} SET DEFAULT nextval('${table}_${col.colname}_seq'); backfill old rows in batches; then enforce NOT NULL through a validated CHECK.`);
+        `ALTER TABLE ${t} ADD COLUMN ${name} bigint; CREATE SEQUENCE ${quoteIdent(`${table}_${col.colname}_seq`)} OWNED BY ${t}.${name}; ALTER TABLE ${t} ALTER COLUMN ${name} SET DEFAULT nextval('${table}_${col.colname}_seq'); backfill old rows in batches; then enforce NOT NULL through a validated CHECK.`,
+      );
     } else if (generated) {
       const virtual = generated.generated_kind === 'v' && this.opts.pgVersion >= 18;
       if (!virtual) {
-        this.report('add-stored-generated-column', loc,
+        this.report(
+          'add-stored-generated-column',
+          loc,
           `Adding the stored generated column ${name} to existing table ${t} computes it for every row: a full table rewrite under an ACCESS EXCLUSIVE lock.`,
           this.opts.pgVersion >= 18
             ? `Use a VIRTUAL generated column (PostgreSQL 18+: GENERATED ALWAYS AS (...) VIRTUAL, no rewrite), or add a plain column ${name} kept current by a trigger and backfilled in batches.`
-            : `Add a plain column ${name} ${typeText}, keep it current with a BEFORE INSERT OR UPDATE trigger, and backfill old rows in batches.`);
+            : `Add a plain column ${name} ${typeText}, keep it current with a BEFORE INSERT OR UPDATE trigger, and backfill old rows in batches.`,
+        );
       }
     } else if (def && this.opts.pgVersion < 11) {
-      this.report('add-column-default-before-pg11', def.location,
+      this.report(
+        'add-column-default-before-pg11',
+        def.location,
         `On PostgreSQL ${this.opts.pgVersion}, ADD COLUMN ${name} with a DEFAULT rewrites all of ${t} under an ACCESS EXCLUSIVE lock (PostgreSQL 11+ stores a constant default without a rewrite).`,
-        `ALTER TABLE ${t} ADD COLUMN ${name} ${typeText}; ALTER TABLE ${t} ALTER COLUMN ${name} SET DEFAULT <default>; then backfill old rows in batches.`);
+        `ALTER TABLE ${t} ADD COLUMN ${name} ${typeText}; ALTER TABLE ${t} ALTER COLUMN ${name} SET DEFAULT <default>; then backfill old rows in batches.`,
+      );
     } else if (def) {
       const v = volatility(def.raw_expr);
       if (v.kind !== 'stable') {
-        const what = v.kind === 'volatile' ? `the volatile function ${v.name}()` : `the function ${v.name}(), which may be volatile (not a known STABLE/IMMUTABLE built-in)`;
-        this.report('add-column-volatile-default', def.location,
+        const what =
+          v.kind === 'volatile'
+            ? `the volatile function ${v.name}()`
+            : `the function ${v.name}(), which may be volatile (not a known STABLE/IMMUTABLE built-in)`;
+        this.report(
+          'add-column-volatile-default',
+          def.location,
           `ADD COLUMN ${name} with a DEFAULT using ${what} evaluates it for every existing row: a full rewrite of ${t} under an ACCESS EXCLUSIVE lock.`,
-          `ALTER TABLE ${t} ADD COLUMN ${name} ${typeText}; ALTER TABLE ${t} ALTER COLUMN ${name} SET DEFAULT ${v.name}(); (new rows only, no rewrite) then backfill old rows in batches${notNull ? ', and add NOT NULL through a validated CHECK' : ''}.`);
+          `ALTER TABLE ${t} ADD COLUMN ${name} ${typeText}; ALTER TABLE ${t} ALTER COLUMN ${name} SET DEFAULT ${v.name}(); (new rows only, no rewrite) then backfill old rows in batches${notNull ? ', and add NOT NULL through a validated CHECK' : ''}.`,
+        );
       }
     }
     if (notNull && !def && !serial && !identity && !generated) {
-      this.report('add-column-not-null-without-default', loc,
+      this.report(
+        'add-column-not-null-without-default',
+        loc,
         `ADD COLUMN ${name} NOT NULL without a DEFAULT fails on a table with rows and breaks old code that inserts into ${t} without it.`,
-        `Add it nullable (ALTER TABLE ${t} ADD COLUMN ${name} ${typeText};), or with a constant DEFAULT${this.opts.pgVersion >= 11 ? ' (no rewrite on PostgreSQL 11+)' : ''}; backfill in batches; then ADD CONSTRAINT ... CHECK (${name} IS NOT NULL) NOT VALID, VALIDATE it, and SET NOT NULL.`);
+        `Add it nullable (ALTER TABLE ${t} ADD COLUMN ${name} ${typeText};), or with a constant DEFAULT${this.opts.pgVersion >= 11 ? ' (no rewrite on PostgreSQL 11+)' : ''}; backfill in batches; then ADD CONSTRAINT ... CHECK (${name} IS NOT NULL) NOT VALID, VALIDATE it, and SET NOT NULL.`,
+      );
     }
     for (const c of cons) {
       if (c.contype === 'CONSTR_FOREIGN' && !c.skip_validation) {
-        this.report('add-foreign-key-without-not-valid', c.location,
+        this.report(
+          'add-foreign-key-without-not-valid',
+          c.location,
           `The REFERENCES ${quoteIdent(c.pktable?.relname ?? '?')} on new column ${name} is validated at once, scanning ${t} while blocking writes to both tables.`,
-          `Add the column without REFERENCES, then ALTER TABLE ${t} ADD CONSTRAINT ${quoteIdent(`${table}_${col.colname}_fkey`)} FOREIGN KEY (${name}) REFERENCES ${quoteIdent(c.pktable?.relname ?? '?')} NOT VALID; and VALIDATE CONSTRAINT in a separate migration.`);
+          `Add the column without REFERENCES, then ALTER TABLE ${t} ADD CONSTRAINT ${quoteIdent(`${table}_${col.colname}_fkey`)} FOREIGN KEY (${name}) REFERENCES ${quoteIdent(c.pktable?.relname ?? '?')} NOT VALID; and VALIDATE CONSTRAINT in a separate migration.`,
+        );
       } else if (c.contype === 'CONSTR_CHECK' && !c.skip_validation) {
-        this.report('add-check-without-not-valid', c.location,
+        this.report(
+          'add-check-without-not-valid',
+          c.location,
           `The CHECK on new column ${name} is validated against every row of ${t} under an ACCESS EXCLUSIVE lock.`,
-          `Add the column without the CHECK, then ALTER TABLE ${t} ADD CONSTRAINT ${quoteIdent(`${table}_${col.colname}_check`)} CHECK (...) NOT VALID; and VALIDATE CONSTRAINT in a separate migration.`);
+          `Add the column without the CHECK, then ALTER TABLE ${t} ADD CONSTRAINT ${quoteIdent(`${table}_${col.colname}_check`)} CHECK (...) NOT VALID; and VALIDATE CONSTRAINT in a separate migration.`,
+        );
       } else if (c.contype === 'CONSTR_UNIQUE' || c.contype === 'CONSTR_PRIMARY') {
         const kind = c.contype === 'CONSTR_PRIMARY' ? 'PRIMARY KEY' : 'UNIQUE';
-        this.report('add-unique-constraint', c.location,
+        this.report(
+          'add-unique-constraint',
+          c.location,
           `A ${kind} on new column ${name} builds its index under an ACCESS EXCLUSIVE lock on ${t}: no reads or writes until it finishes.`,
-          `Add the column plainly; CREATE UNIQUE INDEX CONCURRENTLY ${quoteIdent(`${table}_${col.colname}_key`)} ON ${t} (${name}); (no-transaction migration); then ALTER TABLE ${t} ADD CONSTRAINT ${quoteIdent(`${table}_${col.colname}_key`)} ${kind} USING INDEX ${quoteIdent(`${table}_${col.colname}_key`)};`);
+          `Add the column plainly; CREATE UNIQUE INDEX CONCURRENTLY ${quoteIdent(`${table}_${col.colname}_key`)} ON ${t} (${name}); (no-transaction migration); then ALTER TABLE ${t} ADD CONSTRAINT ${quoteIdent(`${table}_${col.colname}_key`)} ${kind} USING INDEX ${quoteIdent(`${table}_${col.colname}_key`)};`,
+        );
       }
     }
   }
@@ -475,9 +605,12 @@ export class FileLinter {
     const t = quoteIdent(table);
     const c = quoteIdent(column);
     const fromText = from ? ` from ${formatType(from)}` : '';
-    this.report('change-column-type', def.location,
+    this.report(
+      'change-column-type',
+      def.location,
       `Changing ${t}.${c}${fromText} to ${formatType(to)}${using ? ' with USING' : ''} rewrites the table and its indexes under an ACCESS EXCLUSIVE lock${from ? '' : ' (the old type is not known from earlier migrations, so it cannot be shown to be binary-coercible)'}, and old code may not handle the new type.`,
-      `Expand/contract: ALTER TABLE ${t} ADD COLUMN ${quoteIdent(`${column}_new`)} ${formatType(to)}; write both columns from the code; backfill in batches; switch reads; drop ${c} in a later release. (Metadata-only changes such as varchar→text or varchar(n)→varchar(m>n) are not flagged.)`);
+      `Expand/contract: ALTER TABLE ${t} ADD COLUMN ${quoteIdent(`${column}_new`)} ${formatType(to)}; write both columns from the code; backfill in batches; switch reads; drop ${c} in a later release. (Metadata-only changes such as varchar→text or varchar(n)→varchar(m>n) are not flagged.)`,
+    );
   }
 
   private setNotNull(table: string, column: string): void {
@@ -487,13 +620,19 @@ export class FileLinter {
     const c = quoteIdent(column);
     const con = quoteIdent(`${table}_${column}_not_null`);
     if (this.opts.pgVersion >= 12) {
-      this.report('set-not-null', undefined,
+      this.report(
+        'set-not-null',
+        undefined,
         `SET NOT NULL on ${t}.${c} scans the whole table under an ACCESS EXCLUSIVE lock, because no validated CHECK (${c} IS NOT NULL) precedes it.`,
-        `Migration 1: ALTER TABLE ${t} ADD CONSTRAINT ${con} CHECK (${c} IS NOT NULL) NOT VALID; migration 2: ALTER TABLE ${t} VALIDATE CONSTRAINT ${con}; migration 3: ALTER TABLE ${t} ALTER COLUMN ${c} SET NOT NULL; ALTER TABLE ${t} DROP CONSTRAINT ${con}; (PostgreSQL 12+ skips the scan).`);
+        `Migration 1: ALTER TABLE ${t} ADD CONSTRAINT ${con} CHECK (${c} IS NOT NULL) NOT VALID; migration 2: ALTER TABLE ${t} VALIDATE CONSTRAINT ${con}; migration 3: ALTER TABLE ${t} ALTER COLUMN ${c} SET NOT NULL; ALTER TABLE ${t} DROP CONSTRAINT ${con}; (PostgreSQL 12+ skips the scan).`,
+      );
     } else {
-      this.report('set-not-null', undefined,
+      this.report(
+        'set-not-null',
+        undefined,
         `SET NOT NULL on ${t}.${c} scans the whole table under an ACCESS EXCLUSIVE lock, and before PostgreSQL 12 a validated CHECK does not let it skip the scan.`,
-        `On PostgreSQL ${this.opts.pgVersion}: enforce it with ALTER TABLE ${t} ADD CONSTRAINT ${con} CHECK (${c} IS NOT NULL) NOT VALID; then VALIDATE CONSTRAINT ${con} in a separate migration, and leave the column nullable (or SET NOT NULL in a maintenance window).`);
+        `On PostgreSQL ${this.opts.pgVersion}: enforce it with ALTER TABLE ${t} ADD CONSTRAINT ${con} CHECK (${c} IS NOT NULL) NOT VALID; then VALIDATE CONSTRAINT ${con} in a separate migration, and leave the column nullable (or SET NOT NULL in a maintenance window).`,
+      );
     }
   }
 
@@ -508,9 +647,15 @@ export class FileLinter {
           if (con.conname) this.notValidAdded.add(`${table}.${con.conname}`);
           return;
         }
-        this.report('add-foreign-key-without-not-valid', loc,
-          `Adding foreign key ${name ?? ''} on ${t} validates every row at once, scanning ${t} while blocking writes to ${t} and ${quoteIdent(con.pktable?.relname ?? '?')}.`.replace('  ', ' '),
-          `ALTER TABLE ${t} ADD CONSTRAINT ${shown} FOREIGN KEY (...) REFERENCES ${quoteIdent(con.pktable?.relname ?? '?')} (...) NOT VALID; then, in a separate migration, ALTER TABLE ${t} VALIDATE CONSTRAINT ${shown}; (it allows reads and writes).`);
+        this.report(
+          'add-foreign-key-without-not-valid',
+          loc,
+          `Adding foreign key ${name ?? ''} on ${t} validates every row at once, scanning ${t} while blocking writes to ${t} and ${quoteIdent(con.pktable?.relname ?? '?')}.`.replace(
+            '  ',
+            ' ',
+          ),
+          `ALTER TABLE ${t} ADD CONSTRAINT ${shown} FOREIGN KEY (...) REFERENCES ${quoteIdent(con.pktable?.relname ?? '?')} (...) NOT VALID; then, in a separate migration, ALTER TABLE ${t} VALIDATE CONSTRAINT ${shown}; (it allows reads and writes).`,
+        );
         return;
       case 'CONSTR_CHECK': {
         const col = notNullColumn(con.raw_expr);
@@ -522,9 +667,12 @@ export class FileLinter {
           return;
         }
         if (col) this.shared.validatedNotNull.add(`${table}.${col}`);
-        this.report('add-check-without-not-valid', loc,
+        this.report(
+          'add-check-without-not-valid',
+          loc,
           `Adding CHECK constraint ${name ?? ''} on ${t} validates every row under an ACCESS EXCLUSIVE lock.`.replace('  ', ' '),
-          `ALTER TABLE ${t} ADD CONSTRAINT ${shown} CHECK (...) NOT VALID; then, in a separate migration, ALTER TABLE ${t} VALIDATE CONSTRAINT ${shown};`);
+          `ALTER TABLE ${t} ADD CONSTRAINT ${shown} CHECK (...) NOT VALID; then, in a separate migration, ALTER TABLE ${t} VALIDATE CONSTRAINT ${shown};`,
+        );
         return;
       }
       case 'CONSTR_UNIQUE':
@@ -535,11 +683,14 @@ export class FileLinter {
         const cols = (con.keys ?? []).map((k: Node) => quoteIdent(k.String?.sval ?? '?')).join(', ') || '...';
         const first = con.keys?.[0]?.String?.sval as string | undefined;
         const idx = quoteIdent(con.conname ?? (kind === 'PRIMARY KEY' ? `${table}_pkey` : `${table}_${first ? `${first}_` : ''}key`));
-        this.report('add-unique-constraint', loc,
+        this.report(
+          'add-unique-constraint',
+          loc,
           `Adding a ${kind} constraint to ${t} builds its index in place under an ACCESS EXCLUSIVE lock: no reads or writes until it finishes.`,
           kind === 'EXCLUDE'
             ? `There is no USING INDEX form for EXCLUDE: build it in a maintenance window, or enforce the rule another way.`
-            : `CREATE UNIQUE INDEX CONCURRENTLY ${idx} ON ${t} (${cols}); in a no-transaction migration; then ALTER TABLE ${t} ADD CONSTRAINT ${idx} ${kind} USING INDEX ${idx};${kind === 'PRIMARY KEY' ? ' (the columns must already be NOT NULL, else this scans the table)' : ''}`);
+            : `CREATE UNIQUE INDEX CONCURRENTLY ${idx} ON ${t} (${cols}); in a no-transaction migration; then ALTER TABLE ${t} ADD CONSTRAINT ${idx} ${kind} USING INDEX ${idx};${kind === 'PRIMARY KEY' ? ' (the columns must already be NOT NULL, else this scans the table)' : ''}`,
+        );
         return;
       }
       default:
@@ -555,9 +706,12 @@ export class FileLinter {
       this.shared.pendingNotNull.delete(key);
     }
     if (this.notValidAdded.has(key) && this.inTransaction) {
-      this.report('validate-in-same-transaction', undefined,
+      this.report(
+        'validate-in-same-transaction',
+        undefined,
         `VALIDATE CONSTRAINT ${quoteIdent(conname)} runs in the same transaction that added it NOT VALID, so the stronger lock taken by ADD CONSTRAINT is still held during the validation scan.`,
-        `Move ALTER TABLE ${quoteIdent(table)} VALIDATE CONSTRAINT ${quoteIdent(conname)}; to a later migration file.`);
+        `Move ALTER TABLE ${quoteIdent(table)} VALIDATE CONSTRAINT ${quoteIdent(conname)}; to a later migration file.`,
+      );
     }
   }
 }
@@ -636,9 +790,25 @@ function typeInfo(t: Node | undefined): TypeInfo {
   return { name: ALIASES[name] ?? name, mods, array: Array.isArray(t?.arrayBounds) && t.arrayBounds.length > 0 };
 }
 
-const ALIASES: Record<string, string> = { decimal: 'numeric', 'character varying': 'varchar', bpchar: 'char', int: 'int4', integer: 'int4', bigint: 'int8', smallint: 'int2' };
+const ALIASES: Record<string, string> = {
+  decimal: 'numeric',
+  'character varying': 'varchar',
+  bpchar: 'char',
+  int: 'int4',
+  integer: 'int4',
+  bigint: 'int8',
+  smallint: 'int2',
+};
 
-const DISPLAY: Record<string, string> = { int4: 'integer', int8: 'bigint', int2: 'smallint', bool: 'boolean', float8: 'double precision', float4: 'real', char: 'character' };
+const DISPLAY: Record<string, string> = {
+  int4: 'integer',
+  int8: 'bigint',
+  int2: 'smallint',
+  bool: 'boolean',
+  float8: 'double precision',
+  float4: 'real',
+  char: 'character',
+};
 
 function formatType(t: TypeInfo): string {
   return `${DISPLAY[t.name] ?? t.name}${t.mods.length ? `(${t.mods.join(',')})` : ''}${t.array ? '[]' : ''}`;
@@ -655,7 +825,7 @@ function binaryCoercible(from: TypeInfo | undefined, to: TypeInfo): boolean {
   if (from.name === to.name && from.mods.join() === to.mods.join()) return true;
   if ((from.name === 'varchar' || from.name === 'text') && unbounded(to)) return true;
   if (from.name === 'varchar' && to.name === 'varchar') return to.mods.length === 0 || (from.mods.length > 0 && to.mods[0]! >= from.mods[0]!);
-  if ((from.name === 'varbit' && to.name === 'varbit')) return to.mods.length === 0 || (from.mods.length > 0 && to.mods[0]! >= from.mods[0]!);
+  if (from.name === 'varbit' && to.name === 'varbit') return to.mods.length === 0 || (from.mods.length > 0 && to.mods[0]! >= from.mods[0]!);
   if (from.name === 'numeric' && to.name === 'numeric') {
     if (to.mods.length === 0) return true;
     if (from.mods.length === 0) return false;

@@ -46,16 +46,26 @@ function lintOne(pg: PgQuery, sql: string, file: string, opts: LintOptions, shar
     const at = { file, line: d.line, column: 1, statement: shortStatement(d.text) };
     if (d.rules.length === 0 || !d.reason) {
       const fix = `-- slipway:ignore ${d.rules[0] ?? 'rule-id'} <why this is safe here>`;
-      found.push({ rule: 'ignore-without-reason', severity: ruleInfo('ignore-without-reason').severity, ...at,
-        message: `"${d.text}" ${d.rules.length ? 'gives no reason' : 'names no rule'}: an ignored rule needs a written reason reviewers can check, so nothing is ignored.`, fix });
+      found.push({
+        rule: 'ignore-without-reason',
+        severity: ruleInfo('ignore-without-reason').severity,
+        ...at,
+        message: `"${d.text}" ${d.rules.length ? 'gives no reason' : 'names no rule'}: an ignored rule needs a written reason reviewers can check, so nothing is ignored.`,
+        fix,
+      });
       continue;
     }
     for (const r of d.rules) {
       if (isRuleId(r)) ignored.add(r);
       else {
         const fix = 'Use one of the rule ids listed in docs/migrate-lint.md.';
-        found.push({ rule: 'ignore-unknown-rule', severity: ruleInfo('ignore-unknown-rule').severity, ...at,
-          message: `"${r}" is not a lint rule, so this comment ignores nothing.`, fix });
+        found.push({
+          rule: 'ignore-unknown-rule',
+          severity: ruleInfo('ignore-unknown-rule').severity,
+          ...at,
+          message: `"${r}" is not a lint rule, so this comment ignores nothing.`,
+          fix,
+        });
       }
     }
   }
@@ -67,9 +77,16 @@ function lintOne(pg: PgQuery, sql: string, file: string, opts: LintOptions, shar
     const lineStart = sql.lastIndexOf('\n', index - 1) + 1;
     const lineEnd = sql.indexOf('\n', index);
     const fix = 'Fix the SQL at this line; PostgreSQL would reject the migration.';
-    found.push({ rule: 'syntax-error', severity: 'error', file, line: pos.line, column: pos.column,
+    found.push({
+      rule: 'syntax-error',
+      severity: 'error',
+      file,
+      line: pos.line,
+      column: pos.column,
       statement: shortStatement(sql.slice(lineStart, lineEnd === -1 ? sql.length : lineEnd)),
-      message: `SQL syntax error: ${parsed.message}.`, fix });
+      message: `SQL syntax error: ${parsed.message}.`,
+      fix,
+    });
   } else {
     const linter = new FileLinter(src, file, options, noTransaction, shared);
     linter.run(parsed.stmts);
@@ -77,7 +94,5 @@ function lintOne(pg: PgQuery, sql: string, file: string, opts: LintOptions, shar
   }
 
   const disabled = new Set(options.disabled ?? []);
-  return found
-    .filter((v) => ALWAYS_ON.has(v.rule) || (!ignored.has(v.rule) && !disabled.has(v.rule)))
-    .sort((a, b) => a.line - b.line || a.column - b.column);
+  return found.filter((v) => ALWAYS_ON.has(v.rule) || (!ignored.has(v.rule) && !disabled.has(v.rule))).sort((a, b) => a.line - b.line || a.column - b.column);
 }

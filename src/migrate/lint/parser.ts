@@ -51,7 +51,10 @@ export function loadParser(): Promise<PgQuery> {
       await api.loadModule();
       return api;
     } catch (err) {
-      throw new Error(`could not load the PostgreSQL parser (libpg-query.wasm, looked in ${g.__dirname ?? 'node_modules/libpg-query'}): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new Error(
+        `could not load the PostgreSQL parser (libpg-query.wasm, looked in ${g.__dirname ?? 'node_modules/libpg-query'}): ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     }
   })();
   loading.catch(() => {

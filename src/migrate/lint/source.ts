@@ -137,7 +137,10 @@ export function readDirectives(sql: string): Directives {
       const ids = sp === -1 ? rest : rest.slice(0, sp);
       const reason = sp === -1 ? '' : rest.slice(sp + 1).trim();
       out.ignores.push({
-        rules: ids.split(',').map((r) => r.trim().toLowerCase()).filter(Boolean),
+        rules: ids
+          .split(',')
+          .map((r) => r.trim().toLowerCase())
+          .filter(Boolean),
         reason,
         line: i + 1,
         text: lines[i]!.trim(),
