@@ -1,0 +1,1 @@
+import{t as e}from"./run-step-jjyR3uD7.js";import{t}from"./inputs-Bv5JwPn_.js";e(t,async(e,t)=>(await import(`./run-BJZ2DFGK.js`).then(e=>e.r)).run(e,t));export{};

@@ -1,0 +1,1 @@
+import{t as e}from"./run-step-jjyR3uD7.js";import{t}from"./inputs-DxiZHxrN.js";e(t,async(e,t)=>(await import(`./run-BO6n2sDW.js`)).run(e,t));export{};

@@ -1,0 +1,1 @@
+import{t as e}from"./run-step-jjyR3uD7.js";import{t}from"./inputs-C1kBbmRf.js";e(t,async(e,t)=>(await import(`./run-CX4oyeAs.js`)).run(e,t));export{};

@@ -1,0 +1,3 @@
+function e(e){return String(e??``).replace(/\\/g,`\\\\`).replace(/\|/g,`\\|`).replace(/\r?\n/g,`<br>`)}function t(t,n){return[`| ${t.map(e).join(` | `)} |`,`| ${t.map(()=>`---`).join(` | `)} |`,...n.map(t=>`| ${t.map(e).join(` | `)} |`)].join(`
+`)+`
+`}function n(e,t=2){return`${`#`.repeat(t)} ${e}\n`}function r(t,n){return`<details><summary>${e(t)}</summary>\n\n${n}\n</details>\n`}function i(e,t=``){let n=e.includes("```")?"````":"```";return`${n}${t}\n${e}\n${n}\n`}const a=e=>e?`✅`:`❌`;export{a,n as i,i as n,t as o,r,e as t};

@@ -1,0 +1,1 @@
+const e=[`migrate`,`deploy`,`smoke`,`gate`,`notify`],t={migrate:`migrate`,deploy:`deploy-rolling`,smoke:`smoke-test`,gate:`slo-gate`,notify:`notify`,flags:`flags`},n=[`window`,...e];export{t as n,e as r,n as t};
