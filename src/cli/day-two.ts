@@ -361,6 +361,18 @@ async function commandStatus(f: Fleet, args: ParsedArgs, io: CliIO): Promise<num
   }
 }
 
+/** One audit entry as table cells: time, actor, action, version (or the reason), outcome (cut at 60), run. */
+export function auditCells(e: Pick<AuditEntry, 'at' | 'actor' | 'action' | 'version' | 'from' | 'reason' | 'outcome' | 'run'>): string[] {
+  return [
+    e.at.replace(/\.\d+Z$/, 'Z'),
+    e.actor,
+    e.action,
+    e.version ? `${e.from ? `${e.from} → ` : ''}${e.version}` : (e.reason ?? ''),
+    e.outcome.length > 60 ? `${e.outcome.slice(0, 57)}...` : e.outcome,
+    e.run,
+  ];
+}
+
 export function formatTable(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   return (
@@ -587,15 +599,7 @@ export async function auditCommand(args: ParsedArgs, io: CliIO): Promise<number>
     io.stdout(
       formatTable([
         ['TIME', 'ACTOR', 'ACTION', 'VERSION', 'OUTCOME', 'HOSTS', 'RUN'],
-        ...entries.map((e) => [
-          e.at.replace(/\.\d+Z$/, 'Z'),
-          e.actor,
-          e.action,
-          e.version ? `${e.from ? `${e.from} → ` : ''}${e.version}` : (e.reason ?? ''),
-          e.outcome.length > 60 ? `${e.outcome.slice(0, 57)}...` : e.outcome,
-          e.hosts.length === all ? 'all' : e.hosts.join(','),
-          e.run,
-        ]),
+        ...entries.map((e) => [...auditCells(e).slice(0, 5), e.hosts.length === all ? 'all' : e.hosts.join(','), e.run]),
       ]),
     );
     return 0;

@@ -23,7 +23,7 @@ import { leaseLockPart, leaseState } from '../deploy/kubernetes-lease.ts';
 import { DeployLock, LockHeldError, describeHolder, newHolder, type LockHolder } from '../deploy/lock.ts';
 import { appendKubeAudit, readKubeAudit, AUDIT_CONFIGMAP } from '../deploy/kubernetes-audit.ts';
 import type { AuditEntry } from '../deploy/audit.ts';
-import { formatTable } from './day-two.ts';
+import { auditCells, formatTable } from './day-two.ts';
 import type { Fleet } from './day-two.ts';
 
 const holderView = (h: LockHolder | undefined) =>
@@ -119,19 +119,7 @@ export function kubeAudit(f: Fleet, sinceMs: number, args: ParsedArgs, io: CliIO
       io.stdout(`${f.env}: nothing in the audit ConfigMap ${where}/${AUDIT_CONFIGMAP} since ${new Date(sinceMs).toISOString()}\n`);
       return 0;
     }
-    io.stdout(
-      formatTable([
-        ['TIME', 'ACTOR', 'ACTION', 'VERSION', 'OUTCOME', 'RUN'],
-        ...entries.map((e) => [
-          e.at.replace(/\.\d+Z$/, 'Z'),
-          e.actor,
-          e.action,
-          e.version ? `${e.from ? `${e.from} → ` : ''}${e.version}` : (e.reason ?? ''),
-          e.outcome.length > 60 ? `${e.outcome.slice(0, 57)}...` : e.outcome,
-          e.run,
-        ]),
-      ]),
-    );
+    io.stdout(formatTable([['TIME', 'ACTOR', 'ACTION', 'VERSION', 'OUTCOME', 'RUN'], ...entries.map(auditCells)]));
     return 0;
   });
 }
