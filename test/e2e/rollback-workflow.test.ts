@@ -142,4 +142,24 @@ describe('rollback.yml end to end (command target, fake GitHub API)', () => {
     // Silence is not an option: the team still hears that the rollback failed.
     expect(job.byId.notify!.outcome).toBe('success');
   }, 180_000);
+
+  it('GitHub answering 502 to the statuses: the rollback still happens, to the version the target kept as previous', async () => {
+    for (const i of ['web1', 'web2']) writeFileSync(join(state, i), BAD);
+    // curl --retry 3: four answers, all 502.
+    gh.inject('repos/list-deployment-statuses', { status: 502, times: 4 });
+    const job = await emulateJob({
+      workflow: '.github/workflows/rollback.yml',
+      job: 'rollback',
+      inputs: { environment: 'production', reason: 'checkout is broken', 'rollback-environment': 'production-rollback' },
+      github: { token: TOKEN, api_url: gh.url, repository: 'acme/shop', sha: HEAD, server_url: 'https://github.com', run_id: '44' },
+      runnerEnv: { GITHUB_REPOSITORY: 'acme/shop', GITHUB_SHA: HEAD, GITHUB_API_URL: gh.url, GITHUB_SERVER_URL: 'https://github.com', GITHUB_RUN_ID: '44' },
+      workspace,
+      stepTimeoutMs: 60_000,
+    });
+    expect(job.byId.target!.outcome).toBe('success');
+    expect(job.byId.target!.run!.stdout).toMatch(/::warning::could not read the statuses of deployment \d+: going back to the version the target kept as previous/);
+    expect(job.byId.target!.outputs).toEqual({});
+    expect(job.byId.rollback!.outcome).toBe('success');
+    expect(['web1', 'web2'].map((i) => readFileSync(join(state, i), 'utf8'))).toEqual([OLDER, OLDER]);
+  }, 180_000);
 });
