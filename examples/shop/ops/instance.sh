@@ -48,11 +48,16 @@ mark() { # $1 = down | up: rewrite this instance's line in the upstream file, th
   [[ -n "$upstream" && -n "$nginx_conf" ]] || die "$cmd needs --upstream and --nginx-conf"
   grep -q "server $instance[ ;]" "$upstream" || die "$instance is not in $upstream"
   local tmp="$upstream.tmp.$$"
+  # The instances of one batch are drained and undrained at the same time: one rewrite and reload
+  # at a time (flock), or two edits of the same file lose one and an instance stays drained.
+  exec 9>"$upstream.lock"
+  flock -w 60 9 || die "could not lock $upstream.lock within 60 s"
   if [[ "$1" == down ]]; then sed -E "s/^([[:space:]]*server $instance)( down)?;/\1 down;/" "$upstream" >"$tmp"
   else sed -E "s/^([[:space:]]*server $instance) down;/\1;/" "$upstream" >"$tmp"; fi
   mv "$tmp" "$upstream"
   "$nginx_bin" -e stderr -c "$nginx_conf" -t -q
   "$nginx_bin" -e stderr -c "$nginx_conf" -s reload
+  exec 9>&-
   sleep 0.3 # the old workers finish their requests (the app's SIGTERM drain covers the rest)
 }
 
