@@ -32,7 +32,10 @@ export interface UnleashServer {
 
 export async function startUnleash(opts: { pg?: PostgresServer; database?: string; startTimeoutMs?: number } = {}): Promise<UnleashServer> {
   const ownPg = !opts.pg;
-  const pg = opts.pg ?? (await startPostgres());
+  // Durable, unlike the other tests' PostgreSQL (fsync and synchronous_commit off): the flags tests
+  // crash it (kill -9) mid-test, and a commit acknowledged before the crash must survive it, as on
+  // the database a real Unleash runs on (a full CI run lost the rollout a test had just set).
+  const pg = opts.pg ?? (await startPostgres({ settings: { fsync: true, synchronous_commit: true, full_page_writes: true } }));
   const database = opts.database ?? 'unleash';
   await pg.psql(`CREATE DATABASE ${database}`);
   const port = await freePort();
