@@ -32,7 +32,12 @@
  *   available: 1 Insufficient cpu."), and is scheduled once room is free.
  * - HorizontalPodAutoscalers (autoscaling/v2) are stored and validated; with
  *   `hpaDesiredReplicas` set, one scales its target Deployment to that count on every tick.
- * Deliberately left out: probes, events, watches of anything but a single object.
+ * - Real processes (opt-in, off by default): with `runtime` set (fake-kube/kubelet.ts), each pod's
+ *   containers run as processes on this machine; the pod is Running once they started, Ready only
+ *   while its readinessProbe really answers, and a terminating pod goes away once they exited
+ *   (SIGTERM, then SIGKILL after the grace period). Without it pods run nothing and become ready
+ *   on a timer (`podReadyMs`; `badImage` never).
+ * Deliberately left out: events, watches of anything but a single object.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { Deployment as DeploymentModel } from 'kubernetes-models/apps/v1/Deployment';
@@ -45,11 +50,12 @@ import { EndpointSlice as EndpointSliceModel } from 'kubernetes-models/discovery
 import { HorizontalPodAutoscaler as HpaModel } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { Lease as LeaseModel } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import { ConfigMap as ConfigMapModel } from 'kubernetes-models/v1/ConfigMap';
+import { Secret as SecretModel } from 'kubernetes-models/v1/Secret';
 import { matchesRequirements, selectorRequirements, type Requirement } from './patch.ts';
 
 export type K8sObject = Record<string, any>;
 
-export type Resource = 'namespaces' | 'deployments' | 'replicasets' | 'pods' | 'services' | 'endpointslices' | 'horizontalpodautoscalers' | 'resourcequotas' | 'leases' | 'configmaps';
+export type Resource = 'namespaces' | 'deployments' | 'replicasets' | 'pods' | 'services' | 'endpointslices' | 'horizontalpodautoscalers' | 'resourcequotas' | 'leases' | 'configmaps' | 'secrets';
 
 export interface ResourceInfo {
   resource: Resource;
@@ -78,6 +84,8 @@ export const RESOURCES: Record<Resource, ResourceInfo> = {
   // metadata.resourceVersion is 409 Conflict, a PUT without one is an unconditional update.
   leases: { resource: 'leases', kind: 'Lease', group: 'coordination.k8s.io', version: 'v1', namespaced: true, singular: 'lease', shortNames: [], validate: validator(LeaseModel) },
   configmaps: { resource: 'configmaps', kind: 'ConfigMap', group: '', version: 'v1', namespaced: true, singular: 'configmap', shortNames: ['cm'], validate: validator(ConfigMapModel) },
+  // Stored as given (data base64), read by the kubelet for env valueFrom.secretKeyRef.
+  secrets: { resource: 'secrets', kind: 'Secret', group: '', version: 'v1', namespaced: true, singular: 'secret', shortNames: [], validate: validator(SecretModel) },
 };
 
 export const apiVersionOf = (info: ResourceInfo) => (info.group ? `${info.group}/${info.version}` : info.version);
@@ -286,6 +294,21 @@ interface PodMemory {
   unschedulable?: boolean;
 }
 
+/**
+ * What runs a pod's containers when the fake's kubelet is backed by real processes
+ * (fake-kube/kubelet.ts). The cluster asks it on every tick; it never blocks.
+ */
+export interface PodRuntime {
+  /** A scheduled pod that is not terminating: starts it if new; its IP once it has one, whether its containers run, the readiness probe's last answer. */
+  sync(pod: K8sObject): { podIP?: string; running: boolean; ready: boolean };
+  /** The pod got its deletionTimestamp: SIGTERM now, SIGKILL once graceMs passed. */
+  terminate(pod: K8sObject, graceMs: number): void;
+  /** Whether every process of the pod has exited (the pod object then goes away). */
+  exited(pod: K8sObject): boolean;
+  /** The pod object is gone: kill what is left. */
+  remove(pod: K8sObject): void;
+}
+
 const podCpu = (p: K8sObject) => ((p.spec?.containers ?? []) as any[]).reduce((n: number, c: any) => n + cpuMillis(c?.resources?.requests?.cpu), 0);
 
 /** `500m` → 500, `2` → 2000. */
@@ -305,6 +328,8 @@ export class FakeCluster {
   private readonly deployMem = new Map<string, DeployMemory>();
   private readonly podMem = new Map<string, PodMemory>();
   private timer?: NodeJS.Timeout;
+  /** Real processes behind the pods (fake-kube/kubelet.ts); undefined: pods run nothing (the default). */
+  runtime?: PodRuntime;
   /** Called after every change (for watches). */
   onChange?: (resource: Resource, type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: K8sObject) => void;
 
@@ -465,7 +490,11 @@ export class FakeCluster {
     this.store.delete(k);
     this.onChange?.(resource, 'DELETED', obj);
     if (resource === 'namespaces') {
-      for (const [key, o] of [...this.store]) if (o.metadata.namespace === name) this.store.delete(key);
+      for (const [key, o] of [...this.store]) {
+        if (o.metadata.namespace !== name) continue;
+        this.store.delete(key);
+        if (key.startsWith('pods/')) this.runtime?.remove(o);
+      }
     }
     this.collectGarbage();
     return obj;
@@ -481,6 +510,7 @@ export class FakeCluster {
     if (grace <= 0 || !mem || this.opts.graceMsPerSecond <= 0) return false;
     if (pod.metadata.deletionTimestamp) return true;
     mem.goneAt = performance.now() + grace * this.opts.graceMsPerSecond;
+    this.runtime?.terminate(pod, grace * this.opts.graceMsPerSecond);
     const next = structuredClone(pod);
     next.metadata.deletionTimestamp = now();
     next.metadata.deletionGracePeriodSeconds = grace;
@@ -491,6 +521,7 @@ export class FakeCluster {
   private removePod(p: K8sObject) {
     this.store.delete(this.key('pods', p.metadata.namespace, p.metadata.name));
     this.podMem.delete(p.metadata.uid);
+    this.runtime?.remove(p);
     this.onChange?.('pods', 'DELETED', p);
   }
 
@@ -578,6 +609,7 @@ export class FakeCluster {
         const owners: any[] = o.metadata.ownerReferences ?? [];
         if (owners.length && owners.every((r) => !uids.has(r.uid))) {
           this.store.delete(k);
+          if (k.startsWith('pods/')) this.runtime?.remove(o);
           this.onChange?.(k.split('/')[0] as Resource, 'DELETED', o);
         }
       }
@@ -618,7 +650,8 @@ export class FakeCluster {
     const mem = this.podMem.get(live.metadata.uid);
     if (!mem) return;
     if (mem.goneAt !== undefined) {
-      if (t >= mem.goneAt) this.removePod(live);
+      // With real processes the pod goes once they exited (at the latest when the grace period ends).
+      if (t >= mem.goneAt || this.runtime?.exited(live)) this.removePod(live);
       return;
     }
     if (mem.unschedulable) {
@@ -635,11 +668,13 @@ export class FakeCluster {
     const pod = structuredClone(live);
     const age = t - mem.createdAt;
     const containers: any[] = pod.spec.containers ?? [];
+    const real = this.runtime?.sync(live);
     const bad = containers.some((c) => this.opts.badImage.test(String(c.image)));
-    const running = age >= this.opts.podStartMs;
-    const ready = running && !bad && age >= this.opts.podReadyMs;
+    const running = real ? real.running && !!real.podIP : age >= this.opts.podStartMs;
+    const ready = real ? running && real.ready : running && !bad && age >= this.opts.podReadyMs;
     const wasReady = (pod.status.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
-    if (!running) return;
+    // A pod whose process exited (real runtime) stays Running but not Ready, as after a crash.
+    if (!running && !(real && pod.status.phase === 'Running')) return;
     const ts = now();
     const cond = (type: string, ok: boolean, prev?: any) => ({
       type,
@@ -663,7 +698,7 @@ export class FakeCluster {
       ],
       hostIP: '172.18.0.2',
       hostIPs: [{ ip: '172.18.0.2' }],
-      podIP: live.status.podIP ?? `10.244.0.${this.ipCounter++ % 250}`,
+      podIP: live.status.podIP ?? real?.podIP ?? `10.244.0.${this.ipCounter++ % 250}`,
       startTime: live.status.startTime ?? ts,
       containerStatuses: containers.map((c) => ({
         name: c.name,

@@ -93,7 +93,7 @@ function resourceList(groupVersion: string): K8sObject {
     .filter((r) => apiVersionOf(r) === groupVersion)
     .flatMap((r) => [
       { name: r.resource, singularName: r.singular, namespaced: r.namespaced, kind: r.kind, verbs: VERBS, shortNames: r.shortNames, ...(r.resource === 'pods' || r.resource === 'services' ? { categories: ['all'] } : {}), ...(r.group === 'apps' ? { categories: ['all'] } : {}) },
-      ...(r.resource === 'namespaces' || r.resource === 'leases' || r.resource === 'configmaps' ? [] : [{ name: `${r.resource}/status`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['get', 'patch', 'update'] }]),
+      ...(r.resource === 'namespaces' || r.resource === 'leases' || r.resource === 'configmaps' || r.resource === 'secrets' ? [] : [{ name: `${r.resource}/status`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['get', 'patch', 'update'] }]),
     ]);
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion, resources };
 }
