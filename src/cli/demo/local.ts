@@ -138,14 +138,19 @@ const sub = (a: string, vars: Record<string, string>) => a.replace(/\{([a-z_]+)\
 interface Balancer {
   url: string;
   setDown(ids: string[], down: boolean, drainTimeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /** `back` into traffic and `out` out of it in one change (nginx: one checked reload at a batch boundary). */
+  swap(back: string[], out: string[], drainTimeoutMs: number, signal: AbortSignal): Promise<void>;
   isDown(id: string): boolean;
   setWeights(weights: Record<string, number> | undefined, signal: AbortSignal, apply: boolean): Promise<void>;
-  /** Points every instance at the port of its live slot, in one reload. */
-  route(ports: Record<string, number>, signal: AbortSignal): Promise<void>;
+  /**
+   * Points every instance at the port of its live slot, in one reload; resolves once nothing is
+   * routed to the old ports any more (the caller may stop what listens there next).
+   */
+  route(ports: Record<string, number>, drainTimeoutMs: number, signal: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
 
-async function startNginxBalancer(nginx: string, slots: Inst[], port: number): Promise<Balancer> {
+async function startNginxBalancer(nginx: string, slots: Inst[], port: number, drainTimeoutMs: number): Promise<Balancer> {
   const prefix = mkdtempSync(join(tmpdir(), 'slipway-lb-'));
   const conf = join(prefix, 'nginx.conf');
   const upstreamFile = join(prefix, 'upstream.conf');
@@ -185,7 +190,10 @@ async function startNginxBalancer(nginx: string, slots: Inst[], port: number): P
     name: 'slipway_app',
     command: [nginx, ...args],
     servers: slots.map((s) => ({ id: s.id, address: `127.0.0.1:${s.copies[s.live].port}` })),
-    settleMs: 150,
+    // A reload that takes servers out waits until nginx's old workers have exited (observed
+    // through the master's pid file), so nothing routes to an instance when it is stopped.
+    pidFile: p('nginx.pid'),
+    settleTimeoutMs: drainTimeoutMs,
   });
   writeFileSync(upstreamFile, up.render());
   mkdirSync(p('logs'), { recursive: true });
@@ -206,9 +214,18 @@ async function startNginxBalancer(nginx: string, slots: Inst[], port: number): P
   return {
     url: `http://127.0.0.1:${port}`,
     setDown: (ids, down, _t, signal) => up.setDown(ids, down, signal),
+    swap: (back, out, _t, signal) =>
+      up.reconfigure(
+        (u) => {
+          for (const id of back) u.down.delete(id);
+          for (const id of out) u.down.add(id);
+        },
+        signal,
+        true,
+      ),
     isDown: (id) => up.down.has(id),
     setWeights: (w, signal, apply) => up.setWeights(w, signal, apply),
-    route: (ports, signal) =>
+    route: (ports, _t, signal) =>
       up.reconfigure(
         (u) => {
           u.servers = u.servers.map((x) => (ports[x.id] !== undefined ? { ...x, address: `127.0.0.1:${ports[x.id]}` } : x));
@@ -238,16 +255,24 @@ async function startNginxBalancer(nginx: string, slots: Inst[], port: number): P
 function builtinBalancer(proxy: ReverseProxy): Balancer {
   return {
     url: proxy.url,
+    // Drain: no new request goes there; resolves when its requests in flight were answered and
+    // the proxy closed its pooled sockets to it (the engine stops the instance next).
     async setDown(ids, down, drainTimeoutMs) {
       proxy.setDown(ids, down);
       if (down) await proxy.waitIdle(ids, drainTimeoutMs);
+    },
+    async swap(back, out, drainTimeoutMs) {
+      proxy.setDown(back, false);
+      proxy.setDown(out, true);
+      await proxy.waitIdle(out, drainTimeoutMs);
     },
     isDown: (id) => proxy.isDown(id),
     async setWeights(w) {
       proxy.setWeights(w);
     },
-    async route(ports) {
-      proxy.setPorts(ports);
+    // Blue/green: new requests go to the new ports at once; wait for those still in flight on the old ones.
+    async route(ports, drainTimeoutMs) {
+      await proxy.waitIdle(proxy.setPorts(ports), drainTimeoutMs);
     },
     close: () => proxy.close(),
   };
@@ -259,13 +284,13 @@ const urlOf = (s: Inst) => urlAt(s.copies[s.live].port);
 const running = (c: Copy) => !!c.child && c.exit === undefined;
 
 /** The load balancer in front of the fleet: nginx when installed (or asked for), else the built-in proxy; none with balancer: none. */
-async function startBalancer(opts: LocalFleetOptions, slots: Inst[]): Promise<{ balancer?: Balancer; kind: LocalFleet['balancer'] }> {
+async function startBalancer(opts: LocalFleetOptions, slots: Inst[], drainTimeoutMs: number): Promise<{ balancer?: Balancer; kind: LocalFleet['balancer'] }> {
   const want = opts.balancer ?? 'auto';
   if (want === 'none') return { kind: 'none' };
   const nginx = want === 'builtin' ? undefined : findOnPath('nginx');
   if (want === 'nginx' && !nginx) throw new UserError('local fleet: balancer nginx asked for, but nginx is not installed');
   const port = opts.proxyPort || (await freeLocalPort());
-  if (nginx) return { balancer: await startNginxBalancer(nginx, slots, port), kind: 'nginx' };
+  if (nginx) return { balancer: await startNginxBalancer(nginx, slots, port, drainTimeoutMs), kind: 'nginx' };
   return {
     balancer: builtinBalancer(await startProxy({ port, upstreams: slots.map((s) => ({ id: s.id, host: '127.0.0.1', port: s.copies.blue.port })) })),
     kind: 'builtin',
@@ -367,6 +392,15 @@ function fleetTarget(
         signal,
       );
     },
+    /** At a batch boundary: the previous batch back in, the next one out, in one change (nginx: one checked reload). */
+    async swap(back, out, signal) {
+      await balancer?.swap(
+        back.map((i) => i.id),
+        out.map((i) => i.id),
+        drainTimeoutMs,
+        signal,
+      );
+    },
     async setWeights(w, signal, apply) {
       if (!balancer) throw new UserError('local fleet: canary weights need a load balancer');
       await balancer.setWeights(w, signal, apply);
@@ -425,7 +459,7 @@ function fleetTarget(
       if (!balancer) throw new UserError('local fleet: blue/green needs a load balancer');
       const ports: Record<string, number> = {};
       for (const s of slots) ports[s.id] = s.copies[live[s.id] ?? s.live].port;
-      await balancer.route(ports, signal);
+      await balancer.route(ports, drainTimeoutMs, signal);
       for (const s of slots) {
         const to = live[s.id];
         if (!to || to === s.live) continue;
@@ -468,7 +502,7 @@ export async function createLocalFleet(opts: LocalFleetOptions): Promise<LocalFl
     copies: { blue: { port: opts.basePort + k }, green: { port: greenBase + k } },
     lines: [],
   }));
-  const { balancer, kind } = await startBalancer(opts, slots);
+  const { balancer, kind } = await startBalancer(opts, slots, drainTimeoutMs);
   const procs = copyProcesses(opts, readyPath, drainTimeoutMs, keep);
   const { startCopy, stopCopy } = procs;
   const target = fleetTarget(slots, balancer, procs, readyPath, drainTimeoutMs);

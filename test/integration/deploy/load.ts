@@ -21,23 +21,26 @@ export interface LoadStats {
 
 const agentFor = (concurrency: number, keepAlive = true) => (keepAlive ? new http.Agent({ keepAlive: true, maxSockets: concurrency }) : false);
 
-function once(agent: http.Agent | false, url: URL, timeoutMs: number): Promise<{ status: number; version: string }> {
+function once(agent: http.Agent | false, url: URL, timeoutMs: number, method = 'GET'): Promise<{ status: number; version: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: url.hostname, port: url.port, path: url.pathname, agent, timeout: timeoutMs }, (res) => {
+    const body = method === 'GET' ? undefined : '{}';
+    const headers = body === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(body.length) };
+    const req = http.request({ method, host: url.hostname, port: url.port, path: url.pathname, agent, timeout: timeoutMs, headers }, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode ?? 0, version: String(res.headers['x-app-version'] ?? '') }));
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
+    req.end(body);
   });
 }
 
 /** One request, never retried. */
-async function request(agent: http.Agent | false, url: URL, s: LoadStats, timeoutMs = 5000): Promise<void> {
+async function request(agent: http.Agent | false, url: URL, s: LoadStats, timeoutMs = 5000, method = 'GET'): Promise<void> {
   let r: { status: number; version: string };
   try {
-    r = await once(agent, url, timeoutMs);
+    r = await once(agent, url, timeoutMs, method);
   } catch (err) {
     s.failed++;
     s.socketErrors++;
@@ -50,14 +53,14 @@ async function request(agent: http.Agent | false, url: URL, s: LoadStats, timeou
     s.byVersion[r.version] = (s.byVersion[r.version] ?? 0) + 1;
   } else {
     s.failed++;
-    if (s.errors.length < 10) s.errors.push(`HTTP ${r.status}`);
+    if (s.errors.length < 10) s.errors.push(`HTTP ${r.status}${r.version ? ` from ${r.version}` : ''}`);
   }
 }
 
 const empty = (): LoadStats => ({ ok: 0, failed: 0, statuses: {}, socketErrors: 0, byVersion: {}, errors: [] });
 
-/** Constant load (concurrency loops, each with a small pause) until stop(). */
-export function startLoad(base: string, o: { concurrency?: number; path?: string; pauseMs?: number; keepAlive?: boolean } = {}) {
+/** Constant load (concurrency loops, each with a small pause) until stop(). `method: 'POST'` sends a small JSON body (never safe to send twice). */
+export function startLoad(base: string, o: { concurrency?: number; path?: string; pauseMs?: number; keepAlive?: boolean; method?: string } = {}) {
   const url = new URL(o.path ?? '/work', base);
   const c = o.concurrency ?? 4;
   const agent = agentFor(c, o.keepAlive);
@@ -65,7 +68,7 @@ export function startLoad(base: string, o: { concurrency?: number; path?: string
   let running = true;
   const loops = Array.from({ length: c }, async () => {
     while (running) {
-      await request(agent, url, stats);
+      await request(agent, url, stats, 5000, o.method);
       if (o.pauseMs) await new Promise((r) => setTimeout(r, o.pauseMs));
     }
   });
