@@ -213,18 +213,37 @@ mkdir -p "$1/shared"
 nohup sh -c "$6" slipway "$1" "$2" "$3" "$4" "$5" > /dev/null 2>&1 < /dev/null &
 echo $! > "$ef"`;
 
-/** $1 root, $2 grace in twentieths of a second, $3 pid file name. */
-const STOP_PIDFILE = `${ALIVE_FN}
-pidf="$1/shared/$3"
-[ -f "$pidf" ] || exit 0
-pid=$(cat "$pidf")
-if [ -n "$pid" ] && alive "$pid"; then
-  kill -TERM "$pid" 2>/dev/null || true
-  i=0
-  while alive "$pid" && [ "$i" -lt "$2" ]; do sleep 0.05; i=$((i+1)); done
-  if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; echo "killed $pid after the drain timeout"; fi
-fi
-rm -f "$pidf"`;
+/**
+ * Shell function stop_pid: $1 root, $2 grace in hundredths of a second, $3 pid file name. SIGTERM,
+ * then a look every 10 ms until the process is gone (the next start needs its port), SIGKILL after
+ * the grace.
+ */
+const STOP_FN = `${ALIVE_FN}
+stop_pid() {
+  pidf="$1/shared/$3"
+  [ -f "$pidf" ] || return 0
+  pid=$(cat "$pidf")
+  if [ -n "$pid" ] && alive "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    i=0
+    while alive "$pid" && [ "$i" -lt "$2" ]; do sleep 0.01; i=$((i+1)); done
+    if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; echo "killed $pid after the drain timeout"; fi
+  fi
+  rm -f "$pidf"
+}`;
+
+/** $1 root, $2 grace in hundredths of a second, $3 pid file name. */
+const STOP_PIDFILE = `${STOP_FN}
+stop_pid "$1" "$2" "$3"`;
+
+/**
+ * In place, in one SSH round trip: $1 grace (hundredths of a second), $2 pid file name, then the
+ * arguments of SWITCH_AND_START. Stops what runs (as STOP_PIDFILE), then switches and starts.
+ */
+const REPLACE_AND_START = `${STOP_FN}
+stop_pid "$3" "$1" "$2"
+shift 2
+${SWITCH_AND_START}`;
 
 const ALIVE = `${ALIVE_FN}
 pidf="$1/shared/$2"; if [ -f "$pidf" ] && alive "$(cat "$pidf")"; then echo alive; else echo dead; fi`;
@@ -244,9 +263,10 @@ for r in $(ls -1t); do
   rm -rf "./$r"
 done`;
 
-/** $1 root, $2 the version that ran before a successful rollout. */
-const SET_PREVIOUS = `[ -d "$1/releases/$2" ] || exit 0
-ln -sfn "releases/$2" "$1/.previous.tmp" && mv -Tf "$1/.previous.tmp" "$1/previous"`;
+/** $1 root, $2 the version that ran before a successful rollout ('' = leave previous), $3 how many releases to keep: previous, then prune. */
+const FINISH = `if [ -n "$2" ] && [ -d "$1/releases/$2" ]; then ln -sfn "releases/$2" "$1/.previous.tmp" && mv -Tf "$1/.previous.tmp" "$1/previous"; fi
+set -- "$1" "$3"
+${PRUNE}`;
 
 /**
  * The deploy lock's part on one host: $1 root, $2 token, $3 until (epoch s), $4 now (epoch s);
@@ -298,6 +318,8 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
   private readonly from = new Map<string, string | undefined>();
   private tarball?: string;
   private scratch?: string;
+  /** Hosts whose state instances() has just read: their next currentVersion() is answered from it. */
+  private readonly fresh = new Set<string>();
 
   constructor(o: HostsTargetOptions) {
     this.o = o;
@@ -381,6 +403,8 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
   /** Reads every host's state (versions, live slot): the rollout starts here. */
   async instances(signal: AbortSignal): Promise<InstanceRef[]> {
     await Promise.all(this.o.hosts.map((h) => this.readState(h, signal)));
+    // The engine asks each instance's version right after: answered from this read (one round trip, not two).
+    for (const h of this.o.hosts) this.fresh.add(h.id);
     if (this.nginx) this.nginx.servers = this.serversFor((h) => this.live(h));
     return this.o.hosts.map((h) => ({ id: h.id, url: this.urlOf(h) }));
   }
@@ -394,6 +418,7 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
     return v;
   }
   async currentVersion(i: InstanceRef, signal: AbortSignal) {
+    if (this.fresh.delete(i.id)) return this.versions.get(i.id)?.current;
     return (await this.readState(this.host(i), signal)).current;
   }
   async previousVersion(i: InstanceRef, signal: AbortSignal) {
@@ -403,6 +428,10 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
   /** Uploads the release where it is missing and checks nginx, before anything is switched. */
   async prepare(version: string, insts: InstanceRef[], signal: AbortSignal): Promise<void> {
     const hosts = insts.map((i) => this.host(i));
+    this.fresh.clear();
+    // The load balancer's check runs beside the release checks and uploads (independent).
+    const balancer = this.nginx ? this.nginx.adopt(signal).then(() => this.nginx!.check(signal)) : Promise.resolve();
+    balancer.catch(() => undefined);
     const has = await Promise.all(
       hosts.map(async (h) => (await this.o.ssh.script(h, HAS_RELEASE, [h.deployRoot, version], 'checking the release', { signal })).stdout.trim() === 'yes'),
     );
@@ -414,10 +443,7 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
       await Promise.all(missing.map((h) => this.o.ssh.streamFile(h, tar, UNPACK, [h.deployRoot, version], `uploading release ${version}`, { signal })));
       this.o.log.info(`uploaded ${version} to ${missing.length} host(s) in ${Math.round(performance.now() - t0)} ms`);
     }
-    if (this.nginx) {
-      await this.nginx.adopt(signal);
-      await this.nginx.check(signal);
-    }
+    await balancer;
   }
 
   private async pack(signal: AbortSignal): Promise<string> {
@@ -473,6 +499,7 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
   }
 
   private async stopIn(h: HostSpec, slot: Slot, version: string, signal: AbortSignal): Promise<void> {
+    this.fresh.clear();
     const vars = this.vars(h, version, slot);
     if (this.o.stop) {
       await this.o.ssh.runOk(
@@ -490,7 +517,7 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
       const r = await this.o.ssh.script(
         h,
         STOP_PIDFILE,
-        [h.deployRoot, String(Math.ceil(this.o.drainTimeoutMs / 50)), this.pidName(slot)],
+        [h.deployRoot, String(Math.ceil(this.o.drainTimeoutMs / 10)), this.pidName(slot)],
         'stopping the app',
         { signal, timeoutMs: this.o.drainTimeoutMs + 30_000 },
       );
@@ -508,8 +535,10 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
     how: 'deploy' | 'switchback' | 'slot',
     signal: AbortSignal,
     slot: Slot = this.live(this.host(i)),
+    stopFirst = false,
   ): Promise<Started> {
     const h = this.host(i);
+    this.fresh.clear();
     const vars = this.vars(h, version, slot);
     let mode = 'nohup';
     let argv: string[];
@@ -525,11 +554,16 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
       argv = (this.o.start ?? []).map((a) => substitute(a, vars));
     }
     const what = how === 'deploy' ? `starting ${version}` : how === 'slot' ? `starting ${version} in the ${slot} slot` : `switching back to ${version}`;
-    await this.o.ssh.script(h, SWITCH_AND_START, [h.deployRoot, version, how, mode, remoteCommand(argv), slot, ...argv], what, {
-      signal,
-      timeoutMs: 120_000,
-      input: envText,
-    });
+    const args = [h.deployRoot, version, how, mode, remoteCommand(argv), slot, ...argv];
+    const r = await this.o.ssh.script(
+      h,
+      stopFirst ? REPLACE_AND_START : SWITCH_AND_START,
+      stopFirst ? [String(Math.ceil(this.o.drainTimeoutMs / 10)), this.pidName(slot), ...args] : args,
+      stopFirst ? `stopping the app and ${what}` : what,
+      { signal, timeoutMs: 120_000 + (stopFirst ? this.o.drainTimeoutMs : 0), input: envText },
+    );
+    const killed = stopFirst ? r.stdout.split('\n').find((l) => l.startsWith('killed ')) : undefined;
+    if (killed) this.o.log.warning(`${h.id}: ${killed}`);
     const v = this.versions.get(i.id) ?? {};
     if (how !== 'switchback' && !this.from.has(i.id)) this.from.set(i.id, v.current);
     if (how !== 'slot') v.current = version;
@@ -541,6 +575,19 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
   }
   switchBack(i: InstanceRef, version: string, signal: AbortSignal) {
     return this.start(i, version, 'switchback', signal);
+  }
+  /**
+   * In place: stop, then deploy or switch back, in ONE SSH round trip (the built-in stop). With a
+   * stop command or a systemd unit: stop() then the start, as two.
+   */
+  async replace(i: InstanceRef, version: string, how: 'deploy' | 'switchBack', signal: AbortSignal): Promise<Started> {
+    const h = this.host(i);
+    const mode = how === 'deploy' ? 'deploy' : 'switchback';
+    if (this.o.stop || this.o.systemdUnit) {
+      await this.stop(i, signal);
+      return this.start(i, version, mode, signal);
+    }
+    return this.start(i, version, mode, signal, this.live(h), true);
   }
 
   /** The version-command's answer: the version the app in that slot says it serves. */
@@ -655,12 +702,18 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
         const h = this.host(i);
         try {
           const before = this.from.get(i.id);
-          if (before && before !== version) {
-            await this.o.ssh.script(h, SET_PREVIOUS, [h.deployRoot, before], 'recording the previous release', { signal });
-            const v = this.versions.get(i.id);
-            if (v) v.previous = before;
-          }
-          await this.o.ssh.script(h, PRUNE, [h.deployRoot, String(this.o.keepReleases)], 'pruning old releases', { signal });
+          const setPrevious = !!before && before !== version;
+          await this.o.ssh.script(
+            h,
+            FINISH,
+            [h.deployRoot, setPrevious ? before : '', String(this.o.keepReleases)],
+            'recording the previous release and pruning',
+            {
+              signal,
+            },
+          );
+          const v = this.versions.get(i.id);
+          if (setPrevious && v) v.previous = before;
         } catch (e) {
           this.o.log.warning(`${h.id}: ${errorMessage(e)}`);
         }

@@ -112,19 +112,31 @@ export interface NginxUpstreamOptions {
   settleTimeoutMs?: number;
 }
 
-/** $1 the pid file: prints the master's worker pids (nothing when the file is missing). */
-const WORKERS = `m=$(cat "$1" 2>/dev/null | tr -dc 0-9)
-[ -n "$m" ] || { echo nomaster; exit 0; }
-ps -o pid= --ppid "$m" 2>/dev/null || true`;
-
-/** $1 deadline in twentieths of a second, then pids: waits until none of them is alive. */
-const WAIT_GONE = `n=$1; shift
+/**
+ * One checked reload, in one process (one SSH round trip when nginx is remote): $1 how long to wait
+ * for the old workers (hundredths of a second; 0 = no wait), $2 nginx's pid file ('' = unknown),
+ * then the nginx command. `nginx -t` (exit 10 when it rejects the configuration), the master's
+ * workers noted, `nginx -s reload` (exit 11 when it fails), then a look every 10 ms until the
+ * workers that ran before the reload (the ones still routing to a drained server) have exited.
+ * Prints `noworkers` when they could not be listed, `timeout` when they outlived the wait.
+ */
+const CHECKED_RELOAD = `n=$1; pidf=$2; shift 2
+"$@" -t -q || exit 10
+old=
+if [ "$n" -gt 0 ] && [ -n "$pidf" ]; then
+  m=$(cat "$pidf" 2>/dev/null | tr -dc 0-9)
+  # The master's children: from /proc (one read; ps scans every process), else ps.
+  if [ -n "$m" ]; then old=$(cat "/proc/$m/task/$m/children" 2>/dev/null) || old=$(ps -o pid= --ppid "$m" 2>/dev/null || true); fi
+fi
+"$@" -s reload || exit 11
+[ "$n" -gt 0 ] || exit 0
+[ -n "$old" ] || { echo noworkers; exit 0; }
 i=0
 while [ "$i" -lt "$n" ]; do
   left=0
-  for p in "$@"; do if kill -0 "$p" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$p/status" 2>/dev/null; then left=1; break; fi; done
+  for p in $old; do if kill -0 "$p" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$p/status" 2>/dev/null; then left=1; break; fi; done
   [ "$left" = 0 ] && exit 0
-  sleep 0.05; i=$((i+1))
+  sleep 0.01; i=$((i+1))
 done
 echo timeout`;
 
@@ -164,39 +176,33 @@ export class NginxUpstream {
     const h = this.o.host;
     const before = await h.readFile(this.o.file, signal);
     const next = this.render();
-    await h.writeFile(this.o.file, next, signal);
-    const t = await h.run([...this.o.command, '-t', '-q'], signal);
-    if (t.code !== 0) {
-      if (before !== undefined) await h.writeFile(this.o.file, before, signal).catch(() => undefined);
-      throw new UserError(
-        `nginx -t on ${h.describe} rejected the configuration, nothing was switched: ${lastLines(t.stderr || t.stdout, 4) || `exit ${t.code}`}`,
-      );
+    const rejected = (t: ExecResult) =>
+      new UserError(`nginx -t on ${h.describe} rejected the configuration, nothing was switched: ${lastLines(t.stderr || t.stdout, 4) || `exit ${t.code}`}`);
+    if (before === next) {
+      // Nothing changes: only the check (before a rollout).
+      const t = await h.run([...this.o.command, '-t', '-q'], signal);
+      if (t.code !== 0) throw rejected(t);
+      return;
     }
-    if (before === next) return;
+    await h.writeFile(this.o.file, next, signal);
     const r0 = performance.now();
-    const old = settle ? await this.workers(signal) : undefined;
-    const r = await h.run([...this.o.command, '-s', 'reload'], signal);
+    // Taking servers out: the caller stops the instance next. The same process waits until the
+    // workers that ran before the reload (and still route to it) have exited.
+    const ticks = settle ? Math.ceil((this.o.settleTimeoutMs ?? 30_000) / 10) : 0;
+    const r = await h.run(['sh', '-c', CHECKED_RELOAD, 'slipway', String(ticks), settle ? (this.o.pidFile ?? '') : '', ...this.o.command], signal);
+    if (r.code === 10) {
+      if (before !== undefined) await h.writeFile(this.o.file, before, signal).catch(() => undefined);
+      throw rejected(r);
+    }
     if (r.code !== 0) throw new UserError(`nginx -s reload on ${h.describe} failed: ${lastLines(r.stderr || r.stdout, 4) || `exit ${r.code}`}`);
     this.reloads++;
-    // Taking servers out: the caller stops the instance next. Wait until the workers that ran
-    // before the reload (and still route to it) have exited; without a pid file, a fixed moment.
-    if (settle) {
-      if (old?.length) {
-        const w = await h.run(['sh', '-c', WAIT_GONE, 'slipway', String(Math.ceil((this.o.settleTimeoutMs ?? 30_000) / 50)), ...old], signal);
-        if (w.stdout.includes('timeout')) this.settleTimeouts++;
-      } else await new Promise((res) => setTimeout(res, this.o.settleMs ?? 100));
-    }
+    if (r.stdout.includes('timeout')) this.settleTimeouts++;
+    // Without a pid file (or workers to list): a fixed moment.
+    if (settle && (!this.o.pidFile || r.stdout.includes('noworkers'))) await new Promise((res) => setTimeout(res, this.o.settleMs ?? 100));
     this.lastReloadMs = performance.now() - r0;
   }
   /** Old-worker waits that hit settleTimeoutMs (benchmarks, warnings). */
   settleTimeouts = 0;
-  /** The master's current worker pids, or undefined when the pid file cannot be read. */
-  private async workers(signal?: AbortSignal): Promise<string[] | undefined> {
-    if (!this.o.pidFile) return undefined;
-    const r = await this.o.host.run(['sh', '-c', WORKERS, 'slipway', this.o.pidFile], signal);
-    if (r.code !== 0 || r.stdout.includes('nomaster')) return undefined;
-    return r.stdout.split(/\s+/).filter((x) => /^\d+$/.test(x));
-  }
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.queue.then(fn, fn);
     this.queue = p.catch(() => undefined);

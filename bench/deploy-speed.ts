@@ -1,0 +1,191 @@
+/**
+ * deploy-rolling wall time against its floor (issue 16 item 7), on a real fleet: N sshd "hosts" on
+ * loopback, nginx or HAProxy in front, the sample app with BOOT_DELAY_MS. No load (the zero-downtime
+ * figures are bench/deploy-rolling-zero.ts). Several rollouts in a row (v2, v3, …); every one is
+ * reported and the worst is the figure.
+ *
+ *   floor = batches × boot+ready of ONE instance started alone (spawn → `threshold` 2xx on /ready,
+ *           the engine's readiness settings; median of 5)
+ *
+ * Also: boot+ready of the largest batch's instances started together (CPU contention on this
+ * machine), the time outside the batches (reading the fleet, SSH masters, upload, the load
+ * balancer check, prune) and, with BENCH_TRACE=1, a timeline of every SSH command, nginx call,
+ * target call and readiness probe of the last run (where the per-batch time goes).
+ *
+ *   BENCH_HOSTS=4 BENCH_BATCHES=1 BENCH_BALANCER=nginx|haproxy BENCH_BOOT_MS=1000 BENCH_RUNS=3 \
+ *     node_modules/.bin/node bench/deploy-speed.ts
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { loadavg } from 'node:os';
+import { startHostsFleet, node24, repoRoot } from '../test/integration/deploy/hosts-fleet.ts';
+import { freePort } from '../test/helpers/servers.ts';
+import { HostsTarget } from '../src/deploy/hosts.ts';
+import { SshClient } from '../src/deploy/ssh.ts';
+import { httpProbe, rollout, type DeployTarget, type InstanceRef, type RolloutResult } from '../src/deploy/engine.ts';
+import { parseBatches } from '../src/deploy/batches.ts';
+import { MemoryReporter } from '../src/lib/report.ts';
+import { formatDuration } from '../src/lib/duration.ts';
+import { exec as realExec, type Exec } from '../src/lib/exec.ts';
+
+const N = Number(process.env.BENCH_HOSTS ?? 4);
+const BATCHES = process.env.BENCH_BATCHES ?? '1';
+const BALANCER = (process.env.BENCH_BALANCER ?? 'nginx') as 'nginx' | 'haproxy';
+const BOOT_MS = Number(process.env.BENCH_BOOT_MS ?? 1000);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const TRACE = process.env.BENCH_TRACE === '1';
+const readiness = { threshold: 2, intervalMs: 100, timeoutMs: 60_000, minReadyMs: 0, requestTimeoutMs: 2000 };
+
+/** A timeline of what the rollout did (trace mode). */
+interface Ev {
+  at: number;
+  ms: number;
+  what: string;
+}
+let events: Ev[] = [];
+let t0 = performance.now();
+const mark = (start: number, what: string) => events.push({ at: start - t0, ms: performance.now() - start, what });
+
+/** exec that records every command (ssh to the hosts, nginx -t / -s reload, the old-worker wait). */
+const tracingExec: Exec = async (file, args, opts) => {
+  const s = performance.now();
+  const r = await realExec(file, args, opts);
+  let what = `${file} ${args.join(' ')}`;
+  if (file === 'ssh') {
+    const dest = args.findIndex((a) => a === '--');
+    const host = args[dest - 1] ?? '';
+    const port = args[args.indexOf('-p') + 1];
+    const cmd = (args[dest + 1] ?? '').replace(/\s+/g, ' ');
+    const fleetHost = fleet.hosts.find((h) => String(h.port) === port)?.id ?? host;
+    what = `ssh ${fleetHost}: ${cmd.slice(0, 90)}`;
+  } else what = what.replace(/\s+/g, ' ').slice(0, 110);
+  mark(s, what);
+  return r;
+};
+
+const fleet = await startHostsFleet(N, { balancer: BALANCER });
+const log = new MemoryReporter();
+const env = { BOOT_DELAY_MS: String(BOOT_MS) };
+
+const TRACED = new Set(['instances', 'currentVersion', 'prepare', 'drain', 'undrain', 'swap', 'stop', 'deploy', 'finish', 'close']);
+
+function makeTarget(): DeployTarget {
+  const ssh = new SshClient({ keyPath: fleet.ssh.keyPath, knownHostsPath: fleet.ssh.knownHostsPath, exec: TRACE ? tracingExec : undefined });
+  const t = new HostsTarget({
+    hosts: fleet.hosts,
+    ssh,
+    artifact: fleet.artifact,
+    start: [node24, 'server.js'],
+    env,
+    readyPath: '/ready',
+    keepReleases: 3,
+    drainTimeoutMs: 10_000,
+    exec: TRACE ? tracingExec : undefined,
+    ...(BALANCER === 'nginx'
+      ? { nginx: { host: 'local' as const, file: fleet.upstreamFile, name: 'app', command: fleet.nginxCommand } }
+      : { haproxy: { host: 'local' as const, socket: fleet.haproxy!.socket, backend: 'app', stateFile: fleet.haproxy!.stateFile } }),
+    log,
+  });
+  if (!TRACE) return t;
+  // Every target call and readiness probe on the timeline.
+  const traced = new Proxy(t, {
+    get(obj, key, recv) {
+      if (key === 'probe')
+        return async (i: InstanceRef, url: string, signal: AbortSignal) => {
+          const s = performance.now();
+          const p = await httpProbe(url, readiness.requestTimeoutMs, signal);
+          mark(s, `probe ${i.id}: ${p.ok ? 'ok' : p.answer.slice(0, 40)}`);
+          return p;
+        };
+      const v = Reflect.get(obj, key, recv) as unknown;
+      if (typeof v !== 'function' || !TRACED.has(String(key))) return v;
+      return async (...args: unknown[]) => {
+        const s = performance.now();
+        try {
+          return await (v as (...a: unknown[]) => Promise<unknown>).apply(obj, args);
+        } finally {
+          const ids = args.flatMap((a) => (Array.isArray(a) ? a.map((x: InstanceRef) => x.id) : a && typeof a === 'object' && 'id' in a ? [(a as InstanceRef).id] : []));
+          mark(s, `TARGET ${String(key)}(${ids.join(',')})`);
+        }
+      };
+    },
+  });
+  return traced;
+}
+
+/** Boot + readiness of k instances started at the same time: spawn → threshold × 2xx on /ready. */
+async function bootTogether(k: number): Promise<number> {
+  const ports = await Promise.all(Array.from({ length: k }, () => freePort()));
+  const s = performance.now();
+  const kids = ports.map((port) =>
+    spawn(node24, [join(repoRoot, 'examples/app/server.js')], { env: { ...process.env, ...env, PORT: String(port) }, stdio: 'ignore' }),
+  );
+  await Promise.all(
+    ports.map(async (port) => {
+      let streak = 0;
+      for (;;) {
+        const p = await httpProbe(`http://127.0.0.1:${port}/ready`, 1000, AbortSignal.timeout(2000));
+        streak = p.ok ? streak + 1 : 0;
+        if (streak >= readiness.threshold) return;
+        await new Promise((r) => setTimeout(r, p.ok ? readiness.intervalMs : 20));
+      }
+    }),
+  );
+  const ms = performance.now() - s;
+  kids.forEach((c) => c.kill('SIGKILL'));
+  await new Promise((r) => setTimeout(r, 200));
+  return ms;
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+try {
+  const ts0 = performance.now();
+  let t = makeTarget();
+  const first = await rollout(t, 'v1', { batches: parseBatches('100%'), readiness, log });
+  await t.close();
+  if (first.status !== 'succeeded') throw new Error(`initial rollout: ${first.failure?.reason}`);
+  console.log(`fleet of ${N} started and on v1 in ${formatDuration(performance.now() - ts0)}`);
+
+  const runs: { r: RolloutResult; load: number[] }[] = [];
+  for (let k = 0; k < RUNS; k++) {
+    events = [];
+    t = makeTarget();
+    t0 = performance.now();
+    const r = await rollout(t, `v${k + 2}`, { batches: parseBatches(BATCHES), readiness, log });
+    await t.close();
+    if (r.status !== 'succeeded') throw new Error(`rollout v${k + 2}: ${r.status}: ${r.failure?.reason}`);
+    runs.push({ r, load: loadavg() });
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  const boots: number[] = [];
+  for (let k = 0; k < 5; k++) boots.push(await bootTogether(1));
+  const boot = median(boots);
+  const largest = Math.max(...runs[0]!.r.batches.map((b) => b.instances.length));
+  const together = largest > 1 ? median([await bootTogether(largest), await bootTogether(largest), await bootTogether(largest)]) : boot;
+  const nb = runs[0]!.r.batches.length;
+  const floor = nb * boot;
+  const worst = runs.reduce((a, b) => (b.r.durationMs > a.r.durationMs ? b : a));
+  const sizes = runs[0]!.r.batches.map((b) => b.instances.length).join('+');
+  console.log(`\n### ${N} hosts, ${BALANCER}, batches \`${BATCHES}\` (${nb} batches: ${sizes}), BOOT_DELAY_MS=${BOOT_MS}\n`);
+  console.log(`boot+ready of one instance (median of 5): ${Math.round(boot)} ms [${boots.map(Math.round).join(', ')}]; of ${largest} started together (median of 3): ${Math.round(together)} ms`);
+  console.log(`floor = ${nb} × ${Math.round(boot)} ms = ${formatDuration(floor)}\n`);
+  console.log('| Run | Rollout | Ratio to floor | Outside batches | Batches | load1 |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const [k, { r, load }] of runs.entries()) {
+    const per = r.batches.map((b) => (b.endedAt ?? b.startedAt) - b.startedAt);
+    const outside = r.durationMs - per.reduce((a, b) => a + b, 0);
+    console.log(
+      `| ${k + 1}${r === worst.r ? ' (worst)' : ''} | ${formatDuration(r.durationMs)} | ${(r.durationMs / floor).toFixed(2)}× | ${formatDuration(outside)} | ${per.map((m) => formatDuration(m)).join(', ')} | ${load[0]!.toFixed(2)} |`,
+    );
+  }
+  const w = worst.r;
+  console.log(
+    `\nWORST: ${formatDuration(w.durationMs)} vs floor ${formatDuration(floor)} = ${(w.durationMs / floor).toFixed(2)}×; per batch over one boot+ready: ${Math.round((w.durationMs - floor) / nb)} ms; contention-aware floor (batches of ${largest} boot together in ${Math.round(together)} ms): ${(w.durationMs / runs[0]!.r.batches.reduce((a, b) => a + (b.instances.length === largest ? together : boot), 0)).toFixed(2)}×`,
+  );
+  if (TRACE) {
+    console.log('\n### Timeline of the last run (ms from the start of rollout(): start +duration what)\n');
+    for (const e of events.sort((a, b) => a.at - b.at)) console.log(`${e.at.toFixed(0).padStart(6)} +${e.ms.toFixed(0).padStart(4)}  ${e.what}`);
+  }
+} finally {
+  await fleet.stop();
+}

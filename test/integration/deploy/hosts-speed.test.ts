@@ -1,0 +1,102 @@
+/**
+ * Rollout speed on the hosts target (issue 16 item 7), counted on a real fleet (sshd + nginx on
+ * 127.0.0.1), never timed: the release is on every host before the first instance leaves traffic;
+ * each instance is stopped and started by ONE SSH command; the fleet's state is read once; each
+ * batch boundary is one nginx process (check, reload and the wait for the old workers together).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { exec as realExec, type Exec } from '../../../src/lib/exec.ts';
+import { MemoryReporter } from '../../../src/lib/report.ts';
+import { HostsTarget } from '../../../src/deploy/hosts.ts';
+import { SshClient } from '../../../src/deploy/ssh.ts';
+import { rollout, type InstanceRef } from '../../../src/deploy/engine.ts';
+import { parseBatches } from '../../../src/deploy/batches.ts';
+import { requireServer } from '../../helpers/servers.ts';
+import { node24, startHostsFleet, versionAt, type HostsFleet } from './hosts-fleet.ts';
+
+const ok = requireServer('sshd') && requireServer('nginx');
+const readiness = { threshold: 1, timeoutMs: 15_000, intervalMs: 100, minReadyMs: 0, requestTimeoutMs: 1000 };
+
+describe.skipIf(!ok)('hosts target: round trips per rollout (real sshd + nginx)', () => {
+  let fleet: HostsFleet;
+  beforeAll(async () => {
+    fleet = await startHostsFleet(3);
+  }, 60_000);
+  afterAll(async () => {
+    await fleet?.stop();
+  });
+
+  /** A target whose commands (ssh to the hosts, the local nginx calls) are recorded in order. */
+  function traced() {
+    const commands: { host?: string; cmd: string }[] = [];
+    const exec: Exec = (file, args, opts) => {
+      if (file === 'ssh' && args.includes('--')) {
+        const port = args[args.indexOf('-p') + 1];
+        commands.push({ host: fleet.hosts.find((h) => String(h.port) === port)?.id, cmd: args[args.indexOf('--') + 1]! });
+      } else if (file !== 'ssh') commands.push({ cmd: [file, ...args].join(' ') });
+      return realExec(file, args, opts);
+    };
+    const log = new MemoryReporter();
+    const target = new HostsTarget({
+      hosts: fleet.hosts,
+      ssh: new SshClient({ keyPath: fleet.ssh.keyPath, knownHostsPath: fleet.ssh.knownHostsPath, exec }),
+      artifact: fleet.artifact,
+      start: [node24, 'server.js'],
+      readyPath: '/ready',
+      keepReleases: 3,
+      drainTimeoutMs: 10_000,
+      nginx: { host: 'local', file: fleet.upstreamFile, name: 'app', command: fleet.nginxCommand },
+      exec,
+      log,
+    });
+    return { target, commands, log };
+  }
+  const pidOf = (k: number) => readFileSync(join(fleet.hosts[k]!.deployRoot, 'shared/app.pid'), 'utf8').trim();
+
+  it('first rollout', async () => {
+    const { target } = traced();
+    const r = await rollout(target, 'v1', { batches: parseBatches('100%'), readiness, log: new MemoryReporter() });
+    await target.close();
+    expect(r.status, r.failure?.reason).toBe('succeeded');
+  }, 60_000);
+
+  it('uploads everywhere before the first drain; one SSH command stops and starts each instance; one nginx process per batch boundary', async () => {
+    const { target, commands } = traced();
+    const pids = fleet.hosts.map((_, k) => pidOf(k));
+    // At the first drain: the release is on every host, and no instance was touched yet.
+    let atFirstDrain: { released: boolean[]; pids: string[] } | undefined;
+    const drain = target.drain.bind(target);
+    target.drain = async (insts: InstanceRef[], signal: AbortSignal) => {
+      atFirstDrain ??= { released: fleet.hosts.map((h) => existsSync(join(h.deployRoot, 'releases/v2/server.js'))), pids: fleet.hosts.map((_, k) => pidOf(k)) };
+      return drain(insts, signal);
+    };
+    const r = await rollout(target, 'v2', { batches: parseBatches('1'), readiness, log: new MemoryReporter() });
+    await target.close();
+    expect(r.status, r.failure?.reason).toBe('succeeded');
+    expect(atFirstDrain).toEqual({ released: [true, true, true], pids });
+
+    for (const [k, h] of fleet.hosts.entries()) {
+      const mine = commands.filter((c) => c.host === h.id).map((c) => c.cmd);
+      // Read the state once (instances + currentVersion), check the release, stop+start, finish.
+      const starts = mine.filter((c) => c.includes('nohup'));
+      expect(starts, h.id).toHaveLength(1);
+      expect(starts[0], h.id).toContain('stop_pid');
+      expect(mine.filter((c) => c.includes('stop_pid') && !c.includes('nohup')), `${h.id}: a separate stop`).toHaveLength(0);
+      expect(mine.filter((c) => c.includes('readlink current')), `${h.id}: state reads`).toHaveLength(1);
+      expect(mine, h.id).toHaveLength(4);
+      expect(pidOf(k)).not.toBe(pids[k]);
+      expect(await versionAt(`http://127.0.0.1:${h.appPort}`)).toBe('v2');
+    }
+
+    // nginx: besides the check before the rollout (-t, -T), every change is ONE process: drain web1,
+    // web1 in + web2 out, web2 in + web3 out, web3 in. No bare reload, no separate ps or wait.
+    const local = commands.filter((c) => c.host === undefined).map((c) => c.cmd);
+    const reloads = local.filter((c) => c.includes(' -s reload'));
+    expect(reloads).toHaveLength(4);
+    for (const c of reloads) expect(c.startsWith('sh -c ')).toBe(true);
+    expect(local.filter((c) => !c.startsWith('sh -c ')).every((c) => / -t -q$| -T -q$/.test(c))).toBe(true);
+    expect(local.filter((c) => /\bps -o\b/.test(c) && !c.includes(' -s reload'))).toEqual([]);
+  }, 90_000);
+});
