@@ -129,7 +129,13 @@ export const spec = defineAction({
       expected: 'a path starting with /',
     }),
     'ready-timeout': f.duration({ description: 'Time an instance has to become ready.', default: '60s', min: 100, max: 3_600_000 }),
-    'ready-interval': f.duration({ description: 'Time between readiness probes.', default: '250ms', min: 10, max: 60_000 }),
+    'ready-interval': f.duration({
+      description:
+        'Time between readiness probes once an instance answers 2xx (the healthy-threshold answers); until its first 2xx it is probed every 50ms, or at this interval when shorter.',
+      default: '250ms',
+      min: 10,
+      max: 60_000,
+    }),
     'healthy-threshold': f.integer({ description: 'Consecutive 2xx answers needed.', default: '2', min: 1, max: 100 }),
     'min-ready': f.duration({ description: 'How long an instance must stay ready before its batch counts as done.', default: '0s', max: 3_600_000 }),
     'drain-timeout': f.duration({
