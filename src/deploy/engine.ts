@@ -22,7 +22,6 @@
  * | `stop(i)` | stop what runs on i (in-place: before start; beside: the old copy after traffic moved), SIGTERM then SIGKILL after a grace period |
  * | `deploy(i, version)` | start `version` on i; resolves with `{ readyUrl }` once started (not ready). The engine then polls readyUrl |
  * | `switchBack(i, version)` | start an earlier `version` again (kept on the target, no new upload); same result as deploy |
-| `replace?(i, version, how)` | in-place: `stop` then `deploy` (how `deploy`) or `switchBack` (how `switchBack`) as ONE step (hosts: one SSH round trip); used instead of the two when present |
  * | `probe?(i, readyUrl)` | own readiness check (command target); default: HTTP GET readyUrl, 2xx = ready |
  * | `exited?(i)` | the started process has ended: the reason (fails readiness at once), else undefined |
  * | `logs?(i, lines)` | the last log lines of what runs on i, for failure summaries |
@@ -39,6 +38,11 @@
  * step's undrain so the new instances receive the step's share (`canaryWeights`); the gate runs
  * between steps; on failure weights are cleared and the usual undo runs. **Blue/green** needs a
  * second slot per instance and lives in strategies.ts (BlueGreenTarget).
+ *
+ * The batches (canary steps) run as a plan on the shared step executor (executor.ts): it owns the
+ * step loop, the pause and the gate between steps, the kill switch before the undo, the undo log
+ * (here one entry: Run.undo, last batch first, also what the post step runs from saved state),
+ * the failure/rolled-back/rollback-failed rule and the saves.
  *
  * Sequence per batch, in-place: `drain(batch)` → per instance in parallel: `stop` → `deploy` →
  * readiness (`healthy-threshold` consecutive 2xx within `ready-timeout`, then `min-ready` still
@@ -58,6 +62,7 @@ import { redactUrl } from '../lib/secrets.ts';
 import { splitIntoBatches, type BatchSize } from './batches.ts';
 import { sleep } from '../lib/sleep.ts';
 import type { LockPart } from './lock.ts';
+import { executeSteps, type Step, type UndoEntry } from './executor.ts';
 
 export interface InstanceRef {
   id: string;
@@ -100,8 +105,6 @@ export interface DeployTarget {
   stop(inst: InstanceRef, signal: AbortSignal): Promise<void>;
   deploy(inst: InstanceRef, version: string, signal: AbortSignal): Promise<Started>;
   switchBack(inst: InstanceRef, version: string, signal: AbortSignal): Promise<Started>;
-  /** In place: stop what runs on inst and start `version` (deploy or switchBack) in one step; same result as deploy. */
-  replace?(inst: InstanceRef, version: string, how: 'deploy' | 'switchBack', signal: AbortSignal): Promise<Started>;
   probe?(inst: InstanceRef, readyUrl: string, signal: AbortSignal): Promise<ReadyProbe>;
   exited?(inst: InstanceRef): string | undefined;
   logs?(inst: InstanceRef, lines: number, signal: AbortSignal): Promise<string>;
@@ -169,13 +172,6 @@ export interface ReadinessOptions {
   /** Whether readiness also checks the version the instance serves. Default 'off' here; the action's default is 'required'. */
   versionCheck?: VersionCheck;
 }
-
-/**
- * Time between probes while an instance has not answered 2xx yet (or intervalMs when shorter): the
- * end of a boot is seen within this. Between the threshold's consecutive 2xx answers, and after a
- * 2xx with the wrong version, probes stay intervalMs apart.
- */
-export const FIRST_POLL_MS = 50;
 
 /** Consecutive 2xx answers with the wrong version (or none) that fail readiness at once. */
 export const VERSION_STRIKES = 3;
@@ -276,18 +272,6 @@ export interface RolloutResult {
   warnings: string[];
   /** What EngineOptions.beforeUndo returned (the kill switch's record), when it ran. */
   beforeUndo?: unknown;
-}
-
-/** Runs EngineOptions.beforeUndo once; a failure of the hook is a warning, never a reason not to roll back. */
-export async function runBeforeUndo(opts: Pick<EngineOptions, 'beforeUndo' | 'log'>, failure: Failure, warnings: string[]): Promise<unknown> {
-  if (!opts.beforeUndo) return undefined;
-  try {
-    return await opts.beforeUndo(failure);
-  } catch (err) {
-    warnings.push(`before the rollback (kill switch): ${errorMessage(err)}`);
-    opts.log.warning(warnings.at(-1)!);
-    return undefined;
-  }
 }
 
 export interface EngineOptions {
@@ -443,8 +427,7 @@ export async function waitReady(
     if (performance.now() >= deadline) {
       return { ok: false, readyMs: performance.now() - t0, lastAnswer: last, reason: `not ready within ${formatDuration(opts.timeoutMs)}` };
     }
-    const booting = !p.ok && p.mismatch === undefined && !p.noVersion;
-    await sleep(Math.min(booting ? Math.min(opts.intervalMs, FIRST_POLL_MS) : opts.intervalMs, Math.max(0, deadline - performance.now())), opts.signal);
+    await sleep(Math.min(opts.intervalMs, Math.max(0, deadline - performance.now())), opts.signal);
   }
   const readyMs = performance.now() - t0;
   const until = performance.now() + opts.minReadyMs;
@@ -554,13 +537,8 @@ class Run {
           if (!version) throw new UserError('no previous version to switch back to');
           if (forward) p.state.status = 'switching';
           this.save();
-          let s: Started;
-          // In place: stop and start as one step when the target can (hosts: one SSH round trip).
-          if (t.strategy === 'in-place' && t.replace) s = await t.replace(p.inst, version, how, signal);
-          else {
-            if (t.strategy === 'in-place') await t.stop(p.inst, signal);
-            s = how === 'deploy' ? await t.deploy(p.inst, version, signal) : await t.switchBack(p.inst, version, signal);
-          }
+          if (t.strategy === 'in-place') await t.stop(p.inst, signal);
+          const s = how === 'deploy' ? await t.deploy(p.inst, version, signal) : await t.switchBack(p.inst, version, signal);
           const r = await waitReady(() => this.check(p.inst, s.readyUrl, version, signal), {
             ...this.readiness,
             signal,
@@ -784,128 +762,139 @@ async function converge(
   }
   run.save();
 
-  let failure: Failure | undefined;
-  try {
-    if (mode === 'rollout' && target.prepare) {
-      try {
-        await opts.log.group(`prepare ${version} on ${plans.length} instance(s)`, () =>
-          target.prepare!(
-            version,
-            plans.map((p) => p.inst),
-            run.signal,
-          ),
-        );
-      } catch (err) {
-        if (run.signal.aborted) throw new Cancelled();
-        state.finished = true;
-        run.save();
-        return result('failed', { phase: 'prepare', reason: `prepare failed, nothing was switched: ${errorMessage(err)}` });
-      }
-    }
-    // No pause and no gate between batches: one load-balancer change per batch boundary (the
-    // previous batch back in, the next one out), instead of an undrain and a drain.
-    const mergeBoundaries = !canary && target.strategy === 'in-place' && !!target.swap && !opts.pauseMs && !opts.gate && !manual.size;
-    let pending: InstanceRef[] | undefined;
-    for (let k = 0; k < groups.length; k++) {
-      const group = groups[k]!;
-      const rec: BatchRecord = { batch: k + 1, instances: group.map((p) => p.inst.id), startedAt: Date.now(), outcome: 'running' };
-      run.batches.push(rec);
-      if (canary) {
-        // Weights for this step, in effect from the batch's own reloads (drain, undrain).
-        const share = canary[k]!;
-        const upNew = new Set([
-          ...all.filter((_, i) => versions[i] === version).map((i) => i.id),
-          ...groups
-            .slice(0, k + 1)
-            .flat()
-            .map((p) => p.inst.id),
-        ]);
-        const ids = all.map((i) => i.id);
-        const w = canaryWeights(
-          ids.filter((id) => upNew.has(id)),
-          ids.filter((id) => !upNew.has(id)),
-          share,
-        );
-        rec.share = share;
-        rec.weights = w;
-        opts.log.info(
-          `canary step ${k + 1}/${groups.length}: ${upNew.size} of ${all.length} instance(s) on ${version}, ${Math.round(shareOf(w, [...upNew], ids) * 1000) / 10}% of traffic${
-            w
-              ? ` (weights ${Object.entries(w)
-                  .map(([id, x]) => `${id}=${x}`)
-                  .join(', ')})`
-              : ''
-          }`,
-        );
+  // The plan: prepare (no undo: it changes nothing that serves), then one step per batch (canary
+  // step), run by the shared step executor (executor.ts): gate, pause, undo log, failure rules.
+  const steps: Step[] = [];
+  if (mode === 'rollout' && target.prepare) {
+    steps.push({
+      record: { outcome: 'running' },
+      run: async (ctx) => {
         try {
-          await target.setWeights!(w, run.signal, group.length === 0);
+          await opts.log.group(`prepare ${version} on ${plans.length} instance(s)`, () =>
+            target.prepare!(
+              version,
+              plans.map((p) => p.inst),
+              ctx.signal,
+            ),
+          );
+          return undefined;
         } catch (err) {
           if (run.signal.aborted) throw new Cancelled();
-          failure = { phase: 'target', reason: `setting the canary weights failed: ${errorMessage(err)}` };
-          rec.outcome = 'failed';
-          break;
+          return { phase: 'prepare', reason: `prepare failed, nothing was switched: ${errorMessage(err)}` };
         }
-      }
-      const defer = mergeBoundaries && k < groups.length - 1;
-      const putBack = pending;
-      pending = undefined;
-      failure = await opts.log.group(
-        `${canary ? 'canary step' : 'batch'} ${k + 1}/${groups.length}: ${rec.instances.join(', ') || '(weights only)'} → ${mode === 'rollout' ? version : 'previous version'}`,
-        () => run.switchGroup(group, 'forward', mode === 'rollout' ? 'deploy' : 'switchBack', rec, { putBack, deferUndrain: defer }),
-      );
-      if (!failure && defer) pending = group.map((p) => p.inst);
-      rec.endedAt = Date.now();
-      if (failure) {
-        rec.outcome = 'failed';
-        break;
-      }
-      rec.outcome = 'done';
-      opts.log.info(`batch ${k + 1}/${groups.length}: ${rec.instances.join(', ')} ready in ${formatDuration(rec.endedAt - rec.startedAt)}`);
-      if (k < groups.length - 1) {
-        if (opts.pauseMs) {
-          opts.log.info(`pause ${formatDuration(opts.pauseMs)}`);
-          await sleep(opts.pauseMs, run.signal);
-        }
-        if (opts.gate) {
-          const g0 = performance.now();
-          const newSet = new Set(plans.filter((p) => p.state.status === 'new').map((p) => p.inst.id));
-          const ctxInst = (i: InstanceRef, idx: number) => ({ id: i.id, url: i.url, version: newSet.has(i.id) ? version : (versions[idx] ?? '') });
-          let verdict: GateResult;
+      },
+    });
+  }
+  // No pause and no gate between batches: one load-balancer change per batch boundary (the
+  // previous batch back in, the next one out), instead of an undrain and a drain.
+  const mergeBoundaries = !canary && target.strategy === 'in-place' && !!target.swap && !opts.pauseMs && !opts.gate && !manual.size;
+  let pending: InstanceRef[] | undefined;
+  // The undo entry of this target: every instance not known to be back goes back, last batch
+  // first (Run.undo, the same code the post step runs from the saved state).
+  const undoEntry: UndoEntry = {
+    what: `roll back the switched instances`,
+    run: async (undoSignal) => {
+      if (canary)
+        await target.setWeights!(undefined, undoSignal, false).catch((err) => run.warnings.push(`clearing the canary weights failed: ${errorMessage(err)}`));
+      const undoRun = new Run(target, { ...opts, signal: undoSignal }, state);
+      await undoRun.undo(plans);
+      run.rollbackMs = undoRun.rollbackMs;
+      return plans.every((p) => p.state.status === 'rolled-back' || p.state.status === 'old') ? undefined : { ok: false };
+    },
+  };
+  groups.forEach((group, k) => {
+    const rec: BatchRecord = { batch: k + 1, instances: group.map((p) => p.inst.id), startedAt: 0, outcome: 'running' };
+    const between = k < groups.length - 1;
+    steps.push({
+      record: rec,
+      run: async (ctx) => {
+        if (k === 0) ctx.undo(undoEntry);
+        rec.startedAt = Date.now();
+        run.batches.push(rec);
+        if (canary) {
+          // Weights for this step, in effect from the batch's own reloads (drain, undrain).
+          const share = canary[k]!;
+          const upNew = new Set([
+            ...all.filter((_, i) => versions[i] === version).map((i) => i.id),
+            ...groups
+              .slice(0, k + 1)
+              .flat()
+              .map((p) => p.inst.id),
+          ]);
+          const ids = all.map((i) => i.id);
+          const w = canaryWeights(
+            ids.filter((id) => upNew.has(id)),
+            ids.filter((id) => !upNew.has(id)),
+            share,
+          );
+          rec.share = share;
+          rec.weights = w;
+          opts.log.info(
+            `canary step ${k + 1}/${groups.length}: ${upNew.size} of ${all.length} instance(s) on ${version}, ${Math.round(shareOf(w, [...upNew], ids) * 1000) / 10}% of traffic${
+              w
+                ? ` (weights ${Object.entries(w)
+                    .map(([id, x]) => `${id}=${x}`)
+                    .join(', ')})`
+                : ''
+            }`,
+          );
           try {
-            verdict = await opts.gate({
-              batch: k + 1,
-              totalBatches: groups.length,
-              newInstances: all.map(ctxInst).filter((i) => newSet.has(i.id) || i.version === version),
-              oldInstances: all.map(ctxInst).filter((i) => !newSet.has(i.id) && i.version !== version),
-              signal: run.signal,
-            });
+            await target.setWeights!(w, run.signal, group.length === 0);
           } catch (err) {
             if (run.signal.aborted) throw new Cancelled();
-            verdict = { pass: false, verdict: 'error', reason: `gate error: ${errorMessage(err)}` };
-          }
-          rec.gate = { ...verdict, durationMs: performance.now() - g0 };
-          opts.log.info(`gate after batch ${k + 1}: ${verdict.pass ? 'pass' : 'FAIL'}: ${verdict.reason}`);
-          if (!verdict.pass) {
-            failure = { phase: 'gate', reason: `gate failed after batch ${k + 1}: ${verdict.reason}` };
-            break;
+            return { phase: 'target', reason: `setting the canary weights failed: ${errorMessage(err)}` };
           }
         }
-        if (manual.has(k + 1)) {
-          failure = await waitForPromotion(opts, run.signal, rec, { batch: k + 1, totalBatches: groups.length, version });
-          if (failure) break;
-        }
-      }
-    }
-  } catch (err) {
-    if (!(err instanceof Cancelled) && !run.signal.aborted) {
-      failure = { phase: 'target', reason: errorMessage(err) };
-    } else {
-      failure = { phase: 'cancelled', reason: 'the rollout was cancelled' };
-    }
-  }
-  if (run.signal.aborted) failure = { phase: 'cancelled', reason: 'the rollout was cancelled', instance: failure?.instance };
-
-  if (!failure) {
+        const defer = mergeBoundaries && k < groups.length - 1;
+        const putBack = pending;
+        pending = undefined;
+        const failure = await opts.log.group(
+          `${canary ? 'canary step' : 'batch'} ${k + 1}/${groups.length}: ${rec.instances.join(', ') || '(weights only)'} → ${mode === 'rollout' ? version : 'previous version'}`,
+          () => run.switchGroup(group, 'forward', mode === 'rollout' ? 'deploy' : 'switchBack', rec, { putBack, deferUndrain: defer }),
+        );
+        if (!failure && defer) pending = group.map((p) => p.inst);
+        rec.endedAt = Date.now();
+        if (failure) return failure;
+        // Done once its gate passed (the executor says so): a batch whose gate failed is failed.
+        opts.log.info(`batch ${k + 1}/${groups.length}: ${rec.instances.join(', ')} ready in ${formatDuration(rec.endedAt - rec.startedAt)}`);
+        return undefined;
+      },
+      pauseMs: between ? opts.pauseMs : undefined,
+      gate: between
+        ? {
+            after: `batch ${k + 1}`,
+            context: async (signal) => {
+              const newSet = new Set(plans.filter((p) => p.state.status === 'new').map((p) => p.inst.id));
+              const ctxInst = (i: InstanceRef, idx: number) => ({ id: i.id, url: i.url, version: newSet.has(i.id) ? version : (versions[idx] ?? '') });
+              return {
+                batch: k + 1,
+                totalBatches: groups.length,
+                newInstances: all.map(ctxInst).filter((i) => newSet.has(i.id) || i.version === version),
+                oldInstances: all.map(ctxInst).filter((i) => !newSet.has(i.id) && i.version !== version),
+                signal,
+              };
+            },
+          }
+        : undefined,
+      after: between && manual.has(k + 1) ? (signal) => waitForPromotion(opts, signal, rec, { batch: k + 1, totalBatches: groups.length, version }) : undefined,
+    });
+  });
+  const x = await executeSteps(steps, {
+    gate: opts.gate,
+    signal: run.signal,
+    log: opts.log,
+    save: () => run.save(),
+    leaveCancelled: !opts.rollbackOnCancel,
+    beforeUndo: opts.beforeUndo,
+    warnings: run.warnings,
+    onFailure: (failure) => {
+      if (failure.phase === 'prepare' || (failure.phase === 'cancelled' && !opts.rollbackOnCancel)) return;
+      opts.log.error(
+        `${mode === 'rollout' ? 'rollout' : 'rollback'} failed: ${failure.reason}${failure.lastAnswer ? ` (last answer: ${failure.lastAnswer})` : ''}`,
+      );
+    },
+  });
+  if (x.status === 'succeeded') {
     state.finished = true;
     run.save();
     if (mode === 'rollout' && target.finish) {
@@ -917,29 +906,12 @@ async function converge(
     }
     return result('succeeded');
   }
-  const last = run.batches.at(-1);
-  if (last && last.outcome === 'running') last.outcome = failure.phase === 'cancelled' ? 'cancelled' : 'failed';
-  if (failure.phase === 'cancelled' && !opts.rollbackOnCancel) {
-    opts.log.warning('rollout cancelled: the saved state lets the post step roll back what was switched');
-    run.save();
-    return result('cancelled', failure);
-  }
-  opts.log.error(
-    `${mode === 'rollout' ? 'rollout' : 'rollback'} failed: ${failure.reason}${failure.lastAnswer ? ` (last answer: ${failure.lastAnswer})` : ''}`,
-  );
-  // Undo with a signal of its own: a cancelled CLI run still rolls back.
-  const undoSignal = AbortSignal.timeout(10 * 60_000);
-  const killed = await runBeforeUndo(opts, failure, run.warnings);
-  if (canary)
-    await target.setWeights!(undefined, undoSignal, false).catch((err) => run.warnings.push(`clearing the canary weights failed: ${errorMessage(err)}`));
-  const undoRun = new Run(target, { ...opts, signal: undoSignal }, state);
-  await undoRun.undo(plans);
-  run.rollbackMs = undoRun.rollbackMs;
+  if (x.status === 'cancelled') return result('cancelled', x.failure);
   state.finished = true;
   run.save();
+  if (x.status === 'failed') return result('failed', x.failure);
   const finalVersions = await run.readVersions(all);
-  const ok = plans.every((p) => p.state.status === 'rolled-back' || p.state.status === 'old');
-  return { ...result(ok ? 'rolled-back' : 'rollback-failed', failure, finalVersions), ...(opts.beforeUndo ? { beforeUndo: killed } : {}) };
+  return { ...result(x.status, x.failure, finalVersions), ...(x.ranBeforeUndo ? { beforeUndo: x.beforeUndo } : {}) };
 }
 
 /**

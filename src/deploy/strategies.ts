@@ -4,7 +4,9 @@
  * become ready, then the load balancer moves every instance's traffic to the new slots in ONE
  * checked reload. The old set keeps running (`keepPreviousMs`) so switching back is one more
  * reload; a failed gate (it runs once, after the switch, with the old set as its baseline) or a
- * cancellation switches back at once. Rolling and canary stay in engine.ts.
+ * cancellation switches back at once. Rolling and canary stay in engine.ts. The plan (prepare,
+ * start the idle set, switch, gate) runs on the shared step executor (executor.ts): its undo log
+ * (switch back, stop the new set), failure rule and saves are the same as every other strategy's.
  *
  * ## The slot interface (implemented by hosts.ts and local.ts beside DeployTarget)
  * | member | contract |
@@ -29,7 +31,6 @@ import {
   type BlueGreenRecord,
   type EngineOptions,
   type Failure,
-  type GateResult,
   type InstanceRef,
   type InstanceState,
   type ReadinessOptions,
@@ -39,8 +40,8 @@ import {
   type Started,
   type DeployTarget,
   rollout,
-  runBeforeUndo,
 } from './engine.ts';
+import { executeSteps, type Step } from './executor.ts';
 
 export type Slot = 'blue' | 'green';
 export const otherSlot = (s: Slot): Slot => (s === 'blue' ? 'green' : 'blue');
@@ -165,23 +166,19 @@ export async function blueGreenRollout(
   }
   save();
   const stateOf = (i: InstanceRef) => states.find((s) => s.id === i.id)!;
-  if (mode === 'rollout' && target.prepare) {
-    try {
-      await log.group(`prepare ${version} on ${moving.length} instance(s)`, () => target.prepare!(version, moving, signal));
-    } catch (err) {
-      state.finished = true;
-      save();
-      if (signal.aborted) return result('cancelled', { phase: 'cancelled', reason: 'the rollout was cancelled before anything was started' });
-      return result('failed', { phase: 'prepare', reason: `prepare failed, nothing was switched: ${errorMessage(err)}` });
-    }
-  }
-
-  // 1. The whole new set in the idle slots.
-  const rec: BatchRecord = { batch: 1, instances: moving.map((i) => i.id), startedAt: Date.now(), outcome: 'running' };
-  batches.push(rec);
+  // The plan, run by the shared step executor (executor.ts): prepare; 1. the whole new set in the
+  // idle slots (undo: stop it); 2. one load-balancer change moves every instance's traffic (undo:
+  // switch back), then the gate with the old set still running as its baseline.
+  const rec: BatchRecord = { batch: 1, instances: moving.map((i) => i.id), startedAt: 0, outcome: 'running' };
   const started = new Set<string>();
-  const startCtl = new AbortController();
-  const startSignal = AbortSignal.any([signal, startCtl.signal]);
+  const own = () => AbortSignal.timeout(5 * 60_000);
+  const stopNew = async (which: InstanceRef[]) => {
+    await Promise.all(
+      which.map((i) =>
+        target.stopSlot(i, to[i.id]!, own()).catch((err) => warnings.push(`${i.id}: stopping the ${to[i.id]} slot failed: ${errorMessage(err)}`)),
+      ),
+    );
+  };
   const check = async (i: InstanceRef, url: string, s: AbortSignal) =>
     checkVersion(
       target.probe
@@ -191,143 +188,165 @@ export async function blueGreenRollout(
       readiness.versionCheck,
       target.reportedVersion ? () => target.reportedVersion!(i, s, to[i.id]) : undefined,
     );
-  let failure: Failure | undefined;
-  const startFailures = await log.group(`start ${version} on the idle slots: ${moving.map((i) => `${i.id}→${to[i.id]}`).join(', ')}`, () =>
-    Promise.all(
-      moving.map(async (i): Promise<Failure | undefined> => {
-        const st = stateOf(i);
-        const k = all.indexOf(i);
-        const slot = to[i.id]!;
-        const t = performance.now();
+  let switching = false;
+  const steps: Step[] = [];
+  if (mode === 'rollout' && target.prepare) {
+    steps.push({
+      record: { outcome: 'running' },
+      run: async (ctx) => {
         try {
-          st.status = 'switching';
-          save();
-          let readyUrl: string;
-          if (infos[k]!.idleRunning && infos[k]!.idleVersion === version) {
-            bg.reused.push(i.id);
-            readyUrl = target.slotReadyUrl(i, slot);
-            log.info(`${i.id}: ${version} still runs in the ${slot} slot: no start needed`);
-          } else {
-            started.add(i.id);
-            readyUrl = (await target.startSlot(i, slot, version, startSignal)).readyUrl;
-          }
-          const out = await waitReady(() => check(i, readyUrl, startSignal), {
-            ...readiness,
-            signal: startSignal,
-            expectVersion: version,
-            exited: target.slotExited ? () => target.slotExited!(i, slot) : undefined,
-          });
-          st.readyMs = performance.now() - t;
-          if (!out.ok) {
-            startCtl.abort();
-            return {
-              phase: 'readiness',
-              instance: i.id,
-              reason: `${i.id} (${slot} slot): ${out.reason}`,
-              lastAnswer: out.lastAnswer,
-              logs: await logsOf(target, i),
-            };
-          }
-          log.info(`${i.id}: ${version} ready in the ${slot} slot in ${formatDuration(st.readyMs)}`);
+          await log.group(`prepare ${version} on ${moving.length} instance(s)`, () => target.prepare!(version, moving, ctx.signal));
           return undefined;
         } catch (err) {
-          if (signal.aborted) return { phase: 'cancelled', reason: 'the rollout was cancelled' };
-          startCtl.abort();
-          if (startCtl.signal.aborted && !(err instanceof UserError)) return undefined;
-          return { phase: 'start', instance: i.id, reason: `${i.id} (${slot} slot): ${errorMessage(err)}`, logs: await logsOf(target, i) };
+          if (signal.aborted) throw err;
+          return { phase: 'prepare', reason: `prepare failed, nothing was switched: ${errorMessage(err)}` };
         }
-      }),
-    ),
-  );
-  failure = signal.aborted ? { phase: 'cancelled', reason: 'the rollout was cancelled' } : startFailures.find((f) => f !== undefined);
-  const own = () => AbortSignal.timeout(5 * 60_000);
-  const stopNew = async (which: InstanceRef[]) => {
-    await Promise.all(
-      which.map((i) =>
-        target.stopSlot(i, to[i.id]!, own()).catch((err) => warnings.push(`${i.id}: stopping the ${to[i.id]} slot failed: ${errorMessage(err)}`)),
-      ),
-    );
-  };
-  if (failure) {
-    rec.outcome = failure.phase === 'cancelled' ? 'cancelled' : 'failed';
-    rec.endedAt = Date.now();
-    log.error(`blue/green: ${failure.reason}${failure.lastAnswer ? ` (last answer: ${failure.lastAnswer})` : ''}; traffic was never switched`);
-    const u0 = performance.now();
-    await stopNew(moving.filter((i) => started.has(i.id)));
-    for (const s of states) if (s.status === 'switching') s.status = 'rolled-back';
-    state.finished = true;
-    save();
-    return result(failure.phase === 'cancelled' ? 'cancelled' : 'rolled-back', failure, performance.now() - u0);
+      },
+    });
   }
-
-  // 2. One reload moves every instance's traffic.
-  try {
-    const s0 = performance.now();
-    await target.switchTraffic(to, signal);
-    bg.switchMs = performance.now() - s0;
-    bg.switched = true;
-    state.blueGreen!.switched = true;
-    for (const i of moving) stateOf(i).status = 'new';
-    rec.outcome = 'done';
-    rec.endedAt = Date.now();
-    save();
-    log.info(
-      `switched ${moving.length} instance(s) to ${version} in one load-balancer change (${formatDuration(bg.switchMs)}): ${moving.map((i) => `${i.id} ${from[i.id]}→${to[i.id]}`).join(', ')}`,
-    );
-  } catch (err) {
-    rec.outcome = signal.aborted ? 'cancelled' : 'failed';
-    rec.endedAt = Date.now();
-    failure = signal.aborted
-      ? { phase: 'cancelled', reason: 'the rollout was cancelled' }
-      : { phase: 'undrain', reason: `switching traffic failed, it stays on the old set: ${errorMessage(err)}` };
-    log.error(`blue/green: ${failure.reason}`);
-    const u0 = performance.now();
-    // The switch is one checked reload: when it failed, traffic did not move. Put the record back to be sure.
-    await target.switchTraffic(from, own()).catch((e) => warnings.push(`restoring the old slots failed: ${errorMessage(e)}`));
-    await stopNew(moving.filter((i) => started.has(i.id)));
-    for (const i of moving) stateOf(i).status = 'rolled-back';
-    state.finished = true;
-    save();
-    return result(signal.aborted ? 'cancelled' : 'rolled-back', failure, performance.now() - u0);
-  }
-
-  // 3. The gate, with the old set still running as its baseline.
-  if (opts.gate) {
-    const g0 = performance.now();
-    let verdict: GateResult;
-    try {
-      verdict = await opts.gate({
+  steps.push({
+    record: { outcome: 'running' },
+    run: async (ctx) => {
+      rec.startedAt = Date.now();
+      batches.push(rec);
+      ctx.undo({
+        what: 'stop the new set',
+        run: async () => {
+          if (bg.switched && !bg.switchedBack) return; // it serves: the switch back failed
+          await stopNew(moving.filter((i) => started.has(i.id)));
+          for (const s of states) if (s.status === 'switching') s.status = 'rolled-back';
+        },
+      });
+      const startCtl = new AbortController();
+      const startSignal = AbortSignal.any([signal, startCtl.signal]);
+      const startFailures = await log.group(`start ${version} on the idle slots: ${moving.map((i) => `${i.id}→${to[i.id]}`).join(', ')}`, () =>
+        Promise.all(
+          moving.map(async (i): Promise<Failure | undefined> => {
+            const st = stateOf(i);
+            const k = all.indexOf(i);
+            const slot = to[i.id]!;
+            const t = performance.now();
+            try {
+              st.status = 'switching';
+              save();
+              let readyUrl: string;
+              if (infos[k]!.idleRunning && infos[k]!.idleVersion === version) {
+                bg.reused.push(i.id);
+                readyUrl = target.slotReadyUrl(i, slot);
+                log.info(`${i.id}: ${version} still runs in the ${slot} slot: no start needed`);
+              } else {
+                started.add(i.id);
+                readyUrl = (await target.startSlot(i, slot, version, startSignal)).readyUrl;
+              }
+              const out = await waitReady(() => check(i, readyUrl, startSignal), {
+                ...readiness,
+                signal: startSignal,
+                expectVersion: version,
+                exited: target.slotExited ? () => target.slotExited!(i, slot) : undefined,
+              });
+              st.readyMs = performance.now() - t;
+              if (!out.ok) {
+                startCtl.abort();
+                return {
+                  phase: 'readiness',
+                  instance: i.id,
+                  reason: `${i.id} (${slot} slot): ${out.reason}`,
+                  lastAnswer: out.lastAnswer,
+                  logs: await logsOf(target, i),
+                };
+              }
+              log.info(`${i.id}: ${version} ready in the ${slot} slot in ${formatDuration(st.readyMs)}`);
+              return undefined;
+            } catch (err) {
+              if (signal.aborted) return { phase: 'cancelled', reason: 'the rollout was cancelled' };
+              startCtl.abort();
+              if (startCtl.signal.aborted && !(err instanceof UserError)) return undefined;
+              return { phase: 'start', instance: i.id, reason: `${i.id} (${slot} slot): ${errorMessage(err)}`, logs: await logsOf(target, i) };
+            }
+          }),
+        ),
+      );
+      return signal.aborted ? { phase: 'cancelled', reason: 'the rollout was cancelled' } : startFailures.find((f) => f !== undefined);
+    },
+  });
+  steps.push({
+    record: rec,
+    run: async (ctx) => {
+      ctx.undo({
+        what: 'switch traffic back to the old set',
+        run: async () => {
+          if (bg.switched) {
+            await switchBack(target, moving, from, to, bg, states, log, warnings);
+            return bg.switchedBack ? undefined : { ok: false };
+          }
+          // The switch is one checked reload: when it failed, traffic did not move. Put the record back to be sure.
+          await target.switchTraffic(from, own()).catch((e) => warnings.push(`restoring the old slots failed: ${errorMessage(e)}`));
+          for (const i of moving) stateOf(i).status = 'rolled-back';
+          return undefined;
+        },
+      });
+      switching = true;
+      try {
+        const s0 = performance.now();
+        await target.switchTraffic(to, ctx.signal);
+        bg.switchMs = performance.now() - s0;
+      } catch (err) {
+        if (signal.aborted) throw err;
+        return { phase: 'undrain', reason: `switching traffic failed, it stays on the old set: ${errorMessage(err)}` };
+      }
+      bg.switched = true;
+      state.blueGreen!.switched = true;
+      for (const i of moving) stateOf(i).status = 'new';
+      rec.endedAt = Date.now();
+      save();
+      log.info(
+        `switched ${moving.length} instance(s) to ${version} in one load-balancer change (${formatDuration(bg.switchMs)}): ${moving.map((i) => `${i.id} ${from[i.id]}→${to[i.id]}`).join(', ')}`,
+      );
+      return undefined;
+    },
+    gate: {
+      after: 'the switch',
+      context: async (s) => ({
         batch: 1,
         totalBatches: 1,
         newInstances: all.map((i) => ({ id: i.id, url: target.slotUrl(i, to[i.id]!), version })),
         oldInstances: moving.map((i) => ({ id: i.id, url: target.slotUrl(i, from[i.id]!), version: infos[all.indexOf(i)]!.liveVersion ?? '' })),
-        signal,
-      });
-    } catch (err) {
-      verdict = signal.aborted
-        ? { pass: false, verdict: 'cancelled', reason: 'cancelled during the gate' }
-        : { pass: false, verdict: 'error', reason: `gate error: ${errorMessage(err)}` };
-    }
-    rec.gate = { ...verdict, durationMs: performance.now() - g0 };
-    log.info(`gate after the switch: ${verdict.pass ? 'pass' : 'FAIL'}: ${verdict.reason}`);
-    if (!verdict.pass || signal.aborted) {
-      failure = signal.aborted
-        ? { phase: 'cancelled', reason: 'the rollout was cancelled' }
-        : { phase: 'gate', reason: `gate failed after the switch: ${verdict.reason}` };
-    }
-  } else if (signal.aborted) failure = { phase: 'cancelled', reason: 'the rollout was cancelled' };
-  if (failure) {
-    const killed = await runBeforeUndo(opts, failure, warnings);
-    const u0 = performance.now();
-    await switchBack(target, moving, from, to, bg, states, log, warnings);
-    state.blueGreen!.switched = !bg.switchedBack;
+        signal: s,
+      }),
+    },
+  });
+  const x = await executeSteps(steps, {
+    gate: opts.gate,
+    signal,
+    log,
+    save,
+    // Blue/green undoes a cancellation at once (switching back is one load-balancer change).
+    leaveCancelled: false,
+    beforeUndo: opts.beforeUndo,
+    warnings,
+    onFailure: (f) => {
+      if (rec.outcome === 'running' && rec.startedAt) {
+        rec.outcome = f.phase === 'cancelled' ? 'cancelled' : 'failed';
+        rec.endedAt = Date.now();
+      }
+      if (f.phase === 'prepare' || !rec.startedAt || bg.switched) return;
+      log.error(
+        switching ? `blue/green: ${f.reason}` : `blue/green: ${f.reason}${f.lastAnswer ? ` (last answer: ${f.lastAnswer})` : ''}; traffic was never switched`,
+      );
+    },
+  });
+  if (x.status !== 'succeeded') {
+    state.blueGreen!.switched = bg.switched && !bg.switchedBack;
     state.finished = true;
     save();
-    if (bg.switchedBack) await stopNew(moving.filter((i) => started.has(i.id)));
-    return {
-      ...result(bg.switchedBack ? (failure.phase === 'cancelled' ? 'cancelled' : 'rolled-back') : 'rollback-failed', failure, performance.now() - u0),
-      ...(opts.beforeUndo ? { beforeUndo: killed } : {}),
-    };
+    const failure = x.failure!;
+    if (x.status === 'failed') {
+      if (failure.phase === 'cancelled') return result('cancelled', { phase: 'cancelled', reason: 'the rollout was cancelled before anything was started' });
+      return result('failed', failure);
+    }
+    // A cancellation that was undone says so (the post step has nothing left to do).
+    const status = x.status === 'rolled-back' && failure.phase === 'cancelled' ? 'cancelled' : x.status;
+    return { ...result(status, failure, x.rollbackMs), ...(x.ranBeforeUndo ? { beforeUndo: x.beforeUndo } : {}) };
   }
 
   // 4. Keep the old set for an instant switch back, then finish.
