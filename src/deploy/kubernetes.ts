@@ -2,10 +2,13 @@
  * The Kubernetes target: rolling, canary and blue/green deploys of a Deployment through kubectl
  * (the user's kubeconfig, context and namespace; argument arrays; state read with `-o json`).
  *
- * ## How it maps onto the engine (engine.ts)
- * The engine replaces instances itself, batch by batch, through DeployTarget. On Kubernetes the
- * Deployment controller replaces pods (maxSurge/maxUnavailable), so this file is not a
- * DeployTarget: it is a driver with the same vocabulary.
+ * ## How it maps onto the step executor (executor.ts)
+ * Every strategy here is a plan of steps run by the same executor as the hosts, local and command
+ * targets (engine.ts, strategies.ts): the executor owns the step loop, the gate between steps,
+ * the undo log (run in reverse, with a signal of its own), the cancellation and the
+ * failed/rolled-back/rollback-failed rule. This file holds the Kubernetes capabilities the steps
+ * use: surge a Deployment to a pod count and pause it there (`followSteps`), size a canary, scale
+ * a slot, patch a Service selector, wait for its endpoints, the drain delay, undo to a template.
  * - Batches/steps: `steps` are cumulative fractions of the replicas (canary-steps `5%,50%,100%`
  *   → [0.05, 0.5, 1]); engine-style `batches` (`1,25%,100%`, each entry one batch) are turned
  *   into cumulative steps once the replica count is known. A step is reached when
@@ -17,9 +20,9 @@
  *   gate compares by the version label. Rolling: the rollout is paused (`kubectl rollout pause`)
  *   while the gate runs and resumed after. Canary: the canary Deployment is sized to the step,
  *   then the gate runs. Blue/green: the gate runs once, after the Service switched.
- * - Results use the engine's RolloutStatus (`succeeded`, `unchanged`, `rolled-back`,
- *   `rollback-failed`, `failed`); `toEngineResult` converts a KubeRolloutResult into the engine's
- *   RolloutResult (pods as instances) for the action's outputs and summary.
+ * - Results use the executor's statuses (`succeeded`, `unchanged`, `rolled-back`,
+ *   `rollback-failed`, `failed`); `toEngineResult` converts a KubeRolloutResult (which also holds
+ *   pods, revisions, the timeline) into the engine's RolloutResult for the action's outputs.
  * - Rollback: rolling → `kubectl rollout undo --to-revision=<revision before>` and wait until
  *   complete; canary → delete the canary Deployment (and undo the stable one if the promotion
  *   failed); blue/green → switch the Service selector back (before the switch: scale the idle
@@ -70,6 +73,7 @@ import {
   type RolloutView,
 } from './kubernetes-kubectl.ts';
 import { sleep } from '../lib/sleep.ts';
+import { executeSteps, type Step } from './executor.ts';
 
 export { Kubectl, KubectlError, assessRollout, selectorString, type RolloutView, type PodView } from './kubernetes-kubectl.ts';
 
@@ -347,6 +351,8 @@ interface Slot {
   slot: 'blue' | 'green';
 }
 
+type FollowResult = { ok: true; view: RolloutView } | { ok: false; reason: string; view?: RolloutView };
+
 /** One rollout (or switch-back): the kubectl client, the timeline, the result being built. */
 class KubeRun {
   readonly o: KubernetesDeployerOptions;
@@ -619,22 +625,30 @@ class KubeRun {
     await this.patch(name, { spec: { ...extra, paused } }, 'deployment', 'merge');
   }
 
+  /** Follows a Deployment's rollout until complete (or failed). */
+  async follow(name: string, o: { container?: string; deadlineMs: number; what: string }): Promise<FollowResult> {
+    const r = await this.followSteps(name, o).next();
+    if (!r.done) throw new Error('follow: a rollout without step targets paused');
+    return r.value;
+  }
+
   /**
-   * Follows a Deployment's rollout until complete. `targets` are new-pod counts at which the
-   * rollout is paused and `onStep` (the gate) runs; a gate failure ends the follow.
+   * The rollout capability of a Deployment for the step executor: follows its rollout; at each
+   * of `targets` (new-pod counts) the rollout is paused and the generator yields the step reached
+   * (the executor runs the gate); the next `next()` resumes it (with `resumeSpec`, the next step's
+   * surge). Returns when the rollout completed or failed.
    */
-  async follow(
+  async *followSteps(
     name: string,
     o: {
       container?: string;
       deadlineMs: number;
       targets?: number[];
-      onStep?: (idx: number, view: RolloutView) => Promise<GateResult | undefined>;
       /** Spec fields set in the same patch that resumes the rollout before step `idx` (the step's surge). */
       resumeSpec?: (idx: number, view: RolloutView) => KubeObject;
       what: string;
     },
-  ): Promise<{ ok: true; view: RolloutView } | { ok: false; reason: string; view?: RolloutView; gate?: boolean }> {
+  ): AsyncGenerator<{ idx: number; view: RolloutView }, FollowResult, void> {
     let sig = '';
     let progressAt = performance.now();
     let next = 0;
@@ -642,7 +656,7 @@ class KubeRun {
     let outage = false;
     const slack = Math.max(5000, o.deadlineMs * 0.2);
     let lastMsg = '';
-    const pending = () => !!(o.targets && o.onStep && next < o.targets.length);
+    const pending = () => !!(o.targets && next < o.targets.length);
     for (;;) {
       this.checkCancel();
       let view: RolloutView;
@@ -709,8 +723,7 @@ class KubeRun {
             pausedByUs = true;
             view = await this.observe(name, o.container, true);
           }
-          const verdict = await o.onStep!(idx, view);
-          if (verdict && !verdict.pass) return { ok: false, reason: verdict.reason, view, gate: true };
+          yield { idx, view };
           if (pausedByUs) {
             await this.setPaused(name, false, o.resumeSpec?.(idx + 1, view));
             pausedByUs = false;
@@ -1004,75 +1017,88 @@ class KubeRun {
       : [];
     const stepStrategy = (surge: number): KubeObject => ({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: Math.max(1, surge) } });
     const userStrategy: KubeObject | undefined = before && gatedTargets.length ? (this.strategyPatch(before) ?? before.spec.strategy) : undefined;
-    // Change.
-    try {
-      if (manifests) {
-        const target = manifests.docs.find((d) => d.kind === 'Deployment' && d.metadata?.name === name)!;
-        if (gatedTargets.length) target.spec.strategy = stepStrategy(gatedTargets[0]!);
-        const hpas = await this.hpasFor([name]);
-        if (hpas.length && target.spec?.replicas !== undefined) {
-          delete target.spec.replicas;
-          this.note(`HorizontalPodAutoscaler ${hpas[0]!.metadata.name} scales ${name}: spec.replicas from the manifests is not applied`);
-        }
-        // Server-side apply with Slipway's field manager: no last-applied annotation (no 256 KiB
-        // limit), fields other managers own (Helm, an HPA, other appliers) are not overwritten silently.
-        const out = await this.write(['apply', '--server-side', '--field-manager=slipway', '-f', '-'], manifests.docs.map((d) => JSON.stringify(d)).join('\n'));
-        this.note(
-          `applied ${manifests.docs.length} object(s) from ${this.o.manifests} (server-side, field manager slipway): ${out.trim().split('\n').join('; ')}`,
-        );
-      } else {
-        const spec: KubeObject = { template: { spec: { containers: [{ name: container, image: req.image }] } } };
-        const labels = before!.spec.template.metadata?.labels ?? {};
-        if (VERSION_LABEL in labels) spec.template.metadata = { labels: { [VERSION_LABEL]: version } };
-        const st = gatedTargets.length ? stepStrategy(gatedTargets[0]!) : this.strategyPatch(before!);
-        if (st) spec.strategy = st;
-        if (this.o.progressDeadlineMs !== undefined) spec.progressDeadlineSeconds = Math.ceil(this.o.progressDeadlineMs / 1000);
-        if (before!.spec.paused) spec.paused = false;
-        await this.patch(name, { metadata: { annotations: { [CHANGE_CAUSE]: cause } }, spec });
-        this.note(`Deployment ${name}: ${container} → ${req.image}${st ? ` (maxUnavailable 0, maxSurge ${st.rollingUpdate.maxSurge})` : ''}`);
-      }
-    } catch (err) {
-      if (err instanceof Cancelled) throw err;
-      r.failure = { phase: manifests ? 'apply' : 'prepare', reason: errorMessage(err) };
-      r.status = 'failed';
-      this.log.error(r.failure.reason);
-      return r;
-    }
-    const now = await this.getDeployment(name);
-    r.replicas = now.spec.replicas ?? 1;
-    const fractions = normalizeSteps(req.steps, req.batches, r.replicas, [1]);
-    const targets = fractions.slice(0, -1).map((f) => podsForStep(f, r.replicas));
-    const port = (now.spec.template.spec.containers as KubeObject[]).find((c) => c.name === container)?.ports?.[0]?.containerPort;
-    const sel = selectorString(now.spec.selector);
-    let current: KubeStep = {
-      step: 1,
-      fraction: fractions[0]!,
-      target: podsForStep(fractions[0]!, r.replicas),
-      available: 0,
-      startedAt: Date.now(),
-      outcome: 'running',
+    const restoreStrategy = async () => {
+      if (!userStrategy) return;
+      const body =
+        userStrategy.type === 'Recreate'
+          ? { type: 'Recreate', rollingUpdate: null }
+          : { type: 'RollingUpdate', rollingUpdate: userStrategy.rollingUpdate ?? null };
+      await this.patch(name, { spec: { strategy: body } }, 'deployment', 'merge').catch((err) =>
+        this.warn(`could not set the strategy of ${name} back: ${errorMessage(err)}`),
+      );
     };
-    r.steps.push(current);
-    let outcome: Awaited<ReturnType<KubeRun['follow']>>;
-    try {
-      outcome = await this.follow(name, {
-        container,
-        deadlineMs,
-        what: 'rollout',
-        targets: gate ? targets : undefined,
-        resumeSpec: (idx, view) => ({ strategy: stepStrategy((targets[idx] ?? r.replicas) - view.newAvailable) }),
-        onStep: async (idx, view) => {
-          current.available = view.newAvailable;
-          current.endedAt = Date.now();
-          current.step = idx + 1;
-          current.fraction = fractions[idx]!;
-          current.target = targets[idx]!;
-          this.note(
-            `step ${idx + 1}/${fractions.length}: ${view.newAvailable} of ${r.replicas} pods on ${version} (${formatPercent(fractions[idx]!)} wanted); rollout paused for the gate`,
-          );
-          const g0 = performance.now();
-          const ctx: KubeGateContext = {
-            batch: idx + 1,
+    // The plan, run by the shared step executor (executor.ts). Step 1 changes the Deployment (its
+    // undo entry: back to the pod template before) and follows it to the first step's pod count;
+    // once the replica count is known the later steps are added: each resumes the rollout with its
+    // surge and follows it to its count (`followSteps`), the gate runs while it is paused.
+    let changed = false;
+    let it: AsyncGenerator<{ idx: number; view: RolloutView }, FollowResult, void> | undefined;
+    let fractions: number[] = [1];
+    let targets: number[] = [];
+    let port: number | undefined;
+    let sel = '';
+    let reached = -1; // the step the rollout last paused at (a step may reach several at once)
+    let pausedHere = false;
+    let end: FollowResult | undefined;
+    let lastView: RolloutView | undefined;
+    let current: KubeStep = { step: 1, fraction: 1, target: 0, available: 0, startedAt: Date.now(), outcome: 'running' };
+    const failedPhase = manifests ? 'apply' : 'rollout';
+    const advance = async (k: number): Promise<KubeFailure | undefined> => {
+      pausedHere = false;
+      if (end || reached >= k) return undefined;
+      current = {
+        step: k + 1,
+        fraction: fractions[k]!,
+        target: podsForStep(fractions[k]!, r.replicas),
+        available: lastView?.newAvailable ?? 0,
+        startedAt: Date.now(),
+        outcome: 'running',
+      };
+      r.steps.push(current);
+      let n: IteratorResult<{ idx: number; view: RolloutView }, FollowResult>;
+      try {
+        n = await it!.next();
+      } catch (err) {
+        // Whatever failed after the first write (a 403, the API away too long), the change is undone.
+        if (this.signal.aborted || err instanceof Cancelled) return { phase: 'cancelled', reason: 'the rollout was cancelled' };
+        return { phase: failedPhase, reason: `rollout: ${errorMessage(err)}` };
+      }
+      if (n.done) {
+        end = n.value;
+        if (!end.ok) {
+          lastView = end.view;
+          return { phase: failedPhase, reason: end.reason };
+        }
+        current.available = end.view.newAvailable;
+        current.endedAt = Date.now();
+        return undefined;
+      }
+      const { idx, view } = n.value;
+      reached = idx;
+      pausedHere = true;
+      lastView = view;
+      current.available = view.newAvailable;
+      current.endedAt = Date.now();
+      current.step = idx + 1;
+      current.fraction = fractions[idx]!;
+      current.target = targets[idx]!;
+      this.note(
+        `step ${idx + 1}/${fractions.length}: ${view.newAvailable} of ${r.replicas} pods on ${version} (${formatPercent(fractions[idx]!)} wanted); rollout paused for the gate`,
+      );
+      return undefined;
+    };
+    const stepOf = (k: number): Step<KubeFailure> => ({
+      get record() {
+        return current;
+      },
+      run: () => advance(k),
+      gate: {
+        after: () => `step ${reached + 1}`,
+        context: async (signal): Promise<KubeGateContext | undefined> => {
+          if (!pausedHere || !lastView) return undefined;
+          const view = lastView;
+          return {
+            batch: reached + 1,
             totalBatches: fractions.length,
             newInstances: await this.gateInstances(
               view.pods.filter((p) => p.isNew),
@@ -1084,7 +1110,7 @@ class KubeRun {
               () => r.previousVersion ?? '',
               port,
             ),
-            signal: this.signal,
+            signal,
             kubernetes: {
               namespace: this.k.namespace,
               deployment: name,
@@ -1094,82 +1120,124 @@ class KubeRun {
               versionLabel: VERSION_LABEL,
             },
           };
-          const v = await this.runGate(gate!, ctx);
-          current.gate = { ...v, durationMs: performance.now() - g0 };
-          current.outcome = v.pass ? 'done' : 'failed';
-          if (v.pass) {
-            current = {
-              step: idx + 2,
-              fraction: fractions[idx + 1]!,
-              target: podsForStep(fractions[idx + 1]!, r.replicas),
-              available: view.newAvailable,
-              startedAt: Date.now(),
-              outcome: 'running',
-            };
-            r.steps.push(current);
-          }
-          return v;
         },
-      });
-    } catch (err) {
-      // Whatever failed after the first write (a 403, the API away too long), the change is undone.
-      outcome =
-        this.signal.aborted || err instanceof Cancelled
-          ? { ok: false, reason: 'the rollout was cancelled' }
-          : { ok: false, reason: `rollout: ${errorMessage(err)}` };
-    }
-    const restoreStrategy = async () => {
-      if (!userStrategy) return;
-      const body =
-        userStrategy.type === 'Recreate'
-          ? { type: 'Recreate', rollingUpdate: null }
-          : { type: 'RollingUpdate', rollingUpdate: userStrategy.rollingUpdate ?? null };
-      await this.patch(name, { spec: { strategy: body } }, 'deployment', 'merge').catch((err) =>
-        this.warn(`could not set the strategy of ${name} back: ${errorMessage(err)}`),
-      );
-    };
-    const cancelled = this.signal.aborted;
-    if (outcome.ok) {
-      current.available = outcome.view.newAvailable;
-      current.endedAt = Date.now();
-      current.outcome = 'done';
-      await restoreStrategy();
-      await this.recordGood(name, outcome.view);
-      r.status = 'succeeded';
-      r.revision = outcome.view.revision;
-      r.finalImage = req.image;
-      r.pods = outcome.view.pods.map((p) => this.podRecord(p, version, outcome.view.newReplicaSet));
-      this.note(`rollout complete: revision ${outcome.view.revision}, ${outcome.view.available}/${r.replicas} available`);
-      return r;
-    }
-    // Failure: undo.
-    current.endedAt ??= Date.now();
-    if (current.outcome === 'running') current.outcome = cancelled ? 'cancelled' : 'failed';
-    r.failure = {
-      phase: cancelled ? 'cancelled' : outcome.gate ? 'gate' : manifests ? 'apply' : 'rollout',
-      reason: outcome.gate ? `gate failed after step ${current.step}: ${outcome.reason}` : outcome.reason,
-      lastState: this.lastState(outcome.view),
-    };
-    r.pods = (outcome.view?.pods ?? []).map((p) =>
-      this.podRecord(p, p.isNew ? version : (r.previousVersion ?? ''), p.isNew ? outcome.view?.newReplicaSet : undefined),
-    );
-    this.log.error(`rollout failed: ${r.failure.reason}${r.failure.lastState ? ` (${r.failure.lastState})` : ''}`);
-    if (!before) {
-      r.status = 'failed';
-      this.warn(`Deployment ${name} did not exist before: there is no earlier revision to go back to; it is left as it is for inspection`);
-      return r;
-    }
-    const u0 = performance.now();
-    const undone = await this.withOwnSignal(deadlineMs * 2 + 60_000, async () => {
-      await this.recordGood(name, outcome.view, 'failed');
-      const u = await this.undo(name, container, before.spec.template, r.previousImage, deadlineMs);
-      await restoreStrategy();
-      return u;
+      },
     });
-    r.rollbackMs = performance.now() - u0;
-    r.status = undone.ok ? 'rolled-back' : 'rollback-failed';
-    if (!undone.ok) r.failure.reason += `; rollback: ${undone.reason}`;
-    if (undone.view) r.revision = undone.view.revision;
+    const steps: Step<KubeFailure>[] = [];
+    steps.push({
+      ...stepOf(0),
+      get record() {
+        return current;
+      },
+      run: async (ctx) => {
+        try {
+          if (manifests) {
+            const target = manifests.docs.find((d) => d.kind === 'Deployment' && d.metadata?.name === name)!;
+            if (gatedTargets.length) target.spec.strategy = stepStrategy(gatedTargets[0]!);
+            const hpas = await this.hpasFor([name]);
+            if (hpas.length && target.spec?.replicas !== undefined) {
+              delete target.spec.replicas;
+              this.note(`HorizontalPodAutoscaler ${hpas[0]!.metadata.name} scales ${name}: spec.replicas from the manifests is not applied`);
+            }
+            // Server-side apply with Slipway's field manager: no last-applied annotation (no 256 KiB
+            // limit), fields other managers own (Helm, an HPA, other appliers) are not overwritten silently.
+            const out = await this.write(
+              ['apply', '--server-side', '--field-manager=slipway', '-f', '-'],
+              manifests.docs.map((d) => JSON.stringify(d)).join('\n'),
+            );
+            this.note(
+              `applied ${manifests.docs.length} object(s) from ${this.o.manifests} (server-side, field manager slipway): ${out.trim().split('\n').join('; ')}`,
+            );
+          } else {
+            const spec: KubeObject = { template: { spec: { containers: [{ name: container, image: req.image }] } } };
+            const labels = before!.spec.template.metadata?.labels ?? {};
+            if (VERSION_LABEL in labels) spec.template.metadata = { labels: { [VERSION_LABEL]: version } };
+            const st = gatedTargets.length ? stepStrategy(gatedTargets[0]!) : this.strategyPatch(before!);
+            if (st) spec.strategy = st;
+            if (this.o.progressDeadlineMs !== undefined) spec.progressDeadlineSeconds = Math.ceil(this.o.progressDeadlineMs / 1000);
+            if (before!.spec.paused) spec.paused = false;
+            await this.patch(name, { metadata: { annotations: { [CHANGE_CAUSE]: cause } }, spec });
+            this.note(`Deployment ${name}: ${container} → ${req.image}${st ? ` (maxUnavailable 0, maxSurge ${st.rollingUpdate.maxSurge})` : ''}`);
+          }
+        } catch (err) {
+          if (err instanceof Cancelled) throw err;
+          return { phase: manifests ? 'apply' : 'prepare', reason: errorMessage(err) };
+        }
+        changed = true;
+        // A Deployment that did not exist before has no earlier revision: nothing goes in the undo log.
+        if (before)
+          ctx.undo({
+            what: `Deployment ${name} back to its pod template before the rollout`,
+            run: async () => {
+              const undone = await this.withOwnSignal(deadlineMs * 2 + 60_000, async () => {
+                await this.recordGood(name, lastView, 'failed');
+                const u = await this.undo(name, container, before.spec.template, r.previousImage, deadlineMs);
+                await restoreStrategy();
+                return u;
+              });
+              if (undone.view) r.revision = undone.view.revision;
+              return undone.ok ? undefined : { ok: false, reason: `rollback: ${undone.reason}` };
+            },
+          });
+        const now = await this.getDeployment(name);
+        r.replicas = now.spec.replicas ?? 1;
+        fractions = normalizeSteps(req.steps, req.batches, r.replicas, [1]);
+        targets = fractions.slice(0, -1).map((f) => podsForStep(f, r.replicas));
+        port = (now.spec.template.spec.containers as KubeObject[]).find((c) => c.name === container)?.ports?.[0]?.containerPort;
+        sel = selectorString(now.spec.selector);
+        it = this.followSteps(name, {
+          container,
+          deadlineMs,
+          what: 'rollout',
+          targets: gate ? targets : undefined,
+          resumeSpec: (idx, view) => ({ strategy: stepStrategy((targets[idx] ?? r.replicas) - view.newAvailable) }),
+        });
+        for (let k = 1; k < fractions.length; k++) steps.push(stepOf(k));
+        return advance(0);
+      },
+    });
+    const x = await executeSteps<KubeFailure>(steps, {
+      gate,
+      signal: this.signal,
+      log: this.log,
+      warnings: this.warnings,
+      note: (line) => this.note(line),
+      onFailure: (f) => {
+        if (!changed) {
+          if (f.phase !== 'cancelled') this.log.error(f.reason);
+          r.failure = f;
+          return;
+        }
+        if ((f.phase as string) === 'target') Object.assign(f, { phase: failedPhase, reason: `rollout: ${f.reason}` });
+        f.lastState = this.lastState(lastView);
+        r.pods = (lastView?.pods ?? []).map((p) =>
+          this.podRecord(p, p.isNew ? version : (r.previousVersion ?? ''), p.isNew ? lastView?.newReplicaSet : undefined),
+        );
+        this.log.error(`rollout failed: ${f.reason}${f.lastState ? ` (${f.lastState})` : ''}`);
+      },
+    });
+    if (x.status === 'succeeded' && end?.ok) {
+      const view = end.view;
+      await restoreStrategy();
+      await this.recordGood(name, view);
+      r.status = 'succeeded';
+      r.revision = view.revision;
+      r.finalImage = req.image;
+      r.pods = view.pods.map((p) => this.podRecord(p, version, view.newReplicaSet));
+      this.note(`rollout complete: revision ${view.revision}, ${view.available}/${r.replicas} available`);
+      return r;
+    }
+    const failure = x.failure ?? { phase: failedPhase, reason: 'the rollout ended without completing' };
+    if (!changed && failure.phase === 'cancelled') throw new Cancelled();
+    r.failure = failure;
+    if (x.status === 'failed' || x.status === 'succeeded') {
+      r.status = 'failed';
+      if (changed && !before)
+        this.warn(`Deployment ${name} did not exist before: there is no earlier revision to go back to; it is left as it is for inspection`);
+      return r;
+    }
+    r.rollbackMs = x.rollbackMs;
+    r.status = x.status === 'cancelled' ? 'rolled-back' : x.status;
     const after = await this.getDeployment(name).catch(() => undefined);
     r.finalImage = (after?.spec?.template?.spec?.containers as KubeObject[] | undefined)?.find((c) => c.name === container)?.image;
     return r;
@@ -1200,19 +1268,6 @@ class KubeRun {
     } catch (err) {
       if (err instanceof Cancelled) throw err;
       this.warn(`could not record revision ${view?.revision} of ${name} as ${which} (rollback mode will pick by revision number): ${errorMessage(err)}`);
-    }
-  }
-
-  async runGate(gate: GateFn, ctx: KubeGateContext): Promise<GateResult> {
-    try {
-      const v = await gate(ctx);
-      this.note(`gate after step ${ctx.batch}: ${v.pass ? 'pass' : 'FAIL'}: ${v.reason}`);
-      return v;
-    } catch (err) {
-      if (this.signal.aborted) throw new Cancelled();
-      const v = { pass: false, verdict: 'error', reason: `gate error: ${errorMessage(err)}` };
-      this.note(`gate after step ${ctx.batch}: FAIL: ${v.reason}`);
-      return v;
     }
   }
 
@@ -1391,165 +1446,184 @@ class KubeRun {
     const stableSel = selectorString(stable.spec.selector);
     const canarySel = `${stableSel},${TRACK_LABEL}=canary`;
     let stableScaled = false;
-    const fail = async (phase: KubeFailure['phase'], reason: string, view?: RolloutView): Promise<KubeRolloutResult> => {
-      r.failure = { phase: this.signal.aborted ? 'cancelled' : phase, reason, lastState: this.lastState(view) };
-      this.log.error(`canary failed: ${reason}`);
-      const u0 = performance.now();
-      let restored = true;
-      await this.withOwnSignal(120_000 + deadlineMs, async () => {
-        // Capacity first: the stable Deployment back to its size and available, then the canary goes.
-        if (stableScaled) {
-          try {
-            await this.scale(name, r.replicas);
-            const f = await this.follow(name, { container: c.name, deadlineMs, what: `${name} back to ${r.replicas}` });
-            if (!f.ok) throw new UserError(f.reason);
-            stableScaled = false;
-          } catch (err) {
-            restored = false;
-            this.warn(`could not scale ${name} back to ${r.replicas}: ${errorMessage(err)}`);
+    // The plan, run by the shared step executor (executor.ts): one step per canary size (size the
+    // canary, follow it, then make room in the stable Deployment, measure the share; the gate
+    // after it), then the promotion. Undo log: delete the canary (step 1), the stable Deployment
+    // back to its size (once it shrank), the stable Deployment back to its template (promotion).
+    let lastView: RolloutView | undefined;
+    let promoting = false;
+    const own = <T>(fn: () => Promise<T>) => this.withOwnSignal(120_000 + deadlineMs, fn);
+    const steps: Step<KubeFailure>[] = sizes.map((n, i) => {
+      const step: KubeStep = { step: i + 1, fraction: fractions[i]!, target: n, available: 0, startedAt: 0, outcome: 'running' };
+      let view: RolloutView | undefined;
+      return {
+        record: step,
+        run: async (ctx) => {
+          step.startedAt = Date.now();
+          r.steps.push(step);
+          if (i === 0) {
+            ctx.undo({
+              what: `delete ${canaryName}`,
+              run: () =>
+                own(async () => {
+                  try {
+                    await this.deleteDeployment(canaryName);
+                    r.canary!.deleted = true;
+                    this.note(`deleted ${canaryName}: all traffic is back on ${r.previousVersion}`);
+                  } catch (err) {
+                    this.warn(`could not delete ${canaryName}: ${errorMessage(err)}`);
+                    throw new UserError(`${canaryName} could not be deleted (it still takes traffic: delete it by hand)`);
+                  }
+                }),
+            });
+            const manifest = this.derive(stable, canaryName, { [TRACK_LABEL]: 'canary' }, { [VERSION_LABEL]: version }, c.name, req.image, n, cause);
+            await this.write(['apply', '-f', '-'], JSON.stringify(manifest));
+          } else await this.scale(canaryName, n);
+          r.canary!.sizes.push(n);
+          const f = await this.follow(canaryName, { container: c.name, deadlineMs, what: `canary step ${i + 1}` });
+          if (!f.ok) {
+            lastView = f.view;
+            r.pods = (f.view?.pods ?? []).map((p) => this.podRecord(p, version, canaryName));
+            return { phase: 'rollout', reason: f.reason };
           }
+          view = f.view;
+          // The canary is Ready: now the stable Deployment makes room (never before).
+          const stableWant = plan[i]!.stable;
+          const stableNow = (await this.getDeployment(name)).spec.replicas ?? r.replicas;
+          if (stableWant !== stableNow) {
+            if (stableWant !== r.replicas && !stableScaled)
+              ctx.undo({
+                what: `${name} back to ${r.replicas} replica(s)`,
+                run: () =>
+                  own(async () => {
+                    // Capacity first: the stable Deployment back to its size and available, then the canary goes.
+                    if (!stableScaled) return;
+                    try {
+                      await this.scale(name, r.replicas);
+                      const back = await this.follow(name, { container: c.name, deadlineMs, what: `${name} back to ${r.replicas}` });
+                      if (!back.ok) throw new UserError(back.reason);
+                      stableScaled = false;
+                    } catch (err) {
+                      this.warn(`could not scale ${name} back to ${r.replicas}: ${errorMessage(err)}`);
+                      throw new UserError(`Deployment ${name} could not be scaled back to ${r.replicas}`);
+                    }
+                  }),
+              });
+            stableScaled = stableWant !== r.replicas;
+            await this.scale(name, stableWant);
+            const fs = await this.follow(name, { container: c.name, deadlineMs, what: `${name} to ${stableWant}` });
+            if (!fs.ok) {
+              lastView = fs.view;
+              return { phase: 'rollout', reason: fs.reason };
+            }
+          }
+          let share = n / (n + stableWant);
+          if (svc) {
+            const seen = await this.endpointShare(
+              svc.metadata.name,
+              async () => new Set((await this.pods(canarySel)).map((p) => p.metadata.name as string)),
+              n,
+              n + stableWant,
+            );
+            if (seen && seen.total) share = seen.canary / seen.total;
+          }
+          step.share = share;
+          this.note(
+            `step ${i + 1}/${fractions.length}: ${canaryName} has ${n} pod(s), ${name} ${stableWant}: the canary is ${formatPercent(share, 0)} of the ${svc ? `ready endpoints of Service ${svc.metadata.name}` : 'pods'} (${formatPercent(fractions[i]!)} wanted)`,
+          );
+          step.available = f.view.newAvailable;
+          step.endedAt = Date.now();
+          lastView = f.view;
+          r.pods = f.view.pods.map((p) => this.podRecord(p, version, canaryName));
+          return undefined;
+        },
+        gate: {
+          after: `step ${i + 1}`,
+          context: async (signal): Promise<KubeGateContext> => {
+            const stableView = await this.observe(name, c.name, true);
+            return {
+              batch: i + 1,
+              totalBatches: fractions.length,
+              newInstances: await this.gateInstances(view!.pods, () => version, port),
+              oldInstances: await this.gateInstances(
+                stableView.pods.filter((p) => p.labels[TRACK_LABEL] !== 'canary'),
+                (p) => p.labels[VERSION_LABEL] ?? r.previousVersion!,
+                port,
+              ),
+              signal,
+              kubernetes: {
+                namespace: this.k.namespace,
+                deployment: name,
+                strategy: 'canary',
+                newSelector: canarySel,
+                oldSelector: `${stableSel},${TRACK_LABEL}!=canary`,
+                versionLabel: VERSION_LABEL,
+              },
+            };
+          },
+        },
+      };
+    });
+    // Promote: the stable Deployment gets the new image (and its full size back), then the canary goes away.
+    const promote: KubeStep = { step: fractions.length, fraction: 1, target: r.replicas, available: 0, startedAt: 0, outcome: 'running' };
+    steps.push({
+      record: promote,
+      run: async (ctx) => {
+        promote.startedAt = Date.now();
+        r.steps.push(promote);
+        promoting = true;
+        ctx.undo({
+          what: `${name} back to its pod template before the rollout`,
+          run: async () => {
+            const undone = await this.withOwnSignal(deadlineMs * 2 + 60_000, () => this.undo(name, c.name, stable.spec.template, r.previousImage, deadlineMs));
+            return undone.ok ? undefined : { ok: false, reason: `rollback: ${undone.reason}` };
+          },
+        });
+        const st = this.strategyPatch(stable);
+        await this.patch(name, {
+          metadata: { annotations: { [CHANGE_CAUSE]: cause } },
+          spec: {
+            ...(hpas.length ? {} : { replicas: r.replicas }),
+            template: { metadata: { labels: { [VERSION_LABEL]: version } }, spec: { containers: [{ name: c.name, image: req.image }] } },
+            ...(st ? { strategy: st } : {}),
+            ...(this.o.progressDeadlineMs !== undefined ? { progressDeadlineSeconds: Math.ceil(this.o.progressDeadlineMs / 1000) } : {}),
+          },
+        });
+        stableScaled = false;
+        this.note(`promote: Deployment ${name} → ${req.image} (version label ${version}), ${r.replicas} replica(s)`);
+        const f = await this.follow(name, { container: c.name, deadlineMs, what: 'promote' });
+        promote.endedAt = Date.now();
+        if (!f.ok) {
+          lastView = f.view;
+          return { phase: 'promote', reason: f.reason };
         }
-        try {
-          await this.deleteDeployment(canaryName);
-          r.canary!.deleted = true;
-          this.note(`deleted ${canaryName}: all traffic is back on ${r.previousVersion}`);
-        } catch (err) {
-          this.warn(`could not delete ${canaryName}: ${errorMessage(err)}`);
-        }
-      });
-      r.rollbackMs = performance.now() - u0;
-      r.status = r.canary!.deleted && restored ? 'rolled-back' : 'rollback-failed';
-      if (!restored) r.failure.reason += `; Deployment ${name} could not be scaled back to ${r.replicas}`;
-      if (!r.canary!.deleted) r.failure.reason += `; ${canaryName} could not be deleted (it still takes traffic: delete it by hand)`;
+        promote.available = f.view.newAvailable;
+        r.revision = f.view.revision;
+        r.pods = f.view.pods.map((p) => this.podRecord(p, version, name));
+        await this.recordGood(name, f.view);
+        return undefined;
+      },
+    });
+    const x = await executeSteps<KubeFailure>(steps, {
+      gate,
+      signal: this.signal,
+      log: this.log,
+      warnings: this.warnings,
+      note: (line) => this.note(line),
+      onFailure: (f) => {
+        // A failure after the first write (not a step's own): the canary goes, the stable Deployment is restored.
+        if ((f.phase as string) === 'target') f.phase = promoting ? 'promote' : 'rollout';
+        if (this.signal.aborted) f.phase = 'cancelled';
+        f.lastState = this.lastState(lastView);
+        this.log.error(`canary failed: ${f.reason}`);
+      },
+    });
+    if (x.status !== 'succeeded') {
+      r.failure = x.failure;
+      r.rollbackMs = x.rollbackMs;
+      r.status = x.status === 'failed' || x.status === 'cancelled' ? 'failed' : x.status;
       r.finalImage = r.previousImage;
       return r;
-    };
-    try {
-      for (let i = 0; i < sizes.length; i++) {
-        this.checkCancel();
-        const n = sizes[i]!;
-        const step: KubeStep = { step: i + 1, fraction: fractions[i]!, target: n, available: 0, startedAt: Date.now(), outcome: 'running' };
-        r.steps.push(step);
-        if (i === 0) {
-          const manifest = this.derive(stable, canaryName, { [TRACK_LABEL]: 'canary' }, { [VERSION_LABEL]: version }, c.name, req.image, n, cause);
-          await this.write(['apply', '-f', '-'], JSON.stringify(manifest));
-        } else await this.scale(canaryName, n);
-        r.canary.sizes.push(n);
-        const f = await this.follow(canaryName, { container: c.name, deadlineMs, what: `canary step ${i + 1}` });
-        if (!f.ok) {
-          step.outcome = this.signal.aborted ? 'cancelled' : 'failed';
-          step.endedAt = Date.now();
-          r.pods = (f.view?.pods ?? []).map((p) => this.podRecord(p, version, canaryName));
-          return await fail('rollout', f.reason, f.view);
-        }
-        // The canary is Ready: now the stable Deployment makes room (never before).
-        const stableWant = plan[i]!.stable;
-        const stableNow = (await this.getDeployment(name)).spec.replicas ?? r.replicas;
-        if (stableWant !== stableNow) {
-          stableScaled = stableWant !== r.replicas;
-          await this.scale(name, stableWant);
-          const fs = await this.follow(name, { container: c.name, deadlineMs, what: `${name} to ${stableWant}` });
-          if (!fs.ok) return await fail('rollout', fs.reason, fs.view);
-        }
-        let share = n / (n + stableWant);
-        if (svc) {
-          const seen = await this.endpointShare(
-            svc.metadata.name,
-            async () => new Set((await this.pods(canarySel)).map((p) => p.metadata.name as string)),
-            n,
-            n + stableWant,
-          );
-          if (seen && seen.total) share = seen.canary / seen.total;
-        }
-        step.share = share;
-        this.note(
-          `step ${i + 1}/${fractions.length}: ${canaryName} has ${n} pod(s), ${name} ${stableWant}: the canary is ${formatPercent(share, 0)} of the ${svc ? `ready endpoints of Service ${svc.metadata.name}` : 'pods'} (${formatPercent(fractions[i]!)} wanted)`,
-        );
-        step.available = f.view.newAvailable;
-        step.endedAt = Date.now();
-        r.pods = f.view.pods.map((p) => this.podRecord(p, version, canaryName));
-        if (gate) {
-          const stableView = await this.observe(name, c.name, true);
-          const g0 = performance.now();
-          const ctx: KubeGateContext = {
-            batch: i + 1,
-            totalBatches: fractions.length,
-            newInstances: await this.gateInstances(f.view.pods, () => version, port),
-            oldInstances: await this.gateInstances(
-              stableView.pods.filter((p) => p.labels[TRACK_LABEL] !== 'canary'),
-              (p) => p.labels[VERSION_LABEL] ?? r.previousVersion!,
-              port,
-            ),
-            signal: this.signal,
-            kubernetes: {
-              namespace: this.k.namespace,
-              deployment: name,
-              strategy: 'canary',
-              newSelector: canarySel,
-              oldSelector: `${stableSel},${TRACK_LABEL}!=canary`,
-              versionLabel: VERSION_LABEL,
-            },
-          };
-          const v = await this.runGate(gate, ctx);
-          step.gate = { ...v, durationMs: performance.now() - g0 };
-          if (!v.pass) {
-            step.outcome = 'failed';
-            return await fail('gate', `gate failed after step ${i + 1}: ${v.reason}`, f.view);
-          }
-        }
-        step.outcome = 'done';
-      }
-      // Promote: the stable Deployment gets the new image (and its full size back), then the canary goes away.
-      this.checkCancel();
-      const step: KubeStep = { step: fractions.length, fraction: 1, target: r.replicas, available: 0, startedAt: Date.now(), outcome: 'running' };
-      r.steps.push(step);
-      const st = this.strategyPatch(stable);
-      await this.patch(name, {
-        metadata: { annotations: { [CHANGE_CAUSE]: cause } },
-        spec: {
-          ...(hpas.length ? {} : { replicas: r.replicas }),
-          template: { metadata: { labels: { [VERSION_LABEL]: version } }, spec: { containers: [{ name: c.name, image: req.image }] } },
-          ...(st ? { strategy: st } : {}),
-          ...(this.o.progressDeadlineMs !== undefined ? { progressDeadlineSeconds: Math.ceil(this.o.progressDeadlineMs / 1000) } : {}),
-        },
-      });
-      stableScaled = false;
-      this.note(`promote: Deployment ${name} → ${req.image} (version label ${version}), ${r.replicas} replica(s)`);
-      const f = await this.follow(name, { container: c.name, deadlineMs, what: 'promote' });
-      step.endedAt = Date.now();
-      if (!f.ok) {
-        step.outcome = this.signal.aborted ? 'cancelled' : 'failed';
-        const res = await fail('promote', f.reason, f.view);
-        const undone = await this.withOwnSignal(deadlineMs * 2 + 60_000, () => this.undo(name, c.name, stable.spec.template, r.previousImage, deadlineMs));
-        if (!undone.ok) {
-          res.status = 'rollback-failed';
-          res.failure!.reason += `; rollback: ${undone.reason}`;
-        }
-        return res;
-      }
-      step.available = f.view.newAvailable;
-      step.outcome = 'done';
-      r.revision = f.view.revision;
-      r.pods = f.view.pods.map((p) => this.podRecord(p, version, name));
-      await this.recordGood(name, f.view);
-    } catch (err) {
-      const last = r.steps.at(-1);
-      if (err instanceof Cancelled || this.signal.aborted) {
-        if (last?.outcome === 'running') last.outcome = 'cancelled';
-        return await fail('cancelled', 'the rollout was cancelled');
-      }
-      // Any other failure after the first write: the canary goes, the stable Deployment is restored.
-      if (last?.outcome === 'running') last.outcome = 'failed';
-      const promoting = last?.fraction === 1;
-      const res = await fail(promoting ? 'promote' : 'rollout', errorMessage(err));
-      if (promoting) {
-        const undone = await this.withOwnSignal(deadlineMs * 2 + 60_000, () => this.undo(name, c.name, stable.spec.template, r.previousImage, deadlineMs));
-        if (!undone.ok) {
-          res.status = 'rollback-failed';
-          res.failure!.reason += `; rollback: ${undone.reason}`;
-        }
-      }
-      return res;
     }
     // The canary pods leave the endpoints as they get SIGTERM: apps need a preStop delay (see docs).
     try {
@@ -1700,174 +1774,221 @@ class KubeRun {
     const port = c.ports?.[0]?.containerPort as number | undefined;
     const bgStep: KubeStep = { step: 1, fraction: 1, target: r.replicas, available: 0, startedAt: Date.now(), outcome: 'running' };
     r.steps.push(bgStep);
+    const bgr = r.blueGreen;
     let createdIdle = false;
-    const abandonIdle = async (phase: KubeFailure['phase'], reason: string, view?: RolloutView) => {
-      r.failure = { phase: this.signal.aborted ? 'cancelled' : phase, reason, lastState: this.lastState(view) };
-      bgStep.outcome = this.signal.aborted ? 'cancelled' : 'failed';
-      bgStep.endedAt = Date.now();
-      this.log.error(`blue/green failed before the switch: ${reason}`);
-      const u0 = performance.now();
-      let cleaned = false;
-      await this.withOwnSignal(120_000, async () => {
-        try {
-          if (createdIdle) await this.deleteDeployment(idle.name);
-          else await this.scale(idle.name, 0);
-          cleaned = true;
-          this.note(`${createdIdle ? 'deleted' : 'scaled to 0'} ${idle.name}; the Service still sends traffic to ${liveSlot.name}`);
-        } catch (err) {
-          this.warn(
-            `could not clean up ${idle.name}: ${errorMessage(err)} (the Service still sends traffic to ${liveSlot.name}; scale ${idle.name} to 0 by hand)`,
+    let switchedAt = 0;
+    let switchedBackAt: number | undefined;
+    let template: KubeObject | undefined;
+    let view: RolloutView | undefined;
+    let lastView: RolloutView | undefined;
+    // The plan, run by the shared step executor (executor.ts): prepare the Service (once), scale
+    // the idle slot up with the new image (undo: scale it down again), switch the Service selector
+    // and wait for its endpoints (undo: switch back), the gate after the switch; the drain delay
+    // before the old slot is scaled down.
+    const steps: Step<KubeFailure>[] = [
+      {
+        record: { outcome: 'running' },
+        run: async () => {
+          // One-time preparation: make the Service select by slot.
+          if (SLOT_LABEL in (svc.spec.selector ?? {})) return undefined;
+          this.note(
+            `preparing blue/green: Deployment ${blue.name} pods get the label ${SLOT_LABEL}=blue (a same-image rolling update), then Service ${svc.metadata.name} selects ${SLOT_LABEL}=blue`,
           );
-        }
-      });
-      r.rollbackMs = performance.now() - u0;
-      // The Service never moved: traffic is on the previous version either way.
-      r.status = 'rolled-back';
-      if (!cleaned) r.failure.reason += `; ${idle.name} could not be scaled down`;
-      r.finalImage = r.previousImage;
-      return r;
-    };
-    let switchedAt: number;
-    try {
-      // One-time preparation: make the Service select by slot.
-      if (!(SLOT_LABEL in (svc.spec.selector ?? {}))) {
-        this.note(
-          `preparing blue/green: Deployment ${blue.name} pods get the label ${SLOT_LABEL}=blue (a same-image rolling update), then Service ${svc.metadata.name} selects ${SLOT_LABEL}=blue`,
-        );
-        if (blueLabels[SLOT_LABEL] !== 'blue') {
-          await this.patch(blue.name, { spec: { template: { metadata: { labels: { [SLOT_LABEL]: 'blue' } } } } });
-          const f = await this.follow(blue.name, { container: c.name, deadlineMs, what: 'prepare blue slot' });
-          if (!f.ok) {
-            r.failure = { phase: 'prepare', reason: `could not label the blue slot: ${f.reason}`, lastState: this.lastState(f.view) };
-            r.status = 'failed';
-            bgStep.outcome = 'failed';
-            return r;
+          if (blueLabels[SLOT_LABEL] !== 'blue') {
+            await this.patch(blue.name, { spec: { template: { metadata: { labels: { [SLOT_LABEL]: 'blue' } } } } });
+            const f = await this.follow(blue.name, { container: c.name, deadlineMs, what: 'prepare blue slot' });
+            if (!f.ok) {
+              lastView = f.view;
+              return { phase: 'prepare', reason: `could not label the blue slot: ${f.reason}` };
+            }
           }
-        }
-        await this.patch(svc.metadata.name, { spec: { selector: { [SLOT_LABEL]: 'blue' } } }, 'service', 'merge');
-        svc = (await this.k.find('service', svc.metadata.name, this.signal))!;
-        liveD.spec.template = (await this.getDeployment(liveSlot.name)).spec.template;
-      }
-      this.checkCancel();
-      // The idle slot gets the live slot's current template (so every label the Service selects
-      // on is there), with the new image, version and slot, and the live replica count.
-      const template = this.idleTemplate(liveD, idle, version, c.name, req.image);
-      const idleD = await this.k.find('deployment', idle.name, this.signal);
-      if (!idleD) {
-        if (idle !== green) throw new UserError(`Deployment ${idle.name} (the blue slot) is missing`);
-        const manifest = this.derive(liveD, green.name, { [SLOT_LABEL]: 'green' }, { [VERSION_LABEL]: version }, c.name, req.image, r.replicas, cause);
-        manifest.spec.template = template;
-        await this.write(['apply', '-f', '-'], JSON.stringify(manifest));
-        createdIdle = true;
-        this.note(`created Deployment ${green.name} with ${r.replicas} replica(s) of ${req.image}`);
-      } else {
-        const sel = idleD.spec?.selector?.matchLabels ?? {};
-        const clash = Object.entries(sel as Record<string, string>).find(([k2, v]) => template.metadata.labels[k2] !== v);
-        if (clash)
-          throw new UserError(
-            `Deployment ${idle.name} selects ${clash[0]}=${clash[1]}, which the pods of ${liveSlot.name} do not carry (${template.metadata.labels[clash[0]] ?? 'absent'}); delete ${idle.name} so that it is created again from ${liveSlot.name}`,
+          await this.patch(svc.metadata.name, { spec: { selector: { [SLOT_LABEL]: 'blue' } } }, 'service', 'merge');
+          svc = (await this.k.find('service', svc.metadata.name, this.signal))!;
+          liveD.spec.template = (await this.getDeployment(liveSlot.name)).spec.template;
+          return undefined;
+        },
+      },
+      {
+        record: { outcome: 'running' },
+        run: async (ctx) => {
+          ctx.undo({
+            what: `scale ${idle.name} down`,
+            // The Service never moved (or moved back): traffic is on the previous version either way.
+            optional: true,
+            run: () =>
+              this.withOwnSignal(120_000 + (this.o.endpointsTimeoutMs ?? 60_000), async () => {
+                if (bgr.switched) {
+                  // The failed slot stops only once the endpoints list the previous pods again.
+                  if (!bgr.switchedBack || switchedBackAt === undefined) return;
+                  await this.drain(switchedBackAt, idle.name);
+                  await this.scale(idle.name, 0).catch((err) => this.warn(`could not scale ${idle.name} down: ${errorMessage(err)}`));
+                  return;
+                }
+                try {
+                  if (createdIdle) await this.deleteDeployment(idle.name);
+                  else await this.scale(idle.name, 0);
+                  this.note(`${createdIdle ? 'deleted' : 'scaled to 0'} ${idle.name}; the Service still sends traffic to ${liveSlot.name}`);
+                } catch (err) {
+                  this.warn(
+                    `could not clean up ${idle.name}: ${errorMessage(err)} (the Service still sends traffic to ${liveSlot.name}; scale ${idle.name} to 0 by hand)`,
+                  );
+                  throw new UserError(`${idle.name} could not be scaled down`);
+                }
+              }),
+          });
+          // The idle slot gets the live slot's current template (so every label the Service selects
+          // on is there), with the new image, version and slot, and the live replica count.
+          const tpl = this.idleTemplate(liveD, idle, version, c.name, req.image);
+          template = tpl;
+          const idleD = await this.k.find('deployment', idle.name, this.signal);
+          if (!idleD) {
+            if (idle !== green) throw new UserError(`Deployment ${idle.name} (the blue slot) is missing`);
+            const manifest = this.derive(liveD, green.name, { [SLOT_LABEL]: 'green' }, { [VERSION_LABEL]: version }, c.name, req.image, r.replicas, cause);
+            manifest.spec.template = tpl;
+            await this.write(['apply', '-f', '-'], JSON.stringify(manifest));
+            createdIdle = true;
+            this.note(`created Deployment ${green.name} with ${r.replicas} replica(s) of ${req.image}`);
+          } else {
+            const sel = idleD.spec?.selector?.matchLabels ?? {};
+            const clash = Object.entries(sel as Record<string, string>).find(([k2, v]) => tpl.metadata.labels[k2] !== v);
+            if (clash)
+              throw new UserError(
+                `Deployment ${idle.name} selects ${clash[0]}=${clash[1]}, which the pods of ${liveSlot.name} do not carry (${tpl.metadata.labels[clash[0]] ?? 'absent'}); delete ${idle.name} so that it is created again from ${liveSlot.name}`,
+              );
+            await this.patch(idle.name, { metadata: { annotations: { [CHANGE_CAUSE]: cause, [KEEP_UNTIL_ANNOTATION]: null } } }, 'deployment', 'merge');
+            await this.write([
+              'patch',
+              'deployment',
+              idle.name,
+              '--type',
+              'json',
+              '-p',
+              JSON.stringify([
+                { op: 'replace', path: '/spec/template', value: tpl },
+                { op: 'replace', path: '/spec/replicas', value: r.replicas },
+                { op: 'add', path: '/spec/paused', value: false },
+              ]),
+            ]);
+            this.note(`Deployment ${idle.name}: ${r.replicas} replica(s) of ${req.image}, template from ${liveSlot.name}`);
+          }
+          const f = await this.follow(idle.name, { container: c.name, deadlineMs, what: `${idle.slot} slot` });
+          if (!f.ok) {
+            lastView = f.view;
+            return { phase: 'rollout', reason: f.reason };
+          }
+          view = f.view;
+          bgStep.available = f.view.newAvailable;
+          r.pods = f.view.pods.filter((p) => p.isNew).map((p) => this.podRecord(p, version, idle.name));
+          r.revision = f.view.revision;
+          return undefined;
+        },
+      },
+      {
+        record: bgStep,
+        run: async (ctx) => {
+          // The Service, once switched, must select the new pods: checked before it moves.
+          const next = { ...svc.spec.selector, [SLOT_LABEL]: idle.slot } as Record<string, string>;
+          const missing = Object.entries(next).filter(([k2, v]) => template!.metadata.labels[k2] !== v);
+          if (missing.length)
+            return {
+              phase: 'switch',
+              reason: `Service ${svc.metadata.name} would select ${missing.map(([k2, v]) => `${k2}=${v}`).join(', ')}, which the pods of ${idle.name} do not carry: it would have no endpoints; not switched`,
+            };
+          // Switch.
+          await this.patch(svc.metadata.name, { spec: { selector: { [SLOT_LABEL]: idle.slot } } }, 'service', 'merge');
+          bgr.switched = true;
+          ctx.undo({
+            what: `switch Service ${svc.metadata.name} back to ${liveSlot.name}`,
+            run: () =>
+              this.withOwnSignal(120_000 + (this.o.endpointsTimeoutMs ?? 60_000), async () => {
+                const service = svc.metadata.name;
+                try {
+                  await this.patch(service, { spec: { selector: { [SLOT_LABEL]: liveSlot.slot } } }, 'service', 'merge');
+                  const s = await this.k.find('service', service, this.signal);
+                  bgr.switchedBack = s?.spec?.selector?.[SLOT_LABEL] === liveSlot.slot;
+                } catch (err) {
+                  this.warn(`switch back failed: ${errorMessage(err)}`);
+                }
+                if (!bgr.switchedBack) throw new UserError(`the switch back to ${liveSlot.name} failed: Service ${service} may still select ${idle.name}`);
+                this.note(`switched Service ${service} back to ${liveSlot.name}`);
+                const eps = await this.waitEndpoints(service, liveSlot.name, c.name).catch((err) => ({ ok: false as const, reason: errorMessage(err) }));
+                if (!eps.ok) this.warn(`after the switch back: ${eps.reason}; ${idle.name} is left running`);
+                else switchedBackAt = eps.at;
+              }),
+          });
+          const after = await this.k.find('service', svc.metadata.name, this.signal);
+          if (after?.spec?.selector?.[SLOT_LABEL] !== idle.slot)
+            return { phase: 'switch', reason: `Service ${svc.metadata.name} selector did not change (it reads ${JSON.stringify(after?.spec?.selector)})` };
+          svcAfter = after;
+          this.note(
+            `switched Service ${svc.metadata.name}: ${selectorString({ matchLabels: selectorBefore })} → ${selectorString({ matchLabels: after.spec.selector })}`,
           );
-        await this.patch(idle.name, { metadata: { annotations: { [CHANGE_CAUSE]: cause, [KEEP_UNTIL_ANNOTATION]: null } } }, 'deployment', 'merge');
-        await this.write([
-          'patch',
-          'deployment',
-          idle.name,
-          '--type',
-          'json',
-          '-p',
-          JSON.stringify([
-            { op: 'replace', path: '/spec/template', value: template },
-            { op: 'replace', path: '/spec/replicas', value: r.replicas },
-            { op: 'add', path: '/spec/paused', value: false },
-          ]),
-        ]);
-        this.note(`Deployment ${idle.name}: ${r.replicas} replica(s) of ${req.image}, template from ${liveSlot.name}`);
-      }
-      const f = await this.follow(idle.name, { container: c.name, deadlineMs, what: `${idle.slot} slot` });
-      if (!f.ok) return await abandonIdle('rollout', f.reason, f.view);
-      bgStep.available = f.view.newAvailable;
-      r.pods = f.view.pods.filter((p) => p.isNew).map((p) => this.podRecord(p, version, idle.name));
-      r.revision = f.view.revision;
-      this.checkCancel();
-      // The Service, once switched, must select the new pods: checked before it moves.
-      const next = { ...svc.spec.selector, [SLOT_LABEL]: idle.slot } as Record<string, string>;
-      const missing = Object.entries(next).filter(([k2, v]) => template.metadata.labels[k2] !== v);
-      if (missing.length)
-        return await abandonIdle(
-          'switch',
-          `Service ${svc.metadata.name} would select ${missing.map(([k2, v]) => `${k2}=${v}`).join(', ')}, which the pods of ${idle.name} do not carry: it would have no endpoints; not switched`,
-        );
-      // Switch.
-      await this.patch(svc.metadata.name, { spec: { selector: { [SLOT_LABEL]: idle.slot } } }, 'service', 'merge');
-      r.blueGreen.switched = true;
-      const after = await this.k.find('service', svc.metadata.name, this.signal);
-      if (after?.spec?.selector?.[SLOT_LABEL] !== idle.slot) {
-        r.failure = { phase: 'switch', reason: `Service ${svc.metadata.name} selector did not change (it reads ${JSON.stringify(after?.spec?.selector)})` };
-        bgStep.outcome = 'failed';
-        return await this.switchBackAfterFailure(r, svc.metadata.name, liveSlot, idle, c.name);
-      }
-      this.note(
-        `switched Service ${svc.metadata.name}: ${selectorString({ matchLabels: selectorBefore })} → ${selectorString({ matchLabels: after.spec.selector })}`,
-      );
-      // Done only when the EndpointSlices list exactly the new Ready pods.
-      const eps = await this.waitEndpoints(svc.metadata.name, idle.name, c.name);
-      if (!eps.ok) {
-        r.failure = { phase: 'switch', reason: eps.reason };
-        bgStep.outcome = 'failed';
-        return await this.switchBackAfterFailure(r, svc.metadata.name, liveSlot, idle, c.name);
-      }
-      switchedAt = eps.at;
-      bgStep.endedAt = Date.now();
-      this.note(`Service ${svc.metadata.name}: endpoints are the ${eps.pods.length} Ready pod(s) of ${idle.name}`);
-      if (gate) {
-        const oldView = await this.observe(liveSlot.name, c.name, true);
-        const g0 = performance.now();
-        const ctx: KubeGateContext = {
-          batch: 1,
-          totalBatches: 1,
-          newInstances: await this.gateInstances(
-            f.view.pods.filter((p) => p.isNew),
-            () => version,
-            port,
-            { service: svc.metadata.name, servicePort: after.spec.ports?.[0]?.port },
-          ),
-          oldInstances: await this.gateInstances(oldView.pods, () => r.previousVersion!, port),
-          signal: this.signal,
-          kubernetes: {
-            namespace: this.k.namespace,
-            deployment: idle.name,
-            strategy: 'blue-green',
-            newSelector: `${selectorString({ matchLabels: after.spec.selector })}`,
-            oldSelector: `${selectorString({ matchLabels: { ...after.spec.selector, [SLOT_LABEL]: liveSlot.slot } })}`,
-            versionLabel: VERSION_LABEL,
+          // Done only when the Service's endpoints are exactly the new Ready pods.
+          const eps = await this.waitEndpoints(svc.metadata.name, idle.name, c.name);
+          if (!eps.ok) return { phase: 'switch', reason: eps.reason };
+          switchedAt = eps.at;
+          bgStep.endedAt = Date.now();
+          this.note(`Service ${svc.metadata.name}: endpoints are the ${eps.pods.length} Ready pod(s) of ${idle.name}`);
+          return undefined;
+        },
+        gate: {
+          after: 'the switch',
+          context: async (signal): Promise<KubeGateContext> => {
+            const oldView = await this.observe(liveSlot.name, c.name, true);
+            const after = svcAfter!;
+            return {
+              batch: 1,
+              totalBatches: 1,
+              newInstances: await this.gateInstances(
+                view!.pods.filter((p) => p.isNew),
+                () => version,
+                port,
+                { service: svc.metadata.name, servicePort: after.spec.ports?.[0]?.port },
+              ),
+              oldInstances: await this.gateInstances(oldView.pods, () => r.previousVersion!, port),
+              signal,
+              kubernetes: {
+                namespace: this.k.namespace,
+                deployment: idle.name,
+                strategy: 'blue-green',
+                newSelector: `${selectorString({ matchLabels: after.spec.selector })}`,
+                oldSelector: `${selectorString({ matchLabels: { ...after.spec.selector, [SLOT_LABEL]: liveSlot.slot } })}`,
+                versionLabel: VERSION_LABEL,
+              },
+            };
           },
-        };
-        const v = await this.runGate(gate, ctx);
-        bgStep.gate = { ...v, durationMs: performance.now() - g0 };
-        if (!v.pass) {
-          bgStep.outcome = 'failed';
-          r.failure = { phase: 'gate', reason: `gate failed after the switch: ${v.reason}` };
-          return await this.switchBackAfterFailure(r, svc.metadata.name, liveSlot, idle, c.name);
+        },
+      },
+    ];
+    let svcAfter: KubeObject | undefined;
+    const x = await executeSteps<KubeFailure>(steps, {
+      gate,
+      signal: this.signal,
+      log: this.log,
+      warnings: this.warnings,
+      note: (line) => this.note(line),
+      onFailure: (f) => {
+        if (bgStep.outcome === 'running') {
+          bgStep.outcome = f.phase === 'cancelled' ? 'cancelled' : 'failed';
+          bgStep.endedAt ??= Date.now();
         }
-      }
-      bgStep.outcome = 'done';
-    } catch (err) {
-      if (err instanceof Cancelled || this.signal.aborted) {
-        if (r.blueGreen.switched) {
-          r.failure = { phase: 'cancelled', reason: 'the rollout was cancelled after the switch' };
-          bgStep.outcome = 'cancelled';
-          return await this.switchBackAfterFailure(r, svc.metadata.name, liveSlot, idle, c.name);
-        }
-        return await abandonIdle('cancelled', 'the rollout was cancelled');
-      }
-      // Any other failure after the first write: undo what was started.
-      if (r.blueGreen.switched) {
-        r.failure = { phase: 'switch', reason: errorMessage(err) };
-        bgStep.outcome = 'failed';
-        return await this.switchBackAfterFailure(r, svc.metadata.name, liveSlot, idle, c.name);
-      }
-      return await abandonIdle('prepare', errorMessage(err));
+        // Any other failure after the first write: undo what was started.
+        if ((f.phase as string) === 'target') f.phase = bgr.switched ? 'switch' : 'prepare';
+        if (f.phase === 'cancelled' && bgr.switched) f.reason = 'the rollout was cancelled after the switch';
+        else if (this.signal.aborted) f.phase = 'cancelled';
+        f.lastState = this.lastState(lastView);
+        if (bgr.switched) this.log.error(`blue/green: ${f.reason}; switching back to ${liveSlot.name}`);
+        else if (f.phase !== 'prepare' || lastView === undefined) this.log.error(`blue/green failed before the switch: ${f.reason}`);
+      },
+    });
+    if (x.status !== 'succeeded') {
+      r.failure = x.failure;
+      r.rollbackMs = x.rollbackMs;
+      r.status = x.status === 'cancelled' ? 'failed' : x.status;
+      r.finalImage = bgr.switched && !bgr.switchedBack ? r.image : r.previousImage;
+      return r;
     }
+    bgStep.outcome = 'done';
     // Keep the previous slot for instant switch-back.
     const keep = this.o.keepPreviousMs ?? 600_000;
     if (keep === 0) {
@@ -1884,37 +2005,6 @@ class KubeRun {
     }
     r.status = 'succeeded';
     r.finalImage = req.image;
-    return r;
-  }
-
-  async switchBackAfterFailure(r: KubeRolloutResult, service: string, back: Slot, from: Slot, container?: string): Promise<KubeRolloutResult> {
-    this.log.error(`blue/green: ${r.failure?.reason}; switching back to ${back.name}`);
-    const u0 = performance.now();
-    await this.withOwnSignal(120_000 + (this.o.endpointsTimeoutMs ?? 60_000), async () => {
-      try {
-        await this.patch(service, { spec: { selector: { [SLOT_LABEL]: back.slot } } }, 'service', 'merge');
-        const s = await this.k.find('service', service, this.signal);
-        r.blueGreen!.switchedBack = s?.spec?.selector?.[SLOT_LABEL] === back.slot;
-      } catch (err) {
-        this.warn(`switch back failed: ${errorMessage(err)}`);
-      }
-      if (r.blueGreen!.switchedBack) {
-        this.note(`switched Service ${service} back to ${back.name}`);
-        // The failed slot stops only once the endpoints list the previous pods again.
-        const eps = await this.waitEndpoints(service, back.name, container).catch((err) => ({ ok: false as const, reason: errorMessage(err) }));
-        if (!eps.ok) {
-          this.warn(`after the switch back: ${eps.reason}; ${from.name} is left running`);
-          return;
-        }
-        await this.drain(eps.at, from.name);
-        await this.scale(from.name, 0).catch((err) => this.warn(`could not scale ${from.name} down: ${errorMessage(err)}`));
-      }
-    });
-    r.rollbackMs = performance.now() - u0;
-    r.status = r.blueGreen!.switchedBack ? 'rolled-back' : 'rollback-failed';
-    if (!r.blueGreen!.switchedBack && r.failure)
-      r.failure.reason += `; the switch back to ${back.name} failed: Service ${service} may still select ${from.name}`;
-    r.finalImage = r.blueGreen!.switchedBack ? r.previousImage : r.image;
     return r;
   }
 
