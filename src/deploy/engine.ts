@@ -22,6 +22,7 @@
  * | `stop(i)` | stop what runs on i (in-place: before start; beside: the old copy after traffic moved), SIGTERM then SIGKILL after a grace period |
  * | `deploy(i, version)` | start `version` on i; resolves with `{ readyUrl }` once started (not ready). The engine then polls readyUrl |
  * | `switchBack(i, version)` | start an earlier `version` again (kept on the target, no new upload); same result as deploy |
+| `replace?(i, version, how)` | in-place: `stop` then `deploy` (how `deploy`) or `switchBack` (how `switchBack`) as ONE step (hosts: one SSH round trip); used instead of the two when present |
  * | `probe?(i, readyUrl)` | own readiness check (command target); default: HTTP GET readyUrl, 2xx = ready |
  * | `exited?(i)` | the started process has ended: the reason (fails readiness at once), else undefined |
  * | `logs?(i, lines)` | the last log lines of what runs on i, for failure summaries |
@@ -105,6 +106,8 @@ export interface DeployTarget {
   stop(inst: InstanceRef, signal: AbortSignal): Promise<void>;
   deploy(inst: InstanceRef, version: string, signal: AbortSignal): Promise<Started>;
   switchBack(inst: InstanceRef, version: string, signal: AbortSignal): Promise<Started>;
+  /** In place: stop what runs on inst and start `version` (deploy or switchBack) in one step; same result as deploy. */
+  replace?(inst: InstanceRef, version: string, how: 'deploy' | 'switchBack', signal: AbortSignal): Promise<Started>;
   probe?(inst: InstanceRef, readyUrl: string, signal: AbortSignal): Promise<ReadyProbe>;
   exited?(inst: InstanceRef): string | undefined;
   logs?(inst: InstanceRef, lines: number, signal: AbortSignal): Promise<string>;
@@ -172,6 +175,13 @@ export interface ReadinessOptions {
   /** Whether readiness also checks the version the instance serves. Default 'off' here; the action's default is 'required'. */
   versionCheck?: VersionCheck;
 }
+
+/**
+ * Time between probes while an instance has not answered 2xx yet (or intervalMs when shorter): the
+ * end of a boot is seen within this. Between the threshold's consecutive 2xx answers, and after a
+ * 2xx with the wrong version, probes stay intervalMs apart.
+ */
+export const FIRST_POLL_MS = 50;
 
 /** Consecutive 2xx answers with the wrong version (or none) that fail readiness at once. */
 export const VERSION_STRIKES = 3;
@@ -427,7 +437,8 @@ export async function waitReady(
     if (performance.now() >= deadline) {
       return { ok: false, readyMs: performance.now() - t0, lastAnswer: last, reason: `not ready within ${formatDuration(opts.timeoutMs)}` };
     }
-    await sleep(Math.min(opts.intervalMs, Math.max(0, deadline - performance.now())), opts.signal);
+    const booting = !p.ok && p.mismatch === undefined && !p.noVersion;
+    await sleep(Math.min(booting ? Math.min(opts.intervalMs, FIRST_POLL_MS) : opts.intervalMs, Math.max(0, deadline - performance.now())), opts.signal);
   }
   const readyMs = performance.now() - t0;
   const until = performance.now() + opts.minReadyMs;
@@ -537,8 +548,13 @@ class Run {
           if (!version) throw new UserError('no previous version to switch back to');
           if (forward) p.state.status = 'switching';
           this.save();
-          if (t.strategy === 'in-place') await t.stop(p.inst, signal);
-          const s = how === 'deploy' ? await t.deploy(p.inst, version, signal) : await t.switchBack(p.inst, version, signal);
+          let s: Started;
+          // In place: stop and start as one step when the target can (hosts: one SSH round trip).
+          if (t.strategy === 'in-place' && t.replace) s = await t.replace(p.inst, version, how, signal);
+          else {
+            if (t.strategy === 'in-place') await t.stop(p.inst, signal);
+            s = how === 'deploy' ? await t.deploy(p.inst, version, signal) : await t.switchBack(p.inst, version, signal);
+          }
           const r = await waitReady(() => this.check(p.inst, s.readyUrl, version, signal), {
             ...this.readiness,
             signal,
