@@ -63,7 +63,7 @@ import { redactUrl } from '../lib/secrets.ts';
 import { splitIntoBatches, type BatchSize } from './batches.ts';
 import { sleep } from '../lib/sleep.ts';
 import type { LockPart } from './lock.ts';
-import { executeSteps, type Step, type UndoEntry } from './executor.ts';
+import { executeSteps, type Failure, type GateContext, type GateFn, type GateResult, type Step, type UndoEntry } from './executor.ts';
 
 export interface InstanceRef {
   id: string;
@@ -145,21 +145,8 @@ export interface Promotion {
 
 export type StrategyName = 'rolling' | 'canary' | 'blue-green';
 
-/** What a gate between batches sees. */
-export interface GateContext {
-  batch: number;
-  totalBatches: number;
-  newInstances: { id: string; url: string; version: string }[];
-  oldInstances: { id: string; url: string; version: string }[];
-  signal: AbortSignal;
-}
-export interface GateResult {
-  pass: boolean;
-  verdict?: string;
-  reason: string;
-  details?: unknown;
-}
-export type GateFn = (ctx: GateContext) => Promise<GateResult>;
+/** The gate between steps and a step's failure are the step executor's (executor.ts); re-exported here. */
+export type { Failure, GateContext, GateFn, GateResult };
 
 export interface ReadinessOptions {
   /** Consecutive 2xx answers needed. */
@@ -235,15 +222,6 @@ export interface RolloutState {
   strategy?: StrategyName;
   /** Blue/green: each instance's live slot before, the slot the new version starts in, whether traffic moved. */
   blueGreen?: { from: Record<string, string>; to: Record<string, string>; switched: boolean };
-}
-
-export interface Failure {
-  instance?: string;
-  /** One line: why. */
-  reason: string;
-  lastAnswer?: string;
-  logs?: string;
-  phase: 'prepare' | 'drain' | 'start' | 'readiness' | 'undrain' | 'gate' | 'promotion' | 'cancelled' | 'target';
 }
 
 export type RolloutStatus = 'succeeded' | 'unchanged' | 'rolled-back' | 'rollback-failed' | 'cancelled' | 'failed';

@@ -26,7 +26,32 @@ import { errorMessage } from '../lib/errors.ts';
 import type { Reporter } from '../lib/report.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { sleep } from '../lib/sleep.ts';
-import type { Failure, GateContext, GateFn, GateResult } from './engine.ts';
+
+/** What a gate between steps sees (batches on hosts, pods on Kubernetes: KubeGateContext adds to it). */
+export interface GateContext {
+  batch: number;
+  totalBatches: number;
+  newInstances: { id: string; url: string; version: string }[];
+  oldInstances: { id: string; url: string; version: string }[];
+  signal: AbortSignal;
+}
+export interface GateResult {
+  pass: boolean;
+  verdict?: string;
+  reason: string;
+  details?: unknown;
+}
+export type GateFn = (ctx: GateContext) => Promise<GateResult>;
+
+/** Why a rollout failed (engine.ts, strategies.ts; kubernetes.ts has its own phases, see StepFailure). */
+export interface Failure {
+  instance?: string;
+  /** One line: why. */
+  reason: string;
+  lastAnswer?: string;
+  logs?: string;
+  phase: 'prepare' | 'drain' | 'start' | 'readiness' | 'undrain' | 'gate' | 'promotion' | 'cancelled' | 'target';
+}
 
 /** What the executor writes on a step's record (BatchRecord on hosts, KubeStep on Kubernetes). */
 export interface StepRecord {
