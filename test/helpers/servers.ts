@@ -1130,6 +1130,8 @@ export interface PrometheusOptions {
   jobName?: string;
   metricsPath?: string;
   startTimeoutMs?: number;
+  /** Prometheus file_sd files scraped by the same job, re-read when they change (targets that come and go, e.g. the fake cluster's pods). */
+  fileSd?: string[];
 }
 
 export interface PromSample {
@@ -1166,6 +1168,7 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
           job_name: opts.jobName ?? 'app',
           metrics_path: opts.metricsPath ?? '/metrics',
           static_configs: [{ targets: opts.targets }],
+          ...(opts.fileSd?.length ? { file_sd_configs: [{ files: opts.fileSd, refresh_interval: '1s' }] } : {}),
         },
       ],
     };

@@ -34,6 +34,10 @@ export interface ShopStoryOptions {
   name: string;
   /** host:port of every app instance, for Prometheus. */
   scrapeTargets: string[];
+  /** Prometheus file_sd files with more targets (instances that come and go, such as the fake cluster's pods). */
+  scrapeFiles?: string[];
+  /** More environment of the runner (e.g. where buildah keeps its storage). */
+  runnerEnv?: Record<string, string>;
   /** Says where things are in slipway.yml (url, deploy section): the rest stays as the example has it. */
   configure(config: Config): void;
   /** Secrets of each environment besides DATABASE_URL (e.g. SSH keys), and those of production-rollback. */
@@ -77,7 +81,7 @@ export async function startShopStory(o: ShopStoryOptions): Promise<ShopStory> {
     const [pg, receiver, gh] = await Promise.all([startPostgres({ password: pgPassword }), startWebhookReceiver(), startFakeGithub({ token: SHOP_TOKEN, repository: 'acme/shop' })]);
     started.push(pg, receiver, gh);
     for (const env of ['staging', 'production']) await pg.psql(`create database shop_${env}`);
-    const prom = await startPrometheus({ targets: o.scrapeTargets, scrapeInterval: '1s' });
+    const prom = await startPrometheus({ targets: o.scrapeTargets, scrapeInterval: '1s', fileSd: o.scrapeFiles });
     started.push(prom);
 
     // The repository: the example as a user copies it (server.js is the sample app), in git.
@@ -117,7 +121,7 @@ export async function startShopStory(o: ShopStoryOptions): Promise<ShopStory> {
     };
     const github = (sha: string, event: { [k: string]: Value } = {}) => ({
       context: { token: SHOP_TOKEN, api_url: gh.url, repository: 'acme/shop', sha, ref: 'refs/heads/main', server_url: 'https://github.com', run_id: String(100 + runs.length), event },
-      runnerEnv: { ...machineTls, GITHUB_REPOSITORY: 'acme/shop', GITHUB_SHA: sha, GITHUB_API_URL: gh.url, GITHUB_SERVER_URL: 'https://github.com', GITHUB_RUN_ID: String(100 + runs.length) },
+      runnerEnv: { ...machineTls, ...o.runnerEnv, GITHUB_REPOSITORY: 'acme/shop', GITHUB_SHA: sha, GITHUB_API_URL: gh.url, GITHUB_SERVER_URL: 'https://github.com', GITHUB_RUN_ID: String(100 + runs.length) },
     });
     /** What GitHub does once a job's environment lets it start: a deployment for the commit (unless the job turned that off). */
     const approveAndRecord = (sha: string, approvals: string[]) => async (environment: string, job: string, opt: { deployment: boolean }) => {
