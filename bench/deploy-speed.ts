@@ -146,15 +146,17 @@ try {
   if (first.status !== 'succeeded') throw new Error(`initial rollout: ${first.failure?.reason}`);
   console.log(`fleet of ${N} started and on v1 in ${formatDuration(performance.now() - ts0)}`);
 
-  const runs: { r: RolloutResult; load: number[] }[] = [];
+  const runs: { r: RolloutResult; wall: number; load: number[] }[] = [];
   for (let k = 0; k < RUNS; k++) {
     events = [];
     t = makeTarget();
     t0 = performance.now();
+    // Wall time: the whole rollout() call, new SSH master connections included (a fresh client).
     const r = await rollout(t, `v${k + 2}`, { batches: parseBatches(BATCHES), readiness, log });
+    const wall = performance.now() - t0;
     await t.close();
     if (r.status !== 'succeeded') throw new Error(`rollout v${k + 2}: ${r.status}: ${r.failure?.reason}`);
-    runs.push({ r, load: loadavg() });
+    runs.push({ r, wall, load: loadavg() });
     await new Promise((res) => setTimeout(res, 500));
   }
   const boots: number[] = [];
@@ -164,23 +166,25 @@ try {
   const together = largest > 1 ? median([await bootTogether(largest), await bootTogether(largest), await bootTogether(largest)]) : boot;
   const nb = runs[0]!.r.batches.length;
   const floor = nb * boot;
-  const worst = runs.reduce((a, b) => (b.r.durationMs > a.r.durationMs ? b : a));
+  const worst = runs.reduce((a, b) => (b.wall > a.wall ? b : a));
   const sizes = runs[0]!.r.batches.map((b) => b.instances.length).join('+');
   console.log(`\n### ${N} hosts, ${BALANCER}, batches \`${BATCHES}\` (${nb} batches: ${sizes}), BOOT_DELAY_MS=${BOOT_MS}\n`);
   console.log(`boot+ready of one instance (median of 5): ${Math.round(boot)} ms [${boots.map(Math.round).join(', ')}]; of ${largest} started together (median of 3): ${Math.round(together)} ms`);
   console.log(`floor = ${nb} × ${Math.round(boot)} ms = ${formatDuration(floor)}\n`);
-  console.log('| Run | Rollout | Ratio to floor | Outside batches | Batches | load1 |');
-  console.log('| --- | --- | --- | --- | --- | --- |');
-  for (const [k, { r, load }] of runs.entries()) {
+  console.log('| Run | Wall (rollout() call) | Ratio to floor | Read fleet (SSH masters) | Prepare (upload, LB check) | Batches | Finish | load1 |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const [k, { r, wall, load }] of runs.entries()) {
     const per = r.batches.map((b) => (b.endedAt ?? b.startedAt) - b.startedAt);
-    const outside = r.durationMs - per.reduce((a, b) => a + b, 0);
+    const prep = r.batches[0]!.startedAt - r.startedAt;
+    const fin = r.startedAt + r.durationMs - (r.batches.at(-1)!.endedAt ?? 0);
     console.log(
-      `| ${k + 1}${r === worst.r ? ' (worst)' : ''} | ${formatDuration(r.durationMs)} | ${(r.durationMs / floor).toFixed(2)}× | ${formatDuration(outside)} | ${per.map((m) => formatDuration(m)).join(', ')} | ${load[0]!.toFixed(2)} |`,
+      `| ${k + 1}${wall === worst.wall ? ' (worst)' : ''} | ${formatDuration(wall)} | ${(wall / floor).toFixed(2)}× | ${formatDuration(wall - r.durationMs)} | ${formatDuration(prep)} | ${per.map((m) => formatDuration(m)).join(', ')} | ${formatDuration(fin)} | ${load[0]!.toFixed(2)} |`,
     );
   }
-  const w = worst.r;
+  const w = worst.wall;
+  const tfloor = runs[0]!.r.batches.reduce((a, b) => a + (b.instances.length === largest ? together : boot), 0);
   console.log(
-    `\nWORST: ${formatDuration(w.durationMs)} vs floor ${formatDuration(floor)} = ${(w.durationMs / floor).toFixed(2)}×; per batch over one boot+ready: ${Math.round((w.durationMs - floor) / nb)} ms; contention-aware floor (batches of ${largest} boot together in ${Math.round(together)} ms): ${(w.durationMs / runs[0]!.r.batches.reduce((a, b) => a + (b.instances.length === largest ? together : boot), 0)).toFixed(2)}×`,
+    `\nWORST: ${formatDuration(w)} vs floor ${formatDuration(floor)} = ${(w / floor).toFixed(2)}×; per batch over one boot+ready: ${Math.round((w - floor) / nb)} ms; against the contention-aware floor (the batch of ${largest} booting together in ${Math.round(together)} ms): ${(w / tfloor).toFixed(2)}×; load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(', ')}`,
   );
   if (TRACE) {
     console.log('\n### Timeline of the last run (ms from the start of rollout(): start +duration what)\n');

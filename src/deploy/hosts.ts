@@ -166,16 +166,21 @@ export function envFileText(env: Record<string, string>): string {
 /** Shell function: the process exists and is not a zombie (an exited child not yet reaped). */
 const ALIVE_FN = `alive() { kill -0 "$1" 2>/dev/null || return 1; if [ -r "/proc/$1/status" ]; then ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; fi; }`;
 
-/** Prints current, previous, the live slot, the idle slot's version and alive/dead. Backfills slot-<live>. */
+/**
+ * Prints current, previous, the live slot, the idle slot's version, alive/dead and the releases on
+ * the host (space-separated: prepare needs no round trip of its own to see which hosts lack the
+ * release). Backfills slot-<live>.
+ */
 const READ_STATE = `${ALIVE_FN}
-cd "$1" 2>/dev/null || { printf '\n\n\n\n\n'; exit 0; }
+cd "$1" 2>/dev/null || { printf '\n\n\n\n\n\n'; exit 0; }
 c=$(readlink current 2>/dev/null || true); p=$(readlink previous 2>/dev/null || true)
 s=$(cat shared/slot 2>/dev/null || true); [ "$s" = green ] || s=blue
 if [ "$s" = blue ]; then i=green; ipid=shared/app-green.pid; else i=blue; ipid=shared/app.pid; fi
 if [ -n "$c" ] && [ ! -L "slot-$s" ]; then ln -sfn "$c" "slot-$s" 2>/dev/null || true; fi
 iv=$(readlink "slot-$i" 2>/dev/null || true)
 ia=dead; if [ -f "$ipid" ] && alive "$(cat "$ipid")"; then ia=alive; fi
-printf '%s\n%s\n%s\n%s\n%s\n' "\${c##*/}" "\${p##*/}" "$s" "\${iv##*/}" "$ia"`;
+printf '%s\n%s\n%s\n%s\n%s\n' "\${c##*/}" "\${p##*/}" "$s" "\${iv##*/}" "$ia"
+for r in releases/*; do [ -d "$r" ] && printf '%s ' "\${r#releases/}"; done; echo`;
 
 /** $1 root, $2 the slot that becomes live: shared/slot, current -> that slot's release. */
 const RECORD_SLOT = `set -e
@@ -318,6 +323,8 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
   private readonly from = new Map<string, string | undefined>();
   private tarball?: string;
   private scratch?: string;
+  /** The releases each host had when its state was last read (prepare's check, no round trip of its own). */
+  private readonly releases = new Map<string, Set<string>>();
   /** Hosts whose state instances() has just read: their next currentVersion() is answered from it. */
   private readonly fresh = new Set<string>();
 
@@ -411,7 +418,8 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
 
   private async readState(h: HostSpec, signal: AbortSignal) {
     const r = await this.o.ssh.script(h, READ_STATE, [h.deployRoot], 'reading the current release', { signal, timeoutMs: 60_000 });
-    const [current, previous, slot, idleVersion, idle] = r.stdout.split('\n').map((x) => x.trim());
+    const [current, previous, slot, idleVersion, idle, releases] = r.stdout.split('\n').map((x) => x.trim());
+    this.releases.set(h.id, new Set((releases ?? '').split(' ').filter(Boolean)));
     const v = { current: current || undefined, previous: previous || undefined };
     this.versions.set(h.id, v);
     this.slots.set(h.id, { live: slot === 'green' ? 'green' : 'blue', idleVersion: idleVersion || undefined, idleRunning: idle === 'alive' });
@@ -432,13 +440,21 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
     // The load balancer's check runs beside the release checks and uploads (independent).
     const balancer = this.nginx ? this.nginx.adopt(signal).then(() => this.nginx!.check(signal)) : Promise.resolve();
     balancer.catch(() => undefined);
+    // Packing the artifact (local) too: ready when the checks find a host without the release.
+    const packed = this.o.artifact ? this.pack(signal) : undefined;
+    packed?.catch(() => undefined);
     const has = await Promise.all(
-      hosts.map(async (h) => (await this.o.ssh.script(h, HAS_RELEASE, [h.deployRoot, version], 'checking the release', { signal })).stdout.trim() === 'yes'),
+      hosts.map(
+        async (h) =>
+          this.releases.get(h.id)?.has(version) ??
+          (await this.o.ssh.script(h, HAS_RELEASE, [h.deployRoot, version], 'checking the release', { signal })).stdout.trim() === 'yes',
+      ),
     );
+    this.releases.clear(); // read once, for this prepare
     const missing = hosts.filter((_, k) => !has[k]);
     if (missing.length) {
       if (!this.o.artifact) throw new UserError(`release ${version} is not on ${missing.map((h) => h.id).join(', ')} and no artifact was given to upload`);
-      const tar = await this.pack(signal);
+      const tar = await packed!;
       const t0 = performance.now();
       await Promise.all(missing.map((h) => this.o.ssh.streamFile(h, tar, UNPACK, [h.deployRoot, version], `uploading release ${version}`, { signal })));
       this.o.log.info(`uploaded ${version} to ${missing.length} host(s) in ${Math.round(performance.now() - t0)} ms`);
