@@ -178,7 +178,7 @@ for (const lb of LBS) {
 rmSync(dir, { recursive: true, force: true });
 
 const out = join(repoRoot, 'bench/results', `deploy-local-zero${METHOD === 'GET' ? '' : `-${METHOD.toLowerCase()}`}.json`);
-writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), cpus: cpus().length, method: METHOD, rounds: rows }, null, 2) + '\n');
+writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), cpus: cpus().length, method: METHOD, appDrainMs: APP_DRAIN_MS ?? 'default', rounds: rows }, null, 2) + '\n');
 console.log(`\n### wrk (${METHOD}) through the local fleet (4 instances), worst of ${ROUNDS} rounds per row\n`);
 console.log('| Balancer | Client | Change | Rounds | Requests (fewest) | Non-2xx (worst) | Socket errors (worst, c/r/w/t) | Change took (max) | load1 before (max) |');
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');

@@ -53,12 +53,15 @@ interface Timeline {
 const timeline: Timeline[] = [];
 const mark = (what: string, detail: string) => timeline.push({ at: Date.now() - t0, what, detail });
 
-/** Live traffic through the load balancer, counted per phase and per version. */
+/**
+ * Live traffic through the load balancer, counted per phase and per version. Never retried: a
+ * request that gets a non-2xx answer, a reset or a closed connection counts as failed.
+ */
 function startTraffic(url: string, concurrency = 6, ratePerSec = 120) {
-  const counts: Record<string, { ok: number; failed: number; retried: number; byVersion: Record<string, number> }> = {};
+  const counts: Record<string, { ok: number; failed: number; byVersion: Record<string, number> }> = {};
   let phase = 'v1';
   let running = true;
-  const bump = (p: string) => (counts[p] ??= { ok: 0, failed: 0, retried: 0, byVersion: {} });
+  const bump = (p: string) => (counts[p] ??= { ok: 0, failed: 0, byVersion: {} });
   const interval = (1000 * concurrency) / ratePerSec;
   const worker = async () => {
     while (running) {
@@ -66,14 +69,9 @@ function startTraffic(url: string, concurrency = 6, ratePerSec = 120) {
       const p = phase;
       const k = bump(p);
       let res: Response | undefined;
-      for (let attempt = 0; attempt < 2 && !res; attempt++) {
-        try {
-          res = await fetch(`${url}/work`, { signal: AbortSignal.timeout(5000) });
-        } catch {
-          // A load balancer reload closes idle keep-alive connections; clients retry those once.
-          if (attempt === 0) k.retried++;
-        }
-      }
+      try {
+        res = await fetch(`${url}/work`, { signal: AbortSignal.timeout(5000) });
+      } catch {}
       if (!res) k.failed++;
       else {
         await res.arrayBuffer().catch(() => undefined);
@@ -396,8 +394,9 @@ export async function demo(): Promise<number> {
     });
     cleanups.push(() => fleet.stop());
     await fleet.start('v1');
-    say(`   ${fleet.status().length} instances ready; load balancer (${fleet.balancer}) at ${fleet.url}`);
-    mark('v1', `4 instances behind ${fleet.balancer}`);
+    const lbName = fleet.balancer === 'builtin' ? 'the built-in proxy' : fleet.balancer;
+    say(`   ${fleet.status().length} instances ready; load balancer (${lbName}) at ${fleet.url}`);
+    mark('v1', `4 instances behind ${lbName}`);
 
     const traffic = startTraffic(fleet.url);
     cleanups.push(() => traffic.stop());
@@ -441,7 +440,7 @@ export async function demo(): Promise<number> {
       'webhook-url': receiver.url,
       'webhook-secret': secret,
     });
-    const v2Counts = { ...traffic.counts.v2! };
+    const v2Counts = { ...traffic.counts.v2!, byVersion: { ...traffic.counts.v2!.byVersion } };
 
     // 5. A bad v3.
     step(5, 'Roll out a bad v3 (8% errors): the gate must catch it and roll back');
@@ -475,19 +474,19 @@ export async function demo(): Promise<number> {
     const flagOk = unleash ? await flagSteps(unleash, fleet, traffic, log) : undefined;
 
     await traffic.stop();
-    const after = traffic.counts.after ?? { ok: 0, failed: 0, retried: 0, byVersion: {} };
+    const after = traffic.counts.after ?? { ok: 0, failed: 0, byVersion: {} };
     const v3Counts = traffic.counts.v3!;
 
     // 7. The story.
     step(unleash ? 8 : 6, 'What happened');
     const rows = timeline.map((e) => [`${(e.at / 1000).toFixed(1)}s`, e.what, e.detail]);
     const counts = [
-      ['v2 rollout', v2Counts.ok + v2Counts.failed, v2Counts.failed, v2Counts.retried, JSON.stringify(v2Counts.byVersion)],
-      ['v3 attempt', v3Counts.ok + v3Counts.failed, v3Counts.failed, v3Counts.retried, JSON.stringify(v3Counts.byVersion)],
-      ['after rollback', after.ok + after.failed, after.failed, after.retried, JSON.stringify(after.byVersion)],
+      ['v2 rollout', v2Counts.ok + v2Counts.failed, v2Counts.failed, JSON.stringify(v2Counts.byVersion)],
+      ['v3 attempt', v3Counts.ok + v3Counts.failed, v3Counts.failed, JSON.stringify(v3Counts.byVersion)],
+      ['after rollback', after.ok + after.failed, after.failed, JSON.stringify(after.byVersion)],
       ...['v4 dark', 'flag rollout', 'kill switch', 'after kill switch'].flatMap((p) => {
         const k = traffic.counts[p];
-        return k ? [[p, k.ok + k.failed, k.failed, k.retried, JSON.stringify(k.byVersion)]] : [];
+        return k ? [[p, k.ok + k.failed, k.failed, JSON.stringify(k.byVersion)]] : [];
       }),
     ];
     const ok =
@@ -500,9 +499,9 @@ export async function demo(): Promise<number> {
       flagOk !== false;
     const md =
       `# Slipway demo\n\n${ok ? '✅ v2 shipped with zero failed requests; the bad v3 was caught by the gate and rolled back.' : '❌ The demo did not go as planned (see below).'}\n\n` +
-      `## Timeline\n\n${table(['at', 'stage', 'what happened'], rows)}\n## Requests through the load balancer\n\n${table(['phase', 'requests', 'failed', 'retried after a reload closed the connection', 'served by'], counts)}\n` +
+      `## Timeline\n\n${table(['at', 'stage', 'what happened'], rows)}\n## Requests through the load balancer (never retried)\n\n${table(['phase', 'requests', 'failed (non-2xx, reset or closed)', 'served by'], counts)}\n` +
       `## Gate verdicts\n\n${gateLog.map((l) => `- ${l}`).join('\n')}\n\n## Notifications (signed webhooks, verified by the receiver)\n\n${receiver.received.map((r) => `- ${r.event}: ${r.verified ? 'signature verified' : `REJECTED: ${r.reason}`}`).join('\n')}\n`;
-    process.stdout.write(`\n${table(['at', 'stage', 'what happened'], rows)}\n${table(['phase', 'requests', 'failed', 'retried', 'served by'], counts)}\n`);
+    process.stdout.write(`\n${table(['at', 'stage', 'what happened'], rows)}\n${table(['phase', 'requests', 'failed', 'served by'], counts)}\n`);
     say(`v2: ${v2Counts.ok + v2Counts.failed} requests during the rollout, ${v2Counts.failed} failed`);
     say(
       `v3: gate ${v3.batches.find((b) => b.gate)?.gate?.verdict ?? '?'}; rolled back in ${v3.rollbackMs !== undefined ? formatDuration(v3.rollbackMs) : '?'}; ${v3Counts.failed} of ${v3Counts.ok + v3Counts.failed} requests failed while v3 served part of the traffic`,

@@ -1,7 +1,8 @@
 /**
  * The `local` target: instances as child processes on this machine (ports from a base port)
- * behind a load balancer: nginx when installed (a generated config in a temp prefix), otherwise
- * the built-in proxy (proxy.ts). Used by `slipway demo` and to try Slipway on a laptop:
+ * behind a load balancer: the built-in proxy (proxy.ts; the default) or nginx (`balancer:
+ * 'nginx'`: a generated config in a temp prefix, checked reloads through deploy/nginx.ts). Used by
+ * `slipway demo` and to try Slipway on a laptop:
  *
  *   const fleet = await createLocalFleet({ command: [process.execPath, 'examples/app/server.js'],
  *     instances: 4, basePort: 9100, env: (version) => ({ APP_VERSION: version }) });
@@ -11,6 +12,14 @@
  *   await fleet.stop();
  *
  * The fleet lives in this process: its instances stop with fleet.stop() (and with the process).
+ *
+ * Zero downtime (issue 16, item 1; bench/deploy-local-zero.ts, test/integration/deploy/local-zero.test.ts):
+ * an instance is stopped only after the balancer has let go of it. Built-in proxy: no new request
+ * goes to it, its requests in flight were answered and the proxy's pooled sockets to it closed —
+ * 0 non-2xx and 0 socket errors for clients that never retry, keep-alive or not. nginx: one
+ * checked reload per batch boundary and an observed wait for the old workers (no 5xx), but every
+ * reload closes nginx's idle keep-alive client connections: a keep-alive client that never retries
+ * sees some read errors (measured in BENCHMARKS.md); that is why the built-in proxy is the default.
  *
  * Canary: `fleet.target.setWeights` (nginx `weight=`, or the built-in proxy's weighted
  * round-robin). Blue/green: every instance has a second copy on `greenBasePort + k` (default: the
@@ -40,7 +49,11 @@ export interface LocalFleetOptions {
   env?: (version: string, instance: { id: string; port: number; index: number }) => Record<string, string | undefined>;
   cwd?: string;
   readyPath?: string;
-  /** 'auto' (default): nginx when found, else the built-in proxy. 'none': no load balancer. */
+  /**
+   * 'auto' (default) and 'builtin': the built-in proxy (zero errors for keep-alive clients that never
+   * retry). 'nginx': nginx (must be installed; its reloads close idle keep-alive client connections).
+   * 'none': no load balancer.
+   */
   balancer?: 'auto' | 'nginx' | 'builtin' | 'none';
   /** Load balancer port; 0 or unset = a free port. */
   proxyPort?: number;
@@ -283,11 +296,11 @@ const urlAt = (port: number) => `http://127.0.0.1:${port}`;
 const urlOf = (s: Inst) => urlAt(s.copies[s.live].port);
 const running = (c: Copy) => !!c.child && c.exit === undefined;
 
-/** The load balancer in front of the fleet: nginx when installed (or asked for), else the built-in proxy; none with balancer: none. */
+/** The load balancer in front of the fleet: the built-in proxy (auto, builtin), nginx when asked for; none with balancer: none. */
 async function startBalancer(opts: LocalFleetOptions, slots: Inst[], drainTimeoutMs: number): Promise<{ balancer?: Balancer; kind: LocalFleet['balancer'] }> {
   const want = opts.balancer ?? 'auto';
   if (want === 'none') return { kind: 'none' };
-  const nginx = want === 'builtin' ? undefined : findOnPath('nginx');
+  const nginx = want === 'nginx' ? findOnPath('nginx') : undefined;
   if (want === 'nginx' && !nginx) throw new UserError('local fleet: balancer nginx asked for, but nginx is not installed');
   const port = opts.proxyPort || (await freeLocalPort());
   if (nginx) return { balancer: await startNginxBalancer(nginx, slots, port, drainTimeoutMs), kind: 'nginx' };
