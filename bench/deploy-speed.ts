@@ -157,19 +157,21 @@ try {
     await t.close();
     if (r.status !== 'succeeded') throw new Error(`rollout v${k + 2}: ${r.status}: ${r.failure?.reason}`);
     runs.push({ r, wall, load: loadavg() });
+    console.log(`run ${k + 1}: wall ${formatDuration(wall)}, batches ${r.batches.map((b) => formatDuration((b.endedAt ?? b.startedAt) - b.startedAt)).join(', ')}, load1 ${loadavg()[0]!.toFixed(2)}`);
     await new Promise((res) => setTimeout(res, 500));
   }
   const boots: number[] = [];
   for (let k = 0; k < 5; k++) boots.push(await bootTogether(1));
   const boot = median(boots);
   const largest = Math.max(...runs[0]!.r.batches.map((b) => b.instances.length));
-  const together = largest > 1 ? median([await bootTogether(largest), await bootTogether(largest), await bootTogether(largest)]) : boot;
+  const togetherRuns = Number(process.env.BENCH_TOGETHER_RUNS ?? 3);
+  const together = largest > 1 ? median(await Array.from({ length: togetherRuns }).reduce<Promise<number[]>>(async (acc) => [...(await acc), await bootTogether(largest)], Promise.resolve([]))) : boot;
   const nb = runs[0]!.r.batches.length;
   const floor = nb * boot;
   const worst = runs.reduce((a, b) => (b.wall > a.wall ? b : a));
   const sizes = runs[0]!.r.batches.map((b) => b.instances.length).join('+');
   console.log(`\n### ${N} hosts, ${BALANCER}, batches \`${BATCHES}\` (${nb} batches: ${sizes}), BOOT_DELAY_MS=${BOOT_MS}\n`);
-  console.log(`boot+ready of one instance (median of 5): ${Math.round(boot)} ms [${boots.map(Math.round).join(', ')}]; of ${largest} started together (median of 3): ${Math.round(together)} ms`);
+  console.log(`boot+ready of one instance (median of 5): ${Math.round(boot)} ms [${boots.map(Math.round).join(', ')}]; of ${largest} started together (median of ${togetherRuns}): ${Math.round(together)} ms`);
   console.log(`floor = ${nb} × ${Math.round(boot)} ms = ${formatDuration(floor)}\n`);
   console.log('| Run | Wall (rollout() call) | Ratio to floor | Read fleet (SSH masters) | Prepare (upload, LB check) | Batches | Finish | load1 |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');

@@ -116,19 +116,21 @@ export interface NginxUpstreamOptions {
  * One checked reload, in one process (one SSH round trip when nginx is remote): $1 how long to wait
  * for the old workers (hundredths of a second; 0 = no wait), $2 nginx's pid file ('' = unknown),
  * then the nginx command. `nginx -t` (exit 10 when it rejects the configuration), the master's
- * workers noted, `nginx -s reload` (exit 11 when it fails), then a look every 10 ms until the
- * workers that ran before the reload (the ones still routing to a drained server) have exited.
+ * workers noted, the reload (SIGHUP to the master from the pid file, which is what `nginx -s
+ * reload` sends, without parsing the configuration a second time; `nginx -s reload` when the pid
+ * file is unknown; exit 11 when it fails), then a look every 10 ms until the workers that ran
+ * before the reload (the ones still routing to a drained server) have exited.
  * Prints `noworkers` when they could not be listed, `timeout` when they outlived the wait.
  */
 const CHECKED_RELOAD = `n=$1; pidf=$2; shift 2
 "$@" -t -q || exit 10
-old=
-if [ "$n" -gt 0 ] && [ -n "$pidf" ]; then
-  m=$(cat "$pidf" 2>/dev/null | tr -dc 0-9)
+old=; m=
+if [ -n "$pidf" ]; then m=$(cat "$pidf" 2>/dev/null | tr -dc 0-9); fi
+if [ "$n" -gt 0 ] && [ -n "$m" ]; then
   # The master's children: from /proc (one read; ps scans every process), else ps.
-  if [ -n "$m" ]; then old=$(cat "/proc/$m/task/$m/children" 2>/dev/null) || old=$(ps -o pid= --ppid "$m" 2>/dev/null || true); fi
+  old=$(cat "/proc/$m/task/$m/children" 2>/dev/null) || old=$(ps -o pid= --ppid "$m" 2>/dev/null || true)
 fi
-"$@" -s reload || exit 11
+if [ -n "$m" ] && kill -0 "$m" 2>/dev/null; then kill -HUP "$m" || exit 11; else "$@" -s reload || exit 11; fi
 [ "$n" -gt 0 ] || exit 0
 [ -n "$old" ] || { echo noworkers; exit 0; }
 i=0
@@ -189,7 +191,7 @@ export class NginxUpstream {
     // Taking servers out: the caller stops the instance next. The same process waits until the
     // workers that ran before the reload (and still route to it) have exited.
     const ticks = settle ? Math.ceil((this.o.settleTimeoutMs ?? 30_000) / 10) : 0;
-    const r = await h.run(['sh', '-c', CHECKED_RELOAD, 'slipway', String(ticks), settle ? (this.o.pidFile ?? '') : '', ...this.o.command], signal);
+    const r = await h.run(['sh', '-c', CHECKED_RELOAD, 'slipway', String(ticks), this.o.pidFile ?? '', ...this.o.command], signal);
     if (r.code === 10) {
       if (before !== undefined) await h.writeFile(this.o.file, before, signal).catch(() => undefined);
       throw rejected(r);
