@@ -142,6 +142,12 @@ export interface KubeRolloutRequest {
   gate?: GateFn;
   signal?: AbortSignal;
   log: Reporter;
+  /**
+   * Runs once when the rollout failed, before anything is undone (the kill switch: the release's
+   * flags go off while the new pods still serve); its result lands on KubeRolloutResult.beforeUndo.
+   * The same rule as on every target (executor.ts): a throw is a warning, the undo goes on.
+   */
+  beforeUndo?: (failure: KubeFailure) => Promise<unknown>;
 }
 
 export interface KubeGateContext extends GateContext {
@@ -222,6 +228,8 @@ export interface KubeRolloutResult {
   finalImage?: string;
   events: { atMs: number; message: string }[];
   warnings: string[];
+  /** What KubeRolloutRequest.beforeUndo returned (the kill switch's record), when it ran. */
+  beforeUndo?: unknown;
 }
 
 export interface KubernetesDeployer {
@@ -1198,6 +1206,7 @@ class KubeRun {
     });
     const x = await executeSteps<KubeFailure>(steps, {
       gate,
+      beforeUndo: req.beforeUndo,
       signal: this.signal,
       log: this.log,
       warnings: this.warnings,
@@ -1237,6 +1246,7 @@ class KubeRun {
       return r;
     }
     r.rollbackMs = x.rollbackMs;
+    if (x.ranBeforeUndo) r.beforeUndo = x.beforeUndo;
     r.status = x.status === 'cancelled' ? 'rolled-back' : x.status;
     const after = await this.getDeployment(name).catch(() => undefined);
     r.finalImage = (after?.spec?.template?.spec?.containers as KubeObject[] | undefined)?.find((c) => c.name === container)?.image;
@@ -1606,6 +1616,7 @@ class KubeRun {
     });
     const x = await executeSteps<KubeFailure>(steps, {
       gate,
+      beforeUndo: req.beforeUndo,
       signal: this.signal,
       log: this.log,
       warnings: this.warnings,
@@ -1621,6 +1632,7 @@ class KubeRun {
     if (x.status !== 'succeeded') {
       r.failure = x.failure;
       r.rollbackMs = x.rollbackMs;
+      if (x.ranBeforeUndo) r.beforeUndo = x.beforeUndo;
       r.status = x.status === 'failed' || x.status === 'cancelled' ? 'failed' : x.status;
       r.finalImage = r.previousImage;
       return r;
@@ -1963,6 +1975,7 @@ class KubeRun {
     let svcAfter: KubeObject | undefined;
     const x = await executeSteps<KubeFailure>(steps, {
       gate,
+      beforeUndo: req.beforeUndo,
       signal: this.signal,
       log: this.log,
       warnings: this.warnings,
@@ -1984,6 +1997,7 @@ class KubeRun {
     if (x.status !== 'succeeded') {
       r.failure = x.failure;
       r.rollbackMs = x.rollbackMs;
+      if (x.ranBeforeUndo) r.beforeUndo = x.beforeUndo;
       r.status = x.status === 'cancelled' ? 'failed' : x.status;
       r.finalImage = bgr.switched && !bgr.switchedBack ? r.image : r.previousImage;
       return r;

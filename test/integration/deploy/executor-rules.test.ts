@@ -2,8 +2,8 @@
  * The rollout rules are written once (src/deploy/executor.ts): the same failure scenarios run
  * through a hosts-like target (the engine's DeployTarget capabilities, in memory) and through the
  * Kubernetes target (kubernetes.ts against the fake API server), and must end the same way: the
- * same status, failure phase and reason, the same step records (outcome, gate verdicts), and the
- * fleet back on the version it ran before.
+ * same status, failure phase and reason, the same step records (outcome, gate verdicts), the kill
+ * switch hook run once before anything is undone, and the fleet back on the version it ran before.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryReporter } from '../../../src/lib/report.ts';
@@ -101,14 +101,25 @@ afterAll(async () => {
   await k?.stop();
 });
 
-const targets: Record<string, (s: Scenario) => Promise<{ r: RolloutResult; gateCalls: number; back: boolean }>> = {
+/** What the kill switch hook saw: how often it ran, and whether the new version still served then (nothing undone yet). */
+interface Hook {
+  runs: number;
+  newStillServed?: boolean;
+}
+
+const targets: Record<string, (s: Scenario) => Promise<{ r: RolloutResult; gateCalls: number; back: boolean; hook: Hook }>> = {
   hosts: async (s) => {
     const fleet = new MemoryFleet();
     const ctl = new AbortController();
     const g = gateFor(s, ctl);
+    const hook: Hook = { runs: 0 };
     const r = await rollout(fleet, s === 'a readiness timeout in step 1' ? 'bad' : 'v2', {
       batches: parseBatches('1'),
       gate: g.gate,
+      beforeUndo: async () => {
+        hook.runs++;
+        hook.newStillServed = [...fleet.running.values()].some((v) => v !== 'v1');
+      },
       signal: ctl.signal,
       rollbackOnCancel: true,
       readiness: { threshold: 1, timeoutMs: 300, intervalMs: 10, minReadyMs: 0, requestTimeoutMs: 100 },
@@ -117,13 +128,14 @@ const targets: Record<string, (s: Scenario) => Promise<{ r: RolloutResult; gateC
     // The undo went last batch first.
     const backs = fleet.calls.filter((c) => c.startsWith('switchBack'));
     expect(backs).toEqual([...backs].sort().reverse());
-    return { r, gateCalls: g.calls(), back: [...fleet.running.values()].every((v) => v === 'v1') };
+    return { r, gateCalls: g.calls(), back: [...fleet.running.values()].every((v) => v === 'v1'), hook };
   },
   kubernetes: async (s) => {
     const ns = await seedApp(k, { replicas: 3, versionLabel: '3.9' });
     const restore = slowPods(k);
     const ctl = new AbortController();
     const g = gateFor(s, ctl);
+    const hook: Hook = { runs: 0 };
     const deployer = createKubernetesDeployer({
       deployment: 'web',
       namespace: ns,
@@ -139,23 +151,30 @@ const targets: Record<string, (s: Scenario) => Promise<{ r: RolloutResult; gateC
         gate: g.gate,
         signal: ctl.signal,
         log: new MemoryReporter(),
+        beforeUndo: async () => {
+          hook.runs++;
+          const d = await k.json(['get', 'deployment', 'web', '-n', ns]);
+          hook.newStillServed = d.spec.template.spec.containers[0].image !== IMAGES.v1;
+        },
       })
       .finally(restore);
     const d = await k.json(['get', 'deployment', 'web', '-n', ns]);
     const back = d.spec.template.spec.containers[0].image === IMAGES.v1 && d.status.availableReplicas === 3 && !d.spec.paused;
-    return { r: toEngineResult(kr), gateCalls: g.calls(), back };
+    return { r: toEngineResult(kr), gateCalls: g.calls(), back, hook };
   },
 };
 
 describe.each(Object.keys(targets))('the executor rules on the %s target', (target) => {
   it.each(Object.keys(expected) as Scenario[])('%s', { timeout: 60_000 * SLOW, retry: target === 'kubernetes' ? 2 : 0 }, async (s) => {
     const want = expected[s];
-    const { r, gateCalls, back } = await targets[target]!(s);
+    const { r, gateCalls, back, hook } = await targets[target]!(s);
     expect(r.status).toBe(want.status);
     expect(r.failure?.phase).toBe(want.phase);
     expect(r.failure?.reason).toMatch(want.reason);
     expect(r.batches.map((b) => [b.outcome, b.gate?.pass])).toEqual(want.steps);
     expect(gateCalls).toBe(want.gateCalls);
     expect(back).toBe(true);
+    // The kill switch hook ran once, before anything was undone.
+    expect(hook).toEqual({ runs: 1, newStillServed: true });
   });
 });
