@@ -64,6 +64,8 @@ const tracingExec: Exec = async (file, args, opts) => {
 };
 
 const fleet = await startHostsFleet(N, { balancer: BALANCER });
+// `timeout` ends the bench with SIGTERM: stop the fleet (sshd, apps, the load balancer) first.
+process.once('SIGTERM', () => void fleet.stop().finally(() => process.exit(143)));
 const log = new MemoryReporter();
 const env = { BOOT_DELAY_MS: String(BOOT_MS) };
 
@@ -157,7 +159,9 @@ try {
     await t.close();
     if (r.status !== 'succeeded') throw new Error(`rollout v${k + 2}: ${r.status}: ${r.failure?.reason}`);
     runs.push({ r, wall, load: loadavg() });
-    console.log(`run ${k + 1}: wall ${formatDuration(wall)}, batches ${r.batches.map((b) => formatDuration((b.endedAt ?? b.startedAt) - b.startedAt)).join(', ')}, load1 ${loadavg()[0]!.toFixed(2)}`);
+    console.log(
+      `run ${k + 1}: wall ${formatDuration(wall)}, read fleet ${formatDuration(wall - r.durationMs)}, prepare ${formatDuration(r.batches[0]!.startedAt - r.startedAt)}, batches ${r.batches.map((b) => formatDuration((b.endedAt ?? b.startedAt) - b.startedAt)).join(', ')}, finish ${formatDuration(r.startedAt + r.durationMs - (r.batches.at(-1)!.endedAt ?? 0))}, load1 ${loadavg()[0]!.toFixed(2)}`,
+    );
     await new Promise((res) => setTimeout(res, 500));
   }
   const boots: number[] = [];
