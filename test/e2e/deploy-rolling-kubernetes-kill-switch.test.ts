@@ -50,7 +50,7 @@ async function deploy(ns: string, dir: string, inputs: Record<string, string>) {
 }
 
 describe('deploy-rolling target: kubernetes, the kill switch', () => {
-  it('a rollout that never gets ready: undone by the deployer, then the release flag goes off; output and summary say so', async () => {
+  it('a rollout that never gets ready: the release flag goes off first, then the deployer undoes it; output and summary say so', async () => {
     const ns = await seedApp(k, { replicas: 2 });
     const dir = flagDir();
     const r = await deploy(ns, dir, { image: IMAGES.bad });
@@ -58,7 +58,7 @@ describe('deploy-rolling target: kubernetes, the kill switch', () => {
     expect(r.outputs['rolled-back']).toBe('true');
     expect(JSON.parse(readFileSync(join(dir, 'flags.json'), 'utf8'))).toEqual({ checkout: { enabled: false } });
     expect((JSON.parse(r.outputs['flags-switched']!) as { flag: string; ok: boolean }[]).map((c) => [c.flag, c.ok])).toEqual([['checkout', true]]);
-    expect(r.summary).toContain('Kill switch: 1 flag(s) off after the rollback (the kubernetes target rolls back inside its deployer)');
+    expect(r.summary).toContain('Kill switch: 1 flag(s) off before the rollback');
     expect(r.errors.join('\n')).toMatch(/rolled back: Deployment web runs .* again; kill switch: checkout: on → off/);
     expect(image(await k.json(['get', 'deployment', 'web', '-n', ns]))).toBe(IMAGES.v1);
   }, TIMEOUT);

@@ -25,6 +25,7 @@ import {
   createKubernetesDeployer,
   toEngineResult,
   validateKubernetesOptions,
+  type KubeFailure,
   type KubeRolloutResult,
   type KubernetesDeployerOptions,
 } from '../../deploy/kubernetes.ts';
@@ -475,6 +476,10 @@ async function runKubernetes(inputs: DeployInputs, ctx: ActionContext, deps: Dep
         gate,
         signal: ctx.signal,
         log: ctx.log,
+        // A failed rollout: the kill switch runs before the Deployment is undone (the executor's rule on every target).
+        ...(killer && !first
+          ? { beforeUndo: (failure: KubeFailure) => killer.run({ actor: actorOf(ctx), log: ctx.log, why: `${failure.phase} failed` }) }
+          : {}),
       });
     // The audit trail: a line in the namespace's ConfigMap (kubernetes-audit.ts); a failure is a warning.
     try {
@@ -523,16 +528,8 @@ async function runKubernetes(inputs: DeployInputs, ctx: ActionContext, deps: Dep
           ? `deploy-rolling: ${why}; the rollback failed too: Deployment ${r.deployment} runs ${r.finalImage ?? 'an unknown image'}`
           : `deploy-rolling: ${why}`;
   }
-  // The kubernetes deployer undoes a failed rollout inside itself: here the kill switch can only run after that undo.
-  const killedAfter =
-    !first && killer && (r.status === 'rolled-back' || r.status === 'rollback-failed')
-      ? await killer.run({ actor: actorOf(ctx), log: ctx.log, why: 'the rollout failed and was rolled back' })
-      : [];
-  return withKillSwitch(
-    { outputs, summary: renderKubeSummary(r), failure },
-    first ? killedFirst : killedAfter,
-    first ? 'before the rollback' : 'after the rollback (the kubernetes target rolls back inside its deployer)',
-  );
+  const killedBeforeUndo = (r.beforeUndo as FlagChange[] | undefined) ?? [];
+  return withKillSwitch({ outputs, summary: renderKubeSummary(r), failure }, first ? killedFirst : killedBeforeUndo, 'before the rollback');
 }
 
 export function resultOutputs(r: RolloutResult): ActionResult['outputs'] {
