@@ -1,1 +1,0 @@
-import{t as e}from"./run-step-jjyR3uD7.js";import{t}from"./inputs-Cv5MpCGW.js";e(t,async(e,t)=>(await import(`./run-Dy9d6amQ.js`)).run(e,t),async(e,t)=>(await import(`./run-Dy9d6amQ.js`)).post(e,t));export{};
