@@ -245,7 +245,11 @@ describe.skipIf(!REAL)('examples/shop on a real cluster (kind): migrate, deploy-
     expect(err).toContain(`rolled back: Deployment shop runs ${image('c2')} again`);
     expect(r.outputs['rolled-back']).toBe('true');
     expect(await deploymentImage()).toBe(image('c2'));
-    await waitFor(async () => (await k.json(['get', 'deployment', 'shop', '-n', ns])).status?.updatedReplicas === 2, 120_000, 1000);
+    // kubectl port-forward svc/ picks one pod of the Service's selector: wait until the bad release's pod is gone.
+    await waitFor(async () => {
+      const pods = (await k.json(['get', 'pods', '-n', ns, '-l', 'app=shop'])).items as { metadata: { labels: Record<string, string> } }[];
+      return pods.length === 2 && pods.every((p) => p.metadata.labels.version === 'c2');
+    }, 120_000, 1000);
     expect(await through()).toEqual({ c2: 10 });
   }, 600_000);
 });
