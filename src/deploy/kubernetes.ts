@@ -73,7 +73,7 @@ import {
   type RolloutView,
 } from './kubernetes-kubectl.ts';
 import { sleep } from '../lib/sleep.ts';
-import { executeSteps, type Step } from './executor.ts';
+import { executeSteps, type ExecuteOptions, type Step } from './executor.ts';
 
 export { Kubectl, KubectlError, assessRollout, selectorString, type RolloutView, type PodView } from './kubernetes-kubectl.ts';
 
@@ -379,6 +379,11 @@ class KubeRun {
     this.log = log;
     this.signal = signal ?? new AbortController().signal;
     this.pollMs = o.pollMs ?? 1000;
+  }
+
+  /** What every Kubernetes plan gives the executor: its gate, the kill switch, this run's signal, log, warnings and timeline. */
+  executorOptions(req: KubeRolloutRequest, gate: GateFn | undefined): Omit<ExecuteOptions<KubeFailure>, 'onFailure'> {
+    return { gate, beforeUndo: req.beforeUndo, signal: this.signal, log: this.log, warnings: this.warnings, note: (line) => this.note(line) };
   }
 
   note(message: string) {
@@ -1205,12 +1210,7 @@ class KubeRun {
       },
     });
     const x = await executeSteps<KubeFailure>(steps, {
-      gate,
-      beforeUndo: req.beforeUndo,
-      signal: this.signal,
-      log: this.log,
-      warnings: this.warnings,
-      note: (line) => this.note(line),
+      ...this.executorOptions(req, gate),
       onFailure: (f) => {
         if (!changed) {
           if (f.phase !== 'cancelled') this.log.error(f.reason);
@@ -1615,12 +1615,7 @@ class KubeRun {
       },
     });
     const x = await executeSteps<KubeFailure>(steps, {
-      gate,
-      beforeUndo: req.beforeUndo,
-      signal: this.signal,
-      log: this.log,
-      warnings: this.warnings,
-      note: (line) => this.note(line),
+      ...this.executorOptions(req, gate),
       onFailure: (f) => {
         // A failure after the first write (not a step's own): the canary goes, the stable Deployment is restored.
         if ((f.phase as string) === 'target') f.phase = promoting ? 'promote' : 'rollout';
@@ -1974,12 +1969,7 @@ class KubeRun {
     ];
     let svcAfter: KubeObject | undefined;
     const x = await executeSteps<KubeFailure>(steps, {
-      gate,
-      beforeUndo: req.beforeUndo,
-      signal: this.signal,
-      log: this.log,
-      warnings: this.warnings,
-      note: (line) => this.note(line),
+      ...this.executorOptions(req, gate),
       onFailure: (f) => {
         if (bgStep.outcome === 'running') {
           bgStep.outcome = f.phase === 'cancelled' ? 'cancelled' : 'failed';

@@ -25,7 +25,6 @@ import {
   createKubernetesDeployer,
   toEngineResult,
   validateKubernetesOptions,
-  type KubeFailure,
   type KubeRolloutResult,
   type KubernetesDeployerOptions,
 } from '../../deploy/kubernetes.ts';
@@ -35,6 +34,7 @@ import { leaseLockPart } from '../../deploy/kubernetes-lease.ts';
 import { appendKubeAudit } from '../../deploy/kubernetes-audit.ts';
 import { HostsTarget, parseHostEntry, substitute, type HostSpec } from '../../deploy/hosts.ts';
 import { CommandTarget } from '../../deploy/command.ts';
+import type { AuditEntry } from '../../deploy/audit.ts';
 import { DeployLock, newHolder, type LockHolder } from '../../deploy/lock.ts';
 import { SshClient, buildKnownHosts, writePrivateKey, type SshHost } from '../../deploy/ssh.ts';
 import { fleetVersions, headline, mixedFleet, renderSummary } from '../../deploy/summary.ts';
@@ -101,6 +101,25 @@ export async function killSwitchOf(ctx: ActionContext, deps: Pick<DeployDeps, 'k
 
 function actorOf(ctx: ActionContext): FlagActor {
   return { who: ctx.github?.actor || ctx.env?.USER || 'unknown', run: ctx.github?.runUrl || 'cli' };
+}
+
+/** A failed rollout on any target: the kill switch, run by the executor once before anything is undone. */
+function killBeforeUndo(killer: ReleaseKillSwitch, ctx: ActionContext): (failure: { phase: string }) => Promise<FlagChange[]> {
+  return (failure) => killer.run({ actor: actorOf(ctx), log: ctx.log, why: `${failure.phase} failed` });
+}
+
+/** The audit line of a deploy or a rollback (hosts: `slipway audit`; kubernetes: the ConfigMap). */
+function auditEntry(ctx: ActionContext, inputs: DeployInputs, r: { version: string; previousVersion?: string; status: string }): AuditEntry {
+  return {
+    at: new Date().toISOString(),
+    actor: ctx.github?.actor || 'unknown',
+    action: inputs.rollback ? 'rollback' : 'deploy',
+    version: r.version,
+    from: r.previousVersion,
+    reason: inputs['lock-reason'],
+    run: ctx.github?.runUrl || 'local',
+    outcome: r.status,
+  };
 }
 
 /** The kill switch's part of the step's result: the output, a summary section, a clause of the failure line. */
@@ -477,26 +496,11 @@ async function runKubernetes(inputs: DeployInputs, ctx: ActionContext, deps: Dep
         signal: ctx.signal,
         log: ctx.log,
         // A failed rollout: the kill switch runs before the Deployment is undone (the executor's rule on every target).
-        ...(killer && !first
-          ? { beforeUndo: (failure: KubeFailure) => killer.run({ actor: actorOf(ctx), log: ctx.log, why: `${failure.phase} failed` }) }
-          : {}),
+        ...(killer && !first ? { beforeUndo: killBeforeUndo(killer, ctx) } : {}),
       });
     // The audit trail: a line in the namespace's ConfigMap (kubernetes-audit.ts); a failure is a warning.
     try {
-      await appendKubeAudit(
-        new Kubectl({ ...o, namespace: o.namespace ?? '' }),
-        {
-          at: new Date().toISOString(),
-          actor: ctx.github?.actor || 'unknown',
-          action: inputs.rollback ? 'rollback' : 'deploy',
-          version: r.version,
-          from: r.previousVersion,
-          reason: inputs['lock-reason'],
-          run: ctx.github?.runUrl || 'local',
-          outcome: r.status,
-        },
-        AbortSignal.timeout(30_000),
-      );
+      await appendKubeAudit(new Kubectl({ ...o, namespace: o.namespace ?? '' }), auditEntry(ctx, inputs, r), AbortSignal.timeout(30_000));
     } catch (err) {
       ctx.log.warning(`the audit ConfigMap could not be written: ${errorMessage(err)}`);
     }
@@ -639,7 +643,7 @@ export async function run(inputs: DeployInputs, ctx: ActionContext, deps: Deploy
     promotionDeadlineMs: inputs['pause-deadline'],
     promoteHint: `slipway promote --env ${ctx.env?.SLIPWAY_ENVIRONMENT || 'ENV'}`,
     // A failed rollout (readiness, gate, target error; blue/green after the switch): the kill switch runs before any instance rolls back.
-    ...(killer && !first ? { beforeUndo: (failure) => killer.run({ actor: actorOf(ctx), log: ctx.log, why: `${failure.phase} failed` }) } : {}),
+    ...(killer && !first ? { beforeUndo: killBeforeUndo(killer, ctx) } : {}),
   };
   let result: RolloutResult;
   let keepLock = false;
@@ -654,19 +658,7 @@ export async function run(inputs: DeployInputs, ctx: ActionContext, deps: Deploy
     keepLock = result.status === 'cancelled';
     if (built.target instanceof HostsTarget) {
       // The audit trail on the hosts (slipway audit): who, when, what, from which run, the outcome.
-      const failed = await built.target.appendAudit(
-        {
-          at: new Date().toISOString(),
-          actor: ctx.github?.actor || 'unknown',
-          action: inputs.rollback ? 'rollback' : 'deploy',
-          version: result.version,
-          from: result.previousVersion,
-          reason: inputs['lock-reason'],
-          run: ctx.github?.runUrl || 'local',
-          outcome: result.status,
-        },
-        AbortSignal.timeout(30_000),
-      );
+      const failed = await built.target.appendAudit(auditEntry(ctx, inputs, result), AbortSignal.timeout(30_000));
       if (failed.length) ctx.log.warning(`the audit log could not be written on ${failed.join('; ')}`);
     }
   } catch (err) {
