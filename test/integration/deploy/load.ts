@@ -121,10 +121,15 @@ function canListen(port: number): Promise<boolean> {
   });
 }
 
-/** An offset so that every port + offset is free (blue/green's second slot). */
+/**
+ * An offset so that every port + offset is free (blue/green's second slot), staying in freePort's
+ * range (below the ephemeral ports): upwards first, then downwards, so that a port handed out near
+ * the top of the range (freePort's max is 32,000) still finds one.
+ */
 export async function freeOffset(ports: number[], start = 1): Promise<number> {
-  for (let off = start; off < start + 2000; off++) {
-    if (ports.some((p) => p + off > 32_000 || ports.includes(p + off))) continue;
+  const offsets = Array.from({ length: 2000 }, (_, k) => start + k);
+  for (const off of [...offsets, ...offsets.map((o) => -o)]) {
+    if (ports.some((p) => p + off > 32_000 || p + off < 1_024 || ports.includes(p + off))) continue;
     const ok = await Promise.all(ports.map((p) => canListen(p + off)));
     if (ok.every(Boolean)) return off;
   }
