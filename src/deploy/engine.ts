@@ -22,7 +22,7 @@
  * | `stop(i)` | stop what runs on i (in-place: before start; beside: the old copy after traffic moved), SIGTERM then SIGKILL after a grace period |
  * | `deploy(i, version)` | start `version` on i; resolves with `{ readyUrl }` once started (not ready). The engine then polls readyUrl |
  * | `switchBack(i, version)` | start an earlier `version` again (kept on the target, no new upload); same result as deploy |
-| `replace?(i, version, how)` | in-place: `stop` then `deploy` (how `deploy`) or `switchBack` (how `switchBack`) as ONE step (hosts: one SSH round trip); used instead of the two when present |
+ * | `replace?(i, version, how, go)` | in-place: `stop` then `deploy` (how `deploy`) or `switchBack` (how `switchBack`) as ONE step (hosts: one SSH round trip); used instead of the two when present. Called while the load balancer still moves traffic away: it may get ready at once but stops nothing until `go` resolves true; on false it changes nothing and throws NotStarted |
  * | `probe?(i, readyUrl)` | own readiness check (command target); default: HTTP GET readyUrl, 2xx = ready |
  * | `exited?(i)` | the started process has ended: the reason (fails readiness at once), else undefined |
  * | `logs?(i, lines)` | the last log lines of what runs on i, for failure summaries |
@@ -106,8 +106,12 @@ export interface DeployTarget {
   stop(inst: InstanceRef, signal: AbortSignal): Promise<void>;
   deploy(inst: InstanceRef, version: string, signal: AbortSignal): Promise<Started>;
   switchBack(inst: InstanceRef, version: string, signal: AbortSignal): Promise<Started>;
-  /** In place: stop what runs on inst and start `version` (deploy or switchBack) in one step; same result as deploy. */
-  replace?(inst: InstanceRef, version: string, how: 'deploy' | 'switchBack', signal: AbortSignal): Promise<Started>;
+  /**
+   * In place: stop what runs on inst and start `version` (deploy or switchBack) in one step; same
+   * result as deploy. Nothing may be stopped before `go` resolves true (the drain is done); false
+   * (the drain failed) leaves inst as it was and rejects with NotStarted.
+   */
+  replace?(inst: InstanceRef, version: string, how: 'deploy' | 'switchBack', signal: AbortSignal, go: Promise<boolean>): Promise<Started>;
   probe?(inst: InstanceRef, readyUrl: string, signal: AbortSignal): Promise<ReadyProbe>;
   exited?(inst: InstanceRef): string | undefined;
   logs?(inst: InstanceRef, lines: number, signal: AbortSignal): Promise<string>;
@@ -439,6 +443,13 @@ interface Plan {
 
 class Cancelled extends Error {}
 
+/** A replace whose `go` came back false: nothing was stopped or started on the instance. */
+export class NotStarted extends Error {
+  constructor(id: string) {
+    super(`${id}: not replaced (the load balancer change before it failed)`);
+  }
+}
+
 /** Shared machinery of rollout, rollback mode and the post-step undo. */
 class Run {
   readonly target: DeployTarget;
@@ -502,6 +513,21 @@ class Run {
       p.state.status = 'rollback-failed';
       p.state.error = reason;
     };
+    // In place with replace: every instance's replace starts now, beside the load balancer change
+    // (hosts: the SSH session opens and the release gets ready while nginx reloads), and stops the
+    // old copy only on go, once the drain is done.
+    let go: ((ok: boolean) => void) | undefined;
+    const early = new Map<Plan, Promise<Started>>();
+    if (t.strategy === 'in-place' && t.replace) {
+      const gate = new Promise<boolean>((res) => (go = res));
+      for (const p of group) {
+        const version = forward ? p.state.to : p.state.from;
+        if (!version) continue;
+        const started = t.replace(p.inst, version, how, signal, gate);
+        started.catch(() => undefined);
+        early.set(p, started);
+      }
+    }
     if (t.strategy === 'in-place') {
       try {
         if (boundary.putBack?.length && t.swap) await t.swap(boundary.putBack, insts, this.signal);
@@ -510,6 +536,8 @@ class Run {
           await t.drain(insts, this.signal);
         }
       } catch (err) {
+        go?.(false);
+        await Promise.allSettled(early.values());
         if (this.signal.aborted) throw new Cancelled();
         const reason = `drain failed: ${errorMessage(err)}`;
         if (!forward) group.forEach((p) => undoFailed(p, reason));
@@ -519,48 +547,51 @@ class Run {
       this.save();
     }
     const started = performance.now();
-    const outcomes = await Promise.all(
-      group.map(async (p): Promise<Failure | undefined> => {
-        const version = forward ? p.state.to : p.state.from;
-        try {
-          if (!version) throw new UserError('no previous version to switch back to');
-          if (forward) p.state.status = 'switching';
-          this.save();
-          let s: Started;
-          // In place: stop and start as one step when the target can (hosts: one SSH round trip).
-          if (t.strategy === 'in-place' && t.replace) s = await t.replace(p.inst, version, how, signal);
-          else {
-            if (t.strategy === 'in-place') await t.stop(p.inst, signal);
-            s = how === 'deploy' ? await t.deploy(p.inst, version, signal) : await t.switchBack(p.inst, version, signal);
-          }
-          const r = await waitReady(() => this.check(p.inst, s.readyUrl, version, signal), {
-            ...this.readiness,
-            signal,
-            expectVersion: version,
-            exited: t.exited ? () => t.exited!(p.inst) : undefined,
-          });
-          if (!r.ok) {
-            const fail: Failure = { phase: 'readiness', instance: p.inst.id, reason: `${p.inst.id} ${r.reason}`, lastAnswer: r.lastAnswer };
-            groupCtl.abort(new Cancelled());
-            fail.logs = await this.logsOf(p.inst);
-            if (!forward) undoFailed(p, `${r.reason}; last answer: ${r.lastAnswer}`);
-            return fail;
-          }
-          const took = performance.now() - started;
-          if (forward) p.state.readyMs = Math.round(took);
-          else p.state.rollbackReadyMs = Math.round(took);
-          this.opts.log.info(`  ${p.inst.id}: ${version} ready in ${formatDuration(took)}`);
-          return undefined;
-        } catch (err) {
-          if (this.signal.aborted) return { phase: 'cancelled', instance: p.inst.id, reason: 'cancelled' };
-          if (groupCtl.signal.aborted && forward) return undefined; // a sibling failed first
-          groupCtl.abort(new Cancelled());
-          const reason = `${p.inst.id}: ${errorMessage(err)}`;
-          if (!forward) undoFailed(p, errorMessage(err));
-          return { phase: 'start', instance: p.inst.id, reason, logs: await this.logsOf(p.inst) };
+    const running = group.map(async (p): Promise<Failure | undefined> => {
+      const version = forward ? p.state.to : p.state.from;
+      try {
+        if (!version) throw new UserError('no previous version to switch back to');
+        if (forward) p.state.status = 'switching';
+        this.save();
+        let s: Started;
+        // In place: stop and start as one step when the target can (hosts: one SSH round trip).
+        const replaced = early.get(p);
+        if (replaced) s = await replaced;
+        else if (t.strategy === 'in-place' && t.replace) s = await t.replace(p.inst, version, how, signal, Promise.resolve(true));
+        else {
+          if (t.strategy === 'in-place') await t.stop(p.inst, signal);
+          s = how === 'deploy' ? await t.deploy(p.inst, version, signal) : await t.switchBack(p.inst, version, signal);
         }
-      }),
-    );
+        const r = await waitReady(() => this.check(p.inst, s.readyUrl, version, signal), {
+          ...this.readiness,
+          signal,
+          expectVersion: version,
+          exited: t.exited ? () => t.exited!(p.inst) : undefined,
+        });
+        if (!r.ok) {
+          const fail: Failure = { phase: 'readiness', instance: p.inst.id, reason: `${p.inst.id} ${r.reason}`, lastAnswer: r.lastAnswer };
+          groupCtl.abort(new Cancelled());
+          fail.logs = await this.logsOf(p.inst);
+          if (!forward) undoFailed(p, `${r.reason}; last answer: ${r.lastAnswer}`);
+          return fail;
+        }
+        const took = performance.now() - started;
+        if (forward) p.state.readyMs = Math.round(took);
+        else p.state.rollbackReadyMs = Math.round(took);
+        this.opts.log.info(`  ${p.inst.id}: ${version} ready in ${formatDuration(took)}`);
+        return undefined;
+      } catch (err) {
+        if (this.signal.aborted) return { phase: 'cancelled', instance: p.inst.id, reason: 'cancelled' };
+        if (groupCtl.signal.aborted && forward) return undefined; // a sibling failed first
+        groupCtl.abort(new Cancelled());
+        const reason = `${p.inst.id}: ${errorMessage(err)}`;
+        if (!forward) undoFailed(p, errorMessage(err));
+        return { phase: 'start', instance: p.inst.id, reason, logs: await this.logsOf(p.inst) };
+      }
+    });
+    // Every instance is marked switching (saved): the hosts may stop the old copies now.
+    go?.(true);
+    const outcomes = await Promise.all(running);
     if (this.signal.aborted) throw new Cancelled();
     const failure = outcomes.find((o) => o !== undefined);
     if (forward && failure) return failure;

@@ -19,12 +19,13 @@
  * canary work in place on the live slot. keepPrevious leaves a `sleep; stop` job on the host
  * (shared/expire-<slot>.pid) that stops the old slot unless it became live again.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { exec as defaultExec, execOk, type Exec } from '../lib/exec.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import type { Reporter } from '../lib/report.ts';
-import type { DeployTarget, InstanceRef, Promotion, Started } from './engine.ts';
+import { NotStarted, type DeployTarget, type InstanceRef, type Promotion, type Started } from './engine.ts';
 import type { BlueGreenTarget, Slot, SlotInfo } from './strategies.ts';
 import { NginxUpstream, localNginxHost, sshNginxHost } from './nginx.ts';
 import { HaproxyBackend, localHaproxyHost, sshHaproxyHost } from './haproxy.ts';
@@ -115,34 +116,49 @@ touch "$tmp"
 if [ -d "$1/releases/$2" ]; then rm -rf "$tmp"; else mv "$tmp" "$1/releases/$2"; fi`;
 
 /**
- * $1 root, $2 version, $3 'deploy'|'switchback'|'slot', $4 mode ('nohup'|'none'), $5 the command line
- * quoted by us (kept in the release as .slipway-start[-green]), $6 the slot, then the command
- * argv. stdin: the environment file (`export K='v'` lines, quoted by us), kept in the release as
- * .slipway-env[-green]. Both files are written owner-only (umask 077, then chmod 600: a file left
- * by an older Slipway keeps no wider mode); the environment reaches the app by being sourced into
- * the shell that execs it, so no value is ever on a command line that `ps` shows.
+ * Starting a release, in two halves so that the first can run before the old copy is stopped.
+ * SWITCH_PREP: $1 root, $2 version, $3 'deploy'|'switchback'|'slot', $4 mode ('nohup'|'none'), $5
+ * the command line quoted by us (kept in the release as .slipway-start[-green]), $6 the slot, $7 a
+ * token, then the command argv. stdin: the environment file (`export K='v'` lines, quoted by us) up
+ * to a line holding the token, kept in the release as .slipway-env[-green]. Both files are written
+ * owner-only (umask 077, then chmod 600: a file left by an older Slipway keeps no wider mode); the
+ * environment reaches the app by being sourced into the shell that execs it, so no value is ever on
+ * a command line that `ps` shows. The new `current` and slot links are made beside the live ones.
+ * SWITCH_GO: the links are moved into place and the app is started (shell builtins and one spawn).
  * 'slot' starts the release in that slot without touching `current` (blue/green). A switch back
  * starts a release the way it was started when it was deployed (its own environment), from
  * .slipway-start / .slipway-env when present.
  * `previous` is not touched here: finish() moves it once a rollout succeeded, so an undone rollout
  * leaves it as it was.
  */
-const SWITCH_AND_START = `set -e
+const SWITCH_PREP = `set -e
 umask 077
-root=$1; ver=$2; how=$3; mode=$4; line=$5; slot=$6; shift 6
+root=$1; ver=$2; how=$3; mode=$4; line=$5; slot=$6; tok=$7; shift 7
 sfx=; [ "$slot" = green ] && sfx=-green
 rel="$root/releases/$ver"
 [ -d "$rel" ] || { echo "release $ver is not on this host ($rel)" >&2; exit 3; }
 envf="$rel/.slipway-env$sfx"
-if [ "$how" != switchback ] || [ ! -f "$envf" ]; then cat > "$envf.tmp"; chmod 600 "$envf.tmp"; mv -f "$envf.tmp" "$envf"; else cat > /dev/null; fi
+keep=1; if [ "$how" = switchback ] && [ -f "$envf" ]; then keep=0; fi
+if [ "$keep" = 1 ]; then : > "$envf.tmp"; chmod 600 "$envf.tmp"; fi
+got=0
+while IFS= read -r l; do
+  if [ "$l" = "$tok" ]; then got=1; break; fi
+  if [ "$keep" = 1 ]; then printf '%s\n' "$l" >> "$envf.tmp"; fi
+done
+[ "$got" = 1 ] || { echo "the environment did not arrive in full (stdin closed early)" >&2; exit 4; }
+if [ "$keep" = 1 ]; then mv -f "$envf.tmp" "$envf"; fi
 chmod 600 "$envf"
 if [ "$how" != switchback ]; then printf '%s\n' "$line" > "$rel/.slipway-start$sfx.tmp"; chmod 600 "$rel/.slipway-start$sfx.tmp"; mv -f "$rel/.slipway-start$sfx.tmp" "$rel/.slipway-start$sfx"
 elif [ -f "$rel/.slipway-start$sfx" ]; then chmod 600 "$rel/.slipway-start$sfx"; eval "set -- $(cat "$rel/.slipway-start$sfx")"; fi
 mkdir -p "$root/shared"
-ln -sfn "releases/$ver" "$root/.slot.tmp" && mv -Tf "$root/.slot.tmp" "$root/slot-$slot"
-if [ "$how" != slot ]; then ln -sfn "releases/$ver" "$root/.current.tmp" && mv -Tf "$root/.current.tmp" "$root/current"; fi
+ln -sfn "releases/$ver" "$root/.slot.tmp"
+if [ "$how" != slot ]; then ln -sfn "releases/$ver" "$root/.current.tmp"; fi
+stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)`;
+
+const SWITCH_GO = `mv -Tf "$root/.slot.tmp" "$root/slot-$slot"
+if [ "$how" != slot ]; then mv -Tf "$root/.current.tmp" "$root/current"; fi
 cd "$rel"
-echo "=== slipway: starting $ver in the $slot slot $(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$root/shared/app.log"
+echo "=== slipway: starting $ver in the $slot slot $stamp" >> "$root/shared/app.log"
 umask 022
 set -a; . "$envf"; set +a
 if [ "$mode" = nohup ]; then
@@ -151,6 +167,9 @@ if [ "$mode" = nohup ]; then
 else
   "$@"
 fi`;
+
+const SWITCH_AND_START = `${SWITCH_PREP}
+${SWITCH_GO}`;
 
 /** The environment file's text: one `export NAME='value'` line per variable (names checked, values quoted). */
 export function envFileText(env: Record<string, string>): string {
@@ -164,7 +183,12 @@ export function envFileText(env: Record<string, string>): string {
 }
 
 /** Shell function: the process exists and is not a zombie (an exited child not yet reaped). */
-const ALIVE_FN = `alive() { kill -0 "$1" 2>/dev/null || return 1; if [ -r "/proc/$1/status" ]; then ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; fi; }`;
+const ALIVE_FN = `alive() {
+  kill -0 "$1" 2>/dev/null || return 1
+  [ -r "/proc/$1/status" ] || return 0
+  while IFS= read -r st; do case $st in State:*Z*) return 1 ;; State:*) return 0 ;; esac; done < "/proc/$1/status"
+  return 0
+}`;
 
 /**
  * Prints current, previous, the live slot, the idle slot's version, alive/dead and the releases on
@@ -200,7 +224,7 @@ s=$(cat "$1/shared/slot" 2>/dev/null || echo blue)
 [ "$s" = "$2" ] && exit 0
 pidf="$1/shared/$3"
 if [ -f "$pidf" ]; then
-  pid=$(cat "$pidf")
+  pid=; read -r pid < "$pidf" || true
   if [ -n "$pid" ] && alive "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
     i=0; while alive "$pid" && [ "$i" -lt "$5" ]; do sleep 0.05; i=$((i+1)); done
@@ -227,7 +251,7 @@ const STOP_FN = `${ALIVE_FN}
 stop_pid() {
   pidf="$1/shared/$3"
   [ -f "$pidf" ] || return 0
-  pid=$(cat "$pidf")
+  pid=; read -r pid < "$pidf" || true
   if [ -n "$pid" ] && alive "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
     i=0
@@ -243,18 +267,28 @@ stop_pid "$1" "$2" "$3"`;
 
 /**
  * In place, in one SSH round trip: $1 grace (hundredths of a second), $2 pid file name, then the
- * arguments of SWITCH_AND_START. Stops what runs (as STOP_PIDFILE), then switches and starts.
+ * arguments of SWITCH_PREP. Gets the new release ready (SWITCH_PREP), then waits for a line `go`
+ * on stdin: anything else (stdin closed: the load balancer's change failed) leaves the old copy
+ * running and prints `slipway: not started`. Then stops what runs (as STOP_PIDFILE), and starts.
  */
 const REPLACE_AND_START = `${STOP_FN}
-stop_pid "$3" "$1" "$2"
-shift 2
-${SWITCH_AND_START}`;
+grace=$1; pidn=$2; shift 2
+${SWITCH_PREP}
+go=; read -r go || true
+if [ "$go" != go ]; then rm -f "$root/.slot.tmp" "$root/.current.tmp"; echo "slipway: not started"; exit 0; fi
+stop_pid "$root" "$grace" "$pidn"
+${SWITCH_GO}`;
 
 const ALIVE = `${ALIVE_FN}
 pidf="$1/shared/$2"; if [ -f "$pidf" ] && alive "$(cat "$pidf")"; then echo alive; else echo dead; fi`;
 
-/** $1 root, $2 how many to keep. Never removes current, previous or what a slot runs. */
+/**
+ * $1 root, $2 how many to keep. Never removes current, previous or what a slot runs. A pruned
+ * release leaves releases/ at once (a rename into .slipway-trash) and is deleted in the background,
+ * so a rollout does not wait for thousands of files to be unlinked.
+ */
 const PRUNE = `cd "$1/releases" 2>/dev/null || exit 0
+trash="$1/.slipway-trash"
 c=$(readlink ../current 2>/dev/null || true); p=$(readlink ../previous 2>/dev/null || true)
 b=$(readlink ../slot-blue 2>/dev/null || true); g=$(readlink ../slot-green 2>/dev/null || true)
 n=0
@@ -265,8 +299,10 @@ for r in $(ls -1t); do
   [ "releases/$r" = "$p" ] && continue
   [ "releases/$r" = "$b" ] && continue
   [ "releases/$r" = "$g" ] && continue
-  rm -rf "./$r"
-done`;
+  mkdir -p "$trash"
+  mv "./$r" "$trash/$r.$$" 2>/dev/null || rm -rf "./$r"
+done
+if [ -d "$trash" ]; then nohup rm -rf "$trash" > /dev/null 2>&1 < /dev/null & fi`;
 
 /** $1 root, $2 the version that ran before a successful rollout ('' = leave previous), $3 how many releases to keep: previous, then prune. */
 const FINISH = `if [ -n "$2" ] && [ -d "$1/releases/$2" ]; then ln -sfn "releases/$2" "$1/.previous.tmp" && mv -Tf "$1/.previous.tmp" "$1/previous"; fi
@@ -552,6 +588,7 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
     signal: AbortSignal,
     slot: Slot = this.live(this.host(i)),
     stopFirst = false,
+    go?: Promise<boolean>,
   ): Promise<Started> {
     const h = this.host(i);
     this.fresh.clear();
@@ -570,14 +607,20 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
       argv = (this.o.start ?? []).map((a) => substitute(a, vars));
     }
     const what = how === 'deploy' ? `starting ${version}` : how === 'slot' ? `starting ${version} in the ${slot} slot` : `switching back to ${version}`;
-    const args = [h.deployRoot, version, how, mode, remoteCommand(argv), slot, ...argv];
+    // The environment ends at a line holding a token of our own (a value cannot end it early).
+    const token = `--slipway-end-${randomBytes(12).toString('hex')}--`;
+    const args = [h.deployRoot, version, how, mode, remoteCommand(argv), slot, token, ...argv];
+    const input = `${envText}${token}\n`;
+    // Replacing: the host gets the release ready at once and stops the old copy only on `go`.
+    const later = stopFirst ? (go ?? Promise.resolve(true)).then((ok) => (ok ? 'go\n' : undefined)) : undefined;
     const r = await this.o.ssh.script(
       h,
       stopFirst ? REPLACE_AND_START : SWITCH_AND_START,
       stopFirst ? [String(Math.ceil(this.o.drainTimeoutMs / 10)), this.pidName(slot), ...args] : args,
       stopFirst ? `stopping the app and ${what}` : what,
-      { signal, timeoutMs: 120_000 + (stopFirst ? this.o.drainTimeoutMs : 0), input: envText },
+      { signal, timeoutMs: 120_000 + (stopFirst ? this.o.drainTimeoutMs : 0), input, inputLater: later },
     );
+    if (stopFirst && r.stdout.split('\n').includes('slipway: not started')) throw new NotStarted(i.id);
     const killed = stopFirst ? r.stdout.split('\n').find((l) => l.startsWith('killed ')) : undefined;
     if (killed) this.o.log.warning(`${h.id}: ${killed}`);
     const v = this.versions.get(i.id) ?? {};
@@ -594,16 +637,19 @@ export class HostsTarget implements DeployTarget, BlueGreenTarget {
   }
   /**
    * In place: stop, then deploy or switch back, in ONE SSH round trip (the built-in stop). With a
-   * stop command or a systemd unit: stop() then the start, as two.
+   * stop command or a systemd unit: stop() then the start, as two. With `go`, the SSH command
+   * starts at once (while the load balancer still moves traffic away) and the host stops the old
+   * copy only when `go` resolves true; false leaves it running (NotStarted).
    */
-  async replace(i: InstanceRef, version: string, how: 'deploy' | 'switchBack', signal: AbortSignal): Promise<Started> {
+  async replace(i: InstanceRef, version: string, how: 'deploy' | 'switchBack', signal: AbortSignal, go?: Promise<boolean>): Promise<Started> {
     const h = this.host(i);
     const mode = how === 'deploy' ? 'deploy' : 'switchback';
     if (this.o.stop || this.o.systemdUnit) {
+      if (go && !(await go)) throw new NotStarted(i.id);
       await this.stop(i, signal);
       return this.start(i, version, mode, signal);
     }
-    return this.start(i, version, mode, signal, this.live(h), true);
+    return this.start(i, version, mode, signal, this.live(h), true, go);
   }
 
   /** The version-command's answer: the version the app in that slot says it serves. */

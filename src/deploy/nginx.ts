@@ -123,9 +123,16 @@ export interface NginxUpstreamOptions {
  * Prints `noworkers` when they could not be listed, `timeout` when they outlived the wait.
  */
 const CHECKED_RELOAD = `n=$1; pidf=$2; shift 2
+# A worker that has not exited (a zombie has): shell builtins only, the loop below runs every 10 ms.
+running() {
+  kill -0 "$1" 2>/dev/null || return 1
+  [ -r "/proc/$1/status" ] || return 0
+  while IFS= read -r st; do case $st in State:*Z*) return 1 ;; State:*) return 0 ;; esac; done < "/proc/$1/status"
+  return 0
+}
 "$@" -t -q || exit 10
 old=; m=
-if [ -n "$pidf" ]; then m=$(cat "$pidf" 2>/dev/null | tr -dc 0-9); fi
+if [ -n "$pidf" ] && [ -r "$pidf" ]; then read -r m < "$pidf" || true; case $m in ''|*[!0-9]*) m= ;; esac; fi
 if [ "$n" -gt 0 ] && [ -n "$m" ]; then
   # The master's children: from /proc (one read; ps scans every process), else ps.
   old=$(cat "/proc/$m/task/$m/children" 2>/dev/null) || old=$(ps -o pid= --ppid "$m" 2>/dev/null || true)
@@ -136,7 +143,7 @@ if [ -n "$m" ] && kill -0 "$m" 2>/dev/null; then kill -HUP "$m" || exit 11; else
 i=0
 while [ "$i" -lt "$n" ]; do
   left=0
-  for p in $old; do if kill -0 "$p" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$p/status" 2>/dev/null; then left=1; break; fi; done
+  for p in $old; do if running "$p"; then left=1; break; fi; done
   [ "$left" = 0 ] && exit 0
   sleep 0.01; i=$((i+1))
 done
@@ -173,8 +180,11 @@ export class NginxUpstream {
       if (re.test(text)) this.down.add(s.id);
     }
   }
-  /** Writes the file and checks the whole config; restores the old file when nginx -t fails. */
-  private async apply(signal?: AbortSignal, settle = false): Promise<void> {
+  /**
+   * Writes the file and checks the whole config; restores the old file when nginx -t fails.
+   * `dump`: when nothing changes, the check is `nginx -T` and its output is returned (the pid file).
+   */
+  private async apply(signal?: AbortSignal, settle = false, dump = false): Promise<string | undefined> {
     const h = this.o.host;
     const before = await h.readFile(this.o.file, signal);
     const next = this.render();
@@ -182,9 +192,9 @@ export class NginxUpstream {
       new UserError(`nginx -t on ${h.describe} rejected the configuration, nothing was switched: ${lastLines(t.stderr || t.stdout, 4) || `exit ${t.code}`}`);
     if (before === next) {
       // Nothing changes: only the check (before a rollout).
-      const t = await h.run([...this.o.command, '-t', '-q'], signal);
+      const t = await h.run([...this.o.command, dump ? '-T' : '-t', '-q'], signal);
       if (t.code !== 0) throw rejected(t);
-      return;
+      return dump ? t.stdout : undefined;
     }
     await h.writeFile(this.o.file, next, signal);
     const r0 = performance.now();
@@ -202,6 +212,7 @@ export class NginxUpstream {
     // Without a pid file (or workers to list): a fixed moment.
     if (settle && (!this.o.pidFile || r.stdout.includes('noworkers'))) await new Promise((res) => setTimeout(res, this.o.settleMs ?? 100));
     this.lastReloadMs = performance.now() - r0;
+    return undefined;
   }
   /** Old-worker waits that hit settleTimeoutMs (benchmarks, warnings). */
   settleTimeouts = 0;
@@ -258,16 +269,20 @@ export class NginxUpstream {
   /** Validates the configuration with the current marks (before a rollout); finds the pid file. */
   check(signal?: AbortSignal): Promise<void> {
     return this.serial(async () => {
-      await this.apply(signal);
-      if (!this.o.pidFile) this.o.pidFile = await this.findPidFile(signal);
+      // Without a known pid file the check is `nginx -T` (a check that also prints the configuration).
+      const dumped = await this.apply(signal, false, !this.o.pidFile);
+      if (!this.o.pidFile) this.o.pidFile = pidFileOf(dumped ?? (await this.dump(signal)));
     });
   }
-  /** The `pid` directive of the main configuration file (`nginx -T`), when absolute. */
-  private async findPidFile(signal?: AbortSignal): Promise<string | undefined> {
+  private async dump(signal?: AbortSignal): Promise<string> {
     const r = await this.o.host.run([...this.o.command, '-T', '-q'], signal);
-    if (r.code !== 0) return undefined;
-    const main = r.stdout.split(/^# configuration file /m)[1] ?? '';
-    const m = /^\s*pid\s+(\/[^;\s]+)\s*;/m.exec(main);
-    return m?.[1];
+    return r.code === 0 ? r.stdout : '';
   }
+}
+
+/** The `pid` directive of the main configuration file in `nginx -T` output, when absolute. */
+export function pidFileOf(dump: string): string | undefined {
+  const main = dump.split(/^# configuration file /m)[1] ?? '';
+  const m = /^\s*pid\s+(\/[^;\s]+)\s*;/m.exec(main);
+  return m?.[1];
 }

@@ -114,6 +114,14 @@ export function explainSshFailure(h: SshHost, r: Pick<ExecResult, 'code' | 'stde
   return `${what} on ${who} ${r.signal ? `was killed by ${r.signal}` : `exited with code ${r.code}`}${tail ? `: ${tail}` : ''}`;
 }
 
+/** Options of one remote command: stdin now (`input`) and, optionally, more of it later (`inputLater`, see exec). */
+export interface RunOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  input?: string;
+  inputLater?: Promise<string | undefined>;
+}
+
 export class SshClient {
   private readonly opts: SshClientOptions;
   private readonly exec: Exec;
@@ -160,19 +168,20 @@ export class SshClient {
   }
 
   /** Runs argv on the host (each argument quoted for the remote shell). Resolves whatever the exit code. */
-  async run(h: SshHost, argv: readonly string[], o: { timeoutMs?: number; signal?: AbortSignal; input?: string } = {}): Promise<ExecResult> {
+  async run(h: SshHost, argv: readonly string[], o: RunOptions = {}): Promise<ExecResult> {
     this.used.set(sshTargetName(h), h);
     return this.exec('ssh', [...this.args(h), `${h.user}@${h.host}`, '--', remoteCommand(argv)], {
       timeoutMs: o.timeoutMs ?? 120_000,
       signal: o.signal,
       input: o.input,
+      inputLater: o.inputLater,
       env: this.env(),
       killGraceMs: 1000,
     });
   }
 
   /** Like run, but throws a UserError that explains the failure. */
-  async runOk(h: SshHost, argv: readonly string[], what: string, o: { timeoutMs?: number; signal?: AbortSignal; input?: string } = {}): Promise<ExecResult> {
+  async runOk(h: SshHost, argv: readonly string[], what: string, o: RunOptions = {}): Promise<ExecResult> {
     const r = await this.run(h, argv, o);
     if (r.code !== 0) {
       if (o.signal?.aborted) throw new UserError(`${what} on ${sshTargetName(h)} cancelled`);
@@ -182,13 +191,7 @@ export class SshClient {
   }
 
   /** A fixed script run by the remote `sh`, with user values as positional parameters. */
-  script(
-    h: SshHost,
-    script: string,
-    args: readonly string[],
-    what: string,
-    o: { timeoutMs?: number; signal?: AbortSignal; input?: string } = {},
-  ): Promise<ExecResult> {
+  script(h: SshHost, script: string, args: readonly string[], what: string, o: RunOptions = {}): Promise<ExecResult> {
     return this.runOk(h, ['sh', '-c', script, 'slipway', ...args], what, o);
   }
 

@@ -8,6 +8,11 @@ export interface ExecOptions {
   timeoutMs?: number;
   killGraceMs?: number;
   input?: string;
+  /**
+   * More stdin, written when it resolves (after `input`), then stdin is closed; undefined or a
+   * rejection closes it with nothing more. Lets a program get ready and wait for a go.
+   */
+  inputLater?: Promise<string | undefined>;
   signal?: AbortSignal;
   /** Called with each line of stdout/stderr as it arrives (for progress logs). */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
@@ -75,7 +80,13 @@ export function exec(file: string, args: readonly string[], opts: ExecOptions = 
     child.stdout.on('data', collect('stdout'));
     child.stderr.on('data', collect('stderr'));
     child.stdin.on('error', () => {});
-    if (opts.input !== undefined) child.stdin.end(opts.input);
+    if (opts.inputLater) {
+      if (opts.input !== undefined) child.stdin.write(opts.input);
+      opts.inputLater.then(
+        (more) => child.stdin.end(more ?? ''),
+        () => child.stdin.end(),
+      );
+    } else if (opts.input !== undefined) child.stdin.end(opts.input);
     else child.stdin.end();
     child.on('error', (err: NodeJS.ErrnoException) => {
       if (timer) clearTimeout(timer);

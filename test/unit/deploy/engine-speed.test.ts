@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryReporter } from '../../../src/lib/report.ts';
 import { parseBatches } from '../../../src/deploy/batches.ts';
-import { FIRST_POLL_MS, rollout, waitReady, type DeployTarget, type InstanceRef, type ReadyProbe } from '../../../src/deploy/engine.ts';
+import { FIRST_POLL_MS, NotStarted, rollout, waitReady, type DeployTarget, type InstanceRef, type ReadyProbe } from '../../../src/deploy/engine.ts';
 
 class ReplaceTarget implements DeployTarget {
   readonly kind = 'fake';
@@ -29,8 +29,11 @@ class ReplaceTarget implements DeployTarget {
   async previousVersion() {
     return undefined;
   }
+  /** Instances whose drain fails (the load balancer refuses the change). */
+  failDrain = new Set<string>();
   async drain(list: InstanceRef[]) {
     this.calls.push(`drain ${list.map((i) => i.id).join(',')}`);
+    if (list.some((i) => this.failDrain.has(i.id))) throw new Error('the admin socket refused the change');
   }
   async undrain(list: InstanceRef[]) {
     this.calls.push(`undrain ${list.map((i) => i.id).join(',')}`);
@@ -48,8 +51,14 @@ class ReplaceTarget implements DeployTarget {
     this.running.set(i.id, v);
     return { readyUrl: `http://${i.id}/ready` };
   }
-  async replace(i: InstanceRef, v: string, how: 'deploy' | 'switchBack') {
-    this.calls.push(`replace ${i.id} ${how} ${v}`);
+  async replace(i: InstanceRef, v: string, how: 'deploy' | 'switchBack', _signal: AbortSignal, go: Promise<boolean>) {
+    this.calls.push(`replace ${i.id}`);
+    // Nothing stops before go: what the drain decided.
+    if (!(await go)) {
+      this.calls.push(`not replaced ${i.id}`);
+      throw new NotStarted(i.id);
+    }
+    this.calls.push(`replaced ${i.id} ${how} ${v}`);
     this.running.set(i.id, v);
     return { readyUrl: `http://${i.id}/ready` };
   }
@@ -67,7 +76,35 @@ describe('in-place switch in one step (replace)', () => {
     const t = new ReplaceTarget();
     const r = await rollout(t, 'v2', { batches: parseBatches('1'), readiness, log: new MemoryReporter() });
     expect(r.status).toBe('succeeded');
-    expect(t.calls).toEqual(['drain i1', 'replace i1 deploy v2', 'undrain i1', 'drain i2', 'replace i2 deploy v2', 'undrain i2', 'drain i3', 'replace i3 deploy v2', 'undrain i3']);
+    // The replace is called beside the drain (its SSH session opens during the reload) and
+    // switches only after the drain returned.
+    expect(t.calls).toEqual([
+      'replace i1',
+      'drain i1',
+      'replaced i1 deploy v2',
+      'undrain i1',
+      'replace i2',
+      'drain i2',
+      'replaced i2 deploy v2',
+      'undrain i2',
+      'replace i3',
+      'drain i3',
+      'replaced i3 deploy v2',
+      'undrain i3',
+    ]);
+  });
+
+  it('a drain that fails: the replace already waiting gets no go, and nothing is stopped or started', async () => {
+    const t = new ReplaceTarget();
+    t.failDrain.add('i2');
+    const r = await rollout(t, 'v2', { batches: parseBatches('1'), readiness, log: new MemoryReporter() });
+    expect(r.status).toBe('rolled-back');
+    expect(r.failure).toMatchObject({ phase: 'drain', instance: 'i2' });
+    expect(t.calls).toContain('not replaced i2');
+    expect(t.calls.filter((c) => c.startsWith('replaced i2'))).toEqual([]);
+    expect(t.calls.filter((c) => c.startsWith('replace i3'))).toEqual([]);
+    // i1 went back to v1 (its own replace, with go); i2 and i3 never left v1.
+    expect([...t.running.values()]).toEqual(['v1', 'v1', 'v1']);
   });
 
   it('the rollback after a failed batch switches back with replace too', async () => {
@@ -76,7 +113,7 @@ describe('in-place switch in one step (replace)', () => {
     const r = await rollout(t, 'v3', { batches: parseBatches('2'), readiness: { ...readiness, timeoutMs: 50 }, log: new MemoryReporter() });
     expect(r.status).toBe('rolled-back');
     expect(t.calls.filter((c) => /^(stop|deploy|switchBack) /.test(c))).toEqual([]);
-    expect(t.calls.filter((c) => c.startsWith('replace')).sort()).toEqual(['replace i1 deploy v3', 'replace i1 switchBack v1', 'replace i2 deploy v3', 'replace i2 switchBack v1']);
+    expect(t.calls.filter((c) => c.startsWith('replaced')).sort()).toEqual(['replaced i1 deploy v3', 'replaced i1 switchBack v1', 'replaced i2 deploy v3', 'replaced i2 switchBack v1']);
     expect([...t.running.values()]).toEqual(['v1', 'v1', 'v1']);
   });
 });
