@@ -73,7 +73,7 @@ import {
   type RolloutView,
 } from './kubernetes-kubectl.ts';
 import { sleep } from '../lib/sleep.ts';
-import { executeSteps, type ExecuteOptions, type Step } from './executor.ts';
+import { executeSteps, type ExecuteOptions, type ExecuteResult, type Step } from './executor.ts';
 
 export { Kubectl, KubectlError, assessRollout, selectorString, type RolloutView, type PodView } from './kubernetes-kubectl.ts';
 
@@ -230,6 +230,12 @@ export interface KubeRolloutResult {
   warnings: string[];
   /** What KubeRolloutRequest.beforeUndo returned (the kill switch's record), when it ran. */
   beforeUndo?: unknown;
+}
+
+/** The executor's undo on a Kubernetes result: how long it took and the kill switch's record (when it ran). */
+function takeUndo(r: KubeRolloutResult, x: ExecuteResult<KubeFailure>): void {
+  r.rollbackMs = x.rollbackMs;
+  if (x.ranBeforeUndo) r.beforeUndo = x.beforeUndo;
 }
 
 export interface KubernetesDeployer {
@@ -1245,8 +1251,7 @@ class KubeRun {
         this.warn(`Deployment ${name} did not exist before: there is no earlier revision to go back to; it is left as it is for inspection`);
       return r;
     }
-    r.rollbackMs = x.rollbackMs;
-    if (x.ranBeforeUndo) r.beforeUndo = x.beforeUndo;
+    takeUndo(r, x);
     r.status = x.status === 'cancelled' ? 'rolled-back' : x.status;
     const after = await this.getDeployment(name).catch(() => undefined);
     r.finalImage = (after?.spec?.template?.spec?.containers as KubeObject[] | undefined)?.find((c) => c.name === container)?.image;
@@ -1626,8 +1631,7 @@ class KubeRun {
     });
     if (x.status !== 'succeeded') {
       r.failure = x.failure;
-      r.rollbackMs = x.rollbackMs;
-      if (x.ranBeforeUndo) r.beforeUndo = x.beforeUndo;
+      takeUndo(r, x);
       r.status = x.status === 'failed' || x.status === 'cancelled' ? 'failed' : x.status;
       r.finalImage = r.previousImage;
       return r;
@@ -1986,8 +1990,7 @@ class KubeRun {
     });
     if (x.status !== 'succeeded') {
       r.failure = x.failure;
-      r.rollbackMs = x.rollbackMs;
-      if (x.ranBeforeUndo) r.beforeUndo = x.beforeUndo;
+      takeUndo(r, x);
       r.status = x.status === 'cancelled' ? 'failed' : x.status;
       r.finalImage = bgr.switched && !bgr.switchedBack ? r.image : r.previousImage;
       return r;
