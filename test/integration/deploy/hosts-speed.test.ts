@@ -7,7 +7,7 @@
  * batch boundary is one nginx process (check, reload and the wait for the old workers together).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exec as realExec, type Exec } from '../../../src/lib/exec.ts';
 import { MemoryReporter } from '../../../src/lib/report.ts';
@@ -114,5 +114,37 @@ describe.skipIf(!ok)('hosts target: round trips per rollout (real sshd + nginx)'
     for (const c of reloads) expect(c.startsWith('sh -c ')).toBe(true);
     expect(local.filter((c) => !c.startsWith('sh -c '))).toEqual([expect.stringMatching(/ -T -q$/)]);
     expect(local.filter((c) => /\bps -o\b/.test(c) && !c.includes(' -s reload'))).toEqual([]);
+  }, 90_000);
+
+  it('a batch boundary nginx rejects: the next instance, whose SSH command was already waiting, is never stopped', async () => {
+    const { target, commands } = traced();
+    const pids = fleet.hosts.map((_, k) => pidOf(k));
+    const conf = fleet.nginxCommand[fleet.nginxCommand.indexOf('-c') + 1]!;
+    const good = readFileSync(conf, 'utf8');
+    // The second boundary (web1 back in, web2 out) meets a configuration nginx -t rejects.
+    const swap = target.swap.bind(target);
+    let broken = false;
+    target.swap = async (back: InstanceRef[], out: InstanceRef[], signal: AbortSignal) => {
+      if (broken) return swap(back, out, signal);
+      broken = true;
+      writeFileSync(conf, `${good}\nthis_is_not_a_directive on;\n`);
+      try {
+        return await swap(back, out, signal);
+      } finally {
+        writeFileSync(conf, good);
+      }
+    };
+    const r = await rollout(target, 'v3', { batches: parseBatches('1'), readiness, log: new MemoryReporter() });
+    await target.close();
+    expect(r.status, r.failure?.reason).toBe('rolled-back');
+    expect(r.failure).toMatchObject({ phase: 'drain' });
+    expect(r.failure?.reason).toMatch(/nginx -t on this machine rejected the configuration/);
+    const web2 = fleet.hosts[1]!;
+    // web2's stop+start command had opened beside the reload, got no go, and changed nothing.
+    expect(commands.filter((c) => c.host === web2.id && c.cmd.includes('stop_pid'))).toHaveLength(1);
+    expect(pidOf(1), 'web2 still runs the same process').toBe(pids[1]);
+    expect(pidOf(2), 'web3 untouched').toBe(pids[2]);
+    expect(existsSync(join(web2.deployRoot, '.current.tmp')), 'no link left half-made').toBe(false);
+    for (const h of fleet.hosts) expect(await versionAt(`http://127.0.0.1:${h.appPort}`), h.id).toBe('v2');
   }, 90_000);
 });

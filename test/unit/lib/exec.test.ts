@@ -18,6 +18,27 @@ describe('exec', () => {
     expect(r.timedOut).toBe(true);
     expect(r.signal).toBe('SIGTERM');
   });
+  it('inputLater: the program gets input at once and the rest when the promise resolves', async () => {
+    let go!: (more: string | undefined) => void;
+    const later = new Promise<string | undefined>((r) => (go = r));
+    const run = exec('sh', ['-c', 'read a; echo "got $a"; read b || b=none; echo "then $b"'], { input: 'first\n', inputLater: later, timeoutMs: 10_000 });
+    // The first line is read before the second is sent: the program waits on stdin meanwhile.
+    await new Promise((r) => setTimeout(r, 200));
+    go('second\n');
+    const r = await run;
+    expect(r.stdout).toBe('got first\nthen second\n');
+    // Resolving undefined closes stdin with nothing more.
+    const closed = await exec('sh', ['-c', 'read a; read b || b=none; echo "$a $b"'], { input: 'one\n', inputLater: Promise.resolve(undefined) });
+    expect(closed.stdout).toBe('one none\n');
+  });
+
+  it('inputLater: a program that exits first does not wait for the promise', async () => {
+    const never = new Promise<string | undefined>(() => {});
+    const r = await exec('sh', ['-c', 'exit 3'], { input: 'x\n', inputLater: never, timeoutMs: 10_000 });
+    expect(r.code).toBe(3);
+    expect(r.timedOut).toBe(false);
+  });
+
   it('says which program is missing', async () => {
     await expect(exec('no-such-program-slipway', [])).rejects.toThrow(/program not found: no-such-program-slipway/);
   });
