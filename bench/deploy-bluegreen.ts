@@ -11,15 +11,14 @@
  *     and counted apart ("retried"), as TESTING.md describes.
  *   node_modules/.bin/node bench/deploy-bluegreen.ts        (BENCH_ROUNDS=3 switch/back rounds)
  */
-import { startHostsFleet, node24 } from '../test/integration/deploy/hosts-fleet.ts';
+import { startHostsFleet } from '../test/integration/deploy/hosts-fleet.ts';
 import { freeOffset, measure, startLoad, type LoadStats } from '../test/integration/deploy/load.ts';
-import { HostsTarget } from '../src/deploy/hosts.ts';
-import { SshClient } from '../src/deploy/ssh.ts';
 import { rollbackFleet, rollout, type EngineOptions, type RolloutResult } from '../src/deploy/engine.ts';
 import { blueGreenRollback, blueGreenRollout } from '../src/deploy/strategies.ts';
 import { parseBatches } from '../src/deploy/batches.ts';
 import { MemoryReporter } from '../src/lib/report.ts';
 import { formatDuration } from '../src/lib/duration.ts';
+import { fleetTarget } from './lib/fleet.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const readiness = { threshold: 2, intervalMs: 100, timeoutMs: 15_000, minReadyMs: 0, requestTimeoutMs: 1000 };
@@ -27,20 +26,7 @@ const readiness = { threshold: 2, intervalMs: 100, timeoutMs: 15_000, minReadyMs
 const fleet = await startHostsFleet(4);
 const offset = await freeOffset(fleet.hosts.map((h) => h.appPort), 50);
 const log = new MemoryReporter();
-const makeTarget = (blueGreen: boolean) =>
-  new HostsTarget({
-    hosts: fleet.hosts,
-    ssh: new SshClient({ keyPath: fleet.ssh.keyPath, knownHostsPath: fleet.ssh.knownHostsPath }),
-    artifact: fleet.artifact,
-    start: [node24, 'server.js'],
-    readyPath: '/ready',
-    keepReleases: 10,
-    drainTimeoutMs: 10_000,
-    nginx: { host: 'local', file: fleet.upstreamFile, name: 'app', command: fleet.nginxCommand },
-    greenPortOffset: offset,
-    listIdleSlots: blueGreen,
-    log,
-  });
+const makeTarget = (blueGreen: boolean) => fleetTarget(fleet, { balancer: 'nginx', keepReleases: 10, greenPortOffset: offset, listIdleSlots: blueGreen, log });
 const engine = (o: Partial<EngineOptions> = {}): EngineOptions => ({ batches: parseBatches('1'), readiness, log, ...o });
 
 /** Runs fn under load; returns its result, the load counts, and the wall time. */

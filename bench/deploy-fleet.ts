@@ -5,54 +5,20 @@
  * the same rollout with batches of 1 on 4 of the hosts, to show per-batch cost.
  *   node_modules/.bin/node bench/deploy-fleet.ts
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { startHostsFleet, node24, repoRoot } from '../test/integration/deploy/hosts-fleet.ts';
-import { freePort } from '../test/helpers/servers.ts';
-import { HostsTarget, type HostSpec } from '../src/deploy/hosts.ts';
-import { SshClient } from '../src/deploy/ssh.ts';
-import { httpProbe, rollout } from '../src/deploy/engine.ts';
+import { startHostsFleet } from '../test/integration/deploy/hosts-fleet.ts';
+import type { HostSpec } from '../src/deploy/hosts.ts';
+import { rollout } from '../src/deploy/engine.ts';
 import { parseBatches } from '../src/deploy/batches.ts';
 import { MemoryReporter } from '../src/lib/report.ts';
 import { formatDuration } from '../src/lib/duration.ts';
+import { bootTogether } from './lib/boot.ts';
+import { fleetTarget } from './lib/fleet.ts';
 
 const N = Number(process.env.BENCH_HOSTS ?? 20);
 const readiness = { threshold: 2, intervalMs: 100, timeoutMs: 30_000, minReadyMs: 0, requestTimeoutMs: 2000 };
 const fleet = await startHostsFleet(N);
 const log = new MemoryReporter();
-const target = (hosts: HostSpec[]) =>
-  new HostsTarget({
-    hosts,
-    ssh: new SshClient({ keyPath: fleet.ssh.keyPath, knownHostsPath: fleet.ssh.knownHostsPath }),
-    artifact: fleet.artifact,
-    start: [node24, 'server.js'],
-    readyPath: '/ready',
-    keepReleases: 3,
-    drainTimeoutMs: 10_000,
-    nginx: { host: 'local', file: fleet.upstreamFile, name: 'app', command: fleet.nginxCommand },
-    log,
-  });
-
-/** Boot + readiness of k instances started at the same time (CPU contention included). */
-async function bootTogether(k: number): Promise<number> {
-  const ports = await Promise.all(Array.from({ length: k }, () => freePort()));
-  const t0 = performance.now();
-  const kids = ports.map((port) => spawn(node24, [join(repoRoot, 'examples/app/server.js')], { env: { ...process.env, PORT: String(port) }, stdio: 'ignore' }));
-  await Promise.all(
-    ports.map(async (port) => {
-      let streak = 0;
-      for (;;) {
-        const p = await httpProbe(`http://127.0.0.1:${port}/ready`, 1000, AbortSignal.timeout(2000));
-        streak = p.ok ? streak + 1 : 0;
-        if (streak >= readiness.threshold) return;
-        await new Promise((r) => setTimeout(r, p.ok ? readiness.intervalMs : 20));
-      }
-    }),
-  );
-  const ms = performance.now() - t0;
-  kids.forEach((c) => c.kill('SIGKILL'));
-  return ms;
-}
+const target = (hosts: HostSpec[]) => fleetTarget(fleet, { balancer: 'nginx', keepReleases: 3, log, hosts });
 
 try {
   let t = target(fleet.hosts);
@@ -66,7 +32,7 @@ try {
   if (r.status !== 'succeeded') throw new Error(`rollout: ${r.failure?.reason}`);
   const batchSize = Math.ceil(N / 4);
   const boots: number[] = [];
-  for (let k = 0; k < 3; k++) boots.push(await bootTogether(batchSize));
+  for (let k = 0; k < 3; k++) boots.push(await bootTogether(batchSize, { readiness }));
   boots.sort((a, b) => a - b);
   const boot = boots[1]!;
   const batches = r.batches.length;

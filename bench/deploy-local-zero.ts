@@ -21,9 +21,8 @@
  *   APP_DRAIN_MS (the sample app's own drain on SIGTERM, DRAIN_TIMEOUT_MS; 0 = an app that exits at once)
  * Writes bench/results/deploy-local-zero.json and prints Markdown tables.
  */
-import { spawn, execFileSync } from 'node:child_process';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLocalFleet, findOnPath, type LocalFleet } from '../src/cli/demo/local.ts';
 import { rollout, rollbackFleet, type EngineOptions, type RolloutResult } from '../src/deploy/engine.ts';
@@ -32,6 +31,7 @@ import { parseBatches } from '../src/deploy/batches.ts';
 import { MemoryReporter } from '../src/lib/report.ts';
 import { freePort } from '../test/helpers/servers.ts';
 import { node24, repoRoot } from '../test/integration/deploy/hosts-fleet.ts';
+import { countingLua, runWrk, writeLuaScript, wrkVersion, type WrkResult } from './lib/wrk.ts';
 
 type Lb = 'builtin' | 'nginx';
 type Mode = 'keepalive' | 'close';
@@ -44,69 +44,7 @@ const readiness = { threshold: 2, intervalMs: 100, timeoutMs: 20_000, minReadyMs
 
 const METHOD = process.env.METHOD ?? 'GET';
 const APP_DRAIN_MS = process.env.APP_DRAIN_MS;
-const LUA = `
-wrk.method = "${METHOD}"
-${METHOD === 'GET' ? '' : 'wrk.body = "{}"\nwrk.headers["Content-Type"] = "application/json"'}
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function init(args) statuses = {} end
-function response(status, headers, body) statuses[status] = (statuses[status] or 0) + 1 end
-function done(summary, latency, requests)
-  local agg = {}
-  for _, t in ipairs(threads) do
-    for k, v in pairs(t:get("statuses")) do agg[k] = (agg[k] or 0) + v end
-  end
-  io.write("STATUSES")
-  for k, v in pairs(agg) do io.write(" " .. k .. "=" .. v) end
-  io.write("\\n")
-  local e = summary.errors
-  io.write(string.format("ERRORS connect=%d read=%d write=%d status=%d timeout=%d\\n", e.connect, e.read, e.write, e.status, e.timeout))
-  io.write(string.format("TOTAL %d %d\\n", summary.requests, summary.duration))
-end
-`;
-
-interface WrkResult {
-  total: number;
-  statuses: Record<string, number>;
-  non2xx: number;
-  socketErrors: number;
-  errors: Record<string, number>;
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'slipway-wrk-local-'));
-const luaFile = join(dir, 'count.lua');
-writeFileSync(luaFile, LUA);
-
-/** wrk until stop() (SIGINT: wrk prints its summary and runs done()). */
-function wrk(url: string, mode: Mode): { done: Promise<WrkResult>; stop(): void } {
-  const args = ['-t2', '-c32', '-d300s', '--timeout', '5s', '-s', luaFile, ...(mode === 'close' ? ['-H', 'Connection: close'] : []), `${url}/work`];
-  const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const done = new Promise<WrkResult>((resolve, reject) =>
-    child.on('close', (code) => {
-      const st = /STATUSES(.*)/.exec(out);
-      const er = /ERRORS connect=(\d+) read=(\d+) write=(\d+) status=(\d+) timeout=(\d+)/.exec(out);
-      const tot = /TOTAL (\d+) (\d+)/.exec(out);
-      if (code !== 0 || !st || !er || !tot) return reject(new Error(`wrk exited ${code}: ${out}`));
-      const statuses = Object.fromEntries(
-        st[1]!
-          .trim()
-          .split(/\s+/)
-          .filter(Boolean)
-          .map((kv) => kv.split('='))
-          .map(([k, v]) => [k!, Number(v)]),
-      );
-      const errors = { connect: Number(er[1]), read: Number(er[2]), write: Number(er[3]), timeout: Number(er[5]) };
-      const non2xx = Object.entries(statuses)
-        .filter(([k]) => !/^2/.test(k))
-        .reduce((a, [, v]) => a + v, 0);
-      resolve({ total: Number(tot[1]), statuses, non2xx, socketErrors: errors.connect + errors.read + errors.write + errors.timeout, errors });
-    }),
-  );
-  return { done, stop: () => void child.kill('SIGINT') };
-}
+const lua = writeLuaScript(countingLua(`wrk.method = "${METHOD}"\n${METHOD === 'GET' ? '' : 'wrk.body = "{}"\nwrk.headers["Content-Type"] = "application/json"'}\n`), 'slipway-wrk-local-');
 
 interface Row {
   lb: Lb;
@@ -151,14 +89,15 @@ for (const lb of LBS) {
         for (const phase of PHASES) {
           const log = new MemoryReporter();
           const v = { next: `v${phase === 'rollback' ? n : ++n}` };
-          const w = wrk(fleet.url, mode);
+          // wrk until stop() (SIGINT: wrk prints its summary and runs done()); 300 s is only a cap.
+          const w = runWrk(fleet.url, mode, 300, lua.file);
           await sleep(500);
           const t0 = performance.now();
           const results = await phaseRun(fleet, phase, v, log);
           const ms = Math.round(performance.now() - t0);
           await sleep(500);
           w.stop();
-          const res = await w.done;
+          const res = (await w.done).result;
           const status = results.map((r) => r.status).join('+');
           rows.push({ lb, mode, round: k, phase, load1, wrk: res, ms, status });
           console.log(
@@ -175,7 +114,7 @@ for (const lb of LBS) {
     }
   }
 }
-rmSync(dir, { recursive: true, force: true });
+lua.remove();
 
 const out = join(repoRoot, 'bench/results', `deploy-local-zero${METHOD === 'GET' ? '' : `-${METHOD.toLowerCase()}`}.json`);
 writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), cpus: cpus().length, method: METHOD, appDrainMs: APP_DRAIN_MS ?? 'default', rounds: rows }, null, 2) + '\n');
@@ -194,13 +133,4 @@ for (const lb of LBS)
         `| ${lb === 'builtin' ? 'built-in proxy' : 'nginx'} | ${mode === 'keepalive' ? '32 keep-alive' : '32, fresh connection per request'} | ${phase} | ${rs.length} | ${Math.min(...rs.map((r) => r.wrk.total)).toLocaleString('en-US')} | **${worst((r) => r.wrk.non2xx)}** | **${w.wrk.socketErrors}** (${e.connect}/${e.read}/${e.write}/${e.timeout}) | ${(worst((r) => r.ms) / 1000).toFixed(2)} s | ${worst((r) => r.load1).toFixed(2)} |`,
       );
     }
-const wrkVersion = (() => {
-  try {
-    return execFileSync('wrk', ['-v'], { encoding: 'utf8' });
-  } catch (e) {
-    return String((e as { stdout?: string }).stdout ?? '');
-  }
-})()
-  .split('\n')[0]
-  ?.trim();
-console.log(`\n${cpus().length} CPUs; ${wrkVersion}`);
+console.log(`\n${cpus().length} CPUs; ${wrkVersion()}`);

@@ -13,16 +13,16 @@
  *   the round has them, estimated from the previous round's rate), LBS (haproxy,nginx), MODES (keepalive,close)
  * Writes bench/results/deploy-rolling-zero[-hog].json and prints Markdown tables.
  */
-import { spawn, execFileSync } from 'node:child_process';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startHostsFleet, node24, repoRoot, type HostsFleet } from '../test/integration/deploy/hosts-fleet.ts';
-import { HostsTarget } from '../src/deploy/hosts.ts';
-import { SshClient } from '../src/deploy/ssh.ts';
+import { startHostsFleet, node24, repoRoot } from '../test/integration/deploy/hosts-fleet.ts';
 import { rollout, type EngineOptions } from '../src/deploy/engine.ts';
 import { parseBatches } from '../src/deploy/batches.ts';
 import { MemoryReporter } from '../src/lib/report.ts';
+import { countingLua, perSecond, runWrk, writeLuaScript, wrkVersion, type WrkResult } from './lib/wrk.ts';
+import { fleetTarget } from './lib/fleet.ts';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const DURATION = Number(process.env.DURATION ?? 16);
@@ -33,70 +33,13 @@ const MODES = (process.env.MODES ?? 'keepalive,close').split(',') as ('keepalive
 const HOG = process.env.HOG === '1';
 const readiness = { threshold: 2, intervalMs: 100, timeoutMs: 15_000, minReadyMs: 0, requestTimeoutMs: 1000, versionCheck: 'required' as const };
 
-const LUA = `
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function init(args) statuses = {} end
-function response(status, headers, body) statuses[status] = (statuses[status] or 0) + 1 end
-function done(summary, latency, requests)
-  local agg = {}
-  for _, t in ipairs(threads) do
-    for k, v in pairs(t:get("statuses")) do agg[k] = (agg[k] or 0) + v end
-  end
-  io.write("STATUSES")
-  for k, v in pairs(agg) do io.write(" " .. k .. "=" .. v) end
-  io.write("\\n")
-  local e = summary.errors
-  io.write(string.format("ERRORS connect=%d read=%d write=%d status=%d timeout=%d\\n", e.connect, e.read, e.write, e.status, e.timeout))
-  io.write(string.format("TOTAL %d %d\\n", summary.requests, summary.duration))
-end
-`;
+// wrk's counting script (lib/wrk.ts); this bench leaves its temporary directory behind, as it always did.
+const luaFile = writeLuaScript(countingLua(), 'slipway-wrk-').file;
 
-interface WrkResult { total: number; statuses: Record<string, number>; non2xx: number; socketErrors: number; errors: Record<string, number>; perSec: number }
+/** wrk's counts of one round plus its rate over the whole run (requests per second). */
+type WrkRate = WrkResult & { perSec: number };
 
-const dir = mkdtempSync(join(tmpdir(), 'slipway-wrk-'));
-const luaFile = join(dir, 'count.lua');
-writeFileSync(luaFile, LUA);
-
-/** wrk for up to `seconds`; stop() ends it early with SIGINT (wrk then prints its summary and runs done()). */
-function wrk(url: string, mode: 'keepalive' | 'close', seconds: number): { done: Promise<WrkResult>; pid: number; stop(): void } {
-  const args = ['-t2', '-c32', `-d${seconds}s`, '--timeout', '5s', '-s', luaFile, ...(mode === 'close' ? ['-H', 'Connection: close'] : []), `${url}/work`];
-  const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const done = new Promise<WrkResult>((resolve, reject) =>
-    child.on('close', (code) => {
-      const st = /STATUSES(.*)/.exec(out);
-      const er = /ERRORS connect=(\d+) read=(\d+) write=(\d+) status=(\d+) timeout=(\d+)/.exec(out);
-      const tot = /TOTAL (\d+) (\d+)/.exec(out);
-      if (code !== 0 || !st || !er || !tot) return reject(new Error(`wrk exited ${code}: ${out}`));
-      const statuses = Object.fromEntries(st[1]!.trim().split(/\s+/).filter(Boolean).map((kv) => kv.split('=')).map(([k, v]) => [k!, Number(v)]));
-      const errors = { connect: Number(er[1]), read: Number(er[2]), write: Number(er[3]), timeout: Number(er[5]) };
-      const non2xx = Object.entries(statuses).filter(([k]) => !/^2/.test(k)).reduce((a, [, v]) => a + v, 0);
-      resolve({ total: Number(tot[1]), statuses, non2xx, socketErrors: errors.connect + errors.read + errors.write + errors.timeout, errors, perSec: Math.round(Number(tot[1]) / (Number(tot[2]) / 1e6)) });
-    }),
-  );
-  return { done, pid: child.pid!, stop: () => void child.kill('SIGINT') };
-}
-
-function makeTarget(fleet: HostsFleet, lb: 'haproxy' | 'nginx', log: MemoryReporter) {
-  return new HostsTarget({
-    hosts: fleet.hosts,
-    ssh: new SshClient({ keyPath: fleet.ssh.keyPath, knownHostsPath: fleet.ssh.knownHostsPath }),
-    artifact: fleet.artifact,
-    start: [node24, 'server.js'],
-    readyPath: '/ready',
-    keepReleases: 3,
-    drainTimeoutMs: 10_000,
-    ...(lb === 'nginx'
-      ? { nginx: { host: 'local' as const, file: fleet.upstreamFile, name: 'app', command: fleet.nginxCommand } }
-      : { haproxy: { host: 'local' as const, socket: fleet.haproxy!.socket, backend: 'app', stateFile: fleet.haproxy!.stateFile } }),
-    log,
-  });
-}
-
-interface Round { lb: string; mode: string; round: number; version: string; load1: number; wrk: WrkResult; rolloutMs: number; reloads: number; status: string }
+interface Round { lb: string; mode: string; round: number; version: string; load1: number; wrk: WrkRate; rolloutMs: number; reloads: number; status: string }
 const rounds: Round[] = [];
 const hogs: number[] = [];
 if (HOG) {
@@ -109,7 +52,7 @@ try {
     const fleet = await startHostsFleet(4, { balancer: lb });
     try {
       const log = new MemoryReporter();
-      let t = makeTarget(fleet, lb, log);
+      let t = fleetTarget(fleet, { balancer: lb, keepReleases: 3, log });
       const r0 = await rollout(t, 'v0', engine(log, { batches: parseBatches('100%') }));
       await t.close();
       if (r0.status !== 'succeeded') throw new Error(`initial deploy: ${r0.failure?.reason}`);
@@ -118,10 +61,10 @@ try {
         for (let k = 1; k <= ROUNDS; k++) {
           const version = `v${++n}`;
           const load1 = loadavg()[0]!;
-          const w = wrk(fleet.url, mode, 300);
+          const w = runWrk(fleet.url, mode, 300, luaFile);
           const t0 = performance.now();
           await new Promise((r) => setTimeout(r, 1500));
-          t = makeTarget(fleet, lb, log);
+          t = fleetTarget(fleet, { balancer: lb, keepReleases: 3, log });
           const r = await rollout(t, version, engine(log));
           const reloads = t.nginxUpstream?.reloads ?? 0;
           await t.close();
@@ -130,7 +73,8 @@ try {
           const needMs = Math.max(DURATION * 1000, (MIN_REQUESTS * 1.6 * 1000) / lastRate, performance.now() - t0 + 1000);
           await new Promise((res) => setTimeout(res, Math.max(0, Math.min(240_000, needMs) - (performance.now() - t0))));
           w.stop();
-          const res = await w.done;
+          const run = await w.done;
+          const res: WrkRate = { ...run.result, perSec: perSecond(run) };
           lastRate = Math.max(500, res.perSec);
           const row: Round = { lb, mode, round: k, version, load1, wrk: res, rolloutMs: Math.round(r.durationMs), reloads, status: r.status };
           rounds.push(row);
@@ -159,11 +103,4 @@ for (const lb of LBS) {
     console.log(`| ${lb} | ${mode === 'keepalive' ? '32 keep-alive connections' : '32 connections, a fresh one per request'} | ${rs.length} | ${Math.min(...rs.map((r) => r.wrk.total)).toLocaleString('en-US')} | **${worst((r) => r.wrk.non2xx)}** | **${worst((r) => r.wrk.socketErrors)}** | ${worst((r) => r.reloads)} | ${(worst((r) => r.rolloutMs) / 1000).toFixed(2)} s | ${worst((r) => r.load1).toFixed(2)} |`);
   }
 }
-const wrkVersion = (() => {
-  try {
-    return execFileSync('wrk', ['-v'], { encoding: 'utf8' });
-  } catch (e) {
-    return String((e as { stdout?: string }).stdout ?? '');
-  }
-})().split('\n')[0]?.trim();
-console.log(`\n${cpus().length} CPUs; ${wrkVersion}`);
+console.log(`\n${cpus().length} CPUs; ${wrkVersion()}`);

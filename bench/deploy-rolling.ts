@@ -7,18 +7,16 @@
  *   3. rollback time: a bad 4th batch → the whole fleet serving the old version again.
  *   node_modules/.bin/node bench/deploy-rolling.ts
  */
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { startHostsFleet, node24, repoRoot, versionAt } from '../test/integration/deploy/hosts-fleet.ts';
-import { freePort } from '../test/helpers/servers.ts';
-import { HostsTarget } from '../src/deploy/hosts.ts';
-import { SshClient } from '../src/deploy/ssh.ts';
-import { rollout, httpProbe, type EngineOptions } from '../src/deploy/engine.ts';
+import { startHostsFleet, versionAt } from '../test/integration/deploy/hosts-fleet.ts';
+import { rollout, type EngineOptions } from '../src/deploy/engine.ts';
 import { parseBatches } from '../src/deploy/batches.ts';
 import { MemoryReporter } from '../src/lib/report.ts';
 import { formatDuration } from '../src/lib/duration.ts';
+import { bootTogether } from './lib/boot.ts';
+import { fleetTarget } from './lib/fleet.ts';
 
 /** The part of autocannon's result this bench reads (autocannon ships no types). */
 interface LoadResult { requests: { total: number; average: number }; errors: number; non2xx: number; timeouts: number; latency: { p99: number }; duration: number }
@@ -29,40 +27,15 @@ const readiness = { threshold: 2, intervalMs: 100, timeoutMs: 15_000, minReadyMs
 
 const fleet = await startHostsFleet(4);
 const log = new MemoryReporter();
-const makeTarget = () =>
-  new HostsTarget({
-    hosts: fleet.hosts,
-    ssh: new SshClient({ keyPath: fleet.ssh.keyPath, knownHostsPath: fleet.ssh.knownHostsPath }),
-    artifact: fleet.artifact,
-    start: [node24, 'server.js'],
-    readyPath: '/ready',
-    keepReleases: 5,
-    drainTimeoutMs: 10_000,
-    nginx: { host: 'local', file: fleet.upstreamFile, name: 'app', command: fleet.nginxCommand },
-    log,
-  });
+const makeTarget = () => fleetTarget(fleet, { balancer: 'nginx', keepReleases: 5, log });
 const engine = (o: Partial<EngineOptions> = {}): EngineOptions => ({ batches: parseBatches('1'), readiness, log, ...o });
 
 function load(amount: number) {
   return autocannon({ url: `${fleet.nginx!.url}/work`, connections: 32, amount, timeout: 10 }) ;
 }
 
-/** Boot + readiness of one instance started alone: spawn → threshold × 2xx on /ready. */
-async function bootAndReady(): Promise<number> {
-  const port = await freePort();
-  const t0 = performance.now();
-  const child = spawn(node24, [join(repoRoot, 'examples/app/server.js')], { env: { ...process.env, PORT: String(port) }, stdio: 'ignore' });
-  let streak = 0;
-  for (;;) {
-    const p = await httpProbe(`http://127.0.0.1:${port}/ready`, 1000, AbortSignal.timeout(2000));
-    streak = p.ok ? streak + 1 : 0;
-    if (streak >= readiness.threshold) break;
-    await new Promise((r) => setTimeout(r, p.ok ? readiness.intervalMs : 20));
-  }
-  const ms = performance.now() - t0;
-  child.kill('SIGKILL');
-  return ms;
-}
+/** Boot + readiness of one instance started alone: spawn → threshold × 2xx on /ready (lib/boot.ts). */
+const bootAndReady = () => bootTogether(1, { readiness });
 
 const rows: string[][] = [];
 try {

@@ -15,18 +15,15 @@
  *   BENCH_HOSTS=4 BENCH_BATCHES=1 BENCH_BALANCER=nginx|haproxy BENCH_BOOT_MS=1000 BENCH_RUNS=3 \
  *     node_modules/.bin/node bench/deploy-speed.ts
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { loadavg } from 'node:os';
-import { startHostsFleet, node24, repoRoot } from '../test/integration/deploy/hosts-fleet.ts';
-import { freePort } from '../test/helpers/servers.ts';
-import { HostsTarget } from '../src/deploy/hosts.ts';
-import { SshClient } from '../src/deploy/ssh.ts';
+import { startHostsFleet } from '../test/integration/deploy/hosts-fleet.ts';
 import { httpProbe, rollout, type DeployTarget, type InstanceRef, type RolloutResult } from '../src/deploy/engine.ts';
 import { parseBatches } from '../src/deploy/batches.ts';
 import { MemoryReporter } from '../src/lib/report.ts';
 import { formatDuration } from '../src/lib/duration.ts';
 import { exec as realExec, type Exec } from '../src/lib/exec.ts';
+import { bootTogether as bootTogetherOf } from './lib/boot.ts';
+import { fleetTarget } from './lib/fleet.ts';
 
 const N = Number(process.env.BENCH_HOSTS ?? 4);
 const BATCHES = process.env.BENCH_BATCHES ?? '1';
@@ -72,22 +69,7 @@ const env = { BOOT_DELAY_MS: String(BOOT_MS) };
 const TRACED = new Set(['instances', 'currentVersion', 'prepare', 'drain', 'undrain', 'swap', 'stop', 'deploy', 'finish', 'close']);
 
 function makeTarget(): DeployTarget {
-  const ssh = new SshClient({ keyPath: fleet.ssh.keyPath, knownHostsPath: fleet.ssh.knownHostsPath, exec: TRACE ? tracingExec : undefined });
-  const t = new HostsTarget({
-    hosts: fleet.hosts,
-    ssh,
-    artifact: fleet.artifact,
-    start: [node24, 'server.js'],
-    env,
-    readyPath: '/ready',
-    keepReleases: 3,
-    drainTimeoutMs: 10_000,
-    exec: TRACE ? tracingExec : undefined,
-    ...(BALANCER === 'nginx'
-      ? { nginx: { host: 'local' as const, file: fleet.upstreamFile, name: 'app', command: fleet.nginxCommand } }
-      : { haproxy: { host: 'local' as const, socket: fleet.haproxy!.socket, backend: 'app', stateFile: fleet.haproxy!.stateFile } }),
-    log,
-  });
+  const t = fleetTarget(fleet, { balancer: BALANCER, keepReleases: 3, env, log, exec: TRACE ? tracingExec : undefined });
   if (!TRACE) return t;
   // Every target call and readiness probe on the timeline.
   const traced = new Proxy(t, {
@@ -115,29 +97,8 @@ function makeTarget(): DeployTarget {
   return traced;
 }
 
-/** Boot + readiness of k instances started at the same time: spawn → threshold × 2xx on /ready. */
-async function bootTogether(k: number): Promise<number> {
-  const ports = await Promise.all(Array.from({ length: k }, () => freePort()));
-  const s = performance.now();
-  const kids = ports.map((port) =>
-    spawn(node24, [join(repoRoot, 'examples/app/server.js')], { env: { ...process.env, ...env, PORT: String(port) }, stdio: 'ignore' }),
-  );
-  await Promise.all(
-    ports.map(async (port) => {
-      let streak = 0;
-      for (;;) {
-        const p = await httpProbe(`http://127.0.0.1:${port}/ready`, 1000, AbortSignal.timeout(2000));
-        streak = p.ok ? streak + 1 : 0;
-        if (streak >= readiness.threshold) return;
-        await new Promise((r) => setTimeout(r, p.ok ? readiness.intervalMs : 20));
-      }
-    }),
-  );
-  const ms = performance.now() - s;
-  kids.forEach((c) => c.kill('SIGKILL'));
-  await new Promise((r) => setTimeout(r, 200));
-  return ms;
-}
+/** Boot + readiness of k instances started at the same time, with BOOT_DELAY_MS (lib/boot.ts); 200 ms pause after the kill. */
+const bootTogether = (k: number) => bootTogetherOf(k, { readiness, env, pauseAfterKillMs: 200 });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 try {
