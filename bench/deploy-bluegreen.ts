@@ -1,15 +1,17 @@
 /**
- * Blue/green on nginx under load (4 sshd "hosts" on loopback, nginx in front, the sample app),
+ * Blue/green under load (4 sshd "hosts" on loopback, nginx or HAProxy in front, the sample app),
  * side by side with the rolling strategy in one run:
  *   - deploy time: rolling (batches of 1) vs blue/green (start the whole new set on the second
  *     ports, then one reload);
- *   - switch time: the one nginx change that moves all traffic (slot records over SSH, nginx -t,
- *     reload, settle), and the switch back (rollback: true while the old set still runs) vs a
- *     rolling rollback;
- *   - failed requests during each (goal 0). Constant client load through nginx (8 connections);
- *     a request whose keepalive connection a reload closed is retried once on a fresh connection
- *     and counted apart ("retried"), as TESTING.md describes.
- *   node_modules/.bin/node bench/deploy-bluegreen.ts        (BENCH_ROUNDS=3 switch/back rounds)
+ *   - switch time: the one load-balancer change that moves all traffic (nginx: slot records over
+ *     SSH, nginx -t, reload, settle; HAProxy: the runtime API), and the switch back (rollback: true
+ *     while the old set still runs) vs a rolling rollback;
+ *   - failed requests during each (goal 0). Constant client load through the load balancer (8
+ *     keep-alive connections) from a client that NEVER retries (test/integration/deploy/load.ts):
+ *     every non-2xx and every socket error counts as failed; socket errors (a keep-alive
+ *     connection closed under a request, as an nginx reload does) are also shown apart.
+ *   node_modules/.bin/node bench/deploy-bluegreen.ts   (BENCH_ROUNDS=3 switch/back rounds,
+ *                                                       BENCH_BALANCER=nginx|haproxy)
  */
 import { startHostsFleet } from '../test/integration/deploy/hosts-fleet.ts';
 import { freeOffset, measure, startLoad, type LoadStats } from '../test/integration/deploy/load.ts';
@@ -21,17 +23,21 @@ import { formatDuration } from '../src/lib/duration.ts';
 import { fleetTarget } from './lib/fleet.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const BALANCER = (process.env.BENCH_BALANCER ?? 'nginx') as 'nginx' | 'haproxy';
 const readiness = { threshold: 2, intervalMs: 100, timeoutMs: 15_000, minReadyMs: 0, requestTimeoutMs: 1000 };
 
-const fleet = await startHostsFleet(4);
-const offset = await freeOffset(fleet.hosts.map((h) => h.appPort), 50);
+const fleet = await startHostsFleet(4, { balancer: BALANCER });
+const offset = await freeOffset(
+  fleet.hosts.map((h) => h.appPort),
+  50,
+);
 const log = new MemoryReporter();
-const makeTarget = (blueGreen: boolean) => fleetTarget(fleet, { balancer: 'nginx', keepReleases: 10, greenPortOffset: offset, listIdleSlots: blueGreen, log });
+const makeTarget = (blueGreen: boolean) => fleetTarget(fleet, { balancer: BALANCER, keepReleases: 10, greenPortOffset: offset, listIdleSlots: blueGreen, log });
 const engine = (o: Partial<EngineOptions> = {}): EngineOptions => ({ batches: parseBatches('1'), readiness, log, ...o });
 
 /** Runs fn under load; returns its result, the load counts, and the wall time. */
 async function underLoad<T>(fn: () => Promise<T>): Promise<{ r: T; load: LoadStats; ms: number }> {
-  const load = startLoad(fleet.nginx!.url, { concurrency: 8 });
+  const load = startLoad(fleet.url, { concurrency: 8 });
   await new Promise((res) => setTimeout(res, 300));
   const t0 = performance.now();
   const r = await fn();
@@ -40,7 +46,9 @@ async function underLoad<T>(fn: () => Promise<T>): Promise<{ r: T; load: LoadSta
   return { r, load: await load.stop(), ms };
 }
 async function served(): Promise<string> {
-  return Object.keys((await measure(fleet.nginx!.url, 40, 4)).byVersion).sort().join(',');
+  return Object.keys((await measure(fleet.url, 40, 4)).byVersion)
+    .sort()
+    .join(',');
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 function check(r: RolloutResult, what: string) {
@@ -71,11 +79,11 @@ try {
   const switchMs: number[] = [];
   const backMs: number[] = [];
   const backSwitchMs: number[] = [];
-  const totals = { deploy: { ok: 0, failed: 0, retried: 0 }, back: { ok: 0, failed: 0, retried: 0 } };
-  const add = (a: { ok: number; failed: number; retried: number }, l: LoadStats) => {
+  const totals = { deploy: { ok: 0, failed: 0, socket: 0 }, back: { ok: 0, failed: 0, socket: 0 } };
+  const add = (a: { ok: number; failed: number; socket: number }, l: LoadStats) => {
     a.ok += l.ok;
     a.failed += l.failed;
-    a.retried += l.socketErrors;
+    a.socket += l.socketErrors;
   };
   for (let k = 0; k < ROUNDS; k++) {
     const v = `bg${k + 1}`;
@@ -83,7 +91,7 @@ try {
     const d = await underLoad(() => blueGreenRollout(t, v, { keepPreviousMs: 600_000, readiness, log }));
     await t.close();
     check(d.r, `blue/green ${v}`);
-    if ((await served()) !== v) throw new Error(`after the switch nginx serves ${await served()}`);
+    if ((await served()) !== v) throw new Error(`after the switch ${BALANCER} serves ${await served()}`);
     deployMs.push(d.ms);
     switchMs.push(d.r.blueGreen!.switchMs!);
     add(totals.deploy, d.load);
@@ -96,14 +104,32 @@ try {
     backSwitchMs.push(b.r.blueGreen!.switchMs!);
     add(totals.back, b.load);
   }
-  rows.push([`blue/green deploy (new set on second ports + one switch), median of ${ROUNDS}`, formatDuration(median(deployMs)), formatDuration(median(switchMs)), String(totals.deploy.ok + totals.deploy.failed), `**${totals.deploy.failed}**`, String(totals.deploy.retried)]);
-  rows.push([`blue/green switch back (rollback: true, old set still running), median of ${ROUNDS}`, formatDuration(median(backMs)), formatDuration(median(backSwitchMs)), String(totals.back.ok + totals.back.failed), `**${totals.back.failed}**`, String(totals.back.retried)]);
+  rows.push([
+    `blue/green deploy (new set on second ports + one switch), median of ${ROUNDS}`,
+    formatDuration(median(deployMs)),
+    formatDuration(median(switchMs)),
+    String(totals.deploy.ok + totals.deploy.failed),
+    `**${totals.deploy.failed}**`,
+    String(totals.deploy.socket),
+  ]);
+  rows.push([
+    `blue/green switch back (rollback: true, old set still running), median of ${ROUNDS}`,
+    formatDuration(median(backMs)),
+    formatDuration(median(backSwitchMs)),
+    String(totals.back.ok + totals.back.failed),
+    `**${totals.back.failed}**`,
+    String(totals.back.socket),
+  ]);
 
-  console.log('\n### Blue/green vs rolling on nginx under load (4 hosts, 8 client connections)\n');
-  console.log('| Step | Took (wall) | Traffic switch (one nginx change) | Requests | Failed | Retried after a reload closed the connection |');
+  console.log(`\n### Blue/green vs rolling on ${BALANCER} under load (4 hosts, 8 keep-alive client connections, no retries)\n`);
+  console.log(
+    `| Step | Took (wall) | Traffic switch (one ${BALANCER} change) | Requests | Failed (non-2xx + socket errors) | of which socket errors (a closed keep-alive connection) |`,
+  );
   console.log('| --- | --- | --- | --- | --- | --- |');
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
-  console.log(`\nRatios: blue/green deploy ÷ rolling deploy = ${(median(deployMs) / ro.ms).toFixed(2)}×; switch back ÷ rolling rollback = ${(median(backMs) / rb.ms).toFixed(2)}×`);
+  console.log(
+    `\nRatios: blue/green deploy ÷ rolling deploy = ${(median(deployMs) / ro.ms).toFixed(2)}×; switch back ÷ rolling rollback = ${(median(backMs) / rb.ms).toFixed(2)}×`,
+  );
   console.log(`Switch times (ms): ${switchMs.map(Math.round).join(', ')}; switch-back switch times: ${backSwitchMs.map(Math.round).join(', ')}`);
 } finally {
   await fleet.stop();
