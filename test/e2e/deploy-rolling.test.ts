@@ -14,13 +14,24 @@ import { node24, startHostsFleet, versionAt, type HostsFleet } from '../integrat
 const ok = requireServer('sshd') && requireServer('nginx');
 
 describe('deploy-rolling bad inputs fail before anything runs', () => {
-  const base = { target: 'hosts', version: 'v1', hosts: 'web1', 'start-command': '["node","server.js"]', 'host-key': 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDummyKeyDummyKeyDummyKeyDummyKeyDummyKey12' };
+  const base = {
+    target: 'hosts',
+    version: 'v1',
+    hosts: 'web1',
+    'start-command': '["node","server.js"]',
+    'host-key': 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDummyKeyDummyKeyDummyKeyDummyKeyDummyKey12',
+  };
   it.each([
     [{ batches: '0' }, /Input 'batches': got "0"; expected .*at least 1/],
     [{ batches: '1,150%' }, /Input 'batches': got "1,150%".*over 100%/],
     [{ target: 'kubernetes-ish' }, /Input 'target': got "kubernetes-ish"; expected one of hosts, command/],
     [{ 'host-key': '' }, /Host key verification is on: give the 'host-key' input/],
     [{ version: '../../etc' }, /Input 'version'/],
+    // The promote signal lives on the hosts: the other targets say so before anything runs.
+    [
+      { target: 'command', instances: 'a', batches: '1, pause: manual, 100%' },
+      /Input 'batches': "pause: manual" \(after step 1\) needs target: hosts.*with target: command gate the steps/,
+    ],
   ])('%o', async (over, message) => {
     const r = await runBundle('deploy-rolling', { ...base, ...over } as Record<string, string>);
     expect(r.code).toBe(1);
@@ -92,7 +103,12 @@ describe.skipIf(!ok)('deploy-rolling on hosts behind nginx (real sshd + nginx)',
     expect(await versionAt(fleet.nginx!.url)).toBe('v2');
     expect(readFileSync(fleet.upstreamFile, 'utf8')).not.toContain(' down;');
     // previous → v1 on every host, releases side by side
-    for (const h of fleet.hosts) expect(execFileSync('readlink', [join(h.deployRoot, 'previous')]).toString().trim()).toBe('releases/v1');
+    for (const h of fleet.hosts)
+      expect(
+        execFileSync('readlink', [join(h.deployRoot, 'previous')])
+          .toString()
+          .trim(),
+      ).toBe('releases/v1');
   });
 
   it('rolls back a version that never becomes ready and names the instance and the reason', async () => {
@@ -114,7 +130,10 @@ describe.skipIf(!ok)('deploy-rolling on hosts behind nginx (real sshd + nginx)',
   });
 
   it('cancelled mid-rollout (SIGTERM): the post step rolls the switched instances back', async () => {
-    const main = await deploy({ version: 'v4', env: '{"BOOT_DELAY_MS": "1500"}' }, { signalAfter: { when: (out) => out.includes('batch 2/3: web2'), signal: 'SIGTERM' } });
+    const main = await deploy(
+      { version: 'v4', env: '{"BOOT_DELAY_MS": "1500"}' },
+      { signalAfter: { when: (out) => out.includes('batch 2/3: web2'), signal: 'SIGTERM' } },
+    );
     expect(main.code).toBe(1);
     expect(main.errors.join('\n')).toContain('cancelled');
     const state = main.state;

@@ -174,6 +174,14 @@ async function giveLock(lock: DeployLock | undefined, token: string | undefined,
 
 /** Checks the inputs that depend on each other, before anything happens. */
 export function checkInputs(i: DeployInputs, ctx?: Pick<ActionContext, 'workspace'>): void {
+  // "pause: manual" waits for a promote signal that only the hosts target holds (on the hosts).
+  for (const name of ['batches', 'canary-steps'] as const) {
+    const pauses = (i[name] as Ramp<unknown> | undefined)?.manualPauses;
+    if (pauses?.length && i.target !== 'hosts')
+      throw new UserError(
+        `Input '${name}': "pause: manual" (after step ${pauses.join(', ')}) needs target: hosts, where \`slipway promote\` and \`slipway abort\` leave their signal; with target: ${i.target} gate the steps with gate-command, gate-url or gate-slo, or put an environment approval between two deploys`,
+      );
+  }
   if (i.target === 'kubernetes') {
     if (!i.rollback && !i.image) throw new InputError('image', '', 'the image to deploy, by digest (required with target: kubernetes unless rollback is true)');
     if (i.kubeconfig && i['kubeconfig-data']) throw new UserError("Inputs 'kubeconfig' and 'kubeconfig-data' both given: use one of them");
