@@ -1,8 +1,9 @@
 /**
  * Fleet scale: 20 sshd "hosts" on loopback (each its own port, host key and deploy root), batches
  * of 25% (4 batches of 5). Commands to the hosts of a batch run in parallel over one reused SSH
- * connection per host (ControlMaster), so wall time grows with batches, not hosts. Side by side:
- * the same rollout with batches of 1 on 4 of the hosts, to show per-batch cost.
+ * connection per host (ControlMaster), so wall time grows with batches, not hosts. The floor is
+ * the batches × the boot+ready of one batch's instances started together (CPU contention included).
+ * The cost of a batch of 1 at several fleet sizes is bench/deploy-speed.ts.
  *   node_modules/.bin/node bench/deploy-fleet.ts
  */
 import { startHostsFleet } from '../test/integration/deploy/hosts-fleet.ts';

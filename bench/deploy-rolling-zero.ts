@@ -33,8 +33,9 @@ const MODES = (process.env.MODES ?? 'keepalive,close').split(',') as ('keepalive
 const HOG = process.env.HOG === '1';
 const readiness = { threshold: 2, intervalMs: 100, timeoutMs: 15_000, minReadyMs: 0, requestTimeoutMs: 1000, versionCheck: 'required' as const };
 
-// wrk's counting script (lib/wrk.ts); this bench leaves its temporary directory behind, as it always did.
-const luaFile = writeLuaScript(countingLua(), 'slipway-wrk-').file;
+// wrk's counting script (lib/wrk.ts), removed at the end.
+const lua = writeLuaScript(countingLua(), 'slipway-wrk-');
+const luaFile = lua.file;
 
 /** wrk's counts of one round plus its rate over the whole run (requests per second). */
 type WrkRate = WrkResult & { perSec: number };
@@ -89,6 +90,7 @@ try {
   }
 } finally {
   for (const pid of hogs) process.kill(pid, 'SIGKILL');
+  lua.remove();
 }
 const out = join(repoRoot, 'bench/results', `deploy-rolling-zero${HOG ? '-hog' : ''}.json`);
 writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), cpus: cpus().length, hog: HOG, hogProcesses: hogs.length, rounds }, null, 2) + '\n');
