@@ -330,6 +330,12 @@ export class FakeCluster {
   private timer?: NodeJS.Timeout;
   /** Real processes behind the pods (fake-kube/kubelet.ts); undefined: pods run nothing (the default). */
   runtime?: PodRuntime;
+  /**
+   * While set, a pod that is not Ready becomes Ready only once this returns true for it (checked on
+   * every tick, besides the usual timer or probe): a test holds pods until something it can observe
+   * happened, instead of racing a time. Pods already Ready are not affected.
+   */
+  readyGate?: (pod: K8sObject) => boolean;
   /** Called after every change (for watches). */
   onChange?: (resource: Resource, type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: K8sObject) => void;
 
@@ -671,8 +677,8 @@ export class FakeCluster {
     const real = this.runtime?.sync(live);
     const bad = containers.some((c) => this.opts.badImage.test(String(c.image)));
     const running = real ? real.running && !!real.podIP : age >= this.opts.podStartMs;
-    const ready = real ? running && real.ready : running && !bad && age >= this.opts.podReadyMs;
     const wasReady = (pod.status.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
+    const ready = (real ? running && real.ready : running && !bad && age >= this.opts.podReadyMs) && (wasReady || !this.readyGate || this.readyGate(live));
     // A pod whose process exited (real runtime) stays Running but not Ready, as after a crash.
     if (!running && !(real && pod.status.phase === 'Running')) return;
     const ts = now();

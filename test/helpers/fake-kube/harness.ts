@@ -34,6 +34,26 @@ export function slowPods(k: KubeEnv, readyMs = 1500): () => void {
   };
 }
 
+/**
+ * Holds the pods `which` selects short of Ready until `until()` holds (checked on every tick of the
+ * fake's controller), then lets every pod become ready as usual from then on. For an order a test
+ * depends on (e.g. the step's pods become ready only after the rollout paused at the step) without
+ * racing the fake's timers against kubectl's latency on a loaded machine. Returns the restore.
+ */
+export function holdReadyUntil(k: KubeEnv, which: (pod: any) => boolean, until: () => boolean): () => void {
+  if (!k.fake) return () => {};
+  const cluster = k.fake.cluster;
+  const before = cluster.readyGate;
+  let released = false;
+  cluster.readyGate = (pod) => {
+    released ||= until();
+    return released || !which(pod);
+  };
+  return () => {
+    cluster.readyGate = before;
+  };
+}
+
 /** Multiplier for waits: real clusters pull images and schedule pods. */
 export const SLOW = REAL ? 6 : 1;
 

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryReporter } from '../../../src/lib/report.ts';
 import { createKubernetesDeployer, type KubeGateContext, type KubernetesDeployerOptions } from '../../../src/deploy/kubernetes.ts';
 import type { GateFn } from '../../../src/deploy/engine.ts';
-import { IMAGES, REAL, kubeEnv, seedApp, slowPods, waitFor, type KubeEnv } from '../../helpers/fake-kube/harness.ts';
+import { IMAGES, REAL, holdReadyUntil, kubeEnv, seedApp, slowPods, waitFor, type KubeEnv } from '../../helpers/fake-kube/harness.ts';
 
 const fakeOnly = REAL ? describe.skip : describe;
 
@@ -33,6 +33,14 @@ const image = (d: any) => d.spec.template.spec.containers.find((c: any) => c.nam
 const fake = () => k.fake!;
 /** Ready-endpoint counts of a Service since `from` (an index into the fake's log). */
 const readyCounts = (ns: string, from: number) => fake().cluster.endpointLog.slice(from).filter((e) => e.service === `${ns}/web`).map((e) => e.ready.length);
+/**
+ * The new image's pods in `ns` become Ready only once the Deployment is paused (then as usual): the
+ * gated step's barrier (pause as soon as the step's pods are requested) lands before they can be
+ * available, whatever kubectl's latency on a loaded machine. Without it a read late by more than
+ * the pods' readiness time let the controller surge past the step before the pause.
+ */
+const newPodsReadyOncePaused = (ns: string) =>
+  holdReadyUntil(k, (p) => p.metadata.namespace === ns && p.spec.containers[0].image === IMAGES.v2, () => !!fake().cluster.tryGet('deployments', ns, 'web')?.spec.paused);
 const patchesTo = (ns: string, name: string, since = 0) => fake().writes('deployments').filter((q) => q.method === 'PATCH' && q.path.endsWith(`/namespaces/${ns}/deployments/${name}`) && q.at >= since);
 
 fakeOnly('finding 1: a blue/green switch never leaves the Service without endpoints', () => {
@@ -112,9 +120,9 @@ fakeOnly('finding 2: every failure after the first write undoes; pause and resum
     expect(image(await k.json(['get', 'deployment', 'web', '-n', ns]))).toBe(IMAGES.v2);
   });
 
-  // The fake's controller runs on timers: on a loaded machine it can act between two of our patches
-  // (seen once at load 14). Retried, not relaxed: each attempt asserts the whole behaviour.
-  it('a 403 after the first change (RBAC revoked mid-rollout) undoes the rollout instead of leaving it half-done', { timeout: TIMEOUT, retry: 2 }, async () => {
+  // The 403 must come after step 1's gate: if the rollout reached step 2 before its pause landed, the
+  // one gate ran after step 2 and no ReplicaSet listing followed (so no 403): the pods are held.
+  it('a 403 after the first change (RBAC revoked mid-rollout) undoes the rollout instead of leaving it half-done', { timeout: TIMEOUT }, async () => {
     const ns = await seedApp(k, { replicas: 4 });
     let calls = 0;
     const gate: GateFn = async () => {
@@ -122,8 +130,12 @@ fakeOnly('finding 2: every failure after the first write undoes; pause and resum
       return { pass: true, reason: 'ok' };
     };
     const restore = slowPods(k, 1500);
+    const unhold = newPodsReadyOncePaused(ns);
     const log = new MemoryReporter();
-    const r = await deployer(ns, { progressDeadlineMs: 10_000 }).rollout({ image: IMAGES.v2, steps: [0.25, 0.5, 1], gate, log }).finally(restore);
+    const r = await deployer(ns, { progressDeadlineMs: 10_000 }).rollout({ image: IMAGES.v2, steps: [0.25, 0.5, 1], gate, log }).finally(() => {
+      restore();
+      unhold();
+    });
     expect(r.status, log.text()).toBe('rolled-back');
     expect(r.failure?.reason).toMatch(/forbidden/);
     const d = await k.json(['get', 'deployment', 'web', '-n', ns]);
@@ -343,9 +355,9 @@ fakeOnly('finding 4: canary share is the real endpoint share; HPAs', () => {
 });
 
 fakeOnly('finding 5: gated rolling steps do not overshoot', () => {
-  // The fake's controller runs on timers: on a loaded machine it can act between two of our patches
-  // (seen once at load 14). Retried, not relaxed: each attempt asserts the whole behaviour.
-  it('with the user strategy maxSurge 25% on 20 replicas, the 5% step gates 1 new pod, not 5', { timeout: TIMEOUT, retry: 2 }, async () => {
+  // The step's size is the strategy's doing (maxSurge 1, not the user's 25% = 5); the pods are held
+  // until the pause so that a late read cannot let the controller surge a second time (2 pods).
+  it('with the user strategy maxSurge 25% on 20 replicas, the 5% step gates 1 new pod, not 5', { timeout: TIMEOUT }, async () => {
     const ns = await seedApp(k, { replicas: 20, strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '10%' } } });
     const newPods: number[] = [];
     const gate: GateFn = async () => {
@@ -354,8 +366,12 @@ fakeOnly('finding 5: gated rolling steps do not overshoot', () => {
       return { pass: true, reason: 'ok' };
     };
     const restore = slowPods(k, 3000);
+    const unhold = newPodsReadyOncePaused(ns);
     const log = new MemoryReporter();
-    const r = await deployer(ns, { progressDeadlineMs: 30_000 }).rollout({ image: IMAGES.v2, steps: [0.05, 1], gate, log }).finally(restore);
+    const r = await deployer(ns, { progressDeadlineMs: 30_000 }).rollout({ image: IMAGES.v2, steps: [0.05, 1], gate, log }).finally(() => {
+      restore();
+      unhold();
+    });
     expect(r.status, log.text()).toBe('succeeded');
     expect(newPods, log.text()).toEqual([1]);
     // The user's strategy is back afterwards.
