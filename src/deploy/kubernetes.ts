@@ -232,6 +232,9 @@ export interface KubeRolloutResult {
   beforeUndo?: unknown;
 }
 
+/** How often a gated rollout looks at the Deployment until it has paused it at the step (ms). */
+const FAST_POLL_MS = 100;
+
 /** The executor's undo on a Kubernetes result: how long it took and the kill switch's record (when it ran). */
 function takeUndo(r: KubeRolloutResult, x: ExecuteResult<KubeFailure>): void {
   r.rollbackMs = x.rollbackMs;
@@ -761,7 +764,10 @@ class KubeRun {
           view: v,
         };
       }
-      await sleep(this.pollMs, this.signal).catch(() => undefined);
+      // Until the controller has asked for the step's pods and the Deployment is paused, look
+      // often: a pause that comes after the step's pods became available lets the controller go
+      // on to the next surge, and the gate would see more new pods than the step wanted.
+      await sleep(pending() && !pausedByUs ? Math.min(this.pollMs, FAST_POLL_MS) : this.pollMs, this.signal).catch(() => undefined);
     }
   }
 
