@@ -1,0 +1,1 @@
+import{t as e}from"./run-step-jjyR3uD7.js";import{t}from"./inputs-CBLHnlHw.js";e(t,async(e,t)=>(await import(`./run-B1VSkiNr.js`)).run(e,t));export{};

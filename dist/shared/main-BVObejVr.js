@@ -1,1 +1,0 @@
-import{t as e}from"./run-step-jjyR3uD7.js";import{t}from"./inputs-CBLHnlHw.js";e(t,async(e,t)=>(await import(`./run-Cx_PxOdF.js`)).run(e,t));export{};
