@@ -11,7 +11,18 @@ import { verifySignature } from '../../src/notify/webhook.ts';
 export interface Traffic {
   /** "<version> <status>" → count, and `error` for requests that got no answer. */
   counts: Record<string, number>;
+  /** Marks now; the function returns the counts of what was sent since (e.g. during one deploy). */
+  mark(): () => Record<string, number>;
   stop(): Promise<void>;
+}
+
+/** Of a count table: all requests, and those that failed (no answer, or a 5xx). */
+export function failedOf(counts: Record<string, number>): { total: number; failed: number } {
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  const failed = Object.entries(counts)
+    .filter(([k]) => k === 'error' || / 5\d\d$/.test(k))
+    .reduce((a, [, n]) => a + n, 0);
+  return { total, failed };
 }
 
 /** `perSecond` GET <url>/work per second (in tenths), counting each answer by X-App-Version and status. */
@@ -36,7 +47,11 @@ export function startTraffic(url: string, perSecond = 40): Traffic {
       await new Promise((res) => setTimeout(res, Math.max(0, 100 - (Date.now() - t0))));
     }
   })();
-  return { counts, stop: async () => { stopped = true; await loop; } };
+  const mark = () => {
+    const before = { ...counts };
+    return () => Object.fromEntries(Object.entries(counts).map(([k, n]) => [k, n - (before[k] ?? 0)]));
+  };
+  return { counts, mark, stop: async () => { stopped = true; await loop; } };
 }
 
 export interface Delivery { event: string; verified: boolean; reason?: string; body: Record<string, unknown> }

@@ -63,6 +63,8 @@ export interface ShopStory {
   approveAndRecord(sha: string, approvals: string[]): (environment: string, job: string, o: { deployment: boolean }) => Promise<boolean>;
   applied(env: ShopEnv): Promise<number>;
   keep(run: string, r: WorkflowRun): void;
+  /** The webhook deliveries so far, as "<environment> <event> <signature verified>". */
+  notified(): string[];
   ship(sha: string): Promise<{ run: WorkflowRun; approvals: string[] }>;
   rollback(liveSha: string, inputs: Record<string, string>): Promise<{ run: WorkflowRun; approvals: string[] }>;
   /** Checks that no run leaked a secret, then stops every server it started. */
@@ -172,6 +174,7 @@ export async function startShopStory(o: ShopStoryOptions): Promise<ShopStory> {
     return {
       repo, artifacts, pg, prom, gh, receiver, environmentSecrets, secretValues, productionWindow, runs,
       git, commit, github, approveAndRecord, applied, keep, ship, rollback,
+      notified: () => receiver.deliveries.map((d) => `${String(d.body.environment)} ${d.event} ${d.verified}`),
       async close() {
         try {
           for (const r of runs) for (const j of r.all) expect(jobLeaks(j, secretValues)).toEqual([]);
