@@ -554,10 +554,10 @@ class Run {
         if (forward) p.state.status = 'switching';
         this.save();
         let s: Started;
-        // In place: stop and start as one step when the target can (hosts: one SSH round trip).
+        // In place: stop and start as one step when the target can (hosts: one SSH round trip),
+        // started above beside the drain.
         const replaced = early.get(p);
         if (replaced) s = await replaced;
-        else if (t.strategy === 'in-place' && t.replace) s = await t.replace(p.inst, version, how, signal, Promise.resolve(true));
         else {
           if (t.strategy === 'in-place') await t.stop(p.inst, signal);
           s = how === 'deploy' ? await t.deploy(p.inst, version, signal) : await t.switchBack(p.inst, version, signal);
