@@ -1,1 +1,0 @@
-import{t as e}from"./run-step-jjyR3uD7.js";import{t}from"./inputs-CMaDmWBy.js";e(t,async(e,t)=>(await import(`./run-DGf-cCev.js`)).run(e,t),async(e,t)=>(await import(`./run-DGf-cCev.js`)).post(e,t));export{};

@@ -1,0 +1,1 @@
+import{t as e}from"./run-step-jjyR3uD7.js";import{t}from"./inputs-CMaDmWBy.js";e(t,async(e,t)=>(await import(`./run-ybOJVpKd.js`)).run(e,t),async(e,t)=>(await import(`./run-ybOJVpKd.js`)).post(e,t));export{};

@@ -1,0 +1,1 @@
+import{t as e}from"./run-step-jjyR3uD7.js";import{t}from"./spec-BYR0YRY5.js";e(t,async(e,t)=>(await import(`./run-CxzIksrX.js`)).run(e,t));export{};
